@@ -1,0 +1,48 @@
+/* ACPI power management registers, fixed-hardware "PM1a" blocks, as the
+ * FADT describes them to the guest:
+ *
+ *   PM1a_EVT_BLK  ACPI_PM_EVT_LEN bytes at PORT_ACPI_PM1A_EVT (0xb000):
+ *                 PM1_STS (16 bits, write 1 to clear), then PM1_EN (16 bits)
+ *   PM1a_CNT_BLK  ACPI_PM_CNT_LEN bytes at PORT_ACPI_PM1A_CNT (0xb004):
+ *                 PM1_CNT (16 bits)
+ *
+ * Two bus_ops, one per block, registered separately with the same opaque:
+ * they are two independent blocks in the FADT, so the code mirrors that.
+ *
+ * The guest powers off by writing SLP_TYP = ACPI_PM_SLP_TYP_S5 together with
+ * SLP_EN to PM1_CNT; we then stop the VM with STOP_POWEROFF. Other sleep
+ * states are not supported: the request is logged and the guest "wakes"
+ * at once (WAK_STS set), so it does not wait forever. SCI_EN always reads 1:
+ * the machine is always in ACPI mode (the FADT has no SMI command port).
+ * Nothing here raises the SCI: no event (power button, timer) is modelled. */
+#ifndef SKIFF_ACPI_PM_H
+#define SKIFF_ACPI_PM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "devices/hooks.h"
+
+#define ACPI_PM_EVT_LEN     4
+#define ACPI_PM_CNT_LEN     2
+#define ACPI_PM_SLP_TYP_S5  5 /* the DSDT's \_S5 package must give this value */
+
+struct acpi_pm {
+	pthread_mutex_t lock;
+	struct stop_hook stop;
+	uint16_t sts;           /* PM1_STS */
+	uint16_t en;            /* PM1_EN */
+	uint16_t cnt;           /* PM1_CNT as it reads back */
+	bool warned_sleep;      /* logged an unsupported sleep request already */
+};
+
+/* 0 or a negative errno. */
+int acpi_pm_init(struct acpi_pm *pm, struct stop_hook stop);
+void acpi_pm_destroy(struct acpi_pm *pm);
+
+extern const struct bus_ops acpi_pm_evt_ops; /* opaque = struct acpi_pm * */
+extern const struct bus_ops acpi_pm_cnt_ops; /* opaque = struct acpi_pm * */
+
+#endif

@@ -1,0 +1,334 @@
+/* vCPU threads and the exit dispatch loop. See vcpu.h.
+ *
+ * The path of an exit: the guest touches a port or an MMIO address no
+ * ioeventfd covers -> KVM_RUN returns with exit_reason KVM_EXIT_IO or
+ * KVM_EXIT_MMIO -> vcpu_handle_exit() hands the access to the PIO or MMIO
+ * bus -> the bus calls the device that registered the range -> for a read,
+ * the device's answer is copied back into kvm_run and the next KVM_RUN
+ * delivers it to the guest. */
+
+#include "kvm/vcpu.h"
+#include "kvm/x86/cpu-boot.h"
+#include "vmm/log.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+#define WATCHDOG_PERIOD_NS (10 * 1000 * 1000) /* 10 ms, see swkvm.h */
+
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE    0x2ff
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_EXTINT (7 << 8)
+#define APIC_MODE_NMI    (4 << 8)
+
+/* The handler only has to exist: its delivery makes KVM_RUN return EINTR. */
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpu_signals_init(void)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	sigemptyset(&sa.sa_mask);
+	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static int vcpu_set_msrs(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} m = {
+		.hdr.nmsrs = 2,
+		.e = {
+			{ .index = MSR_IA32_MISC_ENABLE, .data = 1 },     /* fast strings */
+			{ .index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 }, /* MTRRs on, default write-back */
+		},
+	};
+	return ioctl(v->fd, KVM_SET_MSRS, &m) == 2 ? 0 : -EIO;
+}
+
+/* What firmware would do: LINT0 receives the PIC (ExtINT), LINT1 is NMI. */
+static int vcpu_set_lapic_lints(struct vcpu *v)
+{
+	struct kvm_lapic_state lapic;
+	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	uint32_t lvt0 = APIC_MODE_EXTINT, lvt1 = APIC_MODE_NMI;
+	memcpy(&lapic.regs[APIC_LVT0], &lvt0, 4);
+	memcpy(&lapic.regs[APIC_LVT1], &lvt1, 4);
+	return ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
+}
+
+int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned index, const struct kvm_cpuid2 *cpuid)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->index = index;
+	v->env = env;
+	v->fd = ioctl(env->vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (v->fd < 0)
+		return -errno;
+	v->run = mmap(NULL, env->vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		ret = -errno;
+		v->run = NULL;
+		return ret;
+	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return -errno;
+	if ((ret = vcpu_set_msrs(v)) < 0)
+		return ret;
+	if ((ret = vcpu_set_lapic_lints(v)) < 0)
+		return ret;
+	return 0;
+}
+
+static int vcpu_set_state(struct vcpu *v, bool long_mode, uint64_t entry, uint64_t arg)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	if (long_mode)
+		cpu_boot_long_mode(&sregs, &regs, entry, arg);
+	else
+		cpu_boot_pvh(&sregs, &regs, entry, arg);
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
+	    ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	return 0;
+}
+
+int vcpu_enter_long_mode(struct vcpu *v, uint64_t entry, uint64_t boot_params)
+{
+	return vcpu_set_state(v, true, entry, boot_params);
+}
+
+int vcpu_enter_pvh(struct vcpu *v, uint64_t entry, uint64_t start_info)
+{
+	return vcpu_set_state(v, false, entry, start_info);
+}
+
+static void vcpu_stop_vm(struct vcpu *v, enum stop_reason why, int status)
+{
+	stop_hook_fire(&v->env->stop, why, status);
+}
+
+static void vcpu_handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* rep ins/outs hand over several items in one exit. */
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		bus_dispatch(v->env->pio, run->io.port, data, run->io.size, is_write);
+		data += run->io.size;
+	}
+}
+
+static void vcpu_handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
+	bus_dispatch(v->env->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+}
+
+static void vcpu_handle_internal_error(struct vcpu *v)
+{
+	char msg[512];
+	struct swkvm *sw = v->env->swkvm;
+
+	if (v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && sw && sw->active) {
+		if (swkvm_handle_emulation_failure(sw, &v->sw, v->fd, &v->env->vm->mem, msg, sizeof(msg)) == SWKVM_RESUME)
+			return;
+		log_error("vcpu", "vCPU %u: %s", v->index, msg);
+	} else {
+		struct kvm_regs regs;
+		unsigned long long rip = ioctl(v->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : 0;
+		log_error("vcpu", "vCPU %u: KVM internal error, suberror %u, RIP %#llx%s", v->index,
+			  v->run->internal.suberror, rip,
+			  v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				  ? " (the host could not emulate an instruction; try --swkvm=on)"
+				  : "");
+	}
+	vcpu_stop_vm(v, STOP_GUEST_ERROR, 0);
+}
+
+/* One exit. Returns false when the vCPU must stop. */
+static bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		vcpu_handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vcpu_handle_internal_error(v);
+		return !atomic_load(v->env->stopping);
+	case KVM_EXIT_SHUTDOWN:
+		log_info("vcpu", "vCPU %u: triple fault (KVM_EXIT_SHUTDOWN)", v->index);
+		vcpu_stop_vm(v, STOP_TRIPLE_FAULT, 0);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+			vcpu_stop_vm(v, STOP_RESET, 0);
+		else
+			vcpu_stop_vm(v, STOP_POWEROFF, 0);
+		return false;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; ours has one. Treat as idle. */
+		usleep(1000);
+		return true;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_error("vcpu", "vCPU %u: KVM could not enter the guest (hardware reason %#llx)", v->index,
+			  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vcpu_stop_vm(v, STOP_GUEST_ERROR, 0);
+		return false;
+	default:
+		log_error("vcpu", "vCPU %u: unexpected KVM exit reason %u", v->index, run->exit_reason);
+		vcpu_stop_vm(v, STOP_GUEST_ERROR, 0);
+		return false;
+	}
+}
+
+static int vcpu_watchdog_start(struct vcpu *v)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = VCPU_KICK_SIGNAL };
+	sev._sigev_un._tid = v->tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &v->watchdog) < 0)
+		return -errno;
+	v->has_watchdog = true;
+	struct itimerspec its = { .it_interval = { 0, WATCHDOG_PERIOD_NS }, .it_value = { 0, WATCHDOG_PERIOD_NS } };
+	return timer_settime(v->watchdog, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* With -v, say where the vCPU is every few seconds: the first thing to
+ * know about a guest that seems stuck. */
+static void vcpu_sample_rip(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	int64_t now = now_ns();
+
+	if (log_threshold < LOG_DEBUG || now - v->last_sample_ns < 3000000000LL)
+		return;
+	v->last_sample_ns = now;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		log_debug("vcpu", "vCPU %u at RIP %#llx", v->index, (unsigned long long)regs.rip);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	const struct vcpu_env *env = v->env;
+	char name[16];
+	sigset_t set;
+
+	snprintf(name, sizeof(name), "vcpu%u", v->index);
+	pthread_setname_np(pthread_self(), name);
+	v->tid = syscall(SYS_gettid);
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (env->swkvm && env->swkvm->active && vcpu_watchdog_start(v) < 0)
+		log_warn("vcpu", "vCPU %u: no watchdog timer (%s); stuck hypercalls will hang", v->index,
+			 strerror(errno));
+	atomic_store(&v->thread_ready, true);
+
+	while (!atomic_load(env->stopping)) {
+		int64_t zero = 0;
+		if (v->index == 0)
+			atomic_compare_exchange_strong(env->first_run_ns, &zero, now_ns());
+		int ret = ioctl(v->fd, KVM_RUN, 0);
+		if (ret < 0) {
+			if (errno == EINTR) {
+				/* Kicked (stop) or a watchdog tick. */
+				v->run->immediate_exit = atomic_load(env->stopping);
+				if (env->swkvm && !atomic_load(env->stopping))
+					swkvm_tick(env->swkvm, &v->sw, v->fd, &env->vm->mem, v->index == 0);
+				vcpu_sample_rip(v);
+				continue;
+			}
+			if (errno == EAGAIN) {
+				/* An application processor waiting for INIT/SIPI. */
+				usleep(1000);
+				continue;
+			}
+			log_error("vcpu", "vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
+			vcpu_stop_vm(v, STOP_GUEST_ERROR, 0);
+			break;
+		}
+		if (!vcpu_handle_exit(v))
+			break;
+	}
+	if (v->has_watchdog) {
+		timer_delete(v->watchdog);
+		v->has_watchdog = false;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (ret != 0)
+		return -ret;
+	v->thread_started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->thread_started)
+		return;
+	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	if (v->run)
+		v->run->immediate_exit = 1;
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (v->thread_started) {
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->env->vm->vcpu_mmap_size);
+	if (v->fd > 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

@@ -1,0 +1,61 @@
+/* A vCPU: its KVM file descriptor, its shared kvm_run page, and the thread
+ * that sits in KVM_RUN and dispatches every exit. */
+#ifndef SKIFF_VCPU_H
+#define SKIFF_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "bus/bus.h"
+#include "devices/hooks.h"
+#include "kvm/kvm.h"
+#include "kvm/x86/swkvm.h"
+
+struct kvm_run;
+struct kvm_cpuid2;
+
+/* What every vCPU's run loop needs from the machine around it. */
+struct vcpu_env {
+	struct kvm_vm *vm;
+	struct bus *pio, *mmio;
+	struct stop_hook stop;      /* ends the VM with a reason */
+	atomic_bool *stopping;      /* set once the VM is stopping */
+	struct swkvm *swkvm;        /* software-KVM workarounds (inactive on hardware KVM) */
+	_Atomic int64_t *first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN (0 until then) */
+};
+
+struct vcpu {
+	unsigned index;             /* also the APIC ID */
+	int fd;
+	struct kvm_run *run;
+	const struct vcpu_env *env;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool thread_ready;   /* tid is valid, signal handling set up */
+	pid_t tid;
+	timer_t watchdog;           /* software-KVM tick, SIGEV_THREAD_ID */
+	bool has_watchdog;
+	struct swkvm_vcpu sw;
+	int64_t last_sample_ns;     /* -v: when RIP was last logged */
+};
+
+/* KVM_CREATE_VCPU, map kvm_run, set CPUID, MSRs and the local APIC's LINT pins. */
+__attribute__((warn_unused_result)) int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned index,
+						    const struct kvm_cpuid2 *cpuid);
+/* Boot vCPU only: the kernel's entry state (see kvm/x86/cpu-boot.h).
+ * The other vCPUs stay in KVM's INIT state until the guest sends INIT/SIPI. */
+__attribute__((warn_unused_result)) int vcpu_enter_long_mode(struct vcpu *v, uint64_t entry, uint64_t boot_params);
+__attribute__((warn_unused_result)) int vcpu_enter_pvh(struct vcpu *v, uint64_t entry, uint64_t start_info);
+int vcpu_start(struct vcpu *v);
+/* Make the vCPU leave KVM_RUN soon (used to stop the VM). */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+/* The signal used to interrupt KVM_RUN; install once per process. */
+int vcpu_signals_init(void);
+
+#endif

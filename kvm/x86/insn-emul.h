@@ -1,0 +1,132 @@
+/* Fallback emulator for the few x86 instructions a software-KVM host
+ * rejects (KVM_EXIT_INTERNAL_ERROR, suberror "emulation failure"; see
+ * PLATFORM.md and swkvm.h).
+ *
+ * It is pure: it decodes the instruction bytes the caller read at RIP,
+ * updates the register copy in struct insn_cpu, and reaches guest memory,
+ * MXCSR and the x87 unit only through the callbacks in that struct. So it
+ * needs no KVM and is unit-tested on its own.
+ *
+ * What it emulates (the table in insn-emul.c is the place to add more):
+ *   int3, fwait, fninit, finit, clac, stac, popcnt,
+ *   ldmxcsr, stmxcsr, vldmxcsr, vstmxcsr.
+ * Code modes: 64-bit (CS.L=1) and 32-bit protected/compatibility mode
+ * (CS.L=0, CS.D=1). 16-bit code is reported as unsupported.
+ *
+ * Assumptions, because only guest ring-0 code ever reaches this emulator
+ * on such a host: no privilege check (CPL), no CR0.TS/EM or CR4.OSFXSR
+ * check, no x87 pending-exception (#MF) check in fwait, no single-step
+ * (RFLAGS.TF) trap after the instruction, no segment limit checks.
+ */
+#ifndef SKIFF_X86_INSN_EMUL_H
+#define SKIFF_X86_INSN_EMUL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest legal x86 instruction; longer ones fault on hardware. */
+#define INSN_MAX_LEN 15
+
+/* RFLAGS bits the emulator reads or writes. */
+#define INSN_RFLAGS_CF (1ull << 0)
+#define INSN_RFLAGS_PF (1ull << 2)
+#define INSN_RFLAGS_AF (1ull << 4)
+#define INSN_RFLAGS_ZF (1ull << 6)
+#define INSN_RFLAGS_SF (1ull << 7)
+#define INSN_RFLAGS_OF (1ull << 11)
+#define INSN_RFLAGS_RF (1ull << 16)
+#define INSN_RFLAGS_AC (1ull << 18)
+
+/* The x87 state fninit leaves behind; fpu_init() must install it:
+ * FCW=0x37F, FSW=0, all registers tagged empty (0 in the abridged tag
+ * word of fxsave / struct kvm_fpu.ftwx, 0xFFFF in the full tag word),
+ * and last-instruction opcode/pointers (FOP, FIP, FDP) zero.
+ * MXCSR and the XMM registers are left alone. */
+#define INSN_FNINIT_FCW 0x037F
+#define INSN_FNINIT_FSW 0x0000
+#define INSN_FNINIT_FTW_ABRIDGED 0x00
+
+/* MXCSR bits ldmxcsr may set when the CPU reports MXCSR_MASK as 0
+ * (Intel SDM: then assume 0xFFBF, i.e. no DAZ bit). */
+#define INSN_MXCSR_MASK_DEFAULT 0xFFBF
+
+/* General-purpose registers in hardware encoding order (note: not the
+ * order of struct kvm_regs). */
+enum insn_gpr {
+	INSN_RAX, INSN_RCX, INSN_RDX, INSN_RBX, INSN_RSP, INSN_RBP, INSN_RSI, INSN_RDI,
+	INSN_R8, INSN_R9, INSN_R10, INSN_R11, INSN_R12, INSN_R13, INSN_R14, INSN_R15,
+};
+
+/* Segment registers in hardware encoding order. */
+enum insn_seg { INSN_SEG_ES, INSN_SEG_CS, INSN_SEG_SS, INSN_SEG_DS, INSN_SEG_FS, INSN_SEG_GS, INSN_SEG_COUNT };
+
+/* The vCPU as the emulator sees it. The caller fills it from
+ * KVM_GET_REGS/KVM_GET_SREGS and writes gpr, rip and rflags back when the
+ * result is INSN_DONE or INSN_INJECT_BP (other results change nothing). */
+struct insn_cpu {
+	uint64_t gpr[16];  /* indexed by enum insn_gpr */
+	uint64_t rip;
+	uint64_t rflags;
+	/* Segment bases. In 64-bit code only FS and GS are used (the CPU
+	 * treats the others as zero there); 32-bit code uses all of them. */
+	uint64_t seg_base[INSN_SEG_COUNT];
+	bool cs_l;          /* CS.L: 64-bit code */
+	bool cs_db;         /* CS.D (when !cs_l): 32-bit rather than 16-bit code */
+	uint32_t mxcsr_mask; /* MXCSR_MASK from fxsave; 0 means INSN_MXCSR_MASK_DEFAULT */
+
+	/* Callbacks. Memory is addressed by guest *linear* (virtual) address;
+	 * the callbacks translate it. They return 0 on success, anything else
+	 * on failure (e.g. the address is not mapped). */
+	void *ctx;
+	int (*read_mem)(void *ctx, uint64_t gva, void *buf, size_t len);
+	int (*write_mem)(void *ctx, uint64_t gva, const void *buf, size_t len);
+	uint32_t (*get_mxcsr)(void *ctx);
+	void (*set_mxcsr)(void *ctx, uint32_t mxcsr);
+	void (*fpu_init)(void *ctx);  /* reset the x87 unit, see INSN_FNINIT_* */
+};
+
+enum insn_result {
+	/* Emulated: gpr/rip/rflags updated (RIP is past the instruction).
+	 * Write them back and resume the guest. */
+	INSN_DONE,
+	/* int3: RIP already points past the int3. Inject vector 3 as a
+	 * software exception (KVM_SET_VCPU_EVENTS), then resume. */
+	INSN_INJECT_BP,
+	/* General-protection fault, error code 0 (e.g. ldmxcsr with reserved
+	 * bits). Nothing changed; RIP still points at the instruction. */
+	INSN_INJECT_GP,
+	/* A memory operand could not be read or written: out->fault_gva holds
+	 * the address. Nothing changed. The caller decides (stop the VM, or
+	 * inject #PF with CR2 = fault_gva if it knows the error code). */
+	INSN_MEM_FAULT,
+	/* Not an instruction this emulator handles, or not decodable from
+	 * the bytes given (truncated, longer than 15 bytes): out->reason says
+	 * which. Nothing changed. */
+	INSN_UNSUPPORTED,
+};
+
+struct insn_outcome {
+	const char *name;     /* mnemonic ("popcnt"), or "?" if not recognised */
+	unsigned length;      /* instruction length in bytes, 0 if not decoded */
+	uint8_t vector;       /* INSN_INJECT_*: exception vector (3 or 13) */
+	bool has_error_code;  /* INSN_INJECT_GP: true, error code below */
+	uint32_t error_code;
+	uint64_t fault_gva;   /* INSN_MEM_FAULT: the address that failed */
+	char reason[128];     /* human-readable why, for every result but INSN_DONE */
+};
+
+/* Decode and emulate the instruction in bytes[0..len) at cpu->rip.
+ * len may be shorter than 15 (the page ended): decoding never reads past
+ * it and reports a truncated instruction as INSN_UNSUPPORTED. */
+enum insn_result insn_emulate(struct insn_cpu *cpu, const uint8_t *bytes, size_t len,
+			      struct insn_outcome *out);
+
+/* "0f 0b 90": bytes as lowercase hex separated by spaces, cut at whole
+ * bytes to fit outlen (always NUL-terminated when outlen > 0). */
+void insn_format_bytes(const uint8_t *b, size_t n, char *out, size_t outlen);
+
+/* Short name of a result, for log lines ("done", "unsupported", ...). */
+const char *insn_result_name(enum insn_result r);
+
+#endif

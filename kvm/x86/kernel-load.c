@@ -1,0 +1,266 @@
+/* Kernel loading front end. The file is read whole into host memory (it
+ * is at most KERNEL_FILE_MAX), parsed by bzimage.c or elf-kernel.c, and
+ * every write into the guest goes through guest_mem_ptr(), which refuses
+ * any range that is not wholly RAM. */
+#include "kvm/x86/kernel-load.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvm/x86/layout.h"
+#include "vmm/log.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Read all of fd (a regular file of `size` bytes) into a new buffer. */
+static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out, char *err, size_t errlen)
+{
+	uint8_t *buf = malloc(size);
+	size_t done = 0;
+
+	if (!buf) {
+		set_err(err, errlen, "%s: out of memory reading %zu bytes", path, size);
+		return -ENOMEM;
+	}
+	while (done < size) {
+		ssize_t n = read(fd, buf + done, size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int ret = n < 0 ? -errno : -EIO;
+			set_err(err, errlen, "%s: read failed: %s", path, n < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			return ret;
+		}
+		done += (size_t)n;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Recognise the format by its magic and run the matching parser. */
+static int detect_and_parse(struct kernel_image *img, const char *path, char *err, size_t errlen)
+{
+	char why[256] = "";
+	int ret;
+
+	if (img->size >= SELFMAG && memcmp(img->data, ELFMAG, SELFMAG) == 0) {
+		img->format = KERNEL_FORMAT_ELF;
+		ret = elf_kernel_parse(img->data, img->size, &img->elf, why, sizeof(why));
+	} else if (img->size >= 0x206 && memcmp(img->data + 0x202, "HdrS", 4) == 0) {
+		img->format = KERNEL_FORMAT_BZIMAGE;
+		ret = bzimage_parse(img->data, img->size, &img->bz, why, sizeof(why));
+	} else {
+		set_err(err, errlen, "%s is not a Linux kernel (neither bzImage nor ELF)", path);
+		return -ENOEXEC;
+	}
+	if (ret)
+		set_err(err, errlen, "%s: %s", path, why);
+	return ret;
+}
+
+int kernel_image_open(const char *path, struct kernel_image *img, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	memset(img, 0, sizeof(*img));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, "cannot open kernel %s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		set_err(err, errlen, "cannot stat kernel %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		set_err(err, errlen, "kernel %s is a directory", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		set_err(err, errlen, "kernel %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_size == 0) {
+		ret = -ENOEXEC;
+		set_err(err, errlen, "kernel %s is empty", path);
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > KERNEL_FILE_MAX) {
+		ret = -EFBIG;
+		set_err(err, errlen, "kernel %s is %lld MiB; skiff refuses kernels over %llu MiB", path,
+			(long long)(st.st_size >> 20), KERNEL_FILE_MAX >> 20);
+		goto out;
+	}
+	img->size = (size_t)st.st_size;
+	ret = read_whole_file(fd, path, img->size, &img->data, err, errlen);
+	if (!ret)
+		ret = detect_and_parse(img, path, err, errlen);
+out:
+	close(fd);
+	if (ret)
+		kernel_image_close(img);
+	return ret;
+}
+
+void kernel_image_close(struct kernel_image *img)
+{
+	free(img->data);
+	memset(img, 0, sizeof(*img));
+}
+
+/* Round x up to a power-of-two alignment; false if that overflows. */
+static bool align_up(uint64_t x, uint64_t align, uint64_t *out)
+{
+	if (x > UINT64_MAX - (align - 1))
+		return false;
+	*out = (x + align - 1) & ~(align - 1);
+	return true;
+}
+
+/* Can the kernel use [addr, addr+span)? It must be RAM in one region,
+ * above the low-memory boot structures and below 4 GiB (code32_start
+ * and the 32-bit header fields cannot describe anything higher). */
+static bool kernel_range_ok(const struct guest_mem *mem, uint64_t addr, uint64_t span)
+{
+	return addr >= LAYOUT_HIGH_RAM && addr < LAYOUT_4G && span <= LAYOUT_4G - addr &&
+	       guest_mem_ptr(mem, addr, span) != NULL;
+}
+
+/* Pick where the protected-mode kernel goes; see the rule in the header. */
+static int bzimage_choose_address(const struct bzimage_info *bz, const struct guest_mem *mem, uint64_t span,
+				  uint64_t *addr, char *err, size_t errlen)
+{
+	uint64_t want = bz->pref_address;
+
+	if (bz->relocatable) {
+		if (!want)
+			want = LAYOUT_KERNEL_DEFAULT;
+		if (align_up(want, bz->kernel_alignment, addr) && kernel_range_ok(mem, *addr, span))
+			return 0;
+		if (align_up(LAYOUT_HIGH_RAM, bz->kernel_alignment, addr) && kernel_range_ok(mem, *addr, span))
+			return 0;
+	} else if (kernel_range_ok(mem, want, span)) {
+		*addr = want;
+		return 0;
+	}
+	set_err(err, errlen, "kernel needs %llu MiB (init_size) at 0x%llx, which is not in guest RAM; use --mem larger",
+		(unsigned long long)((span + (1 << 20) - 1) >> 20), (unsigned long long)want);
+	return -ENOMEM;
+}
+
+static int bzimage_load(const struct kernel_image *img, struct guest_mem *mem, struct kernel_entry *entry,
+			char *err, size_t errlen)
+{
+	const struct bzimage_info *bz = &img->bz;
+	uint64_t span = bz->init_size > bz->kernel_size ? bz->init_size : bz->kernel_size;
+	uint64_t addr;
+	int ret;
+
+	ret = bzimage_choose_address(bz, mem, span, &addr, err, errlen);
+	if (ret)
+		return ret;
+	if (!guest_mem_write(mem, addr, img->data + bz->kernel_offset, bz->kernel_size)) {
+		set_err(err, errlen, "kernel does not fit in guest RAM at 0x%llx", (unsigned long long)addr);
+		return -ENOMEM;
+	}
+
+	entry->mode = ENTRY_LINUX64;
+	entry->rip = addr + BZIMAGE_ENTRY64_OFFSET;
+	entry->boot_info = LAYOUT_BOOT_PARAMS;
+	entry->start = addr;
+	entry->end = addr + span;
+	entry->initrd_addr_max = bz->initrd_addr_max;
+	entry->has_setup_header = true;
+	entry->hdr = bz->hdr;
+	entry->hdr.code32_start = (uint32_t)addr; /* where we put it (2.05+ relocatable rule) */
+	entry->hdr.type_of_loader = 0xff;         /* "undefined" boot loader ID */
+	log_debug("kernel", "bzImage protocol %u.%02u at 0x%llx-0x%llx, entry 0x%llx", bz->version >> 8,
+		  bz->version & 0xff, (unsigned long long)entry->start, (unsigned long long)entry->end,
+		  (unsigned long long)entry->rip);
+	return 0;
+}
+
+static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struct kernel_entry *entry, char *err,
+		    size_t errlen)
+{
+	const struct elf_kernel_info *elf = &img->elf;
+
+	if (elf->is_64 && elf->entry64) {
+		entry->mode = ENTRY_LINUX64;
+		entry->rip = elf->entry64;
+	} else if (elf->pvh_entry) {
+		entry->mode = ENTRY_PVH32;
+		entry->rip = elf->pvh_entry;
+	} else {
+		set_err(err, errlen, "32-bit ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); skiff cannot enter it");
+		return -ENOEXEC;
+	}
+
+	/* Check every segment before writing any, so a failure leaves
+	 * guest memory untouched. */
+	for (unsigned i = 0; i < elf->nr_segments; i++) {
+		const struct elf_segment *s = &elf->seg[i];
+		if (s->paddr < LAYOUT_HIGH_RAM) {
+			set_err(err, errlen, "ELF segment at 0x%llx is below 1 MiB, where skiff keeps its boot structures",
+				(unsigned long long)s->paddr);
+			return -EINVAL;
+		}
+		if (!guest_mem_ptr(mem, s->paddr, s->memsz)) {
+			set_err(err, errlen, "ELF segment [0x%llx, 0x%llx) does not fit in guest RAM; use --mem larger",
+				(unsigned long long)s->paddr, (unsigned long long)(s->paddr + s->memsz));
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < elf->nr_segments; i++) {
+		const struct elf_segment *s = &elf->seg[i];
+		uint8_t *dst = guest_mem_ptr(mem, s->paddr, s->memsz);
+		memcpy(dst, img->data + s->offset, s->filesz);
+		memset(dst + s->filesz, 0, s->memsz - s->filesz); /* bss */
+	}
+
+	entry->boot_info = LAYOUT_BOOT_PARAMS;
+	entry->start = elf->start;
+	entry->end = elf->end;
+	entry->initrd_addr_max = KERNEL_DEFAULT_INITRD_ADDR_MAX;
+	entry->has_setup_header = false;
+	log_debug("kernel", "ELF%d kernel at 0x%llx-0x%llx, %s entry 0x%llx", elf->is_64 ? 64 : 32,
+		  (unsigned long long)entry->start, (unsigned long long)entry->end,
+		  entry->mode == ENTRY_PVH32 ? "PVH" : "64-bit", (unsigned long long)entry->rip);
+	return 0;
+}
+
+int kernel_image_load(const struct kernel_image *img, struct guest_mem *mem, struct kernel_entry *entry,
+		      char *err, size_t errlen)
+{
+	memset(entry, 0, sizeof(*entry));
+	if (!img->data) {
+		set_err(err, errlen, "no kernel image opened");
+		return -EINVAL;
+	}
+	if (img->format == KERNEL_FORMAT_BZIMAGE)
+		return bzimage_load(img, mem, entry, err, errlen);
+	return elf_load(img, mem, entry, err, errlen);
+}

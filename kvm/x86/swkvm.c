@@ -1,0 +1,505 @@
+/* Software-KVM host workarounds. Read swkvm.h first: it says what each
+ * piece is for. Measurements behind them are in ../shared/PLATFORM.md. */
+#include "kvm/x86/swkvm.h"
+#include "kvm/x86/insn-emul.h"
+#include "vmm/log.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define MSR_STAR   0xc0000081
+#define MSR_LSTAR  0xc0000082
+#define MSR_SFMASK 0xc0000084
+#define RFLAGS_RF  (1ull << 16)
+#define PF_VECTOR  14
+#define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
+#define HYPERCALL_ENOSYS ((uint64_t)-1000) /* -KVM_ENOSYS */
+
+/* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1,
+ * so the tail of the list is given as bit numbers: 129 pclmulqdq,
+ * 137 ssse3, 147 sse4_1, 148 sse4_2, 153 aes, 317 sha_ni, 520 gfni,
+ * 590 serialize. noxsave also removes AVX/AVX-512/PKU. Keeping SIMD out
+ * keeps the kernel's SSE crypto/RAID code out of (emulated) ring 0.
+ * cryptomgr.notests: the RSA self-test runs minutes under emulation;
+ * rodata=off skips a 48 s W+X page-table walk. */
+const char swkvm_cmdline[] =
+	"noxsave clearcpuid=cx16,smap,smep,popcnt,bmi1,bmi2,movbe,fsgsbase,rdpid,rdrand,rdseed,abm,adx,erms,fsrm,umip,"
+	"129,137,147,148,153,317,520,590 "
+	"mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
+
+bool swkvm_cpuinfo_has_hw_virt(const char *cpuinfo)
+{
+	for (const char *line = cpuinfo; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		for (const char *p = line; p + 4 <= line + n; p++) {
+			if ((p[0] == ' ' || p[0] == '\t') && (!strncmp(p + 1, "vmx", 3) || !strncmp(p + 1, "svm", 3)) &&
+			    (p + 4 == line + n || p[4] == ' ' || p[4] == '\n'))
+				return true;
+		}
+		return false; /* the first CPU's flags decide */
+	}
+	return false;
+}
+
+bool swkvm_detect(char *why, size_t whylen)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f) {
+		snprintf(why, whylen, "cannot read /proc/cpuinfo; assuming hardware KVM");
+		return false;
+	}
+	static char buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	if (swkvm_cpuinfo_has_hw_virt(buf)) {
+		snprintf(why, whylen, "CPU has vmx/svm");
+		return false;
+	}
+	bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	snprintf(why, whylen, "CPU has no vmx/svm flag%s", pvm ? ", kvm_pvm module loaded" : "");
+	return true;
+}
+
+void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
+{
+	char why[128];
+	memset(sw, 0, sizeof(*sw));
+	bool detected = swkvm_detect(why, sizeof(why));
+
+	switch (mode) {
+	case SWKVM_ON:
+		sw->active = true;
+		log_info(NULL, "software-KVM workarounds on (--swkvm=on; %s)", why);
+		break;
+	case SWKVM_OFF:
+		log_info(NULL, "software-KVM workarounds off (--swkvm=off; %s)", why);
+		break;
+	case SWKVM_AUTO:
+		sw->active = detected;
+		log_info(NULL, "%s KVM detected (%s): software-KVM workarounds %s", detected ? "software" : "hardware",
+			 why, detected ? "on" : "off");
+		break;
+	}
+}
+
+/* ---- pure helpers ---- */
+
+void swkvm_idt_gate_decode(const uint8_t raw[16], struct idt_gate64 *g)
+{
+	g->offset = (uint64_t)raw[0] | (uint64_t)raw[1] << 8 | (uint64_t)raw[6] << 16 | (uint64_t)raw[7] << 24 |
+		    (uint64_t)raw[8] << 32 | (uint64_t)raw[9] << 40 | (uint64_t)raw[10] << 48 | (uint64_t)raw[11] << 56;
+	g->selector = raw[2] | raw[3] << 8;
+	g->ist = raw[4] & 7;
+	g->type_attr = raw[5];
+}
+
+void swkvm_idt_gate_encode(const struct idt_gate64 *g, uint8_t raw[16])
+{
+	memset(raw, 0, 16);
+	raw[0] = g->offset;
+	raw[1] = g->offset >> 8;
+	raw[2] = g->selector;
+	raw[3] = g->selector >> 8;
+	raw[4] = g->ist & 7;
+	raw[5] = g->type_attr;
+	for (int i = 0; i < 6; i++)
+		raw[6 + i] = g->offset >> (16 + 8 * i);
+}
+
+long swkvm_find_trap_byte(const uint8_t *text, size_t len)
+{
+	long single = -1;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != 0xcc)
+			continue;
+		/* A run of int3 is padding the kernel never executes or patches. */
+		if (i + 1 < len && text[i + 1] == 0xcc)
+			return i;
+		if (single < 0)
+			single = i;
+	}
+	return single;
+}
+
+bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar)
+{
+	return lstar != 0 && frame_rip == lstar && (frame_cs & 3) == 3;
+}
+
+bool swkvm_is_hypercall(const uint8_t *b, size_t len)
+{
+	return len >= 3 && b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xc1 || b[2] == 0xd9);
+}
+
+/* ---- guest access through the vCPU's page tables ---- */
+
+static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
+{
+	struct kvm_translation tr = { .linear_address = gva };
+	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
+		return -errno;
+	if (!tr.valid)
+		return -EFAULT;
+	*gpa = tr.physical_address;
+	return 0;
+}
+
+/* Read len bytes at a guest virtual address, page by page. Returns the
+ * number of bytes read (may be short at an unmapped page). */
+static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t gpa = 0, va = gva + done;
+		size_t chunk = 4096 - (va & 4095);
+		if (chunk > len - done)
+			chunk = len - done;
+		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_read(mem, gpa, (uint8_t *)buf + done, chunk))
+			break;
+		done += chunk;
+	}
+	return done;
+}
+
+static size_t write_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, const void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t gpa = 0, va = gva + done;
+		size_t chunk = 4096 - (va & 4095);
+		if (chunk > len - done)
+			chunk = len - done;
+		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_write(mem, gpa, (const uint8_t *)buf + done, chunk))
+			break;
+		done += chunk;
+	}
+	return done;
+}
+
+static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfmask)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[3];
+	} m = { .hdr.nmsrs = 3, .e = { { .index = MSR_STAR }, { .index = MSR_LSTAR }, { .index = MSR_SFMASK } } };
+	if (ioctl(vcpu_fd, KVM_GET_MSRS, &m) != 3)
+		return -EIO;
+	*star = m.e[0].data;
+	*lstar = m.e[1].data;
+	*sfmask = m.e[2].data;
+	return 0;
+}
+
+static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, uint32_t error_code)
+{
+	struct kvm_vcpu_events ev;
+	if (ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	ev.exception.injected = 1;
+	ev.exception.nr = vector;
+	ev.exception.has_error_code = has_error_code;
+	ev.exception.error_code = error_code;
+	ev.flags = 0;
+	return ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- workaround 4: the page-fault trap ---- */
+
+/* Keep IDT[14] pointed at our trap byte. The kernel rewrites its IDT a
+ * few times while booting (early handlers, then the real ones), so this
+ * runs on every tick and re-points the gate whenever it changed. */
+static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem)
+{
+	struct kvm_sregs sregs;
+	uint8_t raw[16];
+	struct idt_gate64 gate;
+
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0 || !(sregs.efer & (1 << 10)))
+		return; /* not in long mode yet */
+	if (sregs.idt.limit < PF_VECTOR * 16 + 15 || sregs.idt.base == 0)
+		return; /* no IDT loaded yet */
+	uint64_t gate_va = sregs.idt.base + PF_VECTOR * 16;
+	if (read_gva(vcpu_fd, mem, gate_va, raw, 16) != 16)
+		return;
+	swkvm_idt_gate_decode(raw, &gate);
+	if ((gate.type_attr & 0x80) == 0 || gate.offset == 0)
+		return; /* gate not present yet */
+
+	uint64_t trap = atomic_load(&sw->pf_trap_va);
+	if (trap != 0 && gate.offset == trap) {
+		uint8_t b = 0;
+		if (read_gva(vcpu_fd, mem, trap, &b, 1) == 1 && b == 0xcc)
+			return; /* all in place */
+		/* The trap byte was overwritten (text patched or freed): re-pick. */
+		gate.offset = atomic_load(&sw->pf_real_handler);
+	}
+
+	/* Pick an int3 byte near the kernel's handler: kernel text is mapped
+	 * contiguously, so scanning guest-physical memory from the handler's
+	 * physical address finds bytes at the same distance virtually. */
+	uint64_t handler_gpa = 0;
+	if (gva_to_gpa(vcpu_fd, gate.offset, &handler_gpa) < 0)
+		return;
+	size_t span = 256 * 1024;
+	const uint8_t *text = NULL;
+	while (span >= 4096 && !(text = guest_mem_ptr(mem, handler_gpa, span)))
+		span /= 2;
+	if (!text)
+		return;
+	long at = swkvm_find_trap_byte(text, span);
+	if (at < 0) {
+		log_warn("swkvm", "no int3 byte within %zu KiB of the page-fault handler %#llx; guest user space will "
+				  "not run", span / 1024, (unsigned long long)gate.offset);
+		return;
+	}
+	uint64_t real = gate.offset;
+	atomic_store(&sw->pf_real_handler, real);
+	gate.offset = real + at;
+	atomic_store(&sw->pf_trap_va, gate.offset);
+	swkvm_idt_gate_encode(&gate, raw);
+	if (write_gva(vcpu_fd, mem, gate_va, raw, 16) != 16) {
+		atomic_store(&sw->pf_trap_va, 0);
+		return;
+	}
+	log_debug("swkvm", "page-fault vector now traps at %#llx (kernel handler %#llx)",
+		  (unsigned long long)gate.offset, (unsigned long long)real);
+}
+
+/* The vCPU stopped on our trap byte: the CPU has just delivered a page
+ * fault (frame pushed, ring-0 CS loaded from the gate). */
+static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
+					struct kvm_regs *regs, char *msg, size_t msglen)
+{
+	uint64_t frame[6]; /* error code, RIP, CS, RFLAGS, RSP, SS */
+	uint64_t star, lstar, sfmask;
+
+	atomic_fetch_add(&sw->nr_page_faults, 1);
+	if (read_gva(vcpu_fd, mem, regs->rsp, frame, sizeof(frame)) != sizeof(frame) ||
+	    get_msrs(vcpu_fd, &star, &lstar, &sfmask) < 0) {
+		snprintf(msg, msglen, "page-fault trap: cannot read the exception frame at RSP %#llx",
+			 (unsigned long long)regs->rsp);
+		return SWKVM_FATAL;
+	}
+
+	if (!swkvm_fault_is_broken_syscall(frame[1], frame[2], lstar)) {
+		/* An ordinary page fault: let the kernel's handler take it. */
+		regs->rip = atomic_load(&sw->pf_real_handler);
+		if (ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+			goto ioctl_failed;
+		return SWKVM_RESUME;
+	}
+
+	/* Finish the syscall the host left half-done: enter ring 0 the way
+	 * SYSCALL defines it. RCX (return RIP) and R11 (user RFLAGS) were
+	 * already set by the host; RSP stays the user's, as entry_SYSCALL_64
+	 * expects. The fault frame on the kernel stack is simply dropped. */
+	struct kvm_sregs sregs;
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		goto ioctl_failed;
+	uint16_t kernel_cs = (star >> 32) & 0xfffc;
+	sregs.cs = (struct kvm_segment){ .selector = kernel_cs, .limit = 0xffffffff, .type = 11, .present = 1,
+					 .dpl = 0, .s = 1, .l = 1, .g = 1 };
+	sregs.ss = (struct kvm_segment){ .selector = kernel_cs + 8, .limit = 0xffffffff, .type = 3, .present = 1,
+					 .dpl = 0, .s = 1, .db = 1, .g = 1 };
+	regs->rip = lstar;
+	regs->rsp = frame[4];
+	regs->rflags = (regs->r11 & ~sfmask & ~RFLAGS_RF) | 2;
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+		goto ioctl_failed;
+	atomic_fetch_add(&sw->nr_syscalls_fixed, 1);
+	return SWKVM_RESUME;
+
+ioctl_failed:
+	snprintf(msg, msglen, "page-fault trap: vCPU register update failed: %s", strerror(errno));
+	return SWKVM_FATAL;
+}
+
+/* ---- workaround 2: instructions the host's emulator rejects ---- */
+
+struct emul_ctx {
+	int vcpu_fd;
+	const struct guest_mem *mem;
+	bool fpu_dirty;
+	struct kvm_fpu fpu;
+	bool fpu_loaded;
+};
+
+static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	return read_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+}
+
+static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	return write_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+}
+
+static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
+{
+	if (!c->fpu_loaded) {
+		if (ioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
+			memset(&c->fpu, 0, sizeof(c->fpu));
+		c->fpu_loaded = true;
+	}
+	return &c->fpu;
+}
+
+static uint32_t emul_get_mxcsr(void *opaque)
+{
+	return emul_fpu(opaque)->mxcsr;
+}
+
+static void emul_set_mxcsr(void *opaque, uint32_t value)
+{
+	struct emul_ctx *c = opaque;
+	emul_fpu(c)->mxcsr = value;
+	c->fpu_dirty = true;
+}
+
+static void emul_fpu_init(void *opaque)
+{
+	struct emul_ctx *c = opaque;
+	struct kvm_fpu *f = emul_fpu(c);
+	f->fcw = 0x37f;
+	f->fsw = 0;
+	f->ftwx = 0; /* abridged tag word: all registers empty */
+	f->last_opcode = 0;
+	f->last_ip = 0;
+	f->last_dp = 0;
+	c->fpu_dirty = true;
+}
+
+/* KVM's register file and the emulator's use the same GPR order only by
+ * name, so copy field by field. */
+#define KVM_GPRS(X)                                                                                         \
+	X(0, rax) X(1, rcx) X(2, rdx) X(3, rbx) X(4, rsp) X(5, rbp) X(6, rsi) X(7, rdi) X(8, r8) X(9, r9)   \
+	X(10, r10) X(11, r11) X(12, r12) X(13, r13) X(14, r14) X(15, r15)
+
+enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
+						 const struct guest_mem *mem, char *msg, size_t msglen)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint8_t bytes[15];
+
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
+		return SWKVM_FATAL;
+	}
+	uint64_t trap = atomic_load(&sw->pf_trap_va);
+	if (trap != 0 && regs.rip == trap)
+		return pf_trap_handle(sw, vcpu_fd, mem, &regs, msg, msglen);
+
+	/* Outside long mode RIP is an offset into CS. */
+	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
+	size_t n = read_gva(vcpu_fd, mem, pc, bytes, sizeof(bytes));
+
+	struct emul_ctx ctx = { .vcpu_fd = vcpu_fd, .mem = mem };
+	struct insn_cpu cpu = {
+		.rip = regs.rip,
+		.rflags = regs.rflags,
+		.seg_base = { [INSN_SEG_ES] = sregs.es.base, [INSN_SEG_CS] = sregs.cs.base, [INSN_SEG_SS] = sregs.ss.base,
+			      [INSN_SEG_DS] = sregs.ds.base, [INSN_SEG_FS] = sregs.fs.base, [INSN_SEG_GS] = sregs.gs.base },
+		.cs_l = sregs.cs.l,
+		.cs_db = sregs.cs.db,
+		.ctx = &ctx,
+		.read_mem = emul_read_mem,
+		.write_mem = emul_write_mem,
+		.get_mxcsr = emul_get_mxcsr,
+		.set_mxcsr = emul_set_mxcsr,
+		.fpu_init = emul_fpu_init,
+	};
+#define TO_CPU(i, r) cpu.gpr[i] = regs.r;
+	KVM_GPRS(TO_CPU)
+#undef TO_CPU
+	struct insn_outcome out;
+	enum insn_result res = insn_emulate(&cpu, bytes, n, &out);
+
+	if (res == INSN_UNSUPPORTED) {
+		/* With several vCPUs the kernel may have been rewriting this very
+		 * code (alternatives, jump labels): run it again a few times. */
+		if (sv->retry_rip != regs.rip) {
+			sv->retry_rip = regs.rip;
+			sv->retry_count = 0;
+		}
+		if (++sv->retry_count <= UNKNOWN_INSN_RETRIES)
+			return SWKVM_RESUME;
+		char hex[64];
+		insn_format_bytes(bytes, n, hex, sizeof(hex));
+		snprintf(msg, msglen, "the host rejected an instruction skiff cannot emulate at RIP %#llx (CPL %u): %s (%s)",
+			 (unsigned long long)regs.rip, sregs.cs.dpl, n ? hex : "unreadable", out.reason);
+		return SWKVM_FATAL;
+	}
+	sv->retry_rip = 0;
+	if (res == INSN_MEM_FAULT) {
+		snprintf(msg, msglen, "emulating %s at RIP %#llx: its memory operand %#llx is not mapped",
+			 out.name, (unsigned long long)regs.rip, (unsigned long long)out.fault_gva);
+		return SWKVM_FATAL;
+	}
+
+#define FROM_CPU(i, r) regs.r = cpu.gpr[i];
+	KVM_GPRS(FROM_CPU)
+#undef FROM_CPU
+	regs.rip = cpu.rip;
+	regs.rflags = cpu.rflags;
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && ioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
+		snprintf(msg, msglen, "emulating %s: vCPU register update failed: %s", out.name, strerror(errno));
+		return SWKVM_FATAL;
+	}
+	if (res == INSN_INJECT_BP && inject_exception(vcpu_fd, 3, false, 0) < 0)
+		goto inject_failed;
+	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
+		goto inject_failed;
+	atomic_fetch_add(&sw->nr_emulated, 1);
+	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
+	return SWKVM_RESUME;
+
+inject_failed:
+	snprintf(msg, msglen, "emulating %s: exception injection failed: %s", out.name, strerror(errno));
+	return SWKVM_FATAL;
+}
+
+/* ---- workaround 3 (and upkeep of 4): the watchdog tick ---- */
+
+void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem, bool boot_vcpu)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint8_t insn[3];
+
+	if (!sw->active)
+		return;
+	if (boot_vcpu)
+		pf_trap_maintain(sw, vcpu_fd, mem);
+
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return;
+	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
+	if (read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
+		sv->hypercall_rip = 0;
+		return;
+	}
+	if (sv->hypercall_rip != regs.rip) {
+		sv->hypercall_rip = regs.rip; /* first sighting: give it one more tick */
+		return;
+	}
+	/* Two ticks on the same hypercall: the host will never complete it. */
+	unsigned long nr = regs.rax;
+	regs.rax = HYPERCALL_ENOSYS;
+	regs.rip += 3;
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) == 0 && atomic_fetch_add(&sw->nr_hypercalls_skipped, 1) < 5)
+		log_info("swkvm", "hypercall %lu at %#llx never completed; returned -KVM_ENOSYS", nr,
+			 (unsigned long long)(regs.rip - 3));
+	sv->hypercall_rip = 0;
+}

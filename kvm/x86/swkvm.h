@@ -1,0 +1,94 @@
+/* Software-KVM hosts: the workarounds that let an unmodified Linux guest
+ * boot on a host whose KVM has no hardware virtualization behind it (guest
+ * ring 0 runs in the host kernel's instruction emulator, ring 3 natively).
+ * Everything skiff does differently on such hosts is in swkvm.c, with the
+ * reason next to each piece. On hardware KVM none of it runs.
+ *
+ * The four workarounds:
+ *  1. Kernel command-line switches that keep the guest away from CPU
+ *     features the emulator cannot handle (CPUID filtering does not hide
+ *     them on these hosts; the command line does).
+ *  2. A fallback emulator for the instructions the host rejects
+ *     (KVM_EXIT_INTERNAL_ERROR / emulation failure): see insn-emul.c.
+ *  3. A watchdog for hypercalls that never complete: a vCPU sitting on the
+ *     same vmcall for two ticks gets -KVM_ENOSYS and moves on.
+ *  4. The ring-3 `syscall` fix-up: the host performs only half of a
+ *     syscall (RIP = LSTAR, RCX/R11 set, but the CPU stays in ring 3), so
+ *     the guest page-faults at LSTAR. skiff points the guest's page-fault
+ *     vector at an int3 byte in kernel text; the host rejects that int3,
+ *     skiff gets control on every guest page fault, completes the syscall
+ *     when the fault is that half-done syscall, and otherwise resumes at
+ *     the kernel's real page-fault handler.
+ */
+#ifndef SKIFF_X86_SWKVM_H
+#define SKIFF_X86_SWKVM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm/guest-mem.h"
+
+enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
+
+/* Shared by all vCPUs of one VM. */
+struct swkvm {
+	bool active;
+	/* Page-fault trap (workaround 4). Both are guest virtual addresses. */
+	_Atomic uint64_t pf_trap_va;      /* the int3 byte IDT[14] points at; 0 = not installed */
+	_Atomic uint64_t pf_real_handler; /* the kernel's own page-fault handler */
+	/* Counters for the closing log line. */
+	_Atomic unsigned long nr_emulated, nr_syscalls_fixed, nr_page_faults, nr_hypercalls_skipped;
+};
+
+/* Per-vCPU state. */
+struct swkvm_vcpu {
+	uint64_t hypercall_rip;  /* RIP of a vmcall seen on the previous tick */
+	uint64_t retry_rip;      /* RIP of the last unknown instruction */
+	unsigned retry_count;
+};
+
+/* True if this host's CPU has no VMX/SVM, i.e. KVM is a software
+ * implementation. why gets a short human-readable reason. */
+bool swkvm_detect(char *why, size_t whylen);
+/* Pure part of the detection, for tests: does /proc/cpuinfo text list vmx or svm? */
+bool swkvm_cpuinfo_has_hw_virt(const char *cpuinfo);
+
+/* Decide from --swkvm and detection; logs one line saying which mode. */
+void swkvm_init(struct swkvm *sw, enum swkvm_mode mode);
+
+/* Guest kernel command-line switches for these hosts (workaround 1). */
+extern const char swkvm_cmdline[];
+
+/* Outcome of handling an exit. */
+enum swkvm_result {
+	SWKVM_RESUME, /* handled: run the vCPU again */
+	SWKVM_FATAL,  /* cannot continue: msg says why (RIP and instruction bytes) */
+};
+
+/* KVM_EXIT_INTERNAL_ERROR with suberror "emulation failure". */
+enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
+						 const struct guest_mem *mem, char *msg, size_t msglen);
+
+/* Called on every watchdog tick (KVM_RUN interrupted by the vCPU's timer). */
+void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
+		bool boot_vcpu);
+
+/* Pure helpers, exposed for unit tests. */
+struct idt_gate64 {
+	uint64_t offset;
+	uint16_t selector;
+	uint8_t ist, type_attr;
+};
+void swkvm_idt_gate_decode(const uint8_t raw[16], struct idt_gate64 *gate);
+void swkvm_idt_gate_encode(const struct idt_gate64 *gate, uint8_t raw[16]);
+/* Index of a good trap byte (0xCC, preferably inside a run of two or
+ * more) in text[0..len), or -1. */
+long swkvm_find_trap_byte(const uint8_t *text, size_t len);
+/* Does a page-fault frame (saved RIP and CS) mean "half-done syscall"? */
+bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar);
+/* vmcall (0f 01 c1) or vmmcall (0f 01 d9)? */
+bool swkvm_is_hypercall(const uint8_t *insn, size_t len);
+
+#endif

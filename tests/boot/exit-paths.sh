@@ -1,0 +1,53 @@
+#!/bin/bash
+# How skiff ends, seen from outside: each way a guest (or the host) can stop
+# it maps to its documented exit status, and the terminal is left as found.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+require_file "$SMALL_KERNEL"
+require_file "$INITRAMFS"
+K=(--kernel "$SMALL_KERNEL" --initrd "$INITRAMFS")
+
+# Bad input never starts a guest: status 2 and one line naming the problem.
+bad_input() {
+	local out
+	out=$("$SKIFF" run "$@" 2>&1 </dev/null)
+	local st=$?
+	[ "$st" = 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '  | %s\n' "$out"
+}
+check "not a kernel -> 2" bad_input --kernel /etc/passwd
+check "missing kernel -> 2" bad_input --kernel /nonexistent/vmlinux
+check "truncated kernel -> 2" bad_input --kernel <(head -c 600 "$SMALL_BZIMAGE")
+check "--mem too small -> 2" bad_input "${K[@]}" --mem 8M
+check "--cpus 0 -> 2" bad_input "${K[@]}" --cpus 0
+check "unknown option -> 2" bad_input "${K[@]}" --frobnicate
+
+# The guest reboots (reboot=k: keyboard-controller reset line) -> 0.
+boot reboot 600 "${K[@]}" --cmdline skiff.test=reboot
+check "reboot -> exit status 0" status_is 0
+check "reboot went through the kernel" log_has 'reboot: Restarting system'
+
+# The guest kernel panics (panic=-1, pvpanic) -> 4.
+boot panic 600 "${K[@]}" --cmdline skiff.test=panic
+check "panic -> exit status 4" status_is 4
+check "kernel reported the panic" log_has 'Kernel panic'
+
+# The guest writes 0x10 to the debug-exit port -> (0x10 << 1) | 1 = 33, as with QEMU's isa-debug-exit.
+boot debug-exit 600 "${K[@]}" --cmdline skiff.test=debug-exit=16
+check "debug-exit 16 -> exit status 33" status_is 33
+
+# SIGTERM while the guest runs on a terminal: clean stop, status 143, and
+# the terminal's settings exactly as before (skiff had it in raw mode).
+sigterm_on_tty() {
+	local dir
+	dir=$(mktemp -d)
+	# script(1) gives skiff a pseudo-terminal as stdin, like a user's shell.
+	script -qec "stty -g > $dir/before; $SKIFF run ${K[*]} > $dir/console 2>&1 & pid=\$!; \
+		for i in \$(seq 1 600); do grep -q 'Linux version' $dir/console && break; sleep 0.5; done; \
+		stty -g > $dir/during; kill -TERM \$pid; wait \$pid; echo \$? > $dir/status; stty -g > $dir/after" \
+		/dev/null >/dev/null 2>&1
+	log=$dir/console
+	echo "  status $(cat "$dir/status"), terminal before/during/after: $(cat "$dir/before" | cut -c1-20)... $(cmp -s "$dir/before" "$dir/during" && echo same || echo raw) $(cmp -s "$dir/before" "$dir/after" && echo restored || echo NOT-restored)"
+	[ "$(cat "$dir/status")" = 143 ] && ! cmp -s "$dir/before" "$dir/during" && cmp -s "$dir/before" "$dir/after"
+}
+check "SIGTERM -> 143, raw terminal restored" sigterm_on_tty
+finish

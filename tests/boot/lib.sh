@@ -1,0 +1,83 @@
+# Shared helpers for skiff's boot tests (sourced, not run).
+#
+# Each test boots a real guest under skiff, non-interactively, with a
+# timeout, keeps the whole console log in $LOG_DIR and checks what the
+# guest printed and how skiff exited. Exit 77 = skipped (automake), used
+# only outside CI: with CI=true a missing image or /dev/kvm is a failure.
+
+SKIFF=${SKIFF:-$(cd "$(dirname "$0")/../.." && pwd)/skiff}
+SKIFF_CACHE=${SKIFF_CACHE:-/var/cache/skiff}
+SMALL_KERNEL=$SKIFF_CACHE/small/vmlinux
+SMALL_BZIMAGE=$SKIFF_CACHE/small/bzImage
+DEBIAN_VMLINUX=$SKIFF_CACHE/debian/vmlinux
+DEBIAN_BZIMAGE=$SKIFF_CACHE/debian/vmlinuz
+INITRAMFS=$SKIFF_CACHE/initramfs.cpio
+LOG_DIR=${LOG_DIR:-$(pwd)/tests/boot/logs}
+mkdir -p "$LOG_DIR"
+
+test_name=$(basename "$0" .sh)
+failures=0
+checks=0
+
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: $test_name: $1 (CI must have it: run guest-images/setup.sh)"
+		exit 1
+	fi
+	echo "SKIP: $test_name: $1"
+	exit 77
+}
+
+require_kvm() {
+	[ -c /dev/kvm ] && [ -w /dev/kvm ] || skip_or_fail "/dev/kvm not usable"
+	[ -x "$SKIFF" ] || skip_or_fail "skiff binary $SKIFF not built"
+}
+
+require_file() {
+	[ -f "$1" ] || skip_or_fail "$1 missing"
+}
+
+# boot NAME TIMEOUT_S SKIFF_ARGS... : runs skiff, sets $log, $status, $elapsed.
+boot() {
+	local name=$1 limit=$2
+	shift 2
+	log=$LOG_DIR/$test_name-$name.log
+	local start end
+	start=$(date +%s.%N)
+	timeout --signal=TERM --kill-after=10 "$limit" "$SKIFF" run "$@" </dev/null >"$log" 2>&1
+	status=$?
+	end=$(date +%s.%N)
+	elapsed=$(echo "$end - $start" | bc)
+	printf '%s: %s: exit status %s after %.1f s (log: %s)\n' "$test_name" "$name" "$status" "$elapsed" "$log"
+	if [ "$status" = 124 ]; then
+		echo "  timed out after $limit s; last lines:"
+		tail -n 15 "$log" | sed 's/^/  | /'
+	fi
+}
+
+check() {
+	local what=$1
+	shift
+	checks=$((checks + 1))
+	if "$@"; then
+		echo "  ok: $what"
+	else
+		echo "  FAILED: $what"
+		failures=$((failures + 1))
+	fi
+}
+
+log_has() { grep -q -- "$1" "$log"; }
+status_is() { [ "$status" = "$1" ]; }
+
+# The banner line /init prints, and the guest's own time to init.
+report_banner() {
+	local line
+	line=$(grep -a -m1 'skiff-guest: init reached' "$log" | tr -d '\r')
+	[ -n "$line" ] && echo "  $line"
+}
+
+finish() {
+	echo "$test_name: $((checks - failures)) passed, $failures failed"
+	[ "$failures" -eq 0 ]
+}

@@ -1,0 +1,33 @@
+/* Logging to stderr. The terminal may be in raw mode while the guest runs,
+ * so every line ends in "\r\n" to keep the left margin. */
+#include "vmm/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+enum log_level log_threshold = LOG_INFO;
+
+void log_msg(enum log_level level, const char *component, const char *fmt, ...)
+{
+	char line[1024];
+	int n;
+	va_list ap;
+
+	if (level > log_threshold)
+		return;
+	n = snprintf(line, sizeof(line), "skiff: %s%s%s", level == LOG_ERROR ? "error: " : level == LOG_WARN ? "warning: " : "",
+		     component ? component : "", component ? ": " : "");
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < sizeof(line))
+		n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	line[n++] = isatty(STDERR_FILENO) ? '\r' : '\n';
+	if (line[n - 1] == '\r')
+		line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}

@@ -1,0 +1,57 @@
+/* A skiff machine: one VM with its RAM, buses, legacy devices and vCPUs,
+ * built from the command-line options, run until it stops. */
+#ifndef SKIFF_MACHINE_H
+#define SKIFF_MACHINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "devices/acpi-pm.h"
+#include "devices/cmos-rtc.h"
+#include "devices/debug-exit.h"
+#include "devices/i8042.h"
+#include "devices/pvpanic.h"
+#include "devices/uart-8250.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/x86/kernel-load.h"
+#include "kvm/x86/swkvm.h"
+#include "vmm/options.h"
+
+struct machine {
+	const struct options *opts;
+	int64_t start_ns;             /* when skiff started (CLOCK_MONOTONIC) */
+	_Atomic int64_t first_run_ns; /* first KVM_RUN of the boot vCPU */
+
+	struct kernel_image kernel;
+	struct kvm_vm vm;
+	struct bus pio, mmio;
+	struct swkvm swkvm;
+	struct vcpu_env vcpu_env;
+	struct vcpu vcpus[OPTIONS_MAX_CPUS];
+	unsigned nr_vcpus_created;
+
+	struct uart_8250 uart;
+	struct i8042 i8042;
+	struct cmos_rtc cmos;
+	struct debug_exit debug_exit;
+	struct acpi_pm acpi_pm;
+	struct pvpanic pvpanic;
+
+	/* Stopping: the first request wins; the main thread is woken. */
+	atomic_bool stopping;
+	enum stop_reason stop_reason;
+	int stop_status;
+	int stop_eventfd;
+};
+
+/* Build everything up to (not including) starting the vCPUs. On failure
+ * err holds one line for the user and the machine is torn down. */
+__attribute__((warn_unused_result)) int machine_create(struct machine *m, const struct options *opts, char *err,
+						       size_t errlen);
+/* Start the vCPUs, run the console until the guest stops; returns skiff's exit status. */
+int machine_run(struct machine *m);
+void machine_destroy(struct machine *m);
+
+#endif

@@ -1,0 +1,70 @@
+/* skiff: a minimal VMM on Linux KVM. Entry point: parse the command line,
+ * build the machine, run it, and turn the way it stopped into an exit status. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvm/kvm.h"
+#include "vmm/exit-status.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/options.h"
+
+/* MemTotal from /proc/meminfo, in bytes (0 if unknown). */
+static uint64_t host_mem_bytes(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	unsigned long long kib = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+	struct options_limits limits = { .host_mem_bytes = host_mem_bytes(), .max_cpus = kvm_max_vcpus_probe() };
+	char err[512] = "";
+
+	switch (options_parse(argc, argv, &limits, &opts, err, sizeof(err))) {
+	case OPTIONS_HELP:
+		options_usage(stdout);
+		return EXIT_GUEST_OK;
+	case OPTIONS_VERSION:
+		options_version(stdout);
+		return EXIT_GUEST_OK;
+	case OPTIONS_ERROR:
+		fprintf(stderr, "%s\n", err);
+		return EXIT_ERROR;
+	case OPTIONS_RUN:
+		break;
+	}
+	if (opts.quiet)
+		log_threshold = LOG_ERROR;
+	else if (opts.verbose)
+		log_threshold = LOG_DEBUG;
+	if (options_check_files(&opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		options_free(&opts);
+		return EXIT_ERROR;
+	}
+
+	static struct machine machine; /* large (vCPU array): not on the stack */
+	if (machine_create(&machine, &opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "skiff: %s\n", err);
+		options_free(&opts);
+		return EXIT_ERROR;
+	}
+	int status = machine_run(&machine);
+	machine_destroy(&machine);
+	options_free(&opts);
+	return status;
+}

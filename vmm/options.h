@@ -1,0 +1,105 @@
+/* skiff's command line: `skiff run [OPTIONS]`, `skiff --help`,
+ * `skiff --version`, `skiff run --help`.
+ *
+ * The parser is pure: it reads argv and the host limits the caller passes
+ * in, touches no files and prints nothing, so the unit tests can call it
+ * over and over. Errors come back as one line in a caller-supplied buffer
+ * ("skiff: --cpus 0: must be between 1 and 64"); the caller prints it to
+ * stderr and exits with EXIT_ERROR. File checks are separate
+ * (options_check_files()) because they look at the file system. */
+#ifndef SKIFF_OPTIONS_H
+#define SKIFF_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
+
+#define OPTIONS_DEFAULT_MEM        (256ULL << 20)  /* 256 MiB */
+#define OPTIONS_MIN_MEM            (64ULL << 20)   /* below this Linux won't boot usefully */
+#define OPTIONS_MAX_CPUS           64              /* skiff's own cap, whatever KVM allows */
+#define OPTIONS_MAX_DEVICES        32
+#define OPTIONS_DEFAULT_DEBUG_EXIT 0xf4            /* QEMU's isa-debug-exit port */
+
+/* Facts about the host that bound the options. The caller fills them in
+ * (tests use made-up values). 0 means "unknown": no limit from it. */
+struct options_limits {
+	uint64_t host_mem_bytes;  /* MemTotal from /proc/meminfo, in bytes */
+	unsigned max_cpus;        /* KVM_CAP_MAX_VCPUS; capped at OPTIONS_MAX_CPUS */
+};
+
+enum console_mode {
+	CONSOLE_SERIAL,  /* guest's COM1 <-> our stdin/stdout */
+	CONSOLE_NONE,    /* guest output is discarded, no input */
+};
+
+enum device_type {
+	DEVICE_RNG,  /* virtio entropy source */
+};
+
+enum device_transport {
+	TRANSPORT_PCI,          /* virtio-pci, modern (virtio 1.x) */
+	TRANSPORT_PCI_LEGACY,   /* virtio-pci, legacy (virtio 0.9.5) */
+	TRANSPORT_MMIO,         /* virtio-mmio version 2 */
+	TRANSPORT_MMIO_LEGACY,  /* virtio-mmio version 1 */
+};
+
+/* One --device, parsed. */
+struct device_spec {
+	enum device_type type;
+	enum device_transport transport;  /* default TRANSPORT_PCI */
+	uint64_t rate;                    /* rng: bytes per second, 0 = unlimited */
+};
+
+struct options {
+	char *kernel;           /* --kernel, required */
+	char *initrd;           /* --initrd, or NULL */
+	char *cmdline;          /* the --cmdline texts joined by spaces, or the
+	                           --cmdline-replace text; NULL if neither */
+	bool cmdline_replace;   /* true: use cmdline alone, without skiff's defaults */
+	uint64_t mem_bytes;     /* --mem, default OPTIONS_DEFAULT_MEM; a multiple of 4 KiB */
+	unsigned cpus;          /* --cpus, default 1 */
+	enum console_mode console;
+	enum swkvm_mode swkvm;  /* default SWKVM_AUTO: workarounds if the host lacks VMX/SVM */
+	struct device_spec devices[OPTIONS_MAX_DEVICES];
+	unsigned nr_devices;    /* in command-line order */
+	char *dump_dtb;         /* --dump-dtb, or NULL */
+	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
+	unsigned verbose;       /* number of -v */
+	bool quiet;             /* -q; never together with -v */
+};
+
+enum options_result {
+	OPTIONS_RUN,      /* *out is filled in: start the VM */
+	OPTIONS_HELP,     /* print options_usage(stdout), exit 0 */
+	OPTIONS_VERSION,  /* print options_version(stdout), exit 0 */
+	OPTIONS_ERROR,    /* err holds one line; print it to stderr, exit EXIT_ERROR */
+};
+
+/* Fill *o with the defaults (owns no memory). */
+void options_defaults(struct options *o);
+
+/* Parse argv (argv[0] is the program name). lim may be NULL (no limits but
+ * skiff's own). *out is always left valid: on OPTIONS_ERROR it holds just
+ * the defaults. Call options_free() on it when done. */
+enum options_result options_parse(int argc, char **argv, const struct options_limits *lim,
+				  struct options *out, char *err, size_t errlen);
+
+/* Check --kernel/--initrd are readable non-empty regular files and that
+ * --dump-dtb's directory exists. 0, or -1 with one line in err. */
+int options_check_files(const struct options *o, char *err, size_t errlen);
+
+void options_usage(FILE *f);
+void options_version(FILE *f);
+
+/* Free what options_parse() allocated and reset *o to the defaults.
+ * Safe to call twice. */
+void options_free(struct options *o);
+
+/* Names for messages and logs, e.g. "pci-legacy". */
+const char *device_type_name(enum device_type t);
+const char *device_transport_name(enum device_transport t);
+
+#endif
