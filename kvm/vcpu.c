@@ -238,7 +238,7 @@ static void vcpu_sample_rip(struct vcpu *v)
 	struct kvm_regs regs;
 	int64_t now = now_ns();
 
-	if (log_threshold < LOG_DEBUG || now - v->last_sample_ns < 3000000000LL)
+	if (log_threshold < LOG_DEBUG || now - v->last_sample_ns < 1000000000LL)
 		return;
 	v->last_sample_ns = now;
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
