@@ -1,0 +1,111 @@
+/* The virtqueue engine: the device side of VIRTIO split and packed rings,
+ * shared by every device model in skiff.
+ *
+ * A device model sees chains of buffers: vq_pop() gives the next chain the
+ * driver made available, split into driver-to-device ("out") and
+ * device-to-driver ("in") segments; vq_chain_read()/vq_chain_write() copy
+ * data through them; vq_push() hands the chain back as used with the
+ * number of bytes written; vq_needs_interrupt() says whether the driver
+ * wants an interrupt now (EVENT_IDX or the NO_INTERRUPT flag).
+ *
+ * The guest is hostile: every address is checked (start and end, overflow
+ * safe) against guest RAM, chains are bounded by the queue size, indices
+ * are range-checked, indirect tables must be a multiple of 16 bytes and
+ * may not nest, an "in" descriptor may not precede... (see virtqueue.c),
+ * and each descriptor is read once. Any violation marks the queue broken:
+ * vq_pop() returns -EIO from then on and the transport sets
+ * DEVICE_NEEDS_RESET. Nothing outside guest RAM is ever touched.
+ *
+ * Locking: a virtqueue is used by one thread at a time (the device's
+ * lock); the engine orders its own guest-memory accesses with fences.
+ */
+#ifndef SKIFF_VIRTQUEUE_H
+#define SKIFF_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm/guest-mem.h"
+
+#define VQ_MAX_SIZE 32768     /* the specification's limit */
+#define VQ_MAX_SEGS 64        /* per direction; a longer chain breaks the queue */
+
+struct vq_seg {
+	uint64_t addr; /* guest physical, already checked: [addr, addr+len) is RAM */
+	uint32_t len;
+};
+
+struct vq_chain {
+	uint16_t id;        /* head index (split) or buffer id (packed) */
+	uint16_t ndesc;     /* descriptors the chain used in the ring (packed: to advance) */
+	unsigned nout, nin;
+	struct vq_seg out[VQ_MAX_SEGS]; /* driver -> device, readable */
+	struct vq_seg in[VQ_MAX_SEGS];  /* device -> driver, writable */
+	uint64_t out_bytes, in_bytes;   /* totals */
+};
+
+struct virtqueue {
+	const struct guest_mem *mem;
+	const char *name;    /* for log lines, e.g. "virtio-rng0.q0" */
+
+	/* Set by the transport from the driver's configuration. */
+	uint16_t size;       /* number of entries */
+	uint64_t desc_addr;  /* descriptor table (split) / descriptor ring (packed) */
+	uint64_t avail_addr; /* available ring (split) / driver event suppression (packed) */
+	uint64_t used_addr;  /* used ring (split) / device event suppression (packed) */
+	bool ready;
+	/* Negotiated features that change the ring format or behaviour. */
+	bool packed;         /* VIRTIO_F_RING_PACKED */
+	bool event_idx;      /* VIRTIO_F_RING_EVENT_IDX */
+	bool indirect;       /* VIRTIO_F_INDIRECT_DESC */
+
+	/* Engine state (do not touch from devices/transports). */
+	bool broken;
+	uint16_t last_avail;   /* split: next avail index to read; packed: next descriptor slot */
+	bool avail_wrap;       /* packed: driver wrap counter we expect */
+	uint16_t used_idx;     /* split: next used index; packed: next used slot */
+	bool used_wrap;        /* packed: device wrap counter */
+	uint16_t signalled_used; /* used index when we last interrupted (EVENT_IDX) */
+	bool signalled_used_valid;
+	unsigned pending_used; /* chains pushed since the last vq_needs_interrupt() */
+};
+
+/* Check the ring addresses against guest RAM and start using the queue
+ * (the driver set queue_enable / DRIVER_OK). -EFAULT if a ring is not RAM
+ * (queue stays unusable). */
+int vq_enable(struct virtqueue *vq);
+/* Forget all state (device reset); keeps mem and name. */
+void vq_reset(struct virtqueue *vq);
+
+/* Next available chain: 1 = *chain filled, 0 = none available, -EIO =
+ * the driver broke the rules (queue is now broken; logged once). */
+int vq_pop(struct virtqueue *vq, struct vq_chain *chain);
+/* Give a chain back unused (e.g. no room to serve it yet). Split rings only
+ * rewind last_avail by one; call it for the most recently popped chain. */
+void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain);
+
+/* Copy between a chain's segments and a host buffer, starting at byte
+ * offset within the out (read) or in (write) segments. Return bytes copied. */
+size_t vq_chain_read(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, void *dst, size_t len);
+size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, const void *src,
+		      size_t len);
+
+/* Return a chain as used with `written` bytes written into its in segments. */
+void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written);
+
+/* After one or more vq_push(): does the driver want an interrupt now? */
+bool vq_needs_interrupt(struct virtqueue *vq);
+
+/* Device-side notification suppression: ask the driver not to kick us
+ * (false) while we are polling, or to kick again (true). With EVENT_IDX,
+ * enabling also publishes avail_event. Returns true if more buffers
+ * arrived meanwhile (so the caller should poll again). */
+bool vq_enable_notify(struct virtqueue *vq, bool enable);
+
+/* Sizes of the split ring parts, for transports computing legacy layouts. */
+size_t vq_split_desc_bytes(uint16_t size);
+size_t vq_split_avail_bytes(uint16_t size);
+size_t vq_split_used_bytes(uint16_t size);
+
+#endif
