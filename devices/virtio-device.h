@@ -72,14 +72,60 @@ struct virtio_device {
 
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
+
+	/* State every transport shares (status and feature negotiation are
+	 * the same on PCI and MMIO, only the registers differ). The
+	 * transport fills `offered` at creation; the rest is guarded by lock. */
+	uint64_t offered;           /* device features + the transport's ring features */
+	uint64_t driver_features;   /* as last written by the driver */
+	bool legacy_features;       /* the driver negotiated through a legacy interface */
+	uint8_t status;             /* VIRTIO_CONFIG_S_* */
+	uint32_t config_generation; /* bumped by virtio_device_notify_config() */
+	bool needs_reset_logged;    /* warned once already (not cleared by reset) */
+	char vq_names[VIRTIO_MAX_QUEUES][48]; /* storage for vqs[q].name */
 };
 
-/* Called by a device after vq_push(): interrupt the driver if it wants one. */
+/* Called by a device after vq_push(): interrupt the driver if it wants one.
+ * Called with dev->lock held (as in queue_notify). */
 void virtio_device_notify_used(struct virtio_device *dev, unsigned q);
-/* Called by a device (or the engine via the device) on a broken queue. */
+/* Called by a device (or the engine via the device) on a broken queue.
+ * Called with dev->lock held. */
 void virtio_device_needs_reset(struct virtio_device *dev);
+/* Called by a device after changing its config space (dev->lock held):
+ * bumps config_generation and raises the config-change interrupt. */
+void virtio_device_notify_config(struct virtio_device *dev);
 /* Initialize the common part (names queues "NAME.qN", sets mem). */
 void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
 			const char *name, const struct guest_mem *mem);
+
+/* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
+
+/* The driver wrote 0 to the status register: forget negotiated features,
+ * reset every queue (sizes back to the maximum) and the device model. */
+void virtio_device_reset(struct virtio_device *dev);
+/* The driver wrote a non-zero status. Handles FEATURES_OK (kept clear if
+ * the driver's features are refused) and DRIVER_OK (activates the device). */
+void virtio_device_set_status(struct virtio_device *dev, uint8_t status);
+/* Driver features written through a modern interface: 32 bits at word
+ * `sel`; checked when the driver sets FEATURES_OK. Ignored after it. */
+void virtio_device_write_driver_features(struct virtio_device *dev, uint32_t sel, uint32_t value);
+/* Driver features written through a legacy interface (which has no
+ * FEATURES_OK): bits not offered are dropped, the rest take effect now. */
+void virtio_device_write_legacy_features(struct virtio_device *dev, uint32_t sel, uint32_t value);
+/* 32 offered feature bits at word sel (0 beyond the second word). */
+uint32_t virtio_device_offered_word(const struct virtio_device *dev, uint32_t sel);
+/* Start queue q with the addresses and size in dev->vqs[q]: checks the
+ * size, applies the negotiated ring features, vq_enable(). On a bad
+ * queue, sets DEVICE_NEEDS_RESET and returns <0. */
+int virtio_device_enable_queue(struct virtio_device *dev, unsigned q);
+/* Stop queue q but keep its size and addresses (MMIO QueueReady = 0,
+ * legacy PFN = 0). */
+void virtio_device_disable_queue(struct virtio_device *dev, unsigned q);
+/* May queue q be served now? Started, device not failed or needing a
+ * reset, and DRIVER_OK (legacy drivers: not required). dev->lock held. */
+bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q);
+/* The driver kicked queue q: pass it to the device if the queue is live.
+ * Takes dev->lock itself (called from ioeventfd handlers and exits). */
+void virtio_device_kick(struct virtio_device *dev, unsigned q);
 
 #endif

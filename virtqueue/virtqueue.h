@@ -10,11 +10,19 @@
  *
  * The guest is hostile: every address is checked (start and end, overflow
  * safe) against guest RAM, chains are bounded by the queue size, indices
- * are range-checked, indirect tables must be a multiple of 16 bytes and
- * may not nest, an "in" descriptor may not precede... (see virtqueue.c),
- * and each descriptor is read once. Any violation marks the queue broken:
- * vq_pop() returns -EIO from then on and the transport sets
- * DEVICE_NEEDS_RESET. Nothing outside guest RAM is ever touched.
+ * are range-checked, indirect tables must be a non-zero multiple of 16
+ * bytes and may not nest, a device-readable descriptor may not follow a
+ * device-writable one, and each descriptor is read from guest memory
+ * exactly once (the rules, with the spec sections, are in virtqueue.c).
+ * Any violation marks the queue broken: vq_pop() returns -EIO from then on
+ * and the transport sets DEVICE_NEEDS_RESET. Nothing outside guest RAM is
+ * ever touched.
+ *
+ * The usual device loop never misses a kick:
+ *     while ((ret = vq_pop(vq, &chain)) == 1) { serve; vq_push(...); }
+ *     if (vq_needs_interrupt(vq)) interrupt the driver;
+ * because vq_pop() finding the ring empty re-arms notifications (with
+ * EVENT_IDX it publishes avail_event and re-checks the ring).
  *
  * Locking: a virtqueue is used by one thread at a time (the device's
  * lock); the engine orders its own guest-memory accesses with fences.
@@ -38,7 +46,7 @@ struct vq_seg {
 
 struct vq_chain {
 	uint16_t id;        /* head index (split) or buffer id (packed) */
-	uint16_t ndesc;     /* descriptors the chain used in the ring (packed: to advance) */
+	uint16_t ndesc;     /* ring slots the chain used (an indirect table counts 1) */
 	unsigned nout, nin;
 	struct vq_seg out[VQ_MAX_SEGS]; /* driver -> device, readable */
 	struct vq_seg in[VQ_MAX_SEGS];  /* device -> driver, writable */
@@ -54,26 +62,33 @@ struct virtqueue {
 	uint64_t desc_addr;  /* descriptor table (split) / descriptor ring (packed) */
 	uint64_t avail_addr; /* available ring (split) / driver event suppression (packed) */
 	uint64_t used_addr;  /* used ring (split) / device event suppression (packed) */
-	bool ready;
 	/* Negotiated features that change the ring format or behaviour. */
 	bool packed;         /* VIRTIO_F_RING_PACKED */
 	bool event_idx;      /* VIRTIO_F_RING_EVENT_IDX */
 	bool indirect;       /* VIRTIO_F_INDIRECT_DESC */
 
+	/* Set by vq_enable() when the rings checked out; transports read it. */
+	bool ready;
+
 	/* Engine state (do not touch from devices/transports). */
 	bool broken;
+	bool broken_logged;    /* kept across vq_reset(): a guest cannot flood the log */
+	bool want_notify;      /* device wants kicks (vq_enable_notify) */
+	void *desc_host;       /* host pointers to the rings, checked by vq_enable() */
+	void *avail_host;
+	void *used_host;
 	uint16_t last_avail;   /* split: next avail index to read; packed: next descriptor slot */
 	bool avail_wrap;       /* packed: driver wrap counter we expect */
 	uint16_t used_idx;     /* split: next used index; packed: next used slot */
 	bool used_wrap;        /* packed: device wrap counter */
-	uint16_t signalled_used; /* used index when we last interrupted (EVENT_IDX) */
-	bool signalled_used_valid;
-	unsigned pending_used; /* chains pushed since the last vq_needs_interrupt() */
+	unsigned pending_used; /* used entries (split) / ring slots (packed) written
+				  since the last vq_needs_interrupt() */
 };
 
 /* Check the ring addresses against guest RAM and start using the queue
- * (the driver set queue_enable / DRIVER_OK). -EFAULT if a ring is not RAM
- * (queue stays unusable). */
+ * (the driver set queue_enable / DRIVER_OK): sets vq->ready. -EINVAL for
+ * a bad size or misaligned ring, -EFAULT if a ring is not RAM; on error
+ * the queue is broken (vq_pop() returns -EIO) until vq_reset(). */
 int vq_enable(struct virtqueue *vq);
 /* Forget all state (device reset); keeps mem and name. */
 void vq_reset(struct virtqueue *vq);
@@ -81,8 +96,8 @@ void vq_reset(struct virtqueue *vq);
 /* Next available chain: 1 = *chain filled, 0 = none available, -EIO =
  * the driver broke the rules (queue is now broken; logged once). */
 int vq_pop(struct virtqueue *vq, struct vq_chain *chain);
-/* Give a chain back unused (e.g. no room to serve it yet). Split rings only
- * rewind last_avail by one; call it for the most recently popped chain. */
+/* Give the most recently popped chain back unused (e.g. no room to serve
+ * it yet): the next vq_pop() returns it again. */
 void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain);
 
 /* Copy between a chain's segments and a host buffer, starting at byte
@@ -91,7 +106,8 @@ size_t vq_chain_read(const struct virtqueue *vq, const struct vq_chain *chain, s
 size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, const void *src,
 		      size_t len);
 
-/* Return a chain as used with `written` bytes written into its in segments. */
+/* Return a chain as used with `written` bytes written into its in segments
+ * (clamped to chain->in_bytes). Ignored on a broken queue. */
 void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written);
 
 /* After one or more vq_push(): does the driver want an interrupt now? */
@@ -103,7 +119,8 @@ bool vq_needs_interrupt(struct virtqueue *vq);
  * arrived meanwhile (so the caller should poll again). */
 bool vq_enable_notify(struct virtqueue *vq, bool enable);
 
-/* Sizes of the split ring parts, for transports computing legacy layouts. */
+/* Sizes of the split ring parts (with the EVENT_IDX fields), for
+ * transports computing legacy layouts. */
 size_t vq_split_desc_bytes(uint16_t size);
 size_t vq_split_avail_bytes(uint16_t size);
 size_t vq_split_used_bytes(uint16_t size);

@@ -10,6 +10,7 @@
 #include "kvm/x86/cpuid.h"
 #include "kvm/x86/e820.h"
 #include "kvm/x86/layout.h"
+#include "vmm/dtb.h"
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
 #include "vmm/terminal.h"
@@ -147,6 +148,30 @@ static char *machine_build_cmdline(const struct machine *m)
 	return n < 0 ? NULL : s;
 }
 
+/* --dump-dtb: the same machine, as a device tree for people to read. */
+static int machine_dump_dtb(const struct machine *m, const char *cmdline, char *err, size_t errlen)
+{
+	struct dtb_virtio_mmio mmio[VIRTIO_MMIO_MAX_DEVICES];
+	for (unsigned i = 0; i < m->virtio.nr_mmio; i++)
+		mmio[i] = (struct dtb_virtio_mmio){ .base = m->virtio.mmio_acpi[i].base,
+						    .size = m->virtio.mmio_acpi[i].size,
+						    .gsi = m->virtio.mmio_acpi[i].gsi };
+	const struct guest_mem *mem = &m->vm.mem;
+	struct dtb_config cfg = {
+		.nr_cpus = m->opts->cpus,
+		.ram_low = mem->region[0].size,
+		.ram_high = mem->nr_regions > 1 ? mem->region[1].size : 0,
+		.cmdline = cmdline,
+		.nr_virtio_mmio = m->virtio.nr_mmio,
+		.virtio_mmio = mmio,
+		.pci = m->virtio.have_pci,
+	};
+	int ret = dtb_write_file(m->opts->dump_dtb, &cfg, err, errlen);
+	if (ret == 0)
+		log_info(NULL, "device tree written to %s", m->opts->dump_dtb);
+	return ret;
+}
+
 /* Read the initrd straight into guest memory, as high as the kernel allows. */
 static int machine_load_initrd(struct machine *m, const struct kernel_entry *entry, uint64_t *addr, uint64_t *size,
 			       char *err, size_t errlen)
@@ -264,6 +289,9 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	}
 	if ((ret = machine_add_devices(m, err, errlen)) < 0)
 		goto fail;
+	m->virtio_created = true;
+	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->pio, &m->mmio, opts, err, errlen)) < 0)
+		goto fail;
 
 	if ((ret = cpu_boot_write_tables(&m->vm.mem)) < 0) {
 		snprintf(err, errlen, "guest memory too small for the boot page tables");
@@ -274,7 +302,8 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	if (opts->initrd && (ret = machine_load_initrd(m, &entry, &initrd_addr, &initrd_size, err, errlen)) < 0)
 		goto fail;
 
-	struct acpi_config acpi = { .nr_cpus = opts->cpus, .pvpanic = true };
+	struct acpi_config acpi = { .nr_cpus = opts->cpus, .pvpanic = true, .com1 = true };
+	virtio_devices_describe(&m->virtio, &acpi);
 	if ((ret = acpi_build(&m->vm.mem, &acpi, &rsdp)) < 0) {
 		snprintf(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
 		goto fail;
@@ -286,6 +315,8 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 		goto fail;
 	}
 	log_debug(NULL, "guest command line: %s", cmdline);
+	if (opts->dump_dtb && (ret = machine_dump_dtb(m, cmdline, err, errlen)) < 0)
+		goto fail;
 	struct boot_config boot = {
 		.hdr = entry.has_setup_header ? &entry.hdr : NULL,
 		.cmdline = cmdline,
@@ -422,6 +453,10 @@ int machine_run(struct machine *m)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
+		log_error(NULL, "cannot start the device event loop: %s", strerror(-ret));
+		return EXIT_ERROR;
+	}
 	bool interactive = m->opts->console == CONSOLE_SERIAL && terminal_enter_raw();
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++) {
 		if ((ret = vcpu_start(&m->vcpus[i])) < 0) {
@@ -437,6 +472,7 @@ int machine_run(struct machine *m)
 		vcpu_kick(&m->vcpus[i]);
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_join(&m->vcpus[i]);
+	virtio_devices_stop(&m->virtio);
 	terminal_restore();
 	close(sigfd);
 
@@ -458,6 +494,9 @@ void machine_destroy(struct machine *m)
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	m->nr_vcpus_created = 0;
+	if (m->virtio_created)
+		virtio_devices_destroy(&m->virtio);
+	m->virtio_created = false;
 	kvm_vm_destroy(&m->vm);
 	kernel_image_close(&m->kernel);
 	if (m->stop_eventfd >= 0)

@@ -18,6 +18,7 @@
 #include "kvm/x86/kernel-load.h"
 #include "kvm/x86/swkvm.h"
 #include "vmm/options.h"
+#include "vmm/virtio-devices.h"
 
 struct machine {
 	const struct options *opts;
@@ -38,6 +39,9 @@ struct machine {
 	struct debug_exit debug_exit;
 	struct acpi_pm acpi_pm;
 	struct pvpanic pvpanic;
+
+	struct virtio_devices virtio; /* --device ... */
+	bool virtio_created;
 
 	/* Stopping: the first request wins; the main thread is woken. */
 	atomic_bool stopping;

@@ -298,6 +298,7 @@ static const char *const transport_names[] = {
 	[TRANSPORT_PCI_LEGACY] = "pci-legacy",
 	[TRANSPORT_MMIO] = "mmio",
 	[TRANSPORT_MMIO_LEGACY] = "mmio-legacy",
+	[TRANSPORT_PCI_MODERN] = "pci-modern",
 };
 
 const char *device_transport_name(enum device_transport t)
@@ -326,7 +327,7 @@ static int parse_rng_key(struct parser *p, const char *spec, struct device_spec 
 				return 0;
 			}
 		}
-		return PERR(p, "--device %s: unknown transport '%s' (known: pci, pci-legacy, mmio, mmio-legacy)",
+		return PERR(p, "--device %s: unknown transport '%s' (known: pci, pci-legacy, pci-modern, mmio, mmio-legacy)",
 			    spec, value);
 	}
 	if (strcmp(key, "rate") == 0) {
@@ -726,8 +727,8 @@ void options_usage(FILE *f)
 "  --device SPEC            add a device; may be repeated, up to 32 times.\n"
 "                           SPEC is TYPE[,KEY=VALUE...]. Types:\n"
 "                             rng  virtio entropy source; keys:\n"
-"                                  transport=pci|pci-legacy|mmio|mmio-legacy\n"
-"                                            (default pci)\n"
+"                                  transport=pci|pci-legacy|pci-modern|\n"
+"                                            mmio|mmio-legacy (default pci)\n"
 "                                  rate=BYTES_PER_SEC (default unlimited)\n"
 "  --dump-dtb FILE          write the guest's device tree (as skiff builds it)\n"
 "                           to FILE\n"

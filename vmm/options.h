@@ -44,6 +44,7 @@ enum device_transport {
 	TRANSPORT_PCI_LEGACY,   /* virtio-pci, legacy (virtio 0.9.5) */
 	TRANSPORT_MMIO,         /* virtio-mmio version 2 */
 	TRANSPORT_MMIO_LEGACY,  /* virtio-mmio version 1 */
+	TRANSPORT_PCI_MODERN,   /* virtio-pci, modern only (no legacy I/O BAR) */
 };
 
 /* One --device, parsed. */

@@ -443,7 +443,7 @@ END_TEST
 
 START_TEST(test_device_bad_transport)
 {
-	ck_parse_error("skiff: --device rng,transport=usb: unknown transport 'usb' (known: pci, pci-legacy, mmio, mmio-legacy)",
+	ck_parse_error("skiff: --device rng,transport=usb: unknown transport 'usb' (known: pci, pci-legacy, pci-modern, mmio, mmio-legacy)",
 		       "run", "--kernel", "k", "--device", "rng,transport=usb");
 }
 END_TEST

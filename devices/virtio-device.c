@@ -1,0 +1,237 @@
+/* The transport-independent half of a virtio device: the status register
+ * state machine, feature negotiation, queue start/stop, and the path from
+ * a device's vq_push() to the transport's interrupt. PCI and MMIO only
+ * decode their own registers and call in here. See virtio-device.h. */
+#include "devices/virtio-device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "vmm/log.h"
+
+void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
+			const char *name, const struct guest_mem *mem)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->mem = mem;
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	pthread_mutex_init(&dev->lock, NULL);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct virtqueue *vq = &dev->vqs[q];
+
+		snprintf(dev->vq_names[q], sizeof(dev->vq_names[q]), "%s.q%u", dev->name, q);
+		vq->mem = mem;
+		vq->name = dev->vq_names[q];
+		vq_reset(vq);
+		/* The driver reads the maximum size until it writes its own. */
+		vq->size = ops->queue_max_size;
+	}
+}
+
+void virtio_device_notify_used(struct virtio_device *dev, unsigned q)
+{
+	if (q >= dev->ops->nr_queues || !dev->transport)
+		return;
+	/* EVENT_IDX or VRING_AVAIL_F_NO_INTERRUPT may say "not now". */
+	if (vq_needs_interrupt(&dev->vqs[q]))
+		dev->transport->notify_used(dev, q);
+}
+
+void virtio_device_needs_reset(struct virtio_device *dev)
+{
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return; /* already reported; one interrupt is enough */
+	/* Warn once: a guest looping through error and reset must not flood the log. */
+	if (!dev->needs_reset_logged)
+		log_warn(dev->name, "driver error, device needs reset");
+	dev->needs_reset_logged = true;
+	if (dev->transport)
+		dev->transport->needs_reset(dev);
+	else
+		dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+void virtio_device_notify_config(struct virtio_device *dev)
+{
+	/* A driver reading config in several accesses re-reads when the
+	 * generation moved under it. */
+	dev->config_generation++;
+	if (dev->transport)
+		dev->transport->notify_config(dev);
+}
+
+void virtio_device_reset(struct virtio_device *dev)
+{
+	dev->status = 0;
+	dev->features = 0;
+	dev->driver_features = 0;
+	dev->legacy_features = false;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		vq_reset(&dev->vqs[q]);
+		dev->vqs[q].size = dev->ops->queue_max_size;
+	}
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+}
+
+/* Copy the ring-format features into the queues not yet started (a
+ * running queue's format must not change under the engine). */
+static void apply_ring_features(struct virtio_device *dev)
+{
+	for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
+		struct virtqueue *vq = &dev->vqs[q];
+
+		if (vq->ready)
+			continue;
+		vq->packed = dev->features & VIRTIO_FEATURE(VIRTIO_F_RING_PACKED);
+		vq->event_idx = dev->features & VIRTIO_FEATURE(VIRTIO_RING_F_EVENT_IDX);
+		vq->indirect = dev->features & VIRTIO_FEATURE(VIRTIO_RING_F_INDIRECT_DESC);
+	}
+}
+
+/* May the device work with these driver features? Nothing it did not
+ * offer, and VERSION_1 whenever it was offered: a modern interface
+ * without it is a legacy driver on the wrong registers. */
+static bool features_acceptable(const struct virtio_device *dev, uint64_t features)
+{
+	if (features & ~dev->offered)
+		return false;
+	if ((dev->offered & VIRTIO_FEATURE(VIRTIO_F_VERSION_1)) && !(features & VIRTIO_FEATURE(VIRTIO_F_VERSION_1)))
+		return false;
+	return true;
+}
+
+/* Is the driver using a legacy interface? Either the device has nothing
+ * else (VERSION_1 not offered) or the driver wrote the legacy features. */
+static bool legacy_driver(const struct virtio_device *dev)
+{
+	return !(dev->offered & VIRTIO_FEATURE(VIRTIO_F_VERSION_1)) || dev->legacy_features;
+}
+
+void virtio_device_set_status(struct virtio_device *dev, uint8_t status)
+{
+	uint8_t old = dev->status;
+	/* NEEDS_RESET belongs to the device: the driver can neither set nor clear it. */
+	uint8_t next = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	uint8_t newly = next & ~old;
+
+	if (newly & VIRTIO_CONFIG_S_FEATURES_OK) {
+		if (features_acceptable(dev, dev->driver_features)) {
+			dev->features = dev->driver_features;
+			apply_ring_features(dev);
+		} else {
+			/* The driver reads status back and sees it refused. */
+			log_debug(dev->name, "refusing features %#llx (offered %#llx)",
+				  (unsigned long long)dev->driver_features, (unsigned long long)dev->offered);
+			next &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+		}
+	}
+	dev->status = next;
+
+	if (newly & VIRTIO_CONFIG_S_DRIVER_OK) {
+		/* A modern driver must have completed FEATURES_OK; a legacy one
+		 * has no such step. Either must have said DRIVER first. */
+		bool ready = (next & VIRTIO_CONFIG_S_DRIVER) &&
+			     (legacy_driver(dev) || (next & VIRTIO_CONFIG_S_FEATURES_OK));
+		if (!ready || (dev->ops->activate && dev->ops->activate(dev) < 0))
+			virtio_device_needs_reset(dev);
+	}
+}
+
+void virtio_device_write_driver_features(struct virtio_device *dev, uint32_t sel, uint32_t value)
+{
+	if (sel > 1 || (dev->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return; /* no such word / too late to change: ignored per spec */
+	dev->driver_features &= ~(0xffffffffull << (32 * sel));
+	dev->driver_features |= (uint64_t)value << (32 * sel);
+}
+
+void virtio_device_write_legacy_features(struct virtio_device *dev, uint32_t sel, uint32_t value)
+{
+	if (sel > 1 || (dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	dev->driver_features &= ~(0xffffffffull << (32 * sel));
+	dev->driver_features |= (uint64_t)value << (32 * sel);
+	/* Legacy has no way to refuse: use what we offered of it. VERSION_1
+	 * cannot be negotiated through a legacy interface. */
+	dev->legacy_features = true;
+	dev->features = dev->driver_features & dev->offered & ~VIRTIO_FEATURE(VIRTIO_F_VERSION_1) &
+			~VIRTIO_FEATURE(VIRTIO_F_RING_PACKED);
+	apply_ring_features(dev);
+}
+
+uint32_t virtio_device_offered_word(const struct virtio_device *dev, uint32_t sel)
+{
+	return sel <= 1 ? (uint32_t)(dev->offered >> (32 * sel)) : 0;
+}
+
+int virtio_device_enable_queue(struct virtio_device *dev, unsigned q)
+{
+	struct virtqueue *vq;
+	int ret;
+
+	if (q >= dev->ops->nr_queues)
+		return -EINVAL;
+	vq = &dev->vqs[q];
+	if (vq->ready)
+		return 0;
+	apply_ring_features(dev);
+	/* Split rings index with "& (size - 1)": the size must be a power of two. */
+	if (vq->size == 0 || vq->size > dev->ops->queue_max_size ||
+	    (!vq->packed && (vq->size & (vq->size - 1)))) {
+		log_debug(dev->name, "queue %u: bad size %u", q, vq->size);
+		virtio_device_needs_reset(dev);
+		return -EINVAL;
+	}
+	ret = vq_enable(vq);
+	if (ret < 0) {
+		log_debug(dev->name, "queue %u: rings outside guest RAM", q);
+		virtio_device_needs_reset(dev);
+	}
+	return ret;
+}
+
+void virtio_device_disable_queue(struct virtio_device *dev, unsigned q)
+{
+	struct virtqueue *vq;
+	uint16_t size;
+	uint64_t desc, avail, used;
+
+	if (q >= dev->ops->nr_queues)
+		return;
+	vq = &dev->vqs[q];
+	size = vq->size;
+	desc = vq->desc_addr;
+	avail = vq->avail_addr;
+	used = vq->used_addr;
+	vq_reset(vq);
+	vq->size = size;
+	vq->desc_addr = desc;
+	vq->avail_addr = avail;
+	vq->used_addr = used;
+}
+
+/* Legacy drivers often kicked before DRIVER_OK (the spec allows for it);
+ * modern drivers may not, and a device that needs a reset serves nothing. */
+bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q)
+{
+	if (q >= dev->ops->nr_queues || !dev->vqs[q].ready)
+		return false;
+	if (dev->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED))
+		return false;
+	return legacy_driver(dev) || (dev->status & VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+void virtio_device_kick(struct virtio_device *dev, unsigned q)
+{
+	pthread_mutex_lock(&dev->lock);
+	if (virtio_device_queue_live(dev, q) && dev->ops->queue_notify)
+		dev->ops->queue_notify(dev, q);
+	pthread_mutex_unlock(&dev->lock);
+}

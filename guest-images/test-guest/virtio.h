@@ -1,0 +1,94 @@
+/* The virtio device initialisation sequence, shared by the four
+ * transports, and the virtio-rng test run on each device found. */
+#ifndef TG_VIRTIO_H
+#define TG_VIRTIO_H
+
+#include "pci.h"
+#include "tg.h"
+#include "virtqueue/driver.h"
+#include "vring.h"
+
+#define VIRTIO_STATUS_ACK 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+#define VIRTIO_F_INDIRECT_DESC (1ull << 28)
+#define VIRTIO_F_EVENT_IDX (1ull << 29)
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+#define VIRTIO_F_RING_PACKED (1ull << 34)
+
+#define VIRTIO_ID_RNG 4
+
+/* How ring 3 notifies the device (the kick). */
+enum { NOTIFY_MMIO16, NOTIFY_MMIO32, NOTIFY_PIO16 };
+struct vnotify {
+	int kind;
+	uint64_t addr;
+	uint32_t value;
+};
+
+struct vdev;
+struct vdev_ops {
+	bool legacy;           /* no FEATURES_OK, 32 feature bits, contiguous page-aligned ring */
+	bool queue_size_fixed; /* legacy PCI: the device's queue size is the only one */
+	uint8_t (*get_status)(struct vdev *d);
+	void (*set_status)(struct vdev *d, uint8_t status);
+	uint64_t (*get_features)(struct vdev *d);
+	void (*set_features)(struct vdev *d, uint64_t features);
+	/* Select queue q; its maximum size (0: no such queue, or in use). */
+	unsigned (*queue_max)(struct vdev *d, unsigned q);
+	/* Program queue q (selected) and enable it. 0 or <0 with a message printed. */
+	int (*queue_setup)(struct vdev *d, unsigned q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used);
+	void (*queue_notify)(struct vdev *d, unsigned q, struct vnotify *n);
+};
+
+struct vdev {
+	const struct vdev_ops *ops;
+	unsigned transport;    /* TRANSPORT_* */
+	char where[32];        /* "00:03.0" or "0xd0000000" */
+	const struct pci_func *pci;
+	uint64_t mmio;         /* virtio-mmio registers */
+	uint16_t io;           /* legacy PCI: I/O BAR 0 */
+	uint64_t common, notify_base, isr, devcfg; /* modern PCI structures */
+	uint32_t notify_mult;
+};
+
+/* Bump allocator over the DMA pool (user section, zeroed). */
+void *dma_alloc(size_t size, size_t align);
+
+/* Initialise d as a virtio-rng device, run the ring-3 requests, check and
+ * print the result line, reset the device. Returns true if it passed. */
+bool virtio_rng_test(struct vdev *d);
+
+/* Transports: find and test devices. They add to tests_passed/failed
+ * and set the TRANSPORT_* bits of transports that had a passing rng. */
+void virtio_pci_probe(const struct pci_func *funcs, unsigned n, unsigned *found, unsigned *passed);
+void virtio_mmio_probe(unsigned *found, unsigned *passed);
+
+/* ring 3 (user-rng.c) */
+#define RNG_MAX_REQ 1024
+struct rng_job {
+	/* One of the two ring implementations: the project's shared driver
+	 * side (virtqueue/driver.c: split or packed, modern transports) or
+	 * vring.c (split with the legacy 4 KiB-aligned layout). */
+	struct vqd *vqd;
+	struct vring_drv *vq;
+	struct vnotify notify;
+	unsigned nreq;
+	uint32_t req_len;
+	uint8_t *bufs;               /* nreq * req_len */
+	struct vring_desc *indirect; /* 2 entries per request, or NULL */
+	uint64_t timeout_cycles;
+	/* results */
+	int error;                   /* 0; -1 timeout; -2 bad used id/token; -3 ring full */
+	unsigned err_req;
+	unsigned kicks;
+	uint64_t cycles;
+	uint32_t used_len[RNG_MAX_REQ];
+};
+long rng_user_run(void *job);
+
+#endif

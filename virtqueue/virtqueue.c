@@ -1,0 +1,647 @@
+/* The virtqueue engine, device side (VIRTIO 1.2 §2.7 split rings, §2.8
+ * packed rings). The driver runs on other CPUs and may be hostile.
+ *
+ * Rules we enforce on the driver; breaking any one stops the queue:
+ *  - rings: size 1..32768 (a power of two for split), aligned as the spec
+ *    says (descriptors 16, split avail 2, split used 4, packed event
+ *    areas 4), wholly inside guest RAM;
+ *  - split: the avail index never runs more than `size` ahead of us, the
+ *    head and every `next` are inside their table;
+ *  - every non-empty buffer [addr, addr+len) is guest RAM (zero-length
+ *    buffers are allowed and simply skipped);
+ *  - a chain holds at most `size` descriptors, counting the ones in an
+ *    indirect table ("A driver MUST NOT create a descriptor chain longer
+ *    than the Queue Size"); this also ends cyclic chains;
+ *  - at most VQ_MAX_SEGS buffers per direction;
+ *  - device-readable buffers come first ("The driver MUST place any
+ *    device-writable descriptor elements after any device-readable ones");
+ *  - indirect descriptors only if VIRTIO_F_INDIRECT_DESC was negotiated,
+ *    table length a non-zero multiple of 16, no INDIRECT inside a table,
+ *    and never INDIRECT together with NEXT (the spec forbids the
+ *    combination; an INDIRECT descriptor may end a split chain of direct
+ *    ones, as the spec requires devices to accept, but in a packed ring it
+ *    must stand alone);
+ *  - packed: the buffer id (taken from the chain's last descriptor, where
+ *    the spec puts it) is < size.
+ *
+ * Each descriptor is copied out of guest memory once and only the copy is
+ * checked and used, so a driver changing it under us cannot slip a value
+ * past the checks (no "double fetch").
+ *
+ * Memory ordering with the driver (x86 makes most fences free, but the
+ * compiler must not reorder either):
+ *  - split pop: read avail->idx, acquire fence, then ring entry/descriptors;
+ *  - split push: used element, release fence, used->idx;
+ *  - packed pop: descriptor flags with acquire, then the rest;
+ *  - packed push: id/len, then flags with release;
+ *  - publishing a suppression field and then reading the other side's
+ *    index is a store followed by a load: that needs a full fence, or
+ *    both sides can miss each other's update and stall forever.
+ */
+#include "virtqueue/virtqueue.h"
+
+#include <errno.h>
+#include <linux/virtio_ring.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/log.h"
+
+#define DESC_SIZE 16u /* split and packed descriptors are both 16 bytes */
+
+/* Packed descriptor flag bits (the uapi header gives bit numbers). */
+#define PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define PACKED_USED  (1u << VRING_PACKED_DESC_F_USED)
+#define WRAP_BIT     (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
+
+/* ---- shared-memory access ---- */
+
+static inline uint16_t load16(const void *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+}
+
+static inline void store16(void *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED);
+}
+
+static inline void store32(void *p, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)p, v, __ATOMIC_RELAXED);
+}
+
+/* Copy one descriptor out of guest memory. The compiler barrier keeps the
+ * compiler from re-reading guest memory later instead of using the copy.
+ * memcpy because indirect tables need not be aligned. */
+static void read_desc(void *copy, const void *guest)
+{
+	memcpy(copy, guest, DESC_SIZE);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+/* vring_need_event() of the spec: has `event` been passed moving from old
+ * to new? All in 16-bit wrap-around arithmetic: true if event is in the
+ * window [old, new). */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+/* ---- breaking the queue ---- */
+
+static int vq_break(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Mark the queue broken; the first time for this queue also log why. */
+static int vq_break(struct virtqueue *vq, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	vq->broken = true;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!vq->broken_logged) {
+		vq->broken_logged = true;
+		log_warn(vq->name ? vq->name : "virtqueue", "driver error, queue stopped until reset: %s", why);
+	} else {
+		log_debug(vq->name ? vq->name : "virtqueue", "driver error again: %s", why);
+	}
+	return -EIO;
+}
+
+/* ---- ring layout ---- */
+
+size_t vq_split_desc_bytes(uint16_t size)
+{
+	return (size_t)DESC_SIZE * size;
+}
+
+size_t vq_split_avail_bytes(uint16_t size)
+{
+	return 2 + 2 + 2 * (size_t)size + 2; /* flags, idx, ring[], used_event */
+}
+
+size_t vq_split_used_bytes(uint16_t size)
+{
+	return 2 + 2 + 8 * (size_t)size + 2; /* flags, idx, ring[], avail_event */
+}
+
+/* Split avail ring: flags, idx, ring[size], used_event. */
+static uint16_t *avail_flags(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host; }
+static uint16_t *avail_idx(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 1; }
+static uint16_t *avail_ring(const struct virtqueue *vq, uint16_t i) { return (uint16_t *)vq->avail_host + 2 + i; }
+static uint16_t *used_event(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 2 + vq->size; }
+
+/* Split used ring: flags, idx, ring[size] of {u32 id, u32 len}, avail_event. */
+static uint16_t *used_flags(const struct virtqueue *vq) { return (uint16_t *)vq->used_host; }
+static uint16_t *used_idx_field(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 1; }
+static uint32_t *used_elem(const struct virtqueue *vq, uint16_t i) { return (uint32_t *)vq->used_host + 1 + 2 * i; }
+static uint16_t *avail_event(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 2 + 4 * vq->size; }
+
+/* Packed: avail_host is the driver's event suppression area, used_host
+ * the device's (struct vring_packed_desc_event: off_wrap, flags). */
+static struct vring_packed_desc_event *driver_event(const struct virtqueue *vq) { return vq->avail_host; }
+static struct vring_packed_desc_event *device_event(const struct virtqueue *vq) { return vq->used_host; }
+static struct vring_packed_desc *packed_desc(const struct virtqueue *vq, uint16_t slot)
+{
+	return (struct vring_packed_desc *)vq->desc_host + slot;
+}
+
+/* ---- enable / reset ---- */
+
+/* Host pointer for a ring part, or NULL if it is not RAM. The host
+ * pointer must be aligned like the guest address (it is, for page-aligned
+ * mappings) so the atomic accesses above are aligned. */
+static void *map_ring(const struct virtqueue *vq, uint64_t gpa, size_t len, size_t align)
+{
+	void *p = guest_mem_ptr(vq->mem, gpa, len);
+
+	if (!p || ((uintptr_t)p & (align - 1)))
+		return NULL;
+	return p;
+}
+
+void vq_reset(struct virtqueue *vq)
+{
+	const struct guest_mem *mem = vq->mem;
+	const char *name = vq->name;
+	bool logged = vq->broken_logged;
+
+	memset(vq, 0, sizeof(*vq));
+	vq->mem = mem;
+	vq->name = name;
+	vq->broken_logged = logged;
+}
+
+int vq_enable(struct virtqueue *vq)
+{
+	size_t avail_len, used_len;
+
+	/* Start from a clean engine state; the configuration stays. */
+	vq->ready = false;
+	vq->broken = false;
+	vq->desc_host = vq->avail_host = vq->used_host = NULL;
+	vq->last_avail = vq->used_idx = 0;
+	vq->avail_wrap = vq->used_wrap = true; /* packed wrap counters start at 1 */
+	vq->pending_used = 0;
+	vq->want_notify = true;
+
+	if (vq->size == 0 || vq->size > VQ_MAX_SIZE || (!vq->packed && (vq->size & (vq->size - 1)))) {
+		vq_break(vq, "bad queue size %u", vq->size);
+		return -EINVAL;
+	}
+	if ((vq->desc_addr & 15) || (vq->packed ? (vq->avail_addr | vq->used_addr) & 3
+						 : (vq->avail_addr & 1) || (vq->used_addr & 3))) {
+		vq_break(vq, "misaligned ring (desc %#llx avail %#llx used %#llx)", (unsigned long long)vq->desc_addr,
+			 (unsigned long long)vq->avail_addr, (unsigned long long)vq->used_addr);
+		return -EINVAL;
+	}
+
+	if (vq->packed) {
+		avail_len = used_len = sizeof(struct vring_packed_desc_event);
+	} else {
+		/* The EVENT_IDX fields exist only when negotiated. */
+		avail_len = vq_split_avail_bytes(vq->size) - (vq->event_idx ? 0 : 2);
+		used_len = vq_split_used_bytes(vq->size) - (vq->event_idx ? 0 : 2);
+	}
+	vq->desc_host = map_ring(vq, vq->desc_addr, (size_t)DESC_SIZE * vq->size, 16);
+	vq->avail_host = map_ring(vq, vq->avail_addr, avail_len, vq->packed ? 4 : 2);
+	vq->used_host = map_ring(vq, vq->used_addr, used_len, 4);
+	if (!vq->desc_host || !vq->avail_host || !vq->used_host) {
+		vq_break(vq, "ring outside guest RAM (desc %#llx avail %#llx used %#llx, size %u)",
+			 (unsigned long long)vq->desc_addr, (unsigned long long)vq->avail_addr,
+			 (unsigned long long)vq->used_addr, vq->size);
+		return -EFAULT;
+	}
+
+	/* The device owns these fields: say "kick us" from the first buffer. */
+	if (vq->packed) {
+		store16(&device_event(vq)->off_wrap, 0 | WRAP_BIT);
+		store16(&device_event(vq)->flags,
+			vq->event_idx ? VRING_PACKED_EVENT_FLAG_DESC : VRING_PACKED_EVENT_FLAG_ENABLE);
+	} else {
+		store16(used_flags(vq), 0);
+		if (vq->event_idx)
+			store16(avail_event(vq), 0);
+	}
+	vq->ready = true;
+	return 0;
+}
+
+/* ---- collecting a chain ---- */
+
+/* Add one buffer to the chain being built, checking it. */
+static int chain_add(struct virtqueue *vq, struct vq_chain *chain, uint64_t addr, uint32_t len, bool writable)
+{
+	struct vq_seg *seg;
+
+	if (!writable && chain->nin)
+		return vq_break(vq, "device-readable buffer after a device-writable one");
+	if (len == 0)
+		return 0; /* nothing to transfer: no need to check or keep it */
+	if (!guest_mem_ptr(vq->mem, addr, len))
+		return vq_break(vq, "buffer %#llx+%u is not guest RAM", (unsigned long long)addr, len);
+	if ((writable ? chain->nin : chain->nout) == VQ_MAX_SEGS)
+		return vq_break(vq, "more than %u %s buffers in one chain", VQ_MAX_SEGS, writable ? "in" : "out");
+
+	seg = writable ? &chain->in[chain->nin++] : &chain->out[chain->nout++];
+	seg->addr = addr;
+	seg->len = len;
+	if (writable)
+		chain->in_bytes += len;
+	else
+		chain->out_bytes += len;
+	return 0;
+}
+
+/* Host pointer to an indirect table after checking its descriptor. */
+static const uint8_t *indirect_table(struct virtqueue *vq, uint64_t addr, uint32_t len)
+{
+	const uint8_t *table;
+
+	if (!vq->indirect) {
+		vq_break(vq, "indirect descriptor but VIRTIO_F_INDIRECT_DESC not negotiated");
+		return NULL;
+	}
+	if (len == 0 || len % DESC_SIZE) {
+		vq_break(vq, "indirect table length %u is not a non-zero multiple of 16", len);
+		return NULL;
+	}
+	table = guest_mem_ptr(vq->mem, addr, len);
+	if (!table)
+		vq_break(vq, "indirect table %#llx+%u is not guest RAM", (unsigned long long)addr, len);
+	return table;
+}
+
+/* Walk a split chain from `head` (spec "The Virtqueue Descriptor Table"
+ * and "Indirect Descriptors"). The walk starts in the ring's table and may
+ * move once into an indirect table. */
+static int split_read_chain(struct virtqueue *vq, uint16_t head, struct vq_chain *chain)
+{
+	const uint8_t *table = vq->desc_host;
+	unsigned table_len = vq->size; /* descriptors in the current table */
+	bool in_indirect = false;
+	unsigned nbufs = 0;            /* descriptors holding buffers, all tables */
+	unsigned i = head;
+	int ret;
+
+	chain->ndesc = 0;
+	for (;;) {
+		struct vring_desc d;
+
+		read_desc(&d, table + (size_t)i * DESC_SIZE);
+		if (!in_indirect)
+			chain->ndesc++;
+
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (in_indirect)
+				return vq_break(vq, "indirect descriptor inside an indirect table");
+			if (d.flags & VRING_DESC_F_NEXT)
+				return vq_break(vq, "descriptor %u has both INDIRECT and NEXT", i);
+			table = indirect_table(vq, d.addr, d.len);
+			if (!table)
+				return -EIO;
+			/* The WRITE flag of this descriptor means nothing (spec). */
+			table_len = d.len / DESC_SIZE;
+			in_indirect = true;
+			i = 0;
+			continue;
+		}
+
+		if (++nbufs > vq->size)
+			return vq_break(vq, "chain from head %u longer than the queue (a loop?)", head);
+		ret = chain_add(vq, chain, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
+		if (ret < 0)
+			return ret;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+		if (i >= table_len)
+			return vq_break(vq, "next index %u outside a table of %u", i, table_len);
+	}
+}
+
+static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
+{
+	uint16_t avail = load16(avail_idx(vq));
+	uint16_t head;
+
+	if ((uint16_t)(avail - vq->last_avail) > vq->size)
+		return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->size, vq->last_avail);
+	if (avail == vq->last_avail) {
+		if (!vq->event_idx || !vq->want_notify)
+			return 0;
+		/* Going idle: ask for a kick at the next buffer, then look
+		 * once more in case it came before the driver saw our request. */
+		store16(avail_event(vq), vq->last_avail);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail = load16(avail_idx(vq));
+		if (avail == vq->last_avail)
+			return 0;
+		if ((uint16_t)(avail - vq->last_avail) > vq->size)
+			return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->size,
+					vq->last_avail);
+	}
+	/* Read the ring entry only after seeing the index that covers it. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+
+	head = load16(avail_ring(vq, vq->last_avail & (vq->size - 1)));
+	if (head >= vq->size)
+		return vq_break(vq, "head index %u, queue size %u", head, vq->size);
+	chain->id = head;
+	if (split_read_chain(vq, head, chain) < 0)
+		return -EIO;
+	vq->last_avail++;
+	return 1;
+}
+
+/* Is the packed descriptor at our slot available? (spec "Driver and
+ * Device Ring Wrap Counters": AVAIL == our wrap counter, USED != it.) */
+static bool packed_is_avail(const struct virtqueue *vq, uint16_t flags)
+{
+	return !!(flags & PACKED_AVAIL) == vq->avail_wrap && !!(flags & PACKED_USED) != vq->avail_wrap;
+}
+
+/* Walk a packed chain from our slot (spec "Next Flag: Descriptor
+ * Chaining", "Indirect Flag: Scatter-Gather Support"). */
+static int packed_read_chain(struct virtqueue *vq, uint16_t head_flags, struct vq_chain *chain)
+{
+	uint16_t slot = vq->last_avail;
+	int ret;
+
+	chain->ndesc = 0;
+	for (;;) {
+		struct vring_packed_desc d;
+		/* The head's flags were read (with acquire) by the caller. */
+		uint16_t flags;
+
+		read_desc(&d, packed_desc(vq, slot));
+		flags = chain->ndesc == 0 ? head_flags : d.flags;
+		chain->ndesc++;
+		if (++slot == vq->size)
+			slot = 0;
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			const uint8_t *table;
+
+			if (chain->ndesc > 1 || (flags & VRING_DESC_F_NEXT))
+				return vq_break(vq, "packed indirect descriptor inside a chain");
+			/* Here the whole table is the chain. */
+			if (d.len / DESC_SIZE > vq->size)
+				return vq_break(vq, "indirect table of %u descriptors, queue size %u",
+						d.len / DESC_SIZE, vq->size);
+			table = indirect_table(vq, d.addr, d.len);
+			if (!table)
+				return -EIO;
+			/* Table entries are used in order; NEXT is not used there. */
+			for (unsigned k = 0; k < d.len / DESC_SIZE; k++) {
+				struct vring_packed_desc t;
+
+				read_desc(&t, table + (size_t)k * DESC_SIZE);
+				if (t.flags & VRING_DESC_F_INDIRECT)
+					return vq_break(vq, "indirect descriptor inside an indirect table");
+				ret = chain_add(vq, chain, t.addr, t.len, t.flags & VRING_DESC_F_WRITE);
+				if (ret < 0)
+					return ret;
+			}
+			chain->id = d.id;
+			break;
+		}
+
+		ret = chain_add(vq, chain, d.addr, d.len, flags & VRING_DESC_F_WRITE);
+		if (ret < 0)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			chain->id = d.id; /* the buffer id is in the last descriptor */
+			break;
+		}
+		if (chain->ndesc == vq->size)
+			return vq_break(vq, "packed chain longer than the ring");
+	}
+	if (chain->id >= vq->size)
+		return vq_break(vq, "buffer id %u, queue size %u", chain->id, vq->size);
+	return 0;
+}
+
+static int packed_pop(struct virtqueue *vq, struct vq_chain *chain)
+{
+	struct vring_packed_desc *head = packed_desc(vq, vq->last_avail);
+	uint16_t flags = __atomic_load_n(&head->flags, __ATOMIC_ACQUIRE);
+
+	if (!packed_is_avail(vq, flags)) {
+		if (!vq->event_idx || !vq->want_notify)
+			return 0;
+		/* Going idle: ask for a kick at this slot, then look again. */
+		store16(&device_event(vq)->off_wrap, vq->last_avail | (vq->avail_wrap ? WRAP_BIT : 0));
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		flags = __atomic_load_n(&head->flags, __ATOMIC_ACQUIRE);
+		if (!packed_is_avail(vq, flags))
+			return 0;
+	}
+	if (packed_read_chain(vq, flags, chain) < 0)
+		return -EIO;
+	vq->last_avail += chain->ndesc;
+	if (vq->last_avail >= vq->size) {
+		vq->last_avail -= vq->size;
+		vq->avail_wrap = !vq->avail_wrap;
+	}
+	return 1;
+}
+
+int vq_pop(struct virtqueue *vq, struct vq_chain *chain)
+{
+	if (vq->broken)
+		return -EIO;
+	if (!vq->ready)
+		return 0;
+	chain->nout = chain->nin = 0;
+	chain->out_bytes = chain->in_bytes = 0;
+	return vq->packed ? packed_pop(vq, chain) : split_pop(vq, chain);
+}
+
+void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain)
+{
+	if (vq->broken || !vq->ready)
+		return;
+	if (!vq->packed) {
+		vq->last_avail--;
+		return;
+	}
+	/* Step back over the chain's slots, into the previous lap if need be. */
+	if (vq->last_avail < chain->ndesc) {
+		vq->last_avail += vq->size;
+		vq->avail_wrap = !vq->avail_wrap;
+	}
+	vq->last_avail -= chain->ndesc;
+}
+
+/* ---- data ---- */
+
+/* Copy between segments and a host buffer, skipping `offset` bytes. */
+static size_t chain_copy(const struct virtqueue *vq, const struct vq_seg *segs, unsigned nsegs, size_t offset,
+			 uint8_t *buf, size_t len, bool to_guest)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < nsegs && done < len; i++) {
+		size_t n;
+		uint8_t *p;
+
+		if (offset >= segs[i].len) {
+			offset -= segs[i].len;
+			continue;
+		}
+		n = segs[i].len - offset;
+		if (n > len - done)
+			n = len - done;
+		/* Checked at pop already; asking again costs little and keeps
+		 * this function safe on its own. */
+		p = guest_mem_ptr(vq->mem, segs[i].addr + offset, n);
+		if (!p)
+			break;
+		if (to_guest)
+			memcpy(p, buf + done, n);
+		else
+			memcpy(buf + done, p, n);
+		done += n;
+		offset = 0;
+	}
+	return done;
+}
+
+size_t vq_chain_read(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, void *dst, size_t len)
+{
+	return chain_copy(vq, chain->out, chain->nout, offset, dst, len, false);
+}
+
+size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, const void *src,
+		      size_t len)
+{
+	return chain_copy(vq, chain->in, chain->nin, offset, (uint8_t *)src, len, true);
+}
+
+/* ---- used buffers and interrupts ---- */
+
+void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written)
+{
+	if (vq->broken || !vq->ready)
+		return;
+	if (written > chain->in_bytes)
+		written = (uint32_t)chain->in_bytes; /* never claim more than the driver gave */
+
+	if (!vq->packed) {
+		uint32_t *elem = used_elem(vq, vq->used_idx & (vq->size - 1));
+
+		store32(&elem[0], chain->id);
+		store32(&elem[1], written);
+		/* The element must be visible before the index that covers it. */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		vq->used_idx++;
+		store16(used_idx_field(vq), vq->used_idx);
+	} else {
+		struct vring_packed_desc *d = packed_desc(vq, vq->used_idx);
+		uint16_t flags = vq->used_wrap ? PACKED_AVAIL | PACKED_USED : 0;
+
+		store16(&d->id, chain->id);
+		store32(&d->len, written);
+		/* id and len before the flags that hand the slot back. */
+		__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+		/* A used element stands for the whole chain: skip its slots. */
+		vq->used_idx += chain->ndesc;
+		if (vq->used_idx >= vq->size) {
+			vq->used_idx -= vq->size;
+			vq->used_wrap = !vq->used_wrap;
+		}
+	}
+	/* For vq_needs_interrupt(); past 65536 it only matters that it is a lot. */
+	if (vq->pending_used <= UINT16_MAX)
+		vq->pending_used += vq->packed ? chain->ndesc : 1;
+}
+
+/* Packed ring, driver asked for an interrupt at a given slot (spec "Event
+ * Suppression Structure Format"). Like need_event() with the slot turned
+ * into a 16-bit position: an event from the previous lap lies `size`
+ * before ours. */
+static bool packed_need_event(const struct virtqueue *vq, uint16_t off_wrap, unsigned pending)
+{
+	uint16_t event = (uint16_t)(off_wrap & ~WRAP_BIT);
+	bool event_wrap = off_wrap & WRAP_BIT;
+	uint16_t new_idx = vq->used_idx;
+
+	if (pending >= vq->size)
+		return true; /* a whole lap since we last looked: surely passed */
+	if (event_wrap != vq->used_wrap)
+		event -= vq->size;
+	return need_event(event, new_idx, (uint16_t)(new_idx - pending));
+}
+
+bool vq_needs_interrupt(struct virtqueue *vq)
+{
+	unsigned pending = vq->pending_used;
+
+	if (vq->broken || !vq->ready || pending == 0)
+		return false;
+	vq->pending_used = 0;
+	/* Our used index store must be visible before we read the driver's
+	 * wish; otherwise the driver may re-enable interrupts, miss our
+	 * index, and wait for an interrupt we then decide not to send. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	if (!vq->packed) {
+		if (!vq->event_idx)
+			return !(load16(avail_flags(vq)) & VRING_AVAIL_F_NO_INTERRUPT);
+		if (pending > UINT16_MAX)
+			return true;
+		return need_event(load16(used_event(vq)), vq->used_idx, (uint16_t)(vq->used_idx - pending));
+	}
+
+	uint16_t flags = load16(&driver_event(vq)->flags);
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags == VRING_PACKED_EVENT_FLAG_DESC && vq->event_idx) {
+		/* Read off_wrap after flags: the driver writes it first. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		return packed_need_event(vq, load16(&driver_event(vq)->off_wrap), pending);
+	}
+	return true; /* ENABLE, or a value we do not know: better interrupt */
+}
+
+/* Has the driver made a buffer available that we have not popped? */
+static bool more_avail(const struct virtqueue *vq)
+{
+	if (!vq->packed)
+		return load16(avail_idx(vq)) != vq->last_avail;
+	return packed_is_avail(vq, __atomic_load_n(&packed_desc(vq, vq->last_avail)->flags, __ATOMIC_ACQUIRE));
+}
+
+bool vq_enable_notify(struct virtqueue *vq, bool enable)
+{
+	vq->want_notify = enable;
+	if (vq->broken || !vq->ready)
+		return false;
+
+	if (!vq->packed) {
+		if (!vq->event_idx)
+			store16(used_flags(vq), enable ? 0 : VRING_USED_F_NO_NOTIFY);
+		else if (enable)
+			store16(avail_event(vq), vq->last_avail);
+		/* With EVENT_IDX, disabling is just not moving avail_event:
+		 * the driver kicks at most once more. */
+	} else if (!enable) {
+		store16(&device_event(vq)->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+	} else if (vq->event_idx) {
+		store16(&device_event(vq)->off_wrap, vq->last_avail | (vq->avail_wrap ? WRAP_BIT : 0));
+		__atomic_thread_fence(__ATOMIC_RELEASE); /* off_wrap before flags */
+		store16(&device_event(vq)->flags, VRING_PACKED_EVENT_FLAG_DESC);
+	} else {
+		store16(&device_event(vq)->flags, VRING_PACKED_EVENT_FLAG_ENABLE);
+	}
+	if (!enable)
+		return false;
+	/* Store then load: see the top of the file. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return more_avail(vq);
+}
