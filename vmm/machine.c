@@ -483,9 +483,13 @@ int machine_run(struct machine *m)
 		 stop_reason_text(m->stop_reason), (end - m->start_ns) / 1e9,
 		 first ? (first - m->start_ns) / 1e6 : -1.0, status);
 	if (m->swkvm.active)
-		log_info("swkvm", "%lu instructions emulated, %lu page faults trapped, %lu syscalls completed, %lu hypercalls skipped",
-			 atomic_load(&m->swkvm.nr_emulated), atomic_load(&m->swkvm.nr_page_faults),
-			 atomic_load(&m->swkvm.nr_syscalls_fixed), atomic_load(&m->swkvm.nr_hypercalls_skipped));
+		log_info("swkvm", "%lu instructions emulated, %lu hypercalls skipped; %s", atomic_load(&m->swkvm.nr_emulated),
+			 atomic_load(&m->swkvm.nr_hypercalls_skipped),
+			 m->swkvm.pf_tramp_va ? "syscalls completed by the in-guest trampoline"
+					      : "page faults trapped / syscalls completed by skiff: see below");
+	if (m->swkvm.active && !m->swkvm.pf_tramp_va)
+		log_info("swkvm", "%lu page faults trapped, %lu syscalls completed", atomic_load(&m->swkvm.nr_page_faults),
+			 atomic_load(&m->swkvm.nr_syscalls_fixed));
 	return status;
 }
 

@@ -15,6 +15,7 @@
 #define MSR_STAR   0xc0000081
 #define MSR_LSTAR  0xc0000082
 #define MSR_SFMASK 0xc0000084
+#define RFLAGS_IF  (1ull << 9)
 #define RFLAGS_RF  (1ull << 16)
 #define PF_VECTOR  14
 #define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
@@ -130,6 +131,56 @@ long swkvm_find_trap_byte(const uint8_t *text, size_t len)
 	return single;
 }
 
+/* rel32 from the end of an instruction at offset `end` to target. */
+static bool rel32(uint64_t tramp_va, unsigned end, uint64_t target, uint32_t *out)
+{
+	int64_t rel = (int64_t)(target - (tramp_va + end));
+	*out = (uint32_t)(int32_t)rel;
+	return rel == (int32_t)rel;
+}
+
+bool swkvm_pf_tramp_build(uint8_t out[SWKVM_PF_TRAMP_LEN], uint64_t tramp_va, uint64_t lstar, uint64_t sfmask,
+			  uint64_t handler)
+{
+	uint64_t keep = ~(sfmask | RFLAGS_RF);
+	uint32_t to_lstar, to_handler;
+
+	if ((uint64_t)(int64_t)(int32_t)lstar != lstar || (uint64_t)(int64_t)(int32_t)keep != keep ||
+	    !(sfmask & RFLAGS_IF) || !rel32(tramp_va, 39, lstar, &to_lstar) ||
+	    !rel32(tramp_va, SWKVM_PF_TRAMP_LEN, handler, &to_handler))
+		return false;
+	uint32_t l = (uint32_t)lstar, k = (uint32_t)keep;
+	const uint8_t code[SWKVM_PF_TRAMP_LEN] = {
+		0x48, 0x81, 0x7c, 0x24, 0x08, l, l >> 8, l >> 16, l >> 24,  /*  0: cmpq $lstar, 8(%rsp) */
+		0x75, 0x1c,                                                /*  9: jne real (+28) */
+		0xf6, 0x44, 0x24, 0x10, 0x03,                              /* 11: testb $3, 16(%rsp) */
+		0x74, 0x15,                                                /* 16: jz real (+21) */
+		0x41, 0x53,                                                /* 18: push %r11 */
+		0x48, 0x81, 0x24, 0x24, k, k >> 8, k >> 16, k >> 24,       /* 20: andq $keep, (%rsp) */
+		0x9d,                                                      /* 28: popfq */
+		0x48, 0x8b, 0x64, 0x24, 0x20,                              /* 29: mov 32(%rsp), %rsp */
+		0xe9, to_lstar, to_lstar >> 8, to_lstar >> 16, to_lstar >> 24, /* 34: jmp lstar */
+		0xe9, to_handler, to_handler >> 8, to_handler >> 16, to_handler >> 24, /* 39: real: jmp handler */
+	};
+	memcpy(out, code, sizeof(code));
+	return true;
+}
+
+long swkvm_find_padding(const uint8_t *text, size_t len, size_t need)
+{
+	size_t run_start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != 0xcc) {
+			run_start = i + 1;
+			continue;
+		}
+		size_t start = (run_start + 7) & ~(size_t)7; /* 8-byte aligned, inside the run */
+		if (start + need <= i + 1)
+			return (long)start;
+	}
+	return -1;
+}
+
 bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar)
 {
 	return lstar != 0 && frame_rip == lstar && (frame_cs & 3) == 3;
@@ -234,48 +285,76 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 	if ((gate.type_attr & 0x80) == 0 || gate.offset == 0)
 		return; /* gate not present yet */
 
-	uint64_t trap = atomic_load(&sw->pf_trap_va);
-	if (trap != 0 && gate.offset == trap) {
-		uint8_t b = 0;
-		if (read_gva(vcpu_fd, mem, trap, &b, 1) == 1 && b == 0xcc)
-			return; /* all in place */
-		/* The trap byte was overwritten (text patched or freed): re-pick. */
-		gate.offset = atomic_load(&sw->pf_real_handler);
-	}
+	uint64_t star, lstar, sfmask;
+	if (get_msrs(vcpu_fd, &star, &lstar, &sfmask) < 0 || lstar == 0)
+		return; /* no syscall entry yet, so no user space: nothing to fix */
 
-	/* Pick an int3 byte near the kernel's handler: kernel text is mapped
-	 * contiguously, so scanning guest-physical memory from the handler's
-	 * physical address finds bytes at the same distance virtually. */
+	/* Still in place? The kernel rewrites its IDT a few times while
+	 * booting, and could patch or free the text we borrowed. */
+	uint64_t target = atomic_load(&sw->pf_gate_target);
+	if (target != 0 && gate.offset == target) {
+		if (sw->pf_tramp_va) {
+			uint8_t now[SWKVM_PF_TRAMP_LEN];
+			if (read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
+			    memcmp(now, sw->pf_tramp, sizeof(now)) == 0)
+				return;
+		} else {
+			uint8_t b = 0;
+			if (read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc)
+				return;
+		}
+		gate.offset = atomic_load(&sw->pf_real_handler);
+		sw->pf_tramp_va = 0;
+	}
+	uint64_t real = gate.offset;
+
+	/* Kernel text is mapped contiguously, so scanning guest-physical
+	 * memory from the handler's physical address finds bytes at the same
+	 * distance virtually. Linux fills the gaps in its text with int3. */
 	uint64_t handler_gpa = 0;
-	if (gva_to_gpa(vcpu_fd, gate.offset, &handler_gpa) < 0)
+	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0)
 		return;
-	size_t span = 256 * 1024;
+	size_t span = 4 << 20;
 	const uint8_t *text = NULL;
 	while (span >= 4096 && !(text = guest_mem_ptr(mem, handler_gpa, span)))
 		span /= 2;
 	if (!text)
 		return;
-	long at = swkvm_find_trap_byte(text, span);
-	if (at < 0) {
-		log_warn("swkvm", "no int3 byte within %zu KiB of the page-fault handler %#llx; guest user space will "
-				  "not run", span / 1024, (unsigned long long)gate.offset);
-		return;
+
+	uint64_t tramp_va = 0, trap_va = 0;
+	long pad = swkvm_find_padding(text, span, SWKVM_PF_TRAMP_LEN);
+	if (pad >= 0 && swkvm_pf_tramp_build(sw->pf_tramp, real + pad, lstar, sfmask, real) &&
+	    write_gva(vcpu_fd, mem, real + pad, sw->pf_tramp, SWKVM_PF_TRAMP_LEN) == SWKVM_PF_TRAMP_LEN) {
+		tramp_va = real + pad;
+	} else {
+		/* No room for the trampoline: every page fault exits to skiff. */
+		long at = swkvm_find_trap_byte(text, span);
+		if (at < 0) {
+			log_warn("swkvm", "no int3 byte within %zu KiB of the page-fault handler %#llx; guest user "
+					  "space will not run", span / 1024, (unsigned long long)real);
+			return;
+		}
+		trap_va = real + at;
 	}
-	uint64_t real = gate.offset;
+	sw->pf_tramp_va = tramp_va;
 	atomic_store(&sw->pf_real_handler, real);
-	gate.offset = real + at;
-	atomic_store(&sw->pf_trap_va, gate.offset);
+	atomic_store(&sw->pf_trap_va, trap_va); /* 0 with the trampoline: nothing exits */
+	gate.offset = tramp_va ? tramp_va : trap_va;
+	atomic_store(&sw->pf_gate_target, gate.offset);
 	swkvm_idt_gate_encode(&gate, raw);
 	if (write_gva(vcpu_fd, mem, gate_va, raw, 16) != 16) {
+		atomic_store(&sw->pf_gate_target, 0);
 		atomic_store(&sw->pf_trap_va, 0);
 		return;
 	}
-	log_debug("swkvm", "page-fault vector now traps at %#llx (kernel handler %#llx)",
-		  (unsigned long long)gate.offset, (unsigned long long)real);
+	log_debug("swkvm", "page-fault vector now %s at %#llx (kernel handler %#llx)",
+		  tramp_va ? "goes through the trampoline" : "traps", (unsigned long long)gate.offset,
+		  (unsigned long long)real);
 }
 
-/* The vCPU stopped on our trap byte: the CPU has just delivered a page
- * fault (frame pushed, ring-0 CS loaded from the gate). */
+/* The vCPU stopped on our int3 (no trampoline: every page fault comes
+ * here): the CPU has just delivered a page fault (frame pushed, ring-0 CS
+ * loaded from the gate). */
 static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
 					struct kvm_regs *regs, char *msg, size_t msglen)
 {

@@ -32,12 +32,33 @@
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
 
+/* The page-fault trampoline: 44 bytes of ring-0 code skiff writes into
+ * kernel text padding (Linux fills gaps in its text with int3) and points
+ * IDT[14] at. It finishes the half-done syscall inside the guest, so
+ * neither syscalls nor page faults exit to skiff:
+ *     cmpq  $LSTAR, 8(%rsp)        ; faulting RIP == LSTAR ...
+ *     jne   real
+ *     testb $3, 16(%rsp)           ; ... and the fault came from ring 3?
+ *     jz    real
+ *     push  %r11                   ; yes: RFLAGS = user RFLAGS (R11, saved
+ *     andq  $~(SFMASK|RF), (%rsp)  ;   by the host) masked as SYSCALL does
+ *     popfq
+ *     mov   32(%rsp), %rsp         ; the user's RSP, dropping the fault frame
+ *     jmp   LSTAR                  ; enter the kernel's syscall entry
+ *   real:
+ *     jmp   kernel_handler         ; an ordinary page fault */
+#define SWKVM_PF_TRAMP_LEN 44
+
 /* Shared by all vCPUs of one VM. */
 struct swkvm {
 	bool active;
-	/* Page-fault trap (workaround 4). Both are guest virtual addresses. */
-	_Atomic uint64_t pf_trap_va;      /* the int3 byte IDT[14] points at; 0 = not installed */
+	/* Page-fault trap (workaround 4). All are guest virtual addresses. */
+	_Atomic uint64_t pf_gate_target;  /* what IDT[14] points at now; 0 = not installed */
+	_Atomic uint64_t pf_trap_va;      /* the int3 that makes the vCPU exit to skiff */
 	_Atomic uint64_t pf_real_handler; /* the kernel's own page-fault handler */
+	uint64_t pf_tramp_va;             /* the trampoline in kernel text padding, 0 = none
+					     (then every page fault exits, see pf_trap_handle) */
+	uint8_t pf_tramp[SWKVM_PF_TRAMP_LEN]; /* the bytes written there */
 	/* Counters for the closing log line. */
 	_Atomic unsigned long nr_emulated, nr_syscalls_fixed, nr_page_faults, nr_hypercalls_skipped;
 };
@@ -86,6 +107,15 @@ void swkvm_idt_gate_encode(const struct idt_gate64 *gate, uint8_t raw[16]);
 /* Index of a good trap byte (0xCC, preferably inside a run of two or
  * more) in text[0..len), or -1. */
 long swkvm_find_trap_byte(const uint8_t *text, size_t len);
+/* Write the trampoline for its address, MSR_LSTAR/MSR_SYSCALL_MASK and the
+ * kernel's handler; false when it cannot be expressed: LSTAR not a
+ * sign-extended 32-bit address, a jump target out of rel32 reach, or a
+ * SYSCALL_MASK that leaves interrupts on (the trampoline runs on the
+ * user's stack for two instructions). */
+bool swkvm_pf_tramp_build(uint8_t out[SWKVM_PF_TRAMP_LEN], uint64_t tramp_va, uint64_t lstar, uint64_t sfmask,
+			  uint64_t handler);
+/* Offset of an 8-byte aligned run of at least need int3 (0xcc) bytes, or -1. */
+long swkvm_find_padding(const uint8_t *text, size_t len, size_t need);
 /* Does a page-fault frame (saved RIP and CS) mean "half-done syscall"? */
 bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar);
 /* vmcall (0f 01 c1) or vmmcall (0f 01 d9)? */

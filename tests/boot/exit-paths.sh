@@ -16,7 +16,10 @@ bad_input() {
 }
 check "not a kernel -> 2" bad_input --kernel /etc/passwd
 check "missing kernel -> 2" bad_input --kernel /nonexistent/vmlinux
-check "truncated kernel -> 2" bad_input --kernel <(head -c 600 "$SMALL_BZIMAGE")
+truncated=$(mktemp)
+head -c 600 "$SMALL_BZIMAGE" > "$truncated"
+check "truncated bzImage -> 2" bad_input --kernel "$truncated"
+rm -f "$truncated"
 check "--mem too small -> 2" bad_input "${K[@]}" --mem 8M
 check "--cpus 0 -> 2" bad_input "${K[@]}" --cpus 0
 check "unknown option -> 2" bad_input "${K[@]}" --frobnicate
@@ -40,8 +43,9 @@ check "debug-exit 16 -> exit status 33" status_is 33
 sigterm_on_tty() {
 	local dir
 	dir=$(mktemp -d)
-	# script(1) gives skiff a pseudo-terminal as stdin, like a user's shell.
-	script -qec "stty -g > $dir/before; $SKIFF run ${K[*]} > $dir/console 2>&1 & pid=\$!; \
+	# script(1) gives skiff a pseudo-terminal as stdin, like a user's shell
+	# (</dev/tty: sh would give a background job /dev/null instead).
+	script -qec "stty -g > $dir/before; $SKIFF run ${K[*]} < /dev/tty > $dir/console 2>&1 & pid=\$!; \
 		for i in \$(seq 1 600); do grep -q 'Linux version' $dir/console && break; sleep 0.5; done; \
 		stty -g > $dir/during; kill -TERM \$pid; wait \$pid; echo \$? > $dir/status; stty -g > $dir/after" \
 		/dev/null >/dev/null 2>&1

@@ -316,6 +316,60 @@ START_TEST(swkvm_trap_byte_prefers_padding)
 }
 END_TEST
 
+START_TEST(swkvm_trampoline_encodes_targets)
+{
+	const uint64_t at = 0xffffffff81801590ull, lstar = 0xffffffff81800080ull, handler = 0xffffffff81800b30ull;
+	uint8_t b[SWKVM_PF_TRAMP_LEN];
+	int32_t rel;
+
+	ck_assert(swkvm_pf_tramp_build(b, at, lstar, 0x47700, handler));
+	ck_assert(memcmp(b, (const uint8_t[]){ 0x48, 0x81, 0x7c, 0x24, 0x08 }, 5) == 0); /* cmpq $imm32, 8(%rsp) */
+	ck_assert_uint_eq((uint32_t)(b[5] | b[6] << 8 | b[7] << 16 | (uint32_t)b[8] << 24), (uint32_t)lstar);
+	ck_assert_uint_eq(b[9], 0x75);                 /* jne ... */
+	ck_assert_uint_eq(11 + b[10], 39);             /* ... to the final jmp */
+	ck_assert_uint_eq(b[16], 0x74);                /* jz ... */
+	ck_assert_uint_eq(18 + b[17], 39);
+	/* andq with ~(SFMASK | RF): IF, TF, DF, AC, NT, IOPL and RF cleared. */
+	uint32_t keep = b[24] | b[25] << 8 | b[26] << 16 | (uint32_t)b[27] << 24;
+	ck_assert_uint_eq(keep, (uint32_t)~(0x47700u | 0x10000u));
+	memcpy(&rel, &b[35], 4);
+	ck_assert_uint_eq(at + 39 + (int64_t)rel, lstar);
+	memcpy(&rel, &b[40], 4);
+	ck_assert_uint_eq(at + 44 + (int64_t)rel, handler);
+}
+END_TEST
+
+START_TEST(swkvm_trampoline_refuses_what_it_cannot_express)
+{
+	uint8_t b[SWKVM_PF_TRAMP_LEN];
+	/* SYSCALL_MASK without IF: the two instructions on the user stack could be interrupted. */
+	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffffffff81000100ull, 0x500, 0xffffffff81000200ull));
+	/* LSTAR outside the top 2 GiB: not a sign-extended imm32. */
+	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffff888000000000ull, 0x47700, 0xffffffff81000200ull));
+	/* Handler out of rel32 reach. */
+	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffffffff81000100ull, 0x47700, 0x1000));
+}
+END_TEST
+
+START_TEST(swkvm_padding_needs_an_aligned_run)
+{
+	uint8_t text[256];
+	memset(text, 0x90, sizeof(text));
+	ck_assert_int_eq(swkvm_find_padding(text, sizeof(text), 44), -1);
+	memset(text + 13, 0xcc, 50); /* 13..62: an aligned 44-byte run fits at 16 */
+	ck_assert_int_eq(swkvm_find_padding(text, sizeof(text), 44), 16);
+	memset(text + 13, 0x90, 50);
+	memset(text + 13, 0xcc, 46); /* 13..58: from 16 only 43 bytes remain */
+	ck_assert_int_eq(swkvm_find_padding(text, sizeof(text), 44), -1);
+	memset(text + 100, 0xcc, 100);
+	long at = swkvm_find_padding(text, sizeof(text), 44);
+	ck_assert_int_eq(at % 8, 0);
+	ck_assert_int_ge(at, 100);
+	for (long i = at; i < at + 44; i++)
+		ck_assert_uint_eq(text[i], 0xcc);
+}
+END_TEST
+
 START_TEST(swkvm_broken_syscall_recognised)
 {
 	const uint64_t lstar = 0xffffffff81c00080ull;
@@ -370,6 +424,9 @@ Suite *core_suite(void)
 	tcase_add_test(misc, swkvm_idt_gate_round_trip);
 	tcase_add_test(misc, swkvm_trap_byte_prefers_padding);
 	tcase_add_test(misc, swkvm_broken_syscall_recognised);
+	tcase_add_test(misc, swkvm_trampoline_encodes_targets);
+	tcase_add_test(misc, swkvm_trampoline_refuses_what_it_cannot_express);
+	tcase_add_test(misc, swkvm_padding_needs_an_aligned_run);
 	tcase_add_test(misc, swkvm_hypercall_opcodes);
 	tcase_add_test(misc, swkvm_cmdline_fits_linux_clearcpuid_buffer);
 	suite_add_tcase(s, misc);
