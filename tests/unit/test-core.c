@@ -347,7 +347,7 @@ START_TEST(swkvm_trampoline_refuses_what_it_cannot_express)
 	/* LSTAR outside the top 2 GiB: not a sign-extended imm32. */
 	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffff888000000000ull, 0x47700, 0xffffffff81000200ull));
 	/* Handler out of rel32 reach. */
-	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffffffff81000100ull, 0x47700, 0x1000));
+	ck_assert(!swkvm_pf_tramp_build(b, 0xffffffff81000000ull, 0xffffffff81000100ull, 0x47700, 0x100000000000ull));
 }
 END_TEST
 
