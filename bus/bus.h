@@ -33,6 +33,21 @@ struct bus {
 	struct bus_range range[BUS_MAX_RANGES]; /* sorted by base, non-overlapping */
 };
 
+/* Register values travel as little-endian byte arrays (data above). */
+static inline uint64_t bus_load_le(const uint8_t *data, unsigned len)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < len && i < 8; i++)
+		v |= (uint64_t)data[i] << (8 * i);
+	return v;
+}
+
+static inline void bus_store_le(uint8_t *data, unsigned len, uint64_t v)
+{
+	for (unsigned i = 0; i < len && i < 8; i++)
+		data[i] = v >> (8 * i);
+}
+
 void bus_init(struct bus *bus, const char *name);
 /* 0, or -EEXIST if [base, base+len) overlaps a registered range, -ENOSPC when full, -EINVAL for len 0/overflow. */
 __attribute__((warn_unused_result)) int bus_register(struct bus *bus, uint64_t base, uint64_t len,

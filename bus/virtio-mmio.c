@@ -16,21 +16,6 @@
 #define DEFAULT_PAGE_SIZE 4096  /* v1 until the driver says otherwise */
 #define DEFAULT_ALIGN     4096
 
-static uint64_t load_le(const uint8_t *data, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < len && i < 8; i++)
-		v |= (uint64_t)data[i] << (8 * i);
-	return v;
-}
-
-static void store_le(uint8_t *data, unsigned len, uint64_t v)
-{
-	for (unsigned i = 0; i < len && i < 8; i++)
-		data[i] = v >> (8 * i);
-}
-
 static bool is_power_of_two(uint64_t v)
 {
 	return v && !(v & (v - 1));
@@ -293,7 +278,7 @@ static void vm_read(void *opaque, uint64_t offset, uint8_t *data, unsigned len)
 		if (ops->config_read && off < ops->config_size && len <= ops->config_size - off)
 			ops->config_read(vm->dev, off, data, len);
 	} else if (len == 4 && offset % 4 == 0) {
-		store_le(data, 4, vm_read_reg(vm, offset));
+		bus_store_le(data, 4, vm_read_reg(vm, offset));
 	}
 	pthread_mutex_unlock(&vm->dev->lock);
 }
@@ -306,7 +291,7 @@ static void vm_write(void *opaque, uint64_t offset, const uint8_t *data, unsigne
 	/* A kick no ioeventfd caught: the value is the queue index. */
 	if (offset == VIRTIO_MMIO_QUEUE_NOTIFY) {
 		if (len == 4)
-			virtio_device_kick(vm->dev, load_le(data, 4));
+			virtio_device_kick(vm->dev, bus_load_le(data, 4));
 		return;
 	}
 	pthread_mutex_lock(&vm->dev->lock);
@@ -315,7 +300,7 @@ static void vm_write(void *opaque, uint64_t offset, const uint8_t *data, unsigne
 		if (ops->config_write && off < ops->config_size && len <= ops->config_size - off)
 			ops->config_write(vm->dev, off, data, len);
 	} else if (len == 4 && offset % 4 == 0) {
-		vm_write_reg(vm, offset, load_le(data, 4));
+		vm_write_reg(vm, offset, bus_load_le(data, 4));
 	}
 	pthread_mutex_unlock(&vm->dev->lock);
 }

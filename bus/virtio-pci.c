@@ -31,21 +31,6 @@
 
 /* ---- little helpers ---- */
 
-static uint64_t load_le(const uint8_t *data, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < len && i < 8; i++)
-		v |= (uint64_t)data[i] << (8 * i);
-	return v;
-}
-
-static void store_le(uint8_t *data, unsigned len, uint64_t v)
-{
-	for (unsigned i = 0; i < len && i < 8; i++)
-		data[i] = v >> (8 * i);
-}
-
 static struct virtio_pci *to_vp(struct virtio_device *dev)
 {
 	return dev->transport_priv;
@@ -349,7 +334,7 @@ static void modern_read_locked(struct virtio_pci *vp, uint64_t offset, uint8_t *
 			modern_read_locked(vp, offset, data, 4);
 			modern_read_locked(vp, offset + 4, data + 4, 4);
 		} else if (common_field_size(off) == len) {
-			store_le(data, len, common_read(vp, off));
+			bus_store_le(data, len, common_read(vp, off));
 		}
 		break;
 	case VIRTIO_PCI_ISR_OFFSET:
@@ -383,7 +368,7 @@ static void modern_write_locked(struct virtio_pci *vp, uint64_t offset, const ui
 			modern_write_locked(vp, offset, data, 4);
 			modern_write_locked(vp, offset + 4, data + 4, 4);
 		} else if (common_field_size(off) == len) {
-			common_write(vp, off, load_le(data, len));
+			common_write(vp, off, bus_load_le(data, len));
 		}
 		break;
 	case VIRTIO_PCI_DEVICE_OFFSET:
@@ -554,7 +539,7 @@ static void legacy_bar_read(void *opaque, uint64_t offset, uint8_t *data, unsign
 	if (offset >= header)
 		vp_config_read(vp, offset - header, data, len);
 	else if (legacy_field_size(vp, offset) == len)
-		store_le(data, len, legacy_read(vp, offset));
+		bus_store_le(data, len, legacy_read(vp, offset));
 	pthread_mutex_unlock(&vp->dev->lock);
 }
 
@@ -564,7 +549,7 @@ static void legacy_bar_write(void *opaque, uint64_t offset, const uint8_t *data,
 	unsigned header;
 
 	if (offset == VIRTIO_PCI_QUEUE_NOTIFY && len == 2) {
-		virtio_device_kick(vp->dev, load_le(data, len)); /* value = queue index */
+		virtio_device_kick(vp->dev, bus_load_le(data, len)); /* value = queue index */
 		return;
 	}
 	pthread_mutex_lock(&vp->dev->lock);
@@ -572,7 +557,7 @@ static void legacy_bar_write(void *opaque, uint64_t offset, const uint8_t *data,
 	if (offset >= header)
 		vp_config_write(vp, offset - header, data, len);
 	else if (legacy_field_size(vp, offset) == len)
-		legacy_write(vp, offset, load_le(data, len));
+		legacy_write(vp, offset, bus_load_le(data, len));
 	pthread_mutex_unlock(&vp->dev->lock);
 }
 
@@ -709,10 +694,10 @@ static int add_virtio_cap(struct pci_device *pci, uint8_t cfg_type, uint32_t off
 	body[0] = body_len + 2; /* cap_len counts the id and next bytes too */
 	body[1] = cfg_type;
 	body[2] = VIRTIO_PCI_MODERN_BAR;
-	store_le(&body[6], 4, offset);
-	store_le(&body[10], 4, length);
+	bus_store_le(&body[6], 4, offset);
+	bus_store_le(&body[10], 4, length);
 	if (cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG)
-		store_le(&body[14], 4, VIRTIO_PCI_NOTIFY_MULTIPLIER);
+		bus_store_le(&body[14], 4, VIRTIO_PCI_NOTIFY_MULTIPLIER);
 	return pci_device_add_capability(pci, PCI_CAP_ID_VNDR, body, body_len);
 }
 

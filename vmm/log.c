@@ -31,3 +31,14 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 		line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }
+
+void err_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

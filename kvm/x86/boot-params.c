@@ -3,6 +3,7 @@
  * guest_mem_write(), which fails (rather than writes outside RAM) when a
  * range is not wholly guest RAM. */
 #include "kvm/x86/boot-params.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -45,18 +46,6 @@ _Static_assert(PVH_MEMMAP_OFFSET + E820_MAX_ENTRIES * sizeof(struct hvm_memmap_t
 _Static_assert(BOOT_SETUP_DATA >= LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX, "setup_data above the command line");
 _Static_assert(BOOT_SETUP_DATA + BOOT_SETUP_DATA_SIZE <= LAYOUT_EBDA, "setup_data below the EBDA");
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void boot_params_default_header(struct setup_header *hdr)
 {
 	memset(hdr, 0, sizeof(*hdr));
@@ -81,11 +70,11 @@ static int cmdline_write(struct guest_mem *mem, const char *cmdline, uint32_t ma
 	if (max > LAYOUT_CMDLINE_MAX - 1)
 		max = LAYOUT_CMDLINE_MAX - 1;
 	if (len > max) {
-		set_err(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u", len, max);
+		err_printf(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u", len, max);
 		return -E2BIG;
 	}
 	if (!guest_mem_write(mem, LAYOUT_CMDLINE, line, len + 1)) {
-		set_err(err, errlen, "command line area at 0x%llx is not in guest RAM", LAYOUT_CMDLINE);
+		err_printf(err, errlen, "command line area at 0x%llx is not in guest RAM", LAYOUT_CMDLINE);
 		return -EFAULT;
 	}
 	return 0;
@@ -95,7 +84,7 @@ static int cmdline_write(struct guest_mem *mem, const char *cmdline, uint32_t ma
 static int initrd_check(const struct guest_mem *mem, const struct boot_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->initrd_size && !guest_mem_ptr(mem, cfg->initrd_addr, cfg->initrd_size)) {
-		set_err(err, errlen, "initrd [0x%llx, +0x%llx) is not in guest RAM", (unsigned long long)cfg->initrd_addr,
+		err_printf(err, errlen, "initrd [0x%llx, +0x%llx) is not in guest RAM", (unsigned long long)cfg->initrd_addr,
 			(unsigned long long)cfg->initrd_size);
 		return -EINVAL;
 	}
@@ -107,7 +96,7 @@ static int e820_for(const struct boot_config *cfg, struct e820_entry *map, char 
 	int n = e820_build(cfg->ram_size, map, E820_MAX_ENTRIES);
 
 	if (n < 0)
-		set_err(err, errlen, "cannot build an e820 map for %llu bytes of RAM", (unsigned long long)cfg->ram_size);
+		err_printf(err, errlen, "cannot build an e820 map for %llu bytes of RAM", (unsigned long long)cfg->ram_size);
 	return n;
 }
 
@@ -127,12 +116,12 @@ static int setup_data_write(struct guest_mem *mem, const struct boot_config *cfg
 		uint64_t next = (addr + size + 7) & ~7ULL; /* addr < end and len is 32-bit: no overflow */
 
 		if (size > end - addr) {
-			set_err(err, errlen, "setup_data blob %u (%u bytes) does not fit in the %llu KiB area at 0x%llx", i,
+			err_printf(err, errlen, "setup_data blob %u (%u bytes) does not fit in the %llu KiB area at 0x%llx", i,
 				blob->len, BOOT_SETUP_DATA_SIZE >> 10, BOOT_SETUP_DATA);
 			return -ENOSPC;
 		}
 		if (blob->len && !blob->data) {
-			set_err(err, errlen, "setup_data blob %u has no data", i);
+			err_printf(err, errlen, "setup_data blob %u has no data", i);
 			return -EINVAL;
 		}
 		struct setup_data sd = {
@@ -142,7 +131,7 @@ static int setup_data_write(struct guest_mem *mem, const struct boot_config *cfg
 		};
 		if (!guest_mem_write(mem, addr, &sd, sizeof(sd)) ||
 		    !guest_mem_write(mem, addr + sizeof(sd), blob->data ? blob->data : "", blob->len)) {
-			set_err(err, errlen, "setup_data area at 0x%llx is not in guest RAM", (unsigned long long)addr);
+			err_printf(err, errlen, "setup_data area at 0x%llx is not in guest RAM", (unsigned long long)addr);
 			return -EFAULT;
 		}
 		if (i == 0)
@@ -208,7 +197,7 @@ int boot_params_build(struct guest_mem *mem, const struct boot_config *cfg, char
 	}
 
 	if (!guest_mem_write(mem, LAYOUT_BOOT_PARAMS, &bp, sizeof(bp))) {
-		set_err(err, errlen, "boot_params page at 0x%llx is not in guest RAM", LAYOUT_BOOT_PARAMS);
+		err_printf(err, errlen, "boot_params page at 0x%llx is not in guest RAM", LAYOUT_BOOT_PARAMS);
 		return -EFAULT;
 	}
 	return 0;
@@ -222,7 +211,7 @@ int initrd_place(uint64_t ram_low_end, uint64_t initrd_addr_max, uint64_t initrd
 	uint64_t floor = kernel_end > LAYOUT_HIGH_RAM ? kernel_end : LAYOUT_HIGH_RAM;
 
 	if (initrd_size == 0) {
-		set_err(err, errlen, "initrd is empty");
+		err_printf(err, errlen, "initrd is empty");
 		return -EINVAL;
 	}
 	/* initrd_addr_max is the highest usable byte, hence the + 1. */
@@ -232,7 +221,7 @@ int initrd_place(uint64_t ram_low_end, uint64_t initrd_addr_max, uint64_t initrd
 	floor = floor > UINT64_MAX - (page - 1) ? UINT64_MAX & ~(page - 1) : (floor + page - 1) & ~(page - 1);
 
 	if (initrd_size > limit || ((limit - initrd_size) & ~(page - 1)) < floor) {
-		set_err(err, errlen, "initrd (%llu MiB) does not fit below 0x%llx above the kernel (ends 0x%llx); use --mem larger",
+		err_printf(err, errlen, "initrd (%llu MiB) does not fit below 0x%llx above the kernel (ends 0x%llx); use --mem larger",
 			(unsigned long long)((initrd_size + (1 << 20) - 1) >> 20), (unsigned long long)limit,
 			(unsigned long long)kernel_end);
 		return -ENOMEM;
@@ -283,7 +272,7 @@ int pvh_start_info_build(struct guest_mem *mem, const struct boot_config *cfg, c
 	if (!guest_mem_write(mem, base + PVH_START_INFO_OFFSET, &si, sizeof(si)) ||
 	    !guest_mem_write(mem, base + PVH_MODLIST_OFFSET, &mod, sizeof(mod)) ||
 	    !guest_mem_write(mem, base + PVH_MEMMAP_OFFSET, memmap, (uint64_t)n * sizeof(memmap[0]))) {
-		set_err(err, errlen, "PVH start info page at 0x%llx is not in guest RAM",
+		err_printf(err, errlen, "PVH start info page at 0x%llx is not in guest RAM",
 			(unsigned long long)base);
 		return -EFAULT;
 	}

@@ -2,6 +2,7 @@
  * offset and size is checked against the file length before use, in
  * 64-bit arithmetic that cannot overflow for 32-bit header fields. */
 #include "kvm/x86/bzimage.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,18 +33,6 @@ _Static_assert(sizeof(struct setup_header) == 0x26c - 0x1f1, "setup_header size"
 /* A 2.12 header must reach at least to the end of init_size. */
 #define HDR_MIN_END (HDR_OFF(init_size) + 4)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint16_t get_le16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
@@ -63,25 +52,25 @@ static bool is_power_of_two(uint64_t x)
 static int check_identity(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	if (len < HDR_OFF(version) + 2) {
-		set_err(err, errlen, "not a bzImage: %zu bytes is too small for a setup header", len);
+		err_printf(err, errlen, "not a bzImage: %zu bytes is too small for a setup header", len);
 		return -ENOEXEC;
 	}
 	if (get_le16(buf + HDR_OFF(boot_flag)) != BZIMAGE_BOOT_FLAG) {
-		set_err(err, errlen, "not a bzImage: missing boot flag 0xaa55 at offset 0x1fe");
+		err_printf(err, errlen, "not a bzImage: missing boot flag 0xaa55 at offset 0x1fe");
 		return -ENOEXEC;
 	}
 	if (get_le32(buf + HDR_OFF(header)) != BZIMAGE_MAGIC) {
-		set_err(err, errlen, "not a bzImage: missing HdrS magic");
+		err_printf(err, errlen, "not a bzImage: missing HdrS magic");
 		return -ENOEXEC;
 	}
 	if (len < BZIMAGE_HDR_OFFSET + sizeof(struct setup_header)) {
-		set_err(err, errlen, "bzImage truncated: setup header needs %zu bytes, file has %zu",
+		err_printf(err, errlen, "bzImage truncated: setup header needs %zu bytes, file has %zu",
 			BZIMAGE_HDR_OFFSET + sizeof(struct setup_header), len);
 		return -ENOEXEC;
 	}
 	uint16_t version = get_le16(buf + HDR_OFF(version));
 	if (version < BZIMAGE_MIN_VERSION) {
-		set_err(err, errlen, "bzImage boot protocol %u.%02u is too old: skiff needs 2.12 or newer",
+		err_printf(err, errlen, "bzImage boot protocol %u.%02u is too old: skiff needs 2.12 or newer",
 			version >> 8, version & 0xff);
 		return -ENOEXEC;
 	}
@@ -95,7 +84,7 @@ static int copy_header(const uint8_t *buf, struct bzimage_info *info, char *err,
 	size_t hdr_end = 0x202 + (size_t)buf[0x201];
 
 	if (hdr_end < HDR_MIN_END) {
-		set_err(err, errlen, "bzImage setup header ends at 0x%zx, too short for protocol 2.12 (needs 0x%zx)",
+		err_printf(err, errlen, "bzImage setup header ends at 0x%zx, too short for protocol 2.12 (needs 0x%zx)",
 			hdr_end, (size_t)HDR_MIN_END);
 		return -ENOEXEC;
 	}
@@ -114,17 +103,17 @@ static int check_sizes(size_t len, struct bzimage_info *info, char *err, size_t 
 
 	info->setup_size = ((size_t)sects + 1) * BZIMAGE_SECTOR_SIZE;
 	if (info->setup_size > len) {
-		set_err(err, errlen, "bzImage truncated: setup needs %zu bytes, file has %zu", info->setup_size, len);
+		err_printf(err, errlen, "bzImage truncated: setup needs %zu bytes, file has %zu", info->setup_size, len);
 		return -ENOEXEC;
 	}
 	if (info->setup_size == len) {
-		set_err(err, errlen, "bzImage has no protected-mode kernel after its %zu-byte setup", info->setup_size);
+		err_printf(err, errlen, "bzImage has no protected-mode kernel after its %zu-byte setup", info->setup_size);
 		return -ENOEXEC;
 	}
 	info->kernel_offset = info->setup_size;
 	info->kernel_size = len - info->setup_size;
 	if (info->kernel_size <= BZIMAGE_ENTRY64_OFFSET) {
-		set_err(err, errlen, "bzImage protected-mode kernel (%zu bytes) is too small to hold the 64-bit entry at +0x%x",
+		err_printf(err, errlen, "bzImage protected-mode kernel (%zu bytes) is too small to hold the 64-bit entry at +0x%x",
 			info->kernel_size, BZIMAGE_ENTRY64_OFFSET);
 		return -ENOEXEC;
 	}
@@ -132,21 +121,21 @@ static int check_sizes(size_t len, struct bzimage_info *info, char *err, size_t 
 	/* syssize counts 16-byte paragraphs, rounded down by the build tool. */
 	uint64_t sys_bytes = (uint64_t)h->syssize * 16;
 	if (sys_bytes == 0) {
-		set_err(err, errlen, "bzImage syssize is 0: kernel size unknown");
+		err_printf(err, errlen, "bzImage syssize is 0: kernel size unknown");
 		return -ENOEXEC;
 	}
 	if (sys_bytes > info->kernel_size) {
-		set_err(err, errlen, "bzImage truncated: syssize says the kernel is %llu bytes, file has %zu after the setup",
+		err_printf(err, errlen, "bzImage truncated: syssize says the kernel is %llu bytes, file has %zu after the setup",
 			(unsigned long long)sys_bytes, info->kernel_size);
 		return -ENOEXEC;
 	}
 
 	if (h->init_size == 0) {
-		set_err(err, errlen, "bzImage init_size is 0");
+		err_printf(err, errlen, "bzImage init_size is 0");
 		return -ENOEXEC;
 	}
 	if (h->init_size < sys_bytes) {
-		set_err(err, errlen, "bzImage init_size (%u bytes) is smaller than the kernel itself (%llu bytes)",
+		err_printf(err, errlen, "bzImage init_size (%u bytes) is smaller than the kernel itself (%llu bytes)",
 			h->init_size, (unsigned long long)sys_bytes);
 		return -ENOEXEC;
 	}
@@ -154,7 +143,7 @@ static int check_sizes(size_t len, struct bzimage_info *info, char *err, size_t 
 	/* The compressed payload must be inside the protected-mode part. */
 	if (h->payload_length &&
 	    (uint64_t)h->payload_offset + h->payload_length > info->kernel_size) {
-		set_err(err, errlen, "bzImage payload [0x%x, +0x%x) lies outside the %zu-byte protected-mode kernel",
+		err_printf(err, errlen, "bzImage payload [0x%x, +0x%x) lies outside the %zu-byte protected-mode kernel",
 			h->payload_offset, h->payload_length, info->kernel_size);
 		return -ENOEXEC;
 	}
@@ -167,28 +156,28 @@ static int check_placement(struct bzimage_info *info, char *err, size_t errlen)
 	const struct setup_header *h = &info->hdr;
 
 	if (!(h->loadflags & LOADED_HIGH)) {
-		set_err(err, errlen, "not a bzImage: LOADED_HIGH clear (a zImage loads at 0x10000; skiff needs a bzImage)");
+		err_printf(err, errlen, "not a bzImage: LOADED_HIGH clear (a zImage loads at 0x10000; skiff needs a bzImage)");
 		return -ENOEXEC;
 	}
 	if (!(h->xloadflags & XLF_KERNEL_64)) {
-		set_err(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64 clear in xloadflags)");
+		err_printf(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64 clear in xloadflags)");
 		return -ENOEXEC;
 	}
 	if (h->relocatable_kernel) {
 		if (!is_power_of_two(h->kernel_alignment) || h->kernel_alignment > (1u << 30)) {
-			set_err(err, errlen, "bzImage kernel_alignment 0x%x is not a power of two up to 1 GiB",
+			err_printf(err, errlen, "bzImage kernel_alignment 0x%x is not a power of two up to 1 GiB",
 				h->kernel_alignment);
 			return -ENOEXEC;
 		}
 	} else if (h->pref_address < 0x100000) {
 		/* A fixed kernel runs at pref_address: it must not land on
 		 * the low-memory boot structures. */
-		set_err(err, errlen, "non-relocatable bzImage wants to run at 0x%llx, below 1 MiB",
+		err_printf(err, errlen, "non-relocatable bzImage wants to run at 0x%llx, below 1 MiB",
 			(unsigned long long)h->pref_address);
 		return -ENOEXEC;
 	}
 	if (h->initrd_addr_max < 0x100000) {
-		set_err(err, errlen, "bzImage initrd_addr_max 0x%x is below 1 MiB", h->initrd_addr_max);
+		err_printf(err, errlen, "bzImage initrd_addr_max 0x%x is below 1 MiB", h->initrd_addr_max);
 		return -ENOEXEC;
 	}
 	return 0;

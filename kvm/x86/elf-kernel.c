@@ -3,6 +3,7 @@
  * which can wrap), and program headers and notes are copied out with
  * memcpy, so misaligned offsets are harmless. */
 #include "kvm/x86/elf-kernel.h"
+#include "vmm/log.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -15,18 +16,6 @@ struct phdr {
 	uint32_t type;
 	uint64_t offset, paddr, filesz, memsz, align;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -64,19 +53,19 @@ static int check_ehdr(const uint8_t *buf, size_t len, struct elf_kernel_info *in
 	unsigned type, machine, phentsize;
 
 	if (len < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0) {
-		set_err(err, errlen, "not an ELF file: missing \\x7fELF magic");
+		err_printf(err, errlen, "not an ELF file: missing \\x7fELF magic");
 		return -ENOEXEC;
 	}
 	if (buf[EI_CLASS] != ELFCLASS32 && buf[EI_CLASS] != ELFCLASS64) {
-		set_err(err, errlen, "ELF class %u is neither 32- nor 64-bit", buf[EI_CLASS]);
+		err_printf(err, errlen, "ELF class %u is neither 32- nor 64-bit", buf[EI_CLASS]);
 		return -ENOEXEC;
 	}
 	if (buf[EI_DATA] != ELFDATA2LSB) {
-		set_err(err, errlen, "ELF data encoding %u is not little-endian", buf[EI_DATA]);
+		err_printf(err, errlen, "ELF data encoding %u is not little-endian", buf[EI_DATA]);
 		return -ENOEXEC;
 	}
 	if (buf[EI_VERSION] != EV_CURRENT) {
-		set_err(err, errlen, "ELF ident version %u is not 1", buf[EI_VERSION]);
+		err_printf(err, errlen, "ELF ident version %u is not 1", buf[EI_VERSION]);
 		return -ENOEXEC;
 	}
 	info->is_64 = buf[EI_CLASS] == ELFCLASS64;
@@ -84,7 +73,7 @@ static int check_ehdr(const uint8_t *buf, size_t len, struct elf_kernel_info *in
 	size_t ehdr_size = info->is_64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	size_t phdr_size = info->is_64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (len < ehdr_size) {
-		set_err(err, errlen, "ELF truncated: header needs %zu bytes, file has %zu", ehdr_size, len);
+		err_printf(err, errlen, "ELF truncated: header needs %zu bytes, file has %zu", ehdr_size, len);
 		return -ENOEXEC;
 	}
 	if (info->is_64) {
@@ -100,28 +89,28 @@ static int check_ehdr(const uint8_t *buf, size_t len, struct elf_kernel_info *in
 	}
 
 	if (type != ET_EXEC) {
-		set_err(err, errlen, "ELF type %u is not ET_EXEC (an executable kernel)", type);
+		err_printf(err, errlen, "ELF type %u is not ET_EXEC (an executable kernel)", type);
 		return -ENOEXEC;
 	}
 	if (info->is_64 && machine != EM_X86_64) {
-		set_err(err, errlen, "ELF64 machine %u is not x86-64 (%u)", machine, EM_X86_64);
+		err_printf(err, errlen, "ELF64 machine %u is not x86-64 (%u)", machine, EM_X86_64);
 		return -ENOEXEC;
 	}
 	if (!info->is_64 && machine != EM_386) {
-		set_err(err, errlen, "ELF32 machine %u is not i386 (%u)", machine, EM_386);
+		err_printf(err, errlen, "ELF32 machine %u is not i386 (%u)", machine, EM_386);
 		return -ENOEXEC;
 	}
 	if (*phnum == 0 || *phnum == PN_XNUM) {
-		set_err(err, errlen, "ELF has no usable program headers (e_phnum %u)", *phnum);
+		err_printf(err, errlen, "ELF has no usable program headers (e_phnum %u)", *phnum);
 		return -ENOEXEC;
 	}
 	if (phentsize != phdr_size) {
-		set_err(err, errlen, "ELF program header size %u, expected %zu", phentsize, phdr_size);
+		err_printf(err, errlen, "ELF program header size %u, expected %zu", phentsize, phdr_size);
 		return -ENOEXEC;
 	}
 	/* phnum and phentsize are 16-bit: their product cannot overflow. */
 	if (!range_in_file(*phoff, (uint64_t)*phnum * phentsize, len)) {
-		set_err(err, errlen, "ELF program headers (%u at offset 0x%llx) run past the end of the file (%zu bytes)",
+		err_printf(err, errlen, "ELF program headers (%u at offset 0x%llx) run past the end of the file (%zu bytes)",
 			*phnum, (unsigned long long)*phoff, len);
 		return -ENOEXEC;
 	}
@@ -143,7 +132,7 @@ static int scan_notes(const uint8_t *p, uint64_t size, uint64_t align, unsigned 
 		pos += 12;
 
 		if (namesz > size - pos) {
-			set_err(err, errlen, "ELF note in segment %u: namesz %u runs past the end of the PT_NOTE segment",
+			err_printf(err, errlen, "ELF note in segment %u: namesz %u runs past the end of the PT_NOTE segment",
 				index, namesz);
 			return -ENOEXEC;
 		}
@@ -152,7 +141,7 @@ static int scan_notes(const uint8_t *p, uint64_t size, uint64_t align, unsigned 
 		pos += padded < size - pos ? padded : size - pos;
 
 		if (descsz > size - pos) {
-			set_err(err, errlen, "ELF note in segment %u: descsz %u runs past the end of the PT_NOTE segment",
+			err_printf(err, errlen, "ELF note in segment %u: descsz %u runs past the end of the PT_NOTE segment",
 				index, descsz);
 			return -ENOEXEC;
 		}
@@ -171,11 +160,11 @@ static int scan_notes(const uint8_t *p, uint64_t size, uint64_t align, unsigned 
 		else if (descsz == 8)
 			entry = get_le64(desc);
 		else {
-			set_err(err, errlen, "ELF PVH entry note has descsz %u, expected 4 or 8", descsz);
+			err_printf(err, errlen, "ELF PVH entry note has descsz %u, expected 4 or 8", descsz);
 			return -ENOEXEC;
 		}
 		if (entry == 0 || entry > UINT32_MAX) {
-			set_err(err, errlen, "ELF PVH entry 0x%llx is not a nonzero 32-bit address",
+			err_printf(err, errlen, "ELF PVH entry 0x%llx is not a nonzero 32-bit address",
 				(unsigned long long)entry);
 			return -ENOEXEC;
 		}
@@ -188,24 +177,24 @@ static int add_load_segment(const struct phdr *ph, unsigned index, size_t len, s
 			    char *err, size_t errlen)
 {
 	if (!range_in_file(ph->offset, ph->filesz, len)) {
-		set_err(err, errlen, "ELF segment %u: file range 0x%llx+0x%llx runs past the end of the file (%zu bytes)",
+		err_printf(err, errlen, "ELF segment %u: file range 0x%llx+0x%llx runs past the end of the file (%zu bytes)",
 			index, (unsigned long long)ph->offset, (unsigned long long)ph->filesz, len);
 		return -ENOEXEC;
 	}
 	if (ph->filesz > ph->memsz) {
-		set_err(err, errlen, "ELF segment %u: filesz 0x%llx is larger than memsz 0x%llx", index,
+		err_printf(err, errlen, "ELF segment %u: filesz 0x%llx is larger than memsz 0x%llx", index,
 			(unsigned long long)ph->filesz, (unsigned long long)ph->memsz);
 		return -ENOEXEC;
 	}
 	if (ph->memsz > UINT64_MAX - ph->paddr) {
-		set_err(err, errlen, "ELF segment %u: paddr 0x%llx + memsz 0x%llx overflows", index,
+		err_printf(err, errlen, "ELF segment %u: paddr 0x%llx + memsz 0x%llx overflows", index,
 			(unsigned long long)ph->paddr, (unsigned long long)ph->memsz);
 		return -ENOEXEC;
 	}
 	if (ph->memsz == 0)
 		return 0;
 	if (info->nr_segments == ELF_KERNEL_MAX_SEGMENTS) {
-		set_err(err, errlen, "ELF has more than %d loadable segments", ELF_KERNEL_MAX_SEGMENTS);
+		err_printf(err, errlen, "ELF has more than %d loadable segments", ELF_KERNEL_MAX_SEGMENTS);
 		return -ENOEXEC;
 	}
 
@@ -251,7 +240,7 @@ int elf_kernel_parse(const uint8_t *buf, size_t len, struct elf_kernel_info *inf
 			ret = add_load_segment(&ph, i, len, info, err, errlen);
 		} else if (ph.type == PT_NOTE) {
 			if (!range_in_file(ph.offset, ph.filesz, len)) {
-				set_err(err, errlen, "ELF note segment %u runs past the end of the file", i);
+				err_printf(err, errlen, "ELF note segment %u runs past the end of the file", i);
 				ret = -ENOEXEC;
 			} else {
 				ret = scan_notes(buf + ph.offset, ph.filesz, ph.align == 8 ? 8 : 4, i, &info->pvh_entry,
@@ -263,14 +252,14 @@ int elf_kernel_parse(const uint8_t *buf, size_t len, struct elf_kernel_info *inf
 	}
 
 	if (info->nr_segments == 0) {
-		set_err(err, errlen, "ELF has no loadable segments");
+		err_printf(err, errlen, "ELF has no loadable segments");
 		ret = -ENOEXEC;
 		goto fail;
 	}
 	/* x86-64 vmlinux: ENTRY(phys_startup_64), so e_entry is physical. */
 	if (info->is_64) {
 		if (!entry_in_segments(info, info->e_entry)) {
-			set_err(err, errlen, "ELF entry point 0x%llx is not inside any loaded segment",
+			err_printf(err, errlen, "ELF entry point 0x%llx is not inside any loaded segment",
 				(unsigned long long)info->e_entry);
 			ret = -ENOEXEC;
 			goto fail;
@@ -278,7 +267,7 @@ int elf_kernel_parse(const uint8_t *buf, size_t len, struct elf_kernel_info *inf
 		info->entry64 = info->e_entry;
 	}
 	if (info->pvh_entry && !entry_in_segments(info, info->pvh_entry)) {
-		set_err(err, errlen, "ELF PVH entry 0x%llx is not inside any loaded segment",
+		err_printf(err, errlen, "ELF PVH entry 0x%llx is not inside any loaded segment",
 			(unsigned long long)info->pvh_entry);
 		ret = -ENOEXEC;
 		goto fail;

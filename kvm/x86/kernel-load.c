@@ -17,18 +17,6 @@
 #include "kvm/x86/layout.h"
 #include "vmm/log.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Read all of fd (a regular file of `size` bytes) into a new buffer. */
 static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out, char *err, size_t errlen)
 {
@@ -36,7 +24,7 @@ static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out,
 	size_t done = 0;
 
 	if (!buf) {
-		set_err(err, errlen, "%s: out of memory reading %zu bytes", path, size);
+		err_printf(err, errlen, "%s: out of memory reading %zu bytes", path, size);
 		return -ENOMEM;
 	}
 	while (done < size) {
@@ -45,7 +33,7 @@ static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out,
 			continue;
 		if (n <= 0) {
 			int ret = n < 0 ? -errno : -EIO;
-			set_err(err, errlen, "%s: read failed: %s", path, n < 0 ? strerror(errno) : "file shrank");
+			err_printf(err, errlen, "%s: read failed: %s", path, n < 0 ? strerror(errno) : "file shrank");
 			free(buf);
 			return ret;
 		}
@@ -68,11 +56,11 @@ static int detect_and_parse(struct kernel_image *img, const char *path, char *er
 		img->format = KERNEL_FORMAT_BZIMAGE;
 		ret = bzimage_parse(img->data, img->size, &img->bz, why, sizeof(why));
 	} else {
-		set_err(err, errlen, "%s is not a Linux kernel (neither bzImage nor ELF)", path);
+		err_printf(err, errlen, "%s is not a Linux kernel (neither bzImage nor ELF)", path);
 		return -ENOEXEC;
 	}
 	if (ret)
-		set_err(err, errlen, "%s: %s", path, why);
+		err_printf(err, errlen, "%s: %s", path, why);
 	return ret;
 }
 
@@ -85,32 +73,32 @@ int kernel_image_open(const char *path, struct kernel_image *img, char *err, siz
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "cannot open kernel %s: %s", path, strerror(errno));
+		err_printf(err, errlen, "cannot open kernel %s: %s", path, strerror(errno));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		set_err(err, errlen, "cannot stat kernel %s: %s", path, strerror(errno));
+		err_printf(err, errlen, "cannot stat kernel %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		ret = -EISDIR;
-		set_err(err, errlen, "kernel %s is a directory", path);
+		err_printf(err, errlen, "kernel %s is a directory", path);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
-		set_err(err, errlen, "kernel %s is not a regular file", path);
+		err_printf(err, errlen, "kernel %s is not a regular file", path);
 		goto out;
 	}
 	if (st.st_size == 0) {
 		ret = -ENOEXEC;
-		set_err(err, errlen, "kernel %s is empty", path);
+		err_printf(err, errlen, "kernel %s is empty", path);
 		goto out;
 	}
 	if ((unsigned long long)st.st_size > KERNEL_FILE_MAX) {
 		ret = -EFBIG;
-		set_err(err, errlen, "kernel %s is %lld MiB; skiff refuses kernels over %llu MiB", path,
+		err_printf(err, errlen, "kernel %s is %lld MiB; skiff refuses kernels over %llu MiB", path,
 			(long long)(st.st_size >> 20), KERNEL_FILE_MAX >> 20);
 		goto out;
 	}
@@ -166,7 +154,7 @@ static int bzimage_choose_address(const struct bzimage_info *bz, const struct gu
 		*addr = want;
 		return 0;
 	}
-	set_err(err, errlen, "kernel needs %llu MiB (init_size) at 0x%llx, which is not in guest RAM; use --mem larger",
+	err_printf(err, errlen, "kernel needs %llu MiB (init_size) at 0x%llx, which is not in guest RAM; use --mem larger",
 		(unsigned long long)((span + (1 << 20) - 1) >> 20), (unsigned long long)want);
 	return -ENOMEM;
 }
@@ -183,7 +171,7 @@ static int bzimage_load(const struct kernel_image *img, struct guest_mem *mem, s
 	if (ret)
 		return ret;
 	if (!guest_mem_write(mem, addr, img->data + bz->kernel_offset, bz->kernel_size)) {
-		set_err(err, errlen, "kernel does not fit in guest RAM at 0x%llx", (unsigned long long)addr);
+		err_printf(err, errlen, "kernel does not fit in guest RAM at 0x%llx", (unsigned long long)addr);
 		return -ENOMEM;
 	}
 
@@ -215,7 +203,7 @@ static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struc
 		entry->mode = ENTRY_PVH32;
 		entry->rip = elf->pvh_entry;
 	} else {
-		set_err(err, errlen, "32-bit ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); skiff cannot enter it");
+		err_printf(err, errlen, "32-bit ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); skiff cannot enter it");
 		return -ENOEXEC;
 	}
 
@@ -224,12 +212,12 @@ static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struc
 	for (unsigned i = 0; i < elf->nr_segments; i++) {
 		const struct elf_segment *s = &elf->seg[i];
 		if (s->paddr < LAYOUT_HIGH_RAM) {
-			set_err(err, errlen, "ELF segment at 0x%llx is below 1 MiB, where skiff keeps its boot structures",
+			err_printf(err, errlen, "ELF segment at 0x%llx is below 1 MiB, where skiff keeps its boot structures",
 				(unsigned long long)s->paddr);
 			return -EINVAL;
 		}
 		if (!guest_mem_ptr(mem, s->paddr, s->memsz)) {
-			set_err(err, errlen, "ELF segment [0x%llx, 0x%llx) does not fit in guest RAM; use --mem larger",
+			err_printf(err, errlen, "ELF segment [0x%llx, 0x%llx) does not fit in guest RAM; use --mem larger",
 				(unsigned long long)s->paddr, (unsigned long long)(s->paddr + s->memsz));
 			return -ENOMEM;
 		}
@@ -257,7 +245,7 @@ int kernel_image_load(const struct kernel_image *img, struct guest_mem *mem, str
 {
 	memset(entry, 0, sizeof(*entry));
 	if (!img->data) {
-		set_err(err, errlen, "no kernel image opened");
+		err_printf(err, errlen, "no kernel image opened");
 		return -EINVAL;
 	}
 	if (img->format == KERNEL_FORMAT_BZIMAGE)
