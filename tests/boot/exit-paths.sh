@@ -23,6 +23,24 @@ rm -f "$truncated"
 check "--mem too small -> 2" bad_input "${K[@]}" --mem 8M
 check "--cpus 0 -> 2" bad_input "${K[@]}" --cpus 0
 check "unknown option -> 2" bad_input "${K[@]}" --frobnicate
+check "unknown device type -> 2" bad_input "${K[@]}" --device disk
+check "unknown transport -> 2" bad_input "${K[@]}" --device rng,transport=usb
+
+# Errors found while building the machine: status 2, the reason named.
+machine_refuses() { # machine_refuses PATTERN ARGS...
+	local pattern=$1 out st
+	shift
+	out=$("$SKIFF" run "${K[@]}" "$@" 2>&1 </dev/null)
+	st=$?
+	printf '%s\n' "$out" | grep -v 'KVM detected' | sed 's/^/  | /'
+	[ "$st" = 2 ] && printf '%s\n' "$out" | grep -q -- "$pattern"
+}
+many() { for _ in $(seq "$1"); do printf -- '--device\n%s\n' "$2"; done; }
+mapfile -t ten_mmio < <(many 10 rng,transport=mmio)
+mapfile -t many_pci < <(many 32 rng,transport=pci)
+check "too many virtio-mmio devices -> 2" machine_refuses 'too many virtio-mmio devices' "${ten_mmio[@]}"
+check "too many PCI devices for the bus -> 2" machine_refuses 'too many PCI devices' "${many_pci[@]}"
+check "debug-exit port on COM1's address -> 2" machine_refuses 'port already used' --debug-exit-port 0x3f8
 
 # The guest reboots (reboot=k: keyboard-controller reset line) -> 0.
 boot reboot 600 "${K[@]}" --cmdline skiff.test=reboot
