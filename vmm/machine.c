@@ -13,6 +13,7 @@
 #include "vmm/dtb.h"
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/terminal.h"
 
 #include <errno.h>
@@ -453,6 +454,13 @@ int machine_run(struct machine *m)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	if (m->opts->seccomp) {
+		char err[256];
+		if ((ret = seccomp_install(err, sizeof(err))) < 0) {
+			log_error(NULL, "%s", err);
+			return EXIT_ERROR;
+		}
+	}
 	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
 		log_error(NULL, "cannot start the device event loop: %s", strerror(-ret));
 		return EXIT_ERROR;
@@ -482,14 +490,18 @@ int machine_run(struct machine *m)
 	log_info(NULL, "%s after %.2f s (first KVM_RUN %.1f ms after start); exit status %d",
 		 stop_reason_text(m->stop_reason), (end - m->start_ns) / 1e9,
 		 first ? (first - m->start_ns) / 1e6 : -1.0, status);
-	if (m->swkvm.active)
-		log_info("swkvm", "%lu instructions emulated, %lu hypercalls skipped; %s", atomic_load(&m->swkvm.nr_emulated),
-			 atomic_load(&m->swkvm.nr_hypercalls_skipped),
-			 m->swkvm.pf_tramp_va ? "syscalls completed by the in-guest trampoline"
-					      : "page faults trapped / syscalls completed by skiff: see below");
-	if (m->swkvm.active && !m->swkvm.pf_tramp_va)
-		log_info("swkvm", "%lu page faults trapped, %lu syscalls completed", atomic_load(&m->swkvm.nr_page_faults),
-			 atomic_load(&m->swkvm.nr_syscalls_fixed));
+	if (m->swkvm.active) {
+		char fixup[96];
+		if (m->swkvm.pf_tramp_va)
+			snprintf(fixup, sizeof(fixup), "done by the in-guest trampoline");
+		else if (atomic_load(&m->swkvm.nr_page_faults))
+			snprintf(fixup, sizeof(fixup), "%lu page faults trapped, %lu syscalls completed",
+				 atomic_load(&m->swkvm.nr_page_faults), atomic_load(&m->swkvm.nr_syscalls_fixed));
+		else
+			snprintf(fixup, sizeof(fixup), "not used");
+		log_info("swkvm", "%lu instructions emulated, %lu hypercalls skipped; syscall fix-up %s",
+			 atomic_load(&m->swkvm.nr_emulated), atomic_load(&m->swkvm.nr_hypercalls_skipped), fixup);
+	}
 	return status;
 }
 

@@ -58,6 +58,7 @@ enum opt_id {
 	OPT_DEVICE,
 	OPT_DUMP_DTB,
 	OPT_DEBUG_EXIT_PORT,
+	OPT_SECCOMP,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -83,6 +84,7 @@ static const struct opt_def opt_defs[] = {
 	{ "device",          0,   "SPEC",  true,  OPT_DEVICE },
 	{ "dump-dtb",        0,   "FILE",  false, OPT_DUMP_DTB },
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
+	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
 	{ "quiet",           'q', NULL,    true,  OPT_QUIET },
 	{ "help",            'h', NULL,    true,  OPT_HELP },
@@ -473,6 +475,12 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return parse_device(p, val);
 	case OPT_DEBUG_EXIT_PORT:
 		return parse_debug_exit_port(p, val);
+	case OPT_SECCOMP:
+		if (strcmp(val, "on") == 0 || strcmp(val, "off") == 0) {
+			o->seccomp = strcmp(val, "on") == 0;
+			return 0;
+		}
+		return PERR(p, "--seccomp %s: must be 'on' or 'off'", val);
 	case OPT_VERBOSE:
 		if (o->quiet)
 			return PERR(p, "--verbose and --quiet can't be used together");
@@ -565,6 +573,7 @@ void options_defaults(struct options *o)
 	o->cpus = 1;
 	o->console = CONSOLE_SERIAL;
 	o->swkvm = SWKVM_AUTO;
+	o->seccomp = true;
 	o->debug_exit_port = OPTIONS_DEFAULT_DEBUG_EXIT;
 }
 
@@ -734,6 +743,8 @@ void options_usage(FILE *f)
 "                           to FILE\n"
 "  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"
 "                           (default 0xf4; 0 = no debug-exit device)\n"
+"  --seccomp on|off         confine skiff to the system calls it needs while\n"
+"                           the guest runs (default on)\n"
 "  -v, --verbose            more messages; repeat for even more\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               show this help and exit\n"

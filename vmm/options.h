@@ -68,6 +68,7 @@ struct options {
 	unsigned nr_devices;    /* in command-line order */
 	char *dump_dtb;         /* --dump-dtb, or NULL */
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
+	bool seccomp;           /* --seccomp on (default) / off */
 	unsigned verbose;       /* number of -v */
 	bool quiet;             /* -q; never together with -v */
 };

@@ -62,6 +62,19 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(o.debug_exit_port, 0xf4);
 	ck_assert_uint_eq(o.verbose, 0);
 	ck_assert(!o.quiet);
+	ck_assert(o.seccomp);
+}
+END_TEST
+
+START_TEST(test_seccomp)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--seccomp", "off"), OPTIONS_RUN);
+	ck_assert(!o.seccomp);
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--seccomp", "on"), OPTIONS_RUN);
+	ck_assert(o.seccomp);
+	options_free(&o);
+	ck_parse_error("skiff: --seccomp maybe: must be 'on' or 'off'", "run", "--kernel", "k", "--seccomp", "maybe");
 }
 END_TEST
 
@@ -846,6 +859,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_cpus_negative);
 	tcase_add_test(bad, test_console_bad);
 	tcase_add_test(bad, test_swkvm_bad);
+	tcase_add_test(bad, test_seccomp);
 	tcase_add_test(bad, test_debug_exit_port_bad);
 	tcase_add_test(bad, test_empty_file_name);
 	tcase_add_test(bad, test_device_unknown_type);
