@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Everything skiff does after start-up, found with strace over boots of
@@ -46,6 +47,10 @@ static void seccomp_sigsys(int sig, siginfo_t *info, void *uctx)
 
 int seccomp_install(char *err, size_t errlen)
 {
+	/* Let the C library do its lazy file reads now: the first gmtime_r()
+	 * (the CMOS clock) reads /etc/localtime. */
+	tzset();
+
 	struct sigaction sa = { .sa_sigaction = seccomp_sigsys, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0) {
