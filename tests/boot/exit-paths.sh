@@ -66,7 +66,7 @@ sigterm_on_tty() {
 	script -qec "stty -g > $dir/before; $SKIFF run ${K[*]} < /dev/tty > $dir/console 2>&1 & pid=\$!; \
 		for i in \$(seq 1 600); do grep -q 'Linux version' $dir/console && break; sleep 0.5; done; \
 		stty -g > $dir/during; kill -TERM \$pid; wait \$pid; echo \$? > $dir/status; stty -g > $dir/after" \
-		/dev/null >/dev/null 2>&1
+		/dev/null </dev/null >/dev/null 2>&1
 	log=$dir/console
 	echo "  status $(cat "$dir/status"), terminal before/during/after: $(cat "$dir/before" | cut -c1-20)... $(cmp -s "$dir/before" "$dir/during" && echo same || echo raw) $(cmp -s "$dir/before" "$dir/after" && echo restored || echo NOT-restored)"
 	[ "$(cat "$dir/status")" = 143 ] && ! cmp -s "$dir/before" "$dir/during" && cmp -s "$dir/before" "$dir/after"
