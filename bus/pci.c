@@ -33,24 +33,9 @@
 
 /* ---- little helpers ---- */
 
-static uint32_t le_get(const uint8_t *p, unsigned len)
-{
-	uint32_t v = 0;
-
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static void le_put(uint8_t *p, unsigned len, uint32_t v)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint16_t cfg16(const struct pci_device *dev, unsigned offset)
 {
-	return (uint16_t)le_get(&dev->config[offset], 2);
+	return (uint16_t)bus_load_le(&dev->config[offset], 2);
 }
 
 /* Does [offset, offset+len) touch [start, start+size)? */
@@ -174,7 +159,7 @@ void pci_device_set_intx(struct pci_device *dev, int level)
 	uint16_t status = cfg16(dev, PCI_STATUS) & ~PCI_STATUS_INTERRUPT;
 	if (dev->intx_level)
 		status |= PCI_STATUS_INTERRUPT;
-	le_put(&dev->config[PCI_STATUS], 2, status);
+	bus_store_le(&dev->config[PCI_STATUS], 2, status);
 	if (dev->host)
 		intx_update(dev->host, dev->slot);
 	unlock_dev(dev);
@@ -185,7 +170,7 @@ void pci_device_set_intx(struct pci_device *dev, int level)
 /* The address a BAR register holds (type bits stripped). */
 static uint64_t bar_reg_addr(const struct pci_device *dev, unsigned i)
 {
-	uint32_t reg = le_get(&dev->config[PCI_BASE_ADDRESS_0 + 4 * i], 4);
+	uint32_t reg = bus_load_le(&dev->config[PCI_BASE_ADDRESS_0 + 4 * i], 4);
 
 	return dev->bar[i].io ? (reg & PCI_BASE_ADDRESS_IO_MASK) : (reg & PCI_BASE_ADDRESS_MEM_MASK);
 }
@@ -423,7 +408,7 @@ static void msix_control_written(struct pci_device *dev, uint16_t old, struct pc
 
 static uint32_t config_read_locked(const struct pci_device *dev, unsigned offset, unsigned len)
 {
-	return le_get(&dev->config[offset], len);
+	return bus_load_le(&dev->config[offset], len);
 }
 
 static void config_write_locked(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value,
@@ -498,9 +483,9 @@ static void config_access(struct pci_host *host, unsigned bus, unsigned devfn, u
 	for (unsigned done = 0; done < len; done += 4) {
 		unsigned n = len - done < 4 ? len - done : 4;
 		if (is_write)
-			pci_config_write(dev, reg + done, n, le_get(data + done, n));
+			pci_config_write(dev, reg + done, n, bus_load_le(data + done, n));
 		else
-			le_put(data + done, n, pci_config_read(dev, reg + done, n));
+			bus_store_le(data + done, n, pci_config_read(dev, reg + done, n));
 	}
 }
 
@@ -516,7 +501,7 @@ static void conf1_address_read(void *opaque, uint64_t offset, uint8_t *data, uns
 		return;
 	}
 	pthread_mutex_lock(&host->lock);
-	le_put(data, 4, host->config_address);
+	bus_store_le(data, 4, host->config_address);
 	pthread_mutex_unlock(&host->lock);
 }
 
@@ -527,7 +512,7 @@ static void conf1_address_write(void *opaque, uint64_t offset, const uint8_t *da
 	if (offset != 0 || len != 4)
 		return;
 	pthread_mutex_lock(&host->lock);
-	host->config_address = le_get(data, 4) & PCI_CONF1_MASK;
+	host->config_address = bus_load_le(data, 4) & PCI_CONF1_MASK;
 	pthread_mutex_unlock(&host->lock);
 }
 
@@ -585,17 +570,17 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 {
 	memset(dev, 0, sizeof(*dev));
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
-	le_put(&dev->config[PCI_VENDOR_ID], 2, vendor);
-	le_put(&dev->config[PCI_DEVICE_ID], 2, device);
+	bus_store_le(&dev->config[PCI_VENDOR_ID], 2, vendor);
+	bus_store_le(&dev->config[PCI_DEVICE_ID], 2, device);
 	dev->config[PCI_REVISION_ID] = revision;
-	le_put(&dev->config[PCI_CLASS_PROG], 3, class_code);
+	bus_store_le(&dev->config[PCI_CLASS_PROG], 3, class_code);
 	dev->config[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL; /* single function */
-	le_put(&dev->config[PCI_SUBSYSTEM_VENDOR_ID], 2, subsys_vendor);
-	le_put(&dev->config[PCI_SUBSYSTEM_ID], 2, subsys_id);
+	bus_store_le(&dev->config[PCI_SUBSYSTEM_VENDOR_ID], 2, subsys_vendor);
+	bus_store_le(&dev->config[PCI_SUBSYSTEM_ID], 2, subsys_id);
 	dev->config[PCI_INTERRUPT_PIN] = 1; /* INTA */
 
-	le_put(&dev->wmask[PCI_COMMAND], 2, PCI_COMMAND_WRITABLE);
-	le_put(&dev->w1cmask[PCI_STATUS], 2, PCI_STATUS_ERRORS);
+	bus_store_le(&dev->wmask[PCI_COMMAND], 2, PCI_COMMAND_WRITABLE);
+	bus_store_le(&dev->w1cmask[PCI_STATUS], 2, PCI_STATUS_ERRORS);
 	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff; /* a scratch byte for the OS */
 	dev->next_cap = PCI_FIRST_CAP;
@@ -619,8 +604,8 @@ int pci_device_set_bar(struct pci_device *dev, unsigned index, uint64_t size, bo
 	uint32_t type = io ? PCI_BASE_ADDRESS_SPACE_IO : PCI_BASE_ADDRESS_MEM_TYPE_32;
 	uint32_t mask = (uint32_t)~(size - 1) & (io ? (uint32_t)PCI_BASE_ADDRESS_IO_MASK
 						   : (uint32_t)PCI_BASE_ADDRESS_MEM_MASK);
-	le_put(&dev->config[reg], 4, type);
-	le_put(&dev->wmask[reg], 4, mask);
+	bus_store_le(&dev->config[reg], 4, type);
+	bus_store_le(&dev->wmask[reg], 4, mask);
 	return 0;
 }
 
@@ -649,7 +634,7 @@ void pci_device_set_wmask(struct pci_device *dev, unsigned offset, unsigned len,
 {
 	if (len == 0 || len > 4 || !inside(offset, len, 0, PCI_CONFIG_SIZE))
 		return;
-	le_put(&dev->wmask[offset], len, mask);
+	bus_store_le(&dev->wmask[offset], len, mask);
 }
 
 /* ---- MSI-X ---- */
@@ -668,9 +653,9 @@ int pci_msix_init(struct pci_device *dev, struct pci_msix *msix, unsigned nr_vec
 
 	/* Body after id/next: message control, table offset/BIR, PBA offset/BIR. */
 	uint8_t body[10];
-	le_put(&body[PCI_MSIX_FLAGS - 2], 2, nr_vectors - 1);
-	le_put(&body[PCI_MSIX_TABLE - 2], 4, table_offset | bar);
-	le_put(&body[PCI_MSIX_PBA - 2], 4, pba_offset | bar);
+	bus_store_le(&body[PCI_MSIX_FLAGS - 2], 2, nr_vectors - 1);
+	bus_store_le(&body[PCI_MSIX_TABLE - 2], 4, table_offset | bar);
+	bus_store_le(&body[PCI_MSIX_PBA - 2], 4, pba_offset | bar);
 	int offset = pci_device_add_capability(dev, PCI_CAP_ID_MSIX, body, sizeof(body));
 	if (offset < 0)
 		return offset;
@@ -853,9 +838,9 @@ int pci_host_add_device(struct pci_host *host, struct pci_device *dev)
 	for (unsigned i = 0; i < PCI_NR_BARS; i++) {
 		unsigned reg = PCI_BASE_ADDRESS_0 + 4 * i;
 		if (dev->bar[i].size)
-			le_put(&dev->config[reg], 4, le_get(&dev->config[reg], 4) | (uint32_t)addr[i]);
+			bus_store_le(&dev->config[reg], 4, bus_load_le(&dev->config[reg], 4) | (uint32_t)addr[i]);
 	}
-	le_put(&dev->config[PCI_COMMAND], 2, cfg16(dev, PCI_COMMAND) | cmd);
+	bus_store_le(&dev->config[PCI_COMMAND], 2, cfg16(dev, PCI_COMMAND) | cmd);
 	dev->config[PCI_INTERRUPT_LINE] = (uint8_t)pci_intx_gsi(slot);
 
 	dev->host = host;

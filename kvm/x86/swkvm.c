@@ -268,17 +268,17 @@ static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, u
 /* Keep IDT[14] pointed at our trap byte. The kernel rewrites its IDT a
  * few times while booting (early handlers, then the real ones), so this
  * runs on every tick and re-points the gate whenever it changed. */
-static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem)
+static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
+			     const struct kvm_sregs *sregs)
 {
-	struct kvm_sregs sregs;
 	uint8_t raw[16];
 	struct idt_gate64 gate;
 
-	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0 || !(sregs.efer & (1 << 10)))
+	if (!(sregs->efer & (1 << 10)))
 		return; /* not in long mode yet */
-	if (sregs.idt.limit < PF_VECTOR * 16 + 15 || sregs.idt.base == 0)
+	if (sregs->idt.limit < PF_VECTOR * 16 + 15 || sregs->idt.base == 0)
 		return; /* no IDT loaded yet */
-	uint64_t gate_va = sregs.idt.base + PF_VECTOR * 16;
+	uint64_t gate_va = sregs->idt.base + PF_VECTOR * 16;
 	if (read_gva(vcpu_fd, mem, gate_va, raw, 16) != 16)
 		return;
 	swkvm_idt_gate_decode(raw, &gate);
@@ -559,11 +559,11 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 
 	if (!sw->active)
 		return;
-	if (boot_vcpu)
-		pf_trap_maintain(sw, vcpu_fd, mem);
-
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return;
+	if (boot_vcpu)
+		pf_trap_maintain(sw, vcpu_fd, mem, &sregs);
+
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
 	if (read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
 		sv->hypercall_rip = 0;
