@@ -4,6 +4,17 @@
 # timeout, keeps the whole console log in $LOG_DIR and checks what the
 # guest printed and how skiff exited. Exit 77 = skipped (automake), used
 # only outside CI: with CI=true a missing image or /dev/kvm is a failure.
+#
+# The one way to write a boot test: boot with the devices you want and
+# the guest checks to run (guest-images/initramfs/checks/), then expect
+# their results and any lines you need:
+#
+#   boot NAME TIMEOUT --kernel K --initrd I --device ... \
+#        --cmdline skiff.test=virtio,rng,xstate
+#   expect_checks virtio rng xstate      # each printed "skiff-check: X ok"
+#   check "what" log_has 'a line'        # anything else
+#   check "exit status 0" status_is 0
+#   finish
 
 SKIFF=${SKIFF:-$(cd "$(dirname "$0")/../.." && pwd)/skiff}
 SKIFF_CACHE=${SKIFF_CACHE:-/var/cache/skiff}
@@ -49,6 +60,7 @@ boot() {
 	end=$(date +%s.%N)
 	elapsed=$(echo "$end - $start" | bc)
 	printf '%s: %s: exit status %s after %.1f s (log: %s)\n' "$test_name" "$name" "$status" "$elapsed" "$log"
+	grep -a 'skiff-guest: init reached\|skiff-check:' "$log" | tr -d '\r' | sed 's/^/  | /'
 	if [ "$status" = 124 ]; then
 		echo "  timed out after $limit s; last lines:"
 		tail -n 15 "$log" | sed 's/^/  | /'
@@ -67,15 +79,18 @@ check() {
 	fi
 }
 
-log_has() { grep -q -- "$1" "$log"; }
+log_has() { grep -a -q -- "$1" "$log"; }
+log_count() { grep -a -c -- "$1" "$log"; }
+
+# expect_checks NAME...: each guest check ran and reported ok.
+expect_checks() {
+	local name
+	for name in "$@"; do
+		check "guest check $name" log_has "skiff-check: $name ok"
+	done
+}
 status_is() { [ "$status" = "$1" ]; }
 
-# The banner line /init prints, and the guest's own time to init.
-report_banner() {
-	local line
-	line=$(grep -a -m1 'skiff-guest: init reached' "$log" | tr -d '\r')
-	[ -n "$line" ] && echo "  $line"
-}
 
 finish() {
 	echo "$test_name: $((checks - failures)) passed, $failures failed"

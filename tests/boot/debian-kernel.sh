@@ -1,0 +1,29 @@
+#!/bin/bash
+# The unmodified Debian cloud kernel (vmlinux, 64-bit entry) on 2 vCPUs,
+# its virtio drivers loaded as modules, virtio-mmio found only through
+# ACPI (LNRO0005): two rng devices per transport family under virtio_rng,
+# then the extended-state canary and the exec loop.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+require_file "$DEBIAN_VMLINUX"
+require_file "$SKIFF_CACHE/initramfs-debian.cpio"
+
+device_is() { log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"; }
+
+boot 2cpu 1800 --kernel "$DEBIAN_VMLINUX" --initrd "$SKIFF_CACHE/initramfs-debian.cpio" --cpus 2 \
+	--cmdline "skiff.test=virtio,rng,xstate,exec skiff.modules=virtio_pci,virtio_mmio,virtio_rng" \
+	--device rng,transport=pci --device rng,transport=pci-legacy \
+	--device rng,transport=mmio --device rng,transport=mmio-legacy
+check "Debian kernel started" log_has 'Linux version 6.1.*cloud-amd64'
+check "kernel brought up 2 CPUs" log_has 'smp: Brought up 1 node, 2 CPUs'
+check "modules loaded" log_has 'skiff-guest: loaded modules:.* virtio_rng'
+check "no module failed to load" ! log_has 'skiff-guest: loaded modules:.*(failed'
+expect_checks virtio rng xstate exec
+check "transitional PCI bound, modern" device_is virtio_rng modern '.*/0000:00:01.0'
+check "legacy-only PCI bound, legacy" device_is virtio_rng legacy '.*/0000:00:02.0'
+check "virtio-mmio v2 found through ACPI, modern" device_is virtio_rng modern '.*/LNRO0005:00'
+check "virtio-mmio v1 found through ACPI, legacy" device_is virtio_rng legacy '.*/LNRO0005:01'
+check "four distinct hwrng names" \
+	test "$(grep -a -o 'skiff-guest: hwrng virtio_rng.[0-9]* [0-9a-f]\{32\}' "$log" | cut -d' ' -f3 | sort -u | wc -l)" = 4
+check "exit status 0" status_is 0
+finish

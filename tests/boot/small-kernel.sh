@@ -1,0 +1,32 @@
+#!/bin/bash
+# The small kernel (drivers built in) on 1 vCPU, one boot for many things:
+# virtio-rng on every transport under the real Linux driver, the
+# extended-state canary and the exec loop (guest user space correct on
+# software-KVM hosts), and poweroff through ACPI.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+require_file "$SMALL_KERNEL"
+require_file "$INITRAMFS"
+
+device_is() { # device_is DRIVER MODE PATH-PATTERN
+	log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"
+}
+
+# Five rng devices: transitional PCI (the driver picks modern), legacy-only
+# PCI, modern-only PCI, virtio-mmio v2 and v1 (found through ACPI).
+boot 1cpu 900 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 1 \
+	--cmdline skiff.test=virtio,rng,xstate,exec \
+	--device rng,transport=pci --device rng,transport=pci-legacy --device rng,transport=pci-modern \
+	--device rng,transport=mmio --device rng,transport=mmio-legacy
+check "banner: user space runs on 1 CPU" log_has 'skiff-guest: init reached after .* s (uptime), 1 CPUs'
+expect_checks virtio rng xstate exec
+check "transitional PCI (00:01.0) bound, modern" device_is virtio_rng modern '.*/0000:00:01.0'
+check "legacy-only PCI (00:02.0) bound, legacy" device_is virtio_rng legacy '.*/0000:00:02.0'
+check "modern-only PCI (00:03.0) bound, modern" device_is virtio_rng modern '.*/0000:00:03.0'
+check "virtio-mmio v2 (LNRO0005:00) bound, modern" device_is virtio_rng modern '.*/LNRO0005:00'
+check "virtio-mmio v1 (LNRO0005:01) bound, legacy" device_is virtio_rng legacy '.*/LNRO0005:01'
+check "16 random bytes from each of the 5 hwrngs" test "$(log_count 'skiff-guest: hwrng virtio_rng.[0-9]* [0-9a-f]\{32\}')" = 5
+check "no PCI configuration-access error" ! log_has 'PCI: Fatal'
+check "guest powered off through ACPI" log_has 'reboot: Power down'
+check "exit status 0" status_is 0
+finish
