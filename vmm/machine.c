@@ -501,6 +501,7 @@ int machine_run(struct machine *m)
 			snprintf(fixup, sizeof(fixup), "not used");
 		log_info("swkvm", "%lu instructions emulated, %lu hypercalls skipped; syscall fix-up %s",
 			 atomic_load(&m->swkvm.nr_emulated), atomic_load(&m->swkvm.nr_hypercalls_skipped), fixup);
+		swkvm_log_stats(&m->swkvm);
 	}
 	return status;
 }

@@ -11,6 +11,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <cpuid.h>
+
+/* Every vCPU ioctl of this file goes through here, so unit tests can put
+ * a faked vCPU behind it (tests/unit/test-swkvm.c). */
+static int real_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg) = real_ioctl;
+#define vioctl(fd, req, arg) swkvm_vcpu_ioctl((fd), (req), (arg))
 
 #define MSR_STAR   0xc0000081
 #define MSR_LSTAR  0xc0000082
@@ -21,17 +31,29 @@
 #define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
 #define HYPERCALL_ENOSYS ((uint64_t)-1000) /* -KVM_ENOSYS */
 
-/* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1,
- * so the tail of the list is given as bit numbers: 129 pclmulqdq,
+/* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1
+ * (longer lists are cut mid-name), so many features are given as bit
+ * numbers, which are shorter than their names: 151 popcnt, 150 movbe,
+ * 288 fsgsbase, 534 rdpid, 158 rdrand, 306 rdseed, 129 pclmulqdq,
  * 137 ssse3, 147 sse4_1, 148 sse4_2, 153 aes, 317 sha_ni, 520 gfni,
- * 590 serialize. noxsave also removes AVX/AVX-512/PKU. Keeping SIMD out
- * keeps the kernel's SSE crypto/RAID code out of (emulated) ring 0.
+ * 590 serialize, and 320 xsaveopt, 321 xsavec, 322 xgetbv1, 323 xsaves.
+ * Keeping SIMD out keeps the kernel's SSE crypto/RAID code out of
+ * (emulated) ring 0.
+ *
+ * No `noxsave`: guest ring 3 runs natively with the host's XCR0 (AVX and
+ * AVX-512 on), so the guest kernel must save the full extended state on
+ * every task switch or user processes corrupt each other's YMM/ZMM
+ * registers. The host's emulator rejects XSAVE/XRSTOR in ring 0; skiff
+ * emulates them (insn-emul.c). Clearing XSAVEOPT/XSAVEC/XSAVES keeps the
+ * kernel on plain XSAVE/XRSTOR in the standard format.
  * cryptomgr.notests: the RSA self-test runs minutes under emulation;
  * rodata=off skips a 48 s W+X page-table walk. */
-const char swkvm_cmdline[] =
-	"noxsave clearcpuid=cx16,smap,smep,popcnt,bmi1,bmi2,movbe,fsgsbase,rdpid,rdrand,rdseed,abm,adx,erms,fsrm,umip,"
-	"129,137,147,148,153,317,520,590 "
-	"mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
+#define SWKVM_CLEARCPUID                                                                                    \
+	"cx16,smap,smep,151,bmi1,bmi2,150,288,534,158,306,abm,adx,erms,fsrm,umip,129,137,147,148,153,317,520,590," \
+	"320,321,322,323"
+_Static_assert(sizeof(SWKVM_CLEARCPUID) <= 128, "Linux 6.1 reads clearcpuid= into 128 bytes");
+const char swkvm_cmdline[] = "clearcpuid=" SWKVM_CLEARCPUID
+			     " mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
 
 bool swkvm_cpuinfo_has_hw_virt(const char *cpuinfo)
 {
@@ -70,6 +92,8 @@ bool swkvm_detect(char *why, size_t whylen)
 	return true;
 }
 
+static void xstate_layout_init(struct insn_xstate_layout *l);
+
 void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 {
 	char why[128];
@@ -90,6 +114,44 @@ void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 			 why, detected ? "on" : "off");
 		break;
 	}
+	if (sw->active)
+		xstate_layout_init(&sw->xlayout);
+}
+
+void swkvm_count_insn(struct swkvm *sw, const char *name)
+{
+	for (unsigned i = 0; i < SWKVM_INSN_KINDS; i++) {
+		const char *cur = atomic_load(&sw->insn_name[i]);
+		if (!cur) {
+			const char *expected = NULL;
+			if (!atomic_compare_exchange_strong(&sw->insn_name[i], &expected, name))
+				cur = expected;
+			else
+				cur = name;
+		}
+		if (cur == name || strcmp(cur, name) == 0) {
+			atomic_fetch_add(&sw->insn_count[i], 1);
+			return;
+		}
+	}
+}
+
+void swkvm_log_stats(struct swkvm *sw)
+{
+	char buf[512];
+	size_t used = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < SWKVM_INSN_KINDS && used < sizeof(buf); i++) {
+		const char *name = atomic_load(&sw->insn_name[i]);
+		if (!name)
+			break;
+		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu", i ? ", " : "", name,
+				 atomic_load(&sw->insn_count[i]));
+	}
+	log_info("swkvm", "emulated: %s; #PF injected for emulated accesses: %lu; ring-3 rejections: %lu; "
+			  "watchdog ticks: %lu",
+		 used ? buf : "nothing", atomic_load(&sw->nr_page_faults_injected), atomic_load(&sw->nr_user_rejected),
+		 atomic_load(&sw->nr_ticks));
 }
 
 /* ---- pure helpers ---- */
@@ -196,7 +258,7 @@ bool swkvm_is_hypercall(const uint8_t *b, size_t len)
 static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation tr = { .linear_address = gva };
-	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
+	if (vioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
 		return -errno;
 	if (!tr.valid)
 		return -EFAULT;
@@ -242,7 +304,7 @@ static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfma
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[3];
 	} m = { .hdr.nmsrs = 3, .e = { { .index = MSR_STAR }, { .index = MSR_LSTAR }, { .index = MSR_SFMASK } } };
-	if (ioctl(vcpu_fd, KVM_GET_MSRS, &m) != 3)
+	if (vioctl(vcpu_fd, KVM_GET_MSRS, &m) != 3)
 		return -EIO;
 	*star = m.e[0].data;
 	*lstar = m.e[1].data;
@@ -253,14 +315,14 @@ static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfma
 static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, uint32_t error_code)
 {
 	struct kvm_vcpu_events ev;
-	if (ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+	if (vioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return -errno;
 	ev.exception.injected = 1;
 	ev.exception.nr = vector;
 	ev.exception.has_error_code = has_error_code;
 	ev.exception.error_code = error_code;
 	ev.flags = 0;
-	return ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
+	return vioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
 }
 
 /* ---- workaround 4: the page-fault trap ---- */
@@ -372,7 +434,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	if (!swkvm_fault_is_broken_syscall(frame[1], frame[2], lstar)) {
 		/* An ordinary page fault: let the kernel's handler take it. */
 		regs->rip = atomic_load(&sw->pf_real_handler);
-		if (ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+		if (vioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
 			goto ioctl_failed;
 		return SWKVM_RESUME;
 	}
@@ -382,7 +444,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	 * already set by the host; RSP stays the user's, as entry_SYSCALL_64
 	 * expects. The fault frame on the kernel stack is simply dropped. */
 	struct kvm_sregs sregs;
-	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		goto ioctl_failed;
 	uint16_t kernel_cs = (star >> 32) & 0xfffc;
 	sregs.cs = (struct kvm_segment){ .selector = kernel_cs, .limit = 0xffffffff, .type = 11, .present = 1,
@@ -392,7 +454,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	regs->rip = lstar;
 	regs->rsp = frame[4];
 	regs->rflags = (regs->r11 & ~sfmask & ~RFLAGS_RF) | 2;
-	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+	if (vioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || vioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
 		goto ioctl_failed;
 	atomic_fetch_add(&sw->nr_syscalls_fixed, 1);
 	return SWKVM_RESUME;
@@ -404,30 +466,109 @@ ioctl_failed:
 
 /* ---- workaround 2: instructions the host's emulator rejects ---- */
 
+/* Walk the guest's 4- or 5-level page tables for an access by ring-0 code
+ * (CR0.WP honoured, U/S not checked: SMAP is off in the guest), setting
+ * Accessed and, for writes, Dirty bits as the CPU would. KVM_TRANSLATE
+ * cannot serve the emulator: it reports every page as writable, so an
+ * emulated write would go straight through a read-only copy-on-write page
+ * into memory another process shares. */
+int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
+	       uint64_t *gpa, uint32_t *pf_error)
+{
+	const uint64_t addr_mask = 0x000ffffffffff000ull;
+	uint64_t table = cr3 & addr_mask;
+	int levels = la57 ? 5 : 4;
+	uint32_t err = write ? SWKVM_PF_W : 0;
+
+	/* Non-canonical addresses #GP on hardware; report them as not present. */
+	int va_bits = la57 ? 57 : 48;
+	if ((uint64_t)((int64_t)(gva << (64 - va_bits)) >> (64 - va_bits)) != gva)
+		goto fault;
+	for (int level = levels; level >= 1; level--) {
+		unsigned shift = 12 + 9 * (level - 1);
+		uint64_t *pte = guest_mem_ptr(mem, table + ((gva >> shift) & 511) * 8, 8);
+		if (!pte)
+			goto fault;
+		uint64_t e = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
+		if (!(e & 1))
+			goto fault;
+		if (write && wp && !(e & 2)) {
+			err |= SWKVM_PF_P;
+			goto fault;
+		}
+		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & 0x80));
+		uint64_t set = 0x20 | (leaf && write ? 0x40 : 0); /* Accessed, Dirty */
+		if ((e & set) != set)
+			__atomic_fetch_or(pte, set, __ATOMIC_ACQ_REL);
+		if (leaf) {
+			uint64_t page = (1ull << shift) - 1;
+			uint64_t base = e & addr_mask & ~page;
+			*gpa = base | (gva & page);
+			return 0;
+		}
+		table = e & addr_mask;
+	}
+fault:
+	*pf_error = err;
+	return -EFAULT;
+}
+
 struct emul_ctx {
+	struct swkvm *sw;
 	int vcpu_fd;
 	const struct guest_mem *mem;
+	/* paging, for swkvm_walk; KVM_TRANSLATE outside long mode */
+	bool walk, la57, wp;
+	uint64_t cr3;
+	uint32_t fault_error; /* page-fault error code of the last failed access */
 	bool fpu_dirty;
 	struct kvm_fpu fpu;
 	bool fpu_loaded;
+	bool xsave_loaded;
+	struct kvm_xsave xsave;
 };
+
+/* Copy len bytes between buf and guest virtual memory, page by page. */
+static int emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t gpa = 0, va = gva + done;
+		size_t chunk = 4096 - (va & 4095);
+		if (chunk > len - done)
+			chunk = len - done;
+		int r = c->walk ? swkvm_walk(c->mem, c->cr3, c->la57, c->wp, va, write, &gpa, &c->fault_error)
+				: gva_to_gpa(c->vcpu_fd, va, &gpa);
+		if (r < 0) {
+			if (!c->walk)
+				c->fault_error = write ? SWKVM_PF_W : 0;
+			return -EFAULT;
+		}
+		bool ok = write ? guest_mem_write(c->mem, gpa, (const uint8_t *)buf + done, chunk)
+				: guest_mem_read(c->mem, gpa, (uint8_t *)buf + done, chunk);
+		if (!ok) { /* not RAM (MMIO): no XSAVE image lives there */
+			c->fault_error = SWKVM_PF_P | (write ? SWKVM_PF_W : 0);
+			return -EFAULT;
+		}
+		done += chunk;
+	}
+	return 0;
+}
 
 static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
 {
-	struct emul_ctx *c = opaque;
-	return read_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+	return emul_access(opaque, gva, buf, len, false);
 }
 
 static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
 {
-	struct emul_ctx *c = opaque;
-	return write_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+	return emul_access(opaque, gva, (void *)buf, len, true);
 }
 
 static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
 {
 	if (!c->fpu_loaded) {
-		if (ioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
+		if (vioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
 			memset(&c->fpu, 0, sizeof(c->fpu));
 		c->fpu_loaded = true;
 	}
@@ -459,11 +600,81 @@ static void emul_fpu_init(void *opaque)
 	c->fpu_dirty = true;
 }
 
+static int emul_get_xcr(void *opaque, uint32_t index, uint64_t *value)
+{
+	struct emul_ctx *c = opaque;
+	struct kvm_xcrs x;
+	if (vioctl(c->vcpu_fd, KVM_GET_XCRS, &x) < 0)
+		return -errno;
+	for (unsigned i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (x.xcrs[i].xcr == index) {
+			*value = x.xcrs[i].value;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int emul_set_xcr(void *opaque, uint32_t index, uint64_t value)
+{
+	struct emul_ctx *c = opaque;
+	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = index, .value = value } } };
+	return vioctl(c->vcpu_fd, KVM_SET_XCRS, &x) < 0 ? -errno : 0;
+}
+
+static int emul_get_xstate(void *opaque, uint8_t *image, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	if (len > sizeof(c->xsave.region))
+		return -EINVAL;
+	if (!c->xsave_loaded && vioctl(c->vcpu_fd, KVM_GET_XSAVE, &c->xsave) < 0)
+		return -errno;
+	c->xsave_loaded = true;
+	memcpy(image, c->xsave.region, len);
+	return 0;
+}
+
+static int emul_set_xstate(void *opaque, const uint8_t *image, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	if (len > sizeof(c->xsave.region) || !c->xsave_loaded)
+		return -EINVAL;
+	memcpy(c->xsave.region, image, len);
+	return vioctl(c->vcpu_fd, KVM_SET_XSAVE, &c->xsave) < 0 ? -errno : 0;
+}
+
+/* The standard XSAVE layout of this CPU (CPUID leaf 0xD). The guest sees
+ * the host's CPUID here, and KVM_GET_XSAVE uses the same offsets. */
+static void xstate_layout_init(struct insn_xstate_layout *l)
+{
+	unsigned a, b, c, d;
+	memset(l, 0, sizeof(*l));
+	if (__get_cpuid_max(0, NULL) < 0xd)
+		return;
+	__cpuid_count(0xd, 0, a, b, c, d);
+	l->supported = a | (uint64_t)d << 32;
+	l->size = c;
+	for (unsigned i = 2; i < 64; i++) {
+		if (!(l->supported >> i & 1))
+			continue;
+		__cpuid_count(0xd, i, a, b, c, d);
+		l->length[i] = a;
+		l->offset[i] = b;
+	}
+}
+
 /* KVM's register file and the emulator's use the same GPR order only by
  * name, so copy field by field. */
 #define KVM_GPRS(X)                                                                                         \
 	X(0, rax) X(1, rcx) X(2, rdx) X(3, rbx) X(4, rsp) X(5, rbp) X(6, rsi) X(7, rdi) X(8, r8) X(9, r9)   \
 	X(10, r10) X(11, r11) X(12, r12) X(13, r13) X(14, r14) X(15, r15)
+
+static int inject_page_fault(int vcpu_fd, struct kvm_sregs *sregs, uint64_t cr2, uint32_t error)
+{
+	sregs->cr2 = cr2;
+	if (vioctl(vcpu_fd, KVM_SET_SREGS, sregs) < 0)
+		return -errno;
+	return inject_exception(vcpu_fd, PF_VECTOR, true, error);
+}
 
 enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
 						 const struct guest_mem *mem, char *msg, size_t msglen)
@@ -472,19 +683,28 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	struct kvm_sregs sregs;
 	uint8_t bytes[15];
 
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
 		return SWKVM_FATAL;
 	}
 	uint64_t trap = atomic_load(&sw->pf_trap_va);
-	if (trap != 0 && regs.rip == trap)
+	unsigned cpl = sregs.cs.selector & 3;
+	if (trap != 0 && regs.rip == trap && cpl == 0)
 		return pf_trap_handle(sw, vcpu_fd, mem, &regs, msg, msglen);
 
 	/* Outside long mode RIP is an offset into CS. */
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
 	size_t n = read_gva(vcpu_fd, mem, pc, bytes, sizeof(bytes));
 
-	struct emul_ctx ctx = { .vcpu_fd = vcpu_fd, .mem = mem };
+	struct emul_ctx ctx = {
+		.sw = sw,
+		.vcpu_fd = vcpu_fd,
+		.mem = mem,
+		.walk = (sregs.cr0 & (1ull << 31)) && (sregs.efer & (1 << 10)) && (sregs.cr4 & (1 << 5)),
+		.la57 = sregs.cr4 & (1 << 12),
+		.wp = sregs.cr0 & (1 << 16),
+		.cr3 = sregs.cr3,
+	};
 	struct insn_cpu cpu = {
 		.rip = regs.rip,
 		.rflags = regs.rflags,
@@ -498,12 +718,37 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 		.get_mxcsr = emul_get_mxcsr,
 		.set_mxcsr = emul_set_mxcsr,
 		.fpu_init = emul_fpu_init,
+		.xlayout = sw->xlayout.size ? &sw->xlayout : NULL,
+		.get_xcr = emul_get_xcr,
+		.set_xcr = emul_set_xcr,
+		.get_xstate = emul_get_xstate,
+		.set_xstate = emul_set_xstate,
 	};
 #define TO_CPU(i, r) cpu.gpr[i] = regs.r;
 	KVM_GPRS(TO_CPU)
 #undef TO_CPU
 	struct insn_outcome out;
-	enum insn_result res = insn_emulate(&cpu, bytes, n, &out);
+	enum insn_result res;
+
+	if (cpl != 0) {
+		/* The emulator assumes ring 0 (no privilege checks). A ring-3
+		 * instruction the host rejects gets the exception hardware would
+		 * most plausibly raise: #BP for int3, #UD for anything else. */
+		bool is_int3 = n >= 1 && bytes[0] == 0xcc;
+		if (is_int3)
+			regs.rip += 1;
+		if ((is_int3 && vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) ||
+		    inject_exception(vcpu_fd, is_int3 ? 3 : 6, false, 0) < 0) {
+			snprintf(msg, msglen, "CPL %u emulation failure at %#llx: exception injection failed: %s", cpl,
+				 (unsigned long long)regs.rip, strerror(errno));
+			return SWKVM_FATAL;
+		}
+		if (atomic_fetch_add(&sw->nr_user_rejected, 1) < 5)
+			log_warn("swkvm", "the host rejected a ring-%u instruction at %#llx: injected %s", cpl,
+				 (unsigned long long)regs.rip, is_int3 ? "#BP" : "#UD");
+		return SWKVM_RESUME;
+	}
+	res = insn_emulate(&cpu, bytes, n, &out);
 
 	if (res == INSN_UNSUPPORTED) {
 		/* With several vCPUs the kernel may have been rewriting this very
@@ -517,14 +762,21 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 		char hex[64];
 		insn_format_bytes(bytes, n, hex, sizeof(hex));
 		snprintf(msg, msglen, "the host rejected an instruction skiff cannot emulate at RIP %#llx (CPL %u): %s (%s)",
-			 (unsigned long long)regs.rip, sregs.cs.dpl, n ? hex : "unreadable", out.reason);
+			 (unsigned long long)regs.rip, cpl, n ? hex : "unreadable", out.reason);
 		return SWKVM_FATAL;
 	}
 	sv->retry_rip = 0;
 	if (res == INSN_MEM_FAULT) {
-		snprintf(msg, msglen, "emulating %s at RIP %#llx: its memory operand %#llx is not mapped",
-			 out.name, (unsigned long long)regs.rip, (unsigned long long)out.fault_gva);
-		return SWKVM_FATAL;
+		/* What the CPU would do: #PF with CR2 and the error code. The
+		 * kernel's exception-table fix-ups (user XSAVE/XRSTOR in signal
+		 * delivery and sigreturn) then run as on hardware. */
+		uint32_t err = ctx.fault_error | (out.fault_write ? SWKVM_PF_W : 0);
+		if (inject_page_fault(vcpu_fd, &sregs, out.fault_gva, err) < 0)
+			goto inject_failed;
+		atomic_fetch_add(&sw->nr_page_faults_injected, 1);
+		log_debug("swkvm", "%s at %#llx: #PF at %#llx, error code %#x", out.name,
+			  (unsigned long long)regs.rip, (unsigned long long)out.fault_gva, err);
+		return SWKVM_RESUME;
 	}
 
 #define FROM_CPU(i, r) regs.r = cpu.gpr[i];
@@ -532,7 +784,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 #undef FROM_CPU
 	regs.rip = cpu.rip;
 	regs.rflags = cpu.rflags;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && ioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
+	if (vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && vioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
 		snprintf(msg, msglen, "emulating %s: vCPU register update failed: %s", out.name, strerror(errno));
 		return SWKVM_FATAL;
 	}
@@ -541,6 +793,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
 		goto inject_failed;
 	atomic_fetch_add(&sw->nr_emulated, 1);
+	swkvm_count_insn(sw, out.name);
 	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
 	return SWKVM_RESUME;
 
@@ -559,10 +812,15 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 
 	if (!sw->active)
 		return;
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	atomic_fetch_add(&sw->nr_ticks, 1);
+	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return;
 	if (boot_vcpu)
 		pf_trap_maintain(sw, vcpu_fd, mem, &sregs);
+	if ((sregs.cs.selector & 3) != 0) {
+		sv->hypercall_rip = 0; /* hypercalls are skipped only for the kernel */
+		return;
+	}
 
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
 	if (read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
@@ -577,7 +835,7 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 	unsigned long nr = regs.rax;
 	regs.rax = HYPERCALL_ENOSYS;
 	regs.rip += 3;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) == 0 && atomic_fetch_add(&sw->nr_hypercalls_skipped, 1) < 5)
+	if (vioctl(vcpu_fd, KVM_SET_REGS, &regs) == 0 && atomic_fetch_add(&sw->nr_hypercalls_skipped, 1) < 5)
 		log_info("swkvm", "hypercall %lu at %#llx never completed; returned -KVM_ENOSYS", nr,
 			 (unsigned long long)(regs.rip - 3));
 	sv->hypercall_rip = 0;

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "kvm/guest-mem.h"
+#include "kvm/x86/insn-emul.h"
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
 
@@ -59,8 +60,15 @@ struct swkvm {
 	uint64_t pf_tramp_va;             /* the trampoline in kernel text padding, 0 = none
 					     (then every page fault exits, see pf_trap_handle) */
 	uint8_t pf_tramp[SWKVM_PF_TRAMP_LEN]; /* the bytes written there */
+	/* The host's standard XSAVE layout, for emulating the XSAVE family. */
+	struct insn_xstate_layout xlayout;
 	/* Counters for the closing log line. */
 	_Atomic unsigned long nr_emulated, nr_syscalls_fixed, nr_page_faults, nr_hypercalls_skipped;
+	_Atomic unsigned long nr_page_faults_injected, nr_user_rejected, nr_ticks;
+	/* Emulated instructions by mnemonic (first SWKVM_INSN_KINDS names). */
+#define SWKVM_INSN_KINDS 16
+	const char *_Atomic insn_name[SWKVM_INSN_KINDS];
+	_Atomic unsigned long insn_count[SWKVM_INSN_KINDS];
 };
 
 /* Per-vCPU state. */
@@ -95,6 +103,23 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 /* Called on every watchdog tick (KVM_RUN interrupted by the vCPU's timer). */
 void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
 		bool boot_vcpu);
+
+/* One log line: what was emulated, how often (for the closing summary). */
+void swkvm_log_stats(struct swkvm *sw);
+void swkvm_count_insn(struct swkvm *sw, const char *name);
+
+/* Page-fault error code bits. */
+#define SWKVM_PF_P 1u /* the page was present: a protection fault */
+#define SWKVM_PF_W 2u /* a write */
+/* Translate gva for a ring-0 access through the guest's long-mode page
+ * tables at cr3 (5 levels with la57), honouring CR0.WP for writes, and set
+ * the Accessed/Dirty bits. 0 and *gpa, or -EFAULT and the #PF error code. */
+int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
+	       uint64_t *gpa, uint32_t *pf_error);
+
+/* All vCPU ioctls of swkvm.c go through this (ioctl(2) by default); unit
+ * tests point it at a faked vCPU. */
+extern int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg);
 
 /* Pure helpers, exposed for unit tests. */
 struct idt_gate64 {
