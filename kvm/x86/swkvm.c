@@ -4,6 +4,7 @@
 #include "kvm/x86/insn-emul.h"
 #include "vmm/log.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -253,6 +254,53 @@ bool swkvm_is_hypercall(const uint8_t *b, size_t len)
 	return len >= 3 && b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xc1 || b[2] == 0xd9);
 }
 
+/* The guest-physical range of the .text section of an x86-64 vmlinux:
+ * its section header gives the virtual range, the PT_LOAD that holds it
+ * the physical one. Every bound is checked: the file is untrusted. */
+bool swkvm_elf_text_range(const uint8_t *elf, size_t len, uint64_t *lo, uint64_t *hi)
+{
+	Elf64_Ehdr eh;
+	if (!elf || len < sizeof(eh) || memcmp(elf, ELFMAG, SELFMAG) != 0 || elf[EI_CLASS] != ELFCLASS64)
+		return false;
+	memcpy(&eh, elf, sizeof(eh));
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shnum == 0 ||
+	    eh.e_shstrndx >= eh.e_shnum || eh.e_shoff > len || (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff ||
+	    eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+		return false;
+	Elf64_Shdr strtab, sh;
+	memcpy(&strtab, elf + eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof(sh), sizeof(sh));
+	if (strtab.sh_offset > len || strtab.sh_size > len - strtab.sh_offset)
+		return false;
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		memcpy(&sh, elf + eh.e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+		if (sh.sh_name >= strtab.sh_size || strtab.sh_size - sh.sh_name < 6 ||
+		    memcmp(elf + strtab.sh_offset + sh.sh_name, ".text", 6) != 0)
+			continue;
+		if (!(sh.sh_flags & SHF_EXECINSTR) || sh.sh_size == 0 || sh.sh_addr + sh.sh_size < sh.sh_addr)
+			return false;
+		for (unsigned j = 0; j < eh.e_phnum; j++) {
+			Elf64_Phdr ph;
+			memcpy(&ph, elf + eh.e_phoff + (uint64_t)j * sizeof(ph), sizeof(ph));
+			if (ph.p_type != PT_LOAD || sh.sh_addr < ph.p_vaddr || sh.sh_addr - ph.p_vaddr > ph.p_memsz ||
+			    sh.sh_size > ph.p_memsz - (sh.sh_addr - ph.p_vaddr))
+				continue;
+			*lo = ph.p_paddr + (sh.sh_addr - ph.p_vaddr);
+			*hi = *lo + sh.sh_size;
+			return *hi > *lo;
+		}
+		return false;
+	}
+	return false;
+}
+
+void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi)
+{
+	sw->text_gpa_lo = gpa_lo;
+	sw->text_gpa_hi = gpa_hi;
+	log_debug("swkvm", "kernel text at guest physical [%#llx, %#llx)", (unsigned long long)gpa_lo,
+		  (unsigned long long)gpa_hi);
+}
+
 /* ---- guest access through the vCPU's page tables ---- */
 
 static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
@@ -277,21 +325,6 @@ static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, v
 		if (chunk > len - done)
 			chunk = len - done;
 		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_read(mem, gpa, (uint8_t *)buf + done, chunk))
-			break;
-		done += chunk;
-	}
-	return done;
-}
-
-static size_t write_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, const void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_write(mem, gpa, (const uint8_t *)buf + done, chunk))
 			break;
 		done += chunk;
 	}
@@ -327,22 +360,107 @@ static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, u
 
 /* ---- workaround 4: the page-fault trap ---- */
 
-/* Keep IDT[14] pointed at our trap byte. The kernel rewrites its IDT a
- * few times while booting (early handlers, then the real ones), so this
- * runs on every tick and re-points the gate whenever it changed. */
+#define INT3_WORD 0xccccccccccccccccull
+#define TRAMP_WORDS ((SWKVM_PF_TRAMP_LEN + 7) / 8)
+
+/* Write the trampoline into int3 padding with one compare-and-swap per
+ * 8-byte word, each expecting int3 bytes: if anything changed there since
+ * the search (another vCPU, the kernel patching its text), nothing of ours
+ * stays behind and false comes back. */
+bool swkvm_tramp_write(uint8_t *dst, const uint8_t tramp[SWKVM_PF_TRAMP_LEN])
+{
+	uint64_t words[TRAMP_WORDS];
+	memset(words, 0xcc, sizeof(words));
+	memcpy(words, tramp, SWKVM_PF_TRAMP_LEN);
+	uint64_t *w = (uint64_t *)dst;
+	if ((uintptr_t)dst % 8)
+		return false;
+	for (unsigned i = 0; i < TRAMP_WORDS; i++) {
+		uint64_t expected = INT3_WORD;
+		if (!__atomic_compare_exchange_n(&w[i], &expected, words[i], false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			while (i-- > 0) {
+				expected = words[i];
+				__atomic_compare_exchange_n(&w[i], &expected, INT3_WORD, false, __ATOMIC_SEQ_CST,
+							    __ATOMIC_SEQ_CST);
+			}
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Point an IDT gate at new_offset in one atomic store. A 64-bit gate's
+ * offset is split: bits 0-15 in bytes 0-1, 16-31 in bytes 6-7, 32-63 in
+ * bytes 8-11. Kernel text lies within one 4 GiB window, so only the first
+ * 8 bytes change, and those are written with one compare-and-swap against
+ * what was read: a guest CPU never sees half a gate, and a gate the kernel
+ * rewrote meanwhile is left alone. */
+bool swkvm_idt_gate_swap(uint8_t *gate, const uint8_t expected_raw[16], uint64_t new_offset)
+{
+	struct idt_gate64 g;
+	uint8_t raw[16];
+	uint64_t old_lo, new_lo;
+
+	if ((uintptr_t)gate % 8)
+		return false;
+	swkvm_idt_gate_decode(expected_raw, &g);
+	if ((g.offset >> 32) != (new_offset >> 32))
+		return false;
+	g.offset = new_offset;
+	swkvm_idt_gate_encode(&g, raw);
+	if (memcmp(raw + 8, expected_raw + 8, 8) != 0)
+		return false;
+	memcpy(&old_lo, expected_raw, 8);
+	memcpy(&new_lo, raw, 8);
+	return __atomic_compare_exchange_n((uint64_t *)gate, &old_lo, new_lo, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+/* Where to look for int3 padding: [*lo, *hi) guest-physical, containing
+ * handler_gpa. The kernel's .text when the loader knew it; otherwise (a
+ * bzImage) 4 MiB from the handler on, and only until a trampoline was
+ * ever overwritten (then nothing: without bounds skiff cannot tell text
+ * from memory the kernel freed). */
+static bool search_range(const struct swkvm *sw, uint64_t handler_gpa, uint64_t *lo, uint64_t *hi)
+{
+	if (sw->text_gpa_hi > sw->text_gpa_lo) {
+		if (handler_gpa < sw->text_gpa_lo || handler_gpa >= sw->text_gpa_hi)
+			return false; /* a handler outside text: not the kernel we loaded */
+		*lo = sw->text_gpa_lo;
+		*hi = sw->text_gpa_hi;
+		return true;
+	}
+	if (sw->pf_tramp_spoiled)
+		return false;
+	*lo = handler_gpa;
+	*hi = handler_gpa + (4 << 20);
+	return true;
+}
+
+/* Keep IDT[14] pointed at our trampoline (or trap byte). The kernel
+ * rewrites its IDT a few times while booting (early handlers, then the
+ * real ones), so this runs on every tick until user space can exist, and
+ * re-points the gate whenever it changed. */
 static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
 			     const struct kvm_sregs *sregs)
 {
 	uint8_t raw[16];
 	struct idt_gate64 gate;
+	uint64_t gate_gpa;
 
 	if (!(sregs->efer & (1 << 10)))
 		return; /* not in long mode yet */
 	if (sregs->idt.limit < PF_VECTOR * 16 + 15 || sregs->idt.base == 0)
 		return; /* no IDT loaded yet */
 	uint64_t gate_va = sregs->idt.base + PF_VECTOR * 16;
-	if (read_gva(vcpu_fd, mem, gate_va, raw, 16) != 16)
+	uint8_t *gate_host;
+	if (gva_to_gpa(vcpu_fd, gate_va, &gate_gpa) < 0 || !(gate_host = guest_mem_ptr(mem, gate_gpa, 16)) ||
+	    (uintptr_t)gate_host % 8)
 		return;
+	for (int i = 0; i < 2; i++) {
+		uint64_t w = __atomic_load_n((uint64_t *)gate_host + i, __ATOMIC_ACQUIRE);
+		memcpy(raw + 8 * i, &w, 8);
+	}
 	swkvm_idt_gate_decode(raw, &gate);
 	if ((gate.type_attr & 0x80) == 0 || gate.offset == 0)
 		return; /* gate not present yet */
@@ -351,66 +469,76 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 	if (get_msrs(vcpu_fd, &star, &lstar, &sfmask) < 0 || lstar == 0)
 		return; /* no syscall entry yet, so no user space: nothing to fix */
 
-	/* Still in place? The kernel rewrites its IDT a few times while
-	 * booting, and could patch or free the text we borrowed. */
 	uint64_t target = atomic_load(&sw->pf_gate_target);
 	if (target != 0 && gate.offset == target) {
+		bool intact = false;
 		if (sw->pf_tramp_va) {
 			uint8_t now[SWKVM_PF_TRAMP_LEN];
-			if (read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
-			    memcmp(now, sw->pf_tramp, sizeof(now)) == 0)
-				return;
+			intact = read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
+				 memcmp(now, sw->pf_tramp, sizeof(now)) == 0;
 		} else {
 			uint8_t b = 0;
-			if (read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc)
-				return;
+			intact = read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc;
 		}
-		gate.offset = atomic_load(&sw->pf_real_handler);
+		if (intact)
+			return;
+		/* Our bytes were overwritten: the kernel reused that memory.
+		 * Give the page-fault vector back to the kernel at once, and
+		 * never write there again. */
+		sw->pf_tramp_spoiled = true;
+		uint64_t real = atomic_load(&sw->pf_real_handler);
+		if (!swkvm_idt_gate_swap(gate_host, raw, real))
+			return; /* the gate changed meanwhile: next tick */
+		log_warn("swkvm", "the page-fault trampoline at %#llx was overwritten; vector 14 is the kernel's again",
+			 (unsigned long long)target);
+		atomic_store(&sw->pf_gate_target, 0);
+		atomic_store(&sw->pf_trap_va, 0);
 		sw->pf_tramp_va = 0;
+		gate.offset = real;
+		swkvm_idt_gate_encode(&gate, raw);
 	}
 	uint64_t real = gate.offset;
 
-	/* Kernel text is mapped contiguously, so scanning guest-physical
-	 * memory from the handler's physical address finds bytes at the same
-	 * distance virtually. Linux fills the gaps in its text with int3. */
-	uint64_t handler_gpa = 0;
-	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0)
+	/* Kernel text is mapped contiguously, so a byte at guest-physical
+	 * distance d from the handler is at virtual distance d too. */
+	uint64_t handler_gpa = 0, lo, hi;
+	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0 || !search_range(sw, handler_gpa, &lo, &hi))
 		return;
-	size_t span = 4 << 20;
+	uint64_t span = hi - lo;
 	const uint8_t *text = NULL;
-	while (span >= 4096 && !(text = guest_mem_ptr(mem, handler_gpa, span)))
+	while (span >= 4096 && !(text = guest_mem_ptr(mem, lo, span)))
 		span /= 2;
-	if (!text)
+	if (!text || handler_gpa >= lo + span)
 		return;
+	uint64_t text_va = real - (handler_gpa - lo);
 
 	uint64_t tramp_va = 0, trap_va = 0;
-	long pad = swkvm_find_padding(text, span, SWKVM_PF_TRAMP_LEN);
-	if (pad >= 0 && swkvm_pf_tramp_build(sw->pf_tramp, real + pad, lstar, sfmask, real) &&
-	    write_gva(vcpu_fd, mem, real + pad, sw->pf_tramp, SWKVM_PF_TRAMP_LEN) == SWKVM_PF_TRAMP_LEN) {
-		tramp_va = real + pad;
+	long pad = swkvm_find_padding(text, span, TRAMP_WORDS * 8);
+	if (pad >= 0 && swkvm_pf_tramp_build(sw->pf_tramp, text_va + pad, lstar, sfmask, real) &&
+	    swkvm_tramp_write((uint8_t *)text + pad, sw->pf_tramp)) {
+		tramp_va = text_va + pad;
 	} else {
 		/* No room for the trampoline: every page fault exits to skiff. */
 		long at = swkvm_find_trap_byte(text, span);
 		if (at < 0) {
-			log_warn("swkvm", "no int3 byte within %zu KiB of the page-fault handler %#llx; guest user "
-					  "space will not run", span / 1024, (unsigned long long)real);
+			log_warn("swkvm", "no int3 byte in the %llu KiB of kernel text searched; guest user space will "
+					  "not run", (unsigned long long)(span / 1024));
 			return;
 		}
-		trap_va = real + at;
+		trap_va = text_va + at;
 	}
 	sw->pf_tramp_va = tramp_va;
 	atomic_store(&sw->pf_real_handler, real);
 	atomic_store(&sw->pf_trap_va, trap_va); /* 0 with the trampoline: nothing exits */
-	gate.offset = tramp_va ? tramp_va : trap_va;
-	atomic_store(&sw->pf_gate_target, gate.offset);
-	swkvm_idt_gate_encode(&gate, raw);
-	if (write_gva(vcpu_fd, mem, gate_va, raw, 16) != 16) {
+	uint64_t new_target = tramp_va ? tramp_va : trap_va;
+	atomic_store(&sw->pf_gate_target, new_target);
+	if (!swkvm_idt_gate_swap(gate_host, raw, new_target)) {
 		atomic_store(&sw->pf_gate_target, 0);
 		atomic_store(&sw->pf_trap_va, 0);
-		return;
+		return; /* gate changed meanwhile (or out of reach): try again next tick */
 	}
 	log_debug("swkvm", "page-fault vector now %s at %#llx (kernel handler %#llx)",
-		  tramp_va ? "goes through the trampoline" : "traps", (unsigned long long)gate.offset,
+		  tramp_va ? "goes through the trampoline" : "traps", (unsigned long long)new_target,
 		  (unsigned long long)real);
 }
 

@@ -60,6 +60,11 @@ struct swkvm {
 	uint64_t pf_tramp_va;             /* the trampoline in kernel text padding, 0 = none
 					     (then every page fault exits, see pf_trap_handle) */
 	uint8_t pf_tramp[SWKVM_PF_TRAMP_LEN]; /* the bytes written there */
+	/* Guest-physical range of the kernel's .text (from the vmlinux loaded;
+	 * 0/0 = unknown, e.g. a bzImage). The trampoline goes only there:
+	 * other kernel memory (init text, data) may be freed and reused. */
+	uint64_t text_gpa_lo, text_gpa_hi;
+	bool pf_tramp_spoiled; /* a trampoline was overwritten under us */
 	/* The host's standard XSAVE layout, for emulating the XSAVE family. */
 	struct insn_xstate_layout xlayout;
 	/* Counters for the closing log line. */
@@ -104,6 +109,11 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
 		bool boot_vcpu);
 
+/* The guest-physical range of .text in an x86-64 vmlinux (ELF section
+ * headers); false if it has none or the file is malformed. */
+bool swkvm_elf_text_range(const uint8_t *elf, size_t len, uint64_t *lo, uint64_t *hi);
+void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
+
 /* One log line: what was emulated, how often (for the closing summary). */
 void swkvm_log_stats(struct swkvm *sw);
 void swkvm_count_insn(struct swkvm *sw, const char *name);
@@ -141,6 +151,15 @@ bool swkvm_pf_tramp_build(uint8_t out[SWKVM_PF_TRAMP_LEN], uint64_t tramp_va, ui
 			  uint64_t handler);
 /* Offset of an 8-byte aligned run of at least need int3 (0xcc) bytes, or -1. */
 long swkvm_find_padding(const uint8_t *text, size_t len, size_t need);
+/* Copy the trampoline into 8-byte aligned int3 padding at dst, word by
+ * word with compare-and-swap; false (and dst as it was) if any word was
+ * not int3 padding any more. */
+bool swkvm_tramp_write(uint8_t *dst, const uint8_t tramp[SWKVM_PF_TRAMP_LEN]);
+/* Re-point the 16-byte IDT gate at gate (8-byte aligned host memory),
+ * which must still hold expected_raw, at new_offset: one atomic 8-byte
+ * compare-and-swap. False if the gate changed or the new offset differs
+ * from the old one above bit 31 (that would need two stores). */
+bool swkvm_idt_gate_swap(uint8_t *gate, const uint8_t expected_raw[16], uint64_t new_offset);
 /* Does a page-fault frame (saved RIP and CS) mean "half-done syscall"? */
 bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar);
 /* vmcall (0f 01 c1) or vmmcall (0f 01 d9)? */
