@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <cpuid.h>
 
@@ -117,9 +118,11 @@ void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 	}
 	if (sw->active)
 		xstate_layout_init(&sw->xlayout);
+	/* For measuring the tick's cost: SKIFF_SWKVM_FAST_TICK=1 keeps 100 Hz. */
+	sw->fast_tick = getenv("SKIFF_SWKVM_FAST_TICK") != NULL;
 }
 
-void swkvm_count_insn(struct swkvm *sw, const char *name)
+void swkvm_count_insn(struct swkvm *sw, const char *name, long ns)
 {
 	for (unsigned i = 0; i < SWKVM_INSN_KINDS; i++) {
 		const char *cur = atomic_load(&sw->insn_name[i]);
@@ -132,6 +135,7 @@ void swkvm_count_insn(struct swkvm *sw, const char *name)
 		}
 		if (cur == name || strcmp(cur, name) == 0) {
 			atomic_fetch_add(&sw->insn_count[i], 1);
+			atomic_fetch_add(&sw->insn_ns[i], ns);
 			return;
 		}
 	}
@@ -146,8 +150,9 @@ void swkvm_log_stats(struct swkvm *sw)
 		const char *name = atomic_load(&sw->insn_name[i]);
 		if (!name)
 			break;
-		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu", i ? ", " : "", name,
-				 atomic_load(&sw->insn_count[i]));
+		unsigned long n = atomic_load(&sw->insn_count[i]);
+		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu (%.1f us each in skiff)", i ? ", " : "",
+				 name, n, n ? atomic_load(&sw->insn_ns[i]) / 1e3 / n : 0.0);
 	}
 	log_info("swkvm", "emulated: %s; #PF injected for emulated accesses: %lu; ring-3 rejections: %lu; "
 			  "watchdog ticks: %lu",
@@ -810,7 +815,9 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	uint8_t bytes[15];
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
 		return SWKVM_FATAL;
@@ -921,7 +928,8 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
 		goto inject_failed;
 	atomic_fetch_add(&sw->nr_emulated, 1);
-	swkvm_count_insn(sw, out.name);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	swkvm_count_insn(sw, out.name, (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
 	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
 	return SWKVM_RESUME;
 
@@ -931,6 +939,13 @@ inject_failed:
 }
 
 /* ---- workaround 3 (and upkeep of 4): the watchdog tick ---- */
+
+long swkvm_tick_period_ns(const struct swkvm *sw)
+{
+	if (!sw->active)
+		return 0;
+	return atomic_load(&sw->pf_gate_target) && !sw->fast_tick ? SWKVM_TICK_SLOW_NS : SWKVM_TICK_FAST_NS;
+}
 
 void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem, bool boot_vcpu)
 {

@@ -65,6 +65,7 @@ struct swkvm {
 	 * other kernel memory (init text, data) may be freed and reused. */
 	uint64_t text_gpa_lo, text_gpa_hi;
 	bool pf_tramp_spoiled; /* a trampoline was overwritten under us */
+	bool fast_tick;        /* SKIFF_SWKVM_FAST_TICK: always tick at 100 Hz */
 	/* The host's standard XSAVE layout, for emulating the XSAVE family. */
 	struct insn_xstate_layout xlayout;
 	/* Counters for the closing log line. */
@@ -74,6 +75,7 @@ struct swkvm {
 #define SWKVM_INSN_KINDS 16
 	const char *_Atomic insn_name[SWKVM_INSN_KINDS];
 	_Atomic unsigned long insn_count[SWKVM_INSN_KINDS];
+	_Atomic unsigned long insn_ns[SWKVM_INSN_KINDS]; /* time spent in skiff emulating them */
 };
 
 /* Per-vCPU state. */
@@ -116,7 +118,7 @@ void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
 
 /* One log line: what was emulated, how often (for the closing summary). */
 void swkvm_log_stats(struct swkvm *sw);
-void swkvm_count_insn(struct swkvm *sw, const char *name);
+void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
 
 /* Page-fault error code bits. */
 #define SWKVM_PF_P 1u /* the page was present: a protection fault */
@@ -130,6 +132,17 @@ int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, ui
 /* All vCPU ioctls of swkvm.c go through this (ioctl(2) by default); unit
  * tests point it at a faked vCPU. */
 extern int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg);
+
+/* How often the watchdog should tick now. Every 10 ms until the
+ * page-fault trampoline is in place (the kernel rewrites its IDT while it
+ * boots, and user space needs the gate); then every 100 ms: the tick's
+ * only remaining jobs are hypercalls that never complete (the hidden PV
+ * features leave none on a normal boot: 0 skipped in the small kernel's
+ * boots) and checking the trampoline is intact. Each tick interrupts
+ * KVM_RUN, in ring 3 too, where an exit costs ~60 us here. */
+#define SWKVM_TICK_FAST_NS (10 * 1000 * 1000)
+#define SWKVM_TICK_SLOW_NS (100 * 1000 * 1000)
+long swkvm_tick_period_ns(const struct swkvm *sw);
 
 /* Pure helpers, exposed for unit tests. */
 struct idt_gate64 {
