@@ -12,7 +12,10 @@
  * Handlers for SIGUSR1 and for a SIGALRM interval timer overwrite every
  * vector register: if the kernel does not save the interrupted state into
  * the signal frame (XSAVE) and restore it on sigreturn (XRSTOR), the
- * clobber shows up as a corruption.
+ * clobber shows up as a corruption. SIGUSR1 runs on an alternate stack
+ * that is freshly mapped and never touched before each kill, so the
+ * kernel's XSAVE into the signal frame hits a page that is not present
+ * yet (the page-fault path of that XSAVE).
  *
  * Load, syscall and store are one asm block, so no compiler-generated code
  * touches the registers in between.
@@ -20,6 +23,9 @@
  * Prints one line:
  *   xstate-canary: N procs x M iterations, K corruptions (avx512=yes|no)
  * and exits 0 only if K is 0 (1 on corruption, 2 on usage/setup errors).
+ *
+ * CANARY_NO_SIGNALS=1 in the environment leaves out both signals (plain
+ * yield loops: for measuring the cost of a context switch alone).
  *
  * Build (static, so it runs from any initramfs):
  *   gcc -O2 -static -o canary canary.c
@@ -48,6 +54,7 @@ struct regs {
 static enum level level;
 static int has_bw; /* AVX512BW: 64-bit opmask moves */
 static volatile sig_atomic_t nr_signals;
+static int use_signals = 1;
 
 static uint64_t xgetbv0(void)
 {
@@ -190,6 +197,23 @@ static int same(const struct regs *in, const struct regs *out)
 	return 1;
 }
 
+#define ALTSTACK_SIZE (64 * 1024)
+
+/* A new, untouched alternate signal stack: its pages are not present. */
+static void fresh_altstack(void)
+{
+	static void *cur;
+	if (cur)
+		munmap(cur, ALTSTACK_SIZE);
+	cur = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cur == MAP_FAILED) {
+		cur = NULL;
+		return;
+	}
+	stack_t ss = { .ss_sp = cur, .ss_size = ALTSTACK_SIZE };
+	sigaltstack(&ss, NULL);
+}
+
 static unsigned long child(unsigned proc, unsigned iterations)
 {
 	static struct regs in, out;
@@ -199,8 +223,10 @@ static unsigned long child(unsigned proc, unsigned iterations)
 	for (unsigned it = 0; it < iterations; it++) {
 		fill(&in, proc, it);
 		memset(&out, 0, sizeof(out));
-		if (it % 8 == 7)
+		if (it % 8 == 7 && use_signals) {
+			fresh_altstack();
 			round_trip(&in, &out, SYS_kill, self, SIGUSR1);
+		}
 		else
 			round_trip(&in, &out, SYS_sched_yield, 0, 0);
 		if (!same(&in, &out)) {
@@ -223,10 +249,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	detect();
+	use_signals = !getenv("CANARY_NO_SIGNALS");
 
-	struct sigaction sa = { .sa_handler = clobber };
+	struct sigaction sa = { .sa_handler = clobber }, sa_alt = { .sa_handler = clobber, .sa_flags = SA_ONSTACK };
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(SIGALRM, &sa, NULL) < 0) {
+	sigemptyset(&sa_alt.sa_mask);
+	if (sigaction(SIGUSR1, &sa_alt, NULL) < 0 || sigaction(SIGALRM, &sa, NULL) < 0) {
 		perror("xstate-canary: sigaction");
 		return 2;
 	}
@@ -246,7 +274,8 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			/* SIGALRM at random points of the loop (and of the C code). */
 			struct itimerval t = { { 0, 3000 + 1000 * (p % 4) }, { 0, 3000 + 1000 * (p % 4) } };
-			setitimer(ITIMER_REAL, &t, NULL);
+			if (use_signals)
+				setitimer(ITIMER_REAL, &t, NULL);
 			unsigned long n = child((unsigned)p, (unsigned)iterations);
 			struct itimerval off = { { 0, 0 }, { 0, 0 } };
 			setitimer(ITIMER_REAL, &off, NULL);

@@ -805,6 +805,25 @@ static enum insn_result emul_xsetbv(struct insn_cpu *cpu, const struct insn *in,
 	return INSN_DONE;
 }
 
+/* What xsave and xrstor check first: callbacks, XCR0, a 64-byte aligned
+ * operand. False with *r set when the instruction cannot go on. */
+static bool xsave_prologue(struct insn_cpu *cpu, const struct insn *in, struct insn_outcome *out, uint64_t *xcr0,
+			   enum insn_result *r)
+{
+	if (!xsave_usable(cpu, out, r) || !read_xcr0(cpu, xcr0, out, r))
+		return false;
+	if (!cpu->read_mem || !cpu->write_mem || !cpu->set_xstate) {
+		*r = unsupported(out, "%s: no memory or set_xstate callback", out->name);
+		return false;
+	}
+	if (in->addr % INSN_XSAVE_ALIGN) {
+		*r = inject_gp(out, "%s: operand %#llx is not 64-byte aligned: inject #GP(0)", out->name,
+			       (unsigned long long)in->addr);
+		return false;
+	}
+	return true;
+}
+
 /* Requested-feature bitmap: XCR0 & EDX:EAX. */
 static uint64_t rfbm(const struct insn_cpu *cpu, uint64_t xcr0)
 {
@@ -818,13 +837,8 @@ static enum insn_result emul_xsave(struct insn_cpu *cpu, const struct insn *in, 
 	enum insn_result r;
 	uint32_t rg[2][2];
 
-	if (!xsave_usable(cpu, out, &r) || !read_xcr0(cpu, &xcr0, out, &r))
+	if (!xsave_prologue(cpu, in, out, &xcr0, &r))
 		return r;
-	if (!cpu->write_mem || !cpu->read_mem)
-		return unsupported(out, "%s: no memory callbacks", out->name);
-	if (in->addr % INSN_XSAVE_ALIGN)
-		return inject_gp(out, "%s: operand %#llx is not 64-byte aligned: inject #GP(0)", out->name,
-				 (unsigned long long)in->addr);
 	const struct insn_xstate_layout *l = cpu->xlayout;
 	if (cpu->get_xstate(cpu->ctx, image, l->size) != 0)
 		return unsupported(out, "%s: cannot read the vCPU's extended state", out->name);
@@ -861,13 +875,8 @@ static enum insn_result emul_xrstor(struct insn_cpu *cpu, const struct insn *in,
 	enum insn_result r;
 	uint32_t rg[2][2];
 
-	if (!xsave_usable(cpu, out, &r) || !read_xcr0(cpu, &xcr0, out, &r))
+	if (!xsave_prologue(cpu, in, out, &xcr0, &r))
 		return r;
-	if (!cpu->read_mem || !cpu->set_xstate)
-		return unsupported(out, "%s: no read_mem/set_xstate callback", out->name);
-	if (in->addr % INSN_XSAVE_ALIGN)
-		return inject_gp(out, "%s: operand %#llx is not 64-byte aligned: inject #GP(0)", out->name,
-				 (unsigned long long)in->addr);
 	const struct insn_xstate_layout *l = cpu->xlayout;
 	uint64_t mask = rfbm(cpu, xcr0);
 

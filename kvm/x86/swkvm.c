@@ -319,22 +319,7 @@ static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
 	return 0;
 }
 
-/* Read len bytes at a guest virtual address, page by page. Returns the
- * number of bytes read (may be short at an unmapped page). */
-static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_read(mem, gpa, (uint8_t *)buf + done, chunk))
-			break;
-		done += chunk;
-	}
-	return done;
-}
+static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len);
 
 static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfmask)
 {
@@ -661,8 +646,10 @@ struct emul_ctx {
 	struct kvm_xsave xsave;
 };
 
-/* Copy len bytes between buf and guest virtual memory, page by page. */
-static int emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
+/* Copy len bytes between buf and guest virtual memory, page by page.
+ * Returns how many bytes were copied: short at the first page that is not
+ * mapped (or not writable, for a write), with c->fault_error set. */
+static size_t emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -675,27 +662,34 @@ static int emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, 
 		if (r < 0) {
 			if (!c->walk)
 				c->fault_error = write ? SWKVM_PF_W : 0;
-			return -EFAULT;
+			break;
 		}
 		bool ok = write ? guest_mem_write(c->mem, gpa, (const uint8_t *)buf + done, chunk)
 				: guest_mem_read(c->mem, gpa, (uint8_t *)buf + done, chunk);
 		if (!ok) { /* not RAM (MMIO): no XSAVE image lives there */
 			c->fault_error = SWKVM_PF_P | (write ? SWKVM_PF_W : 0);
-			return -EFAULT;
+			break;
 		}
 		done += chunk;
 	}
-	return 0;
+	return done;
+}
+
+/* Read through KVM_TRANSLATE (kernel text, the IDT, exception frames). */
+static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
+{
+	struct emul_ctx c = { .vcpu_fd = vcpu_fd, .mem = mem };
+	return emul_access(&c, gva, buf, len, false);
 }
 
 static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
 {
-	return emul_access(opaque, gva, buf, len, false);
+	return emul_access(opaque, gva, buf, len, false) == len ? 0 : -EFAULT;
 }
 
 static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
 {
-	return emul_access(opaque, gva, (void *)buf, len, true);
+	return emul_access(opaque, gva, (void *)buf, len, true) == len ? 0 : -EFAULT;
 }
 
 static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
