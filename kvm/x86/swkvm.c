@@ -151,7 +151,7 @@ void swkvm_log_stats(struct swkvm *sw)
 		if (!name)
 			break;
 		unsigned long n = atomic_load(&sw->insn_count[i]);
-		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu (%.1f us each in skiff)", i ? ", " : "",
+		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu (%.1f us CPU each in skiff)", i ? ", " : "",
 				 name, n, n ? atomic_load(&sw->insn_ns[i]) / 1e3 / n : 0.0);
 	}
 	log_info("swkvm", "emulated: %s; #PF injected for emulated accesses: %lu; ring-3 rejections: %lu; "
@@ -811,7 +811,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	uint8_t bytes[15];
 	struct timespec t0, t1;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
 		return SWKVM_FATAL;
@@ -922,7 +922,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
 		goto inject_failed;
 	atomic_fetch_add(&sw->nr_emulated, 1);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	swkvm_count_insn(sw, out.name, (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
 	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
 	return SWKVM_RESUME;

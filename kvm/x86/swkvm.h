@@ -75,7 +75,7 @@ struct swkvm {
 #define SWKVM_INSN_KINDS 16
 	const char *_Atomic insn_name[SWKVM_INSN_KINDS];
 	_Atomic unsigned long insn_count[SWKVM_INSN_KINDS];
-	_Atomic unsigned long insn_ns[SWKVM_INSN_KINDS]; /* time spent in skiff emulating them */
+	_Atomic unsigned long insn_ns[SWKVM_INSN_KINDS]; /* CPU time skiff spent emulating them */
 };
 
 /* Per-vCPU state. */
