@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define VCPU_KICK_SIGNAL SIGUSR1
-#define WATCHDOG_PERIOD_NS (10 * 1000 * 1000) /* 10 ms, see swkvm.h */
+#define WATCHDOG_PERIOD_NS SWKVM_TICK_FAST_NS /* see swkvm.h */
 
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_MTRR_DEF_TYPE    0x2ff
@@ -213,6 +213,16 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+static int vcpu_watchdog_set(struct vcpu *v, long period_ns)
+{
+	struct itimerspec its = { .it_interval = { period_ns / 1000000000, period_ns % 1000000000 } };
+	its.it_value = its.it_interval;
+	if (timer_settime(v->watchdog, 0, &its, NULL) < 0)
+		return -errno;
+	v->watchdog_period_ns = period_ns;
+	return 0;
+}
+
 static int vcpu_watchdog_start(struct vcpu *v)
 {
 	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = VCPU_KICK_SIGNAL };
@@ -220,8 +230,7 @@ static int vcpu_watchdog_start(struct vcpu *v)
 	if (timer_create(CLOCK_MONOTONIC, &sev, &v->watchdog) < 0)
 		return -errno;
 	v->has_watchdog = true;
-	struct itimerspec its = { .it_interval = { 0, WATCHDOG_PERIOD_NS }, .it_value = { 0, WATCHDOG_PERIOD_NS } };
-	return timer_settime(v->watchdog, 0, &its, NULL) < 0 ? -errno : 0;
+	return vcpu_watchdog_set(v, WATCHDOG_PERIOD_NS);
 }
 
 static int64_t now_ns(void)
@@ -272,8 +281,13 @@ static void *vcpu_thread(void *arg)
 			if (errno == EINTR) {
 				/* Kicked (stop) or a watchdog tick. */
 				v->run->immediate_exit = atomic_load(env->stopping);
-				if (env->swkvm && !atomic_load(env->stopping))
+				if (env->swkvm && !atomic_load(env->stopping)) {
 					swkvm_tick(env->swkvm, &v->sw, v->fd, &env->vm->mem, v->index == 0);
+					/* Slower once the tick has less to do (swkvm.h). */
+					long period = swkvm_tick_period_ns(env->swkvm);
+					if (v->has_watchdog && period && period != v->watchdog_period_ns)
+						vcpu_watchdog_set(v, period);
+				}
 				vcpu_sample_rip(v);
 				continue;
 			}

@@ -38,6 +38,7 @@ struct vcpu {
 	pid_t tid;
 	timer_t watchdog;           /* software-KVM tick, SIGEV_THREAD_ID */
 	bool has_watchdog;
+	long watchdog_period_ns;     /* current period (swkvm_tick_period_ns) */
 	struct swkvm_vcpu sw;
 	int64_t last_sample_ns;     /* -v: when RIP was last logged */
 };

@@ -300,6 +300,10 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	}
 	if ((ret = kernel_image_load(&m->kernel, &m->vm.mem, &entry, err, errlen)) < 0)
 		goto fail;
+	uint64_t text_lo, text_hi;
+	if (m->swkvm.active && m->kernel.format == KERNEL_FORMAT_ELF &&
+	    swkvm_elf_text_range(m->kernel.data, m->kernel.size, &text_lo, &text_hi))
+		swkvm_set_kernel_text(&m->swkvm, text_lo, text_hi);
 	if (opts->initrd && (ret = machine_load_initrd(m, &entry, &initrd_addr, &initrd_size, err, errlen)) < 0)
 		goto fail;
 
@@ -501,6 +505,7 @@ int machine_run(struct machine *m)
 			snprintf(fixup, sizeof(fixup), "not used");
 		log_info("swkvm", "%lu instructions emulated, %lu hypercalls skipped; syscall fix-up %s",
 			 atomic_load(&m->swkvm.nr_emulated), atomic_load(&m->swkvm.nr_hypercalls_skipped), fixup);
+		swkvm_log_stats(&m->swkvm);
 	}
 	return status;
 }

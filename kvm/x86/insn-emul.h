@@ -9,12 +9,14 @@
  *
  * What it emulates (the table in insn-emul.c is the place to add more):
  *   int3, fwait, fninit, finit, clac, stac, popcnt,
- *   ldmxcsr, stmxcsr, vldmxcsr, vstmxcsr.
+ *   ldmxcsr, stmxcsr, vldmxcsr, vstmxcsr,
+ *   xsetbv, xgetbv, xsave, xsaveopt, xrstor (standard, non-compacted
+ *   format only; REX.W forms alike).
  * Code modes: 64-bit (CS.L=1) and 32-bit protected/compatibility mode
  * (CS.L=0, CS.D=1). 16-bit code is reported as unsupported.
  *
  * Assumptions, because only guest ring-0 code ever reaches this emulator
- * on such a host: no privilege check (CPL), no CR0.TS/EM or CR4.OSFXSR
+ * on such a host (swkvm.c calls it only at CPL 0): no privilege check (CPL), no CR0.TS/EM or CR4.OSFXSR
  * check, no x87 pending-exception (#MF) check in fwait, no single-step
  * (RFLAGS.TF) trap after the instruction, no segment limit checks.
  */
@@ -51,6 +53,20 @@
  * (Intel SDM: then assume 0xFFBF, i.e. no DAZ bit). */
 #define INSN_MXCSR_MASK_DEFAULT 0xFFBF
 
+/* XSAVE family. The emulator reaches the vCPU's extended state only as a
+ * whole standard-format (non-compacted) XSAVE image, which is what
+ * KVM_GET_XSAVE/KVM_SET_XSAVE exchange: legacy region (512 bytes), header
+ * (64 bytes), then component i at offset[i] (CPUID leaf 0xD). */
+#define INSN_XSAVE_MAX_SIZE 4096
+#define INSN_XSAVE_HDR_OFFSET 512
+#define INSN_XSAVE_ALIGN 64
+struct insn_xstate_layout {
+	uint64_t supported;    /* components the CPU has (CPUID.(0xD,0) EDX:EAX) */
+	uint32_t size;         /* bytes in an image with every supported component */
+	uint32_t offset[64];   /* component i (i >= 2): offset and size in the image */
+	uint32_t length[64];
+};
+
 /* General-purpose registers in hardware encoding order (note: not the
  * order of struct kvm_regs). */
 enum insn_gpr {
@@ -84,6 +100,16 @@ struct insn_cpu {
 	uint32_t (*get_mxcsr)(void *ctx);
 	void (*set_mxcsr)(void *ctx, uint32_t mxcsr);
 	void (*fpu_init)(void *ctx);  /* reset the x87 unit, see INSN_FNINIT_* */
+	/* XSAVE family (all optional; without them those instructions are
+	 * unsupported). get_xcr/set_xcr: extended control register index
+	 * (only 0, XCR0); set_xcr returns nonzero when the value is refused
+	 * (the guest then gets #GP). get_xstate/set_xstate: the whole
+	 * standard-format image of xlayout->size bytes. */
+	const struct insn_xstate_layout *xlayout;
+	int (*get_xcr)(void *ctx, uint32_t index, uint64_t *value);
+	int (*set_xcr)(void *ctx, uint32_t index, uint64_t value);
+	int (*get_xstate)(void *ctx, uint8_t *image, size_t len);
+	int (*set_xstate)(void *ctx, const uint8_t *image, size_t len);
 };
 
 enum insn_result {
@@ -113,6 +139,7 @@ struct insn_outcome {
 	bool has_error_code;  /* INSN_INJECT_GP: true, error code below */
 	uint32_t error_code;
 	uint64_t fault_gva;   /* INSN_MEM_FAULT: the address that failed */
+	bool fault_write;     /* INSN_MEM_FAULT: it was a write */
 	char reason[128];     /* human-readable why, for every result but INSN_DONE */
 };
 

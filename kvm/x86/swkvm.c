@@ -4,13 +4,25 @@
 #include "kvm/x86/insn-emul.h"
 #include "vmm/log.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
+#include <cpuid.h>
+
+/* Every vCPU ioctl of this file goes through here, so unit tests can put
+ * a faked vCPU behind it (tests/unit/test-swkvm.c). */
+static int real_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg) = real_ioctl;
+#define vioctl(fd, req, arg) swkvm_vcpu_ioctl((fd), (req), (arg))
 
 #define MSR_STAR   0xc0000081
 #define MSR_LSTAR  0xc0000082
@@ -21,17 +33,32 @@
 #define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
 #define HYPERCALL_ENOSYS ((uint64_t)-1000) /* -KVM_ENOSYS */
 
-/* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1,
- * so the tail of the list is given as bit numbers: 129 pclmulqdq,
+/* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1
+ * (longer lists are cut mid-name), so many features are given as bit
+ * numbers, which are shorter than their names: 151 popcnt, 150 movbe,
+ * 288 fsgsbase, 534 rdpid, 158 rdrand, 306 rdseed, 129 pclmulqdq,
  * 137 ssse3, 147 sse4_1, 148 sse4_2, 153 aes, 317 sha_ni, 520 gfni,
- * 590 serialize. noxsave also removes AVX/AVX-512/PKU. Keeping SIMD out
- * keeps the kernel's SSE crypto/RAID code out of (emulated) ring 0.
+ * 590 serialize, and 320 xsaveopt, 321 xsavec, 322 xgetbv1, 323 xsaves,
+ * 319 avx512vl. The last keeps the Debian kernel's built-in BLAKE2s (used
+ * by the RNG) off its AVX-512 code, which the host cannot emulate in ring
+ * 0; user space still sees AVX512VL through CPUID.
+ * Keeping SIMD out keeps the kernel's SSE crypto/RAID code out of
+ * (emulated) ring 0.
+ *
+ * No `noxsave`: guest ring 3 runs natively with the host's XCR0 (AVX and
+ * AVX-512 on), so the guest kernel must save the full extended state on
+ * every task switch or user processes corrupt each other's YMM/ZMM
+ * registers. The host's emulator rejects XSAVE/XRSTOR in ring 0; skiff
+ * emulates them (insn-emul.c). Clearing XSAVEOPT/XSAVEC/XSAVES keeps the
+ * kernel on plain XSAVE/XRSTOR in the standard format.
  * cryptomgr.notests: the RSA self-test runs minutes under emulation;
  * rodata=off skips a 48 s W+X page-table walk. */
-const char swkvm_cmdline[] =
-	"noxsave clearcpuid=cx16,smap,smep,popcnt,bmi1,bmi2,movbe,fsgsbase,rdpid,rdrand,rdseed,abm,adx,erms,fsrm,umip,"
-	"129,137,147,148,153,317,520,590 "
-	"mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
+#define SWKVM_CLEARCPUID                                                                                    \
+	"cx16,smap,smep,151,bmi1,bmi2,150,288,534,158,306,abm,adx,erms,fsrm,umip,129,137,147,148,153,317,520,590," \
+	"320,321,322,323,319"
+_Static_assert(sizeof(SWKVM_CLEARCPUID) <= 128, "Linux 6.1 reads clearcpuid= into 128 bytes");
+const char swkvm_cmdline[] = "clearcpuid=" SWKVM_CLEARCPUID
+			     " mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
 
 bool swkvm_cpuinfo_has_hw_virt(const char *cpuinfo)
 {
@@ -70,6 +97,8 @@ bool swkvm_detect(char *why, size_t whylen)
 	return true;
 }
 
+static void xstate_layout_init(struct insn_xstate_layout *l);
+
 void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 {
 	char why[128];
@@ -90,6 +119,48 @@ void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 			 why, detected ? "on" : "off");
 		break;
 	}
+	if (sw->active)
+		xstate_layout_init(&sw->xlayout);
+	/* For measuring the tick's cost: SKIFF_SWKVM_FAST_TICK=1 keeps 100 Hz. */
+	sw->fast_tick = getenv("SKIFF_SWKVM_FAST_TICK") != NULL;
+}
+
+void swkvm_count_insn(struct swkvm *sw, const char *name, long ns)
+{
+	for (unsigned i = 0; i < SWKVM_INSN_KINDS; i++) {
+		const char *cur = atomic_load(&sw->insn_name[i]);
+		if (!cur) {
+			const char *expected = NULL;
+			if (!atomic_compare_exchange_strong(&sw->insn_name[i], &expected, name))
+				cur = expected;
+			else
+				cur = name;
+		}
+		if (cur == name || strcmp(cur, name) == 0) {
+			atomic_fetch_add(&sw->insn_count[i], 1);
+			atomic_fetch_add(&sw->insn_ns[i], ns);
+			return;
+		}
+	}
+}
+
+void swkvm_log_stats(struct swkvm *sw)
+{
+	char buf[512];
+	size_t used = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < SWKVM_INSN_KINDS && used < sizeof(buf); i++) {
+		const char *name = atomic_load(&sw->insn_name[i]);
+		if (!name)
+			break;
+		unsigned long n = atomic_load(&sw->insn_count[i]);
+		used += snprintf(buf + used, sizeof(buf) - used, "%s%s %lu (%.1f us CPU each in skiff)", i ? ", " : "",
+				 name, n, n ? atomic_load(&sw->insn_ns[i]) / 1e3 / n : 0.0);
+	}
+	log_info("swkvm", "emulated: %s; #PF injected for emulated accesses: %lu; ring-3 rejections: %lu; "
+			  "watchdog ticks: %lu",
+		 used ? buf : "nothing", atomic_load(&sw->nr_page_faults_injected), atomic_load(&sw->nr_user_rejected),
+		 atomic_load(&sw->nr_ticks));
 }
 
 /* ---- pure helpers ---- */
@@ -191,12 +262,59 @@ bool swkvm_is_hypercall(const uint8_t *b, size_t len)
 	return len >= 3 && b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xc1 || b[2] == 0xd9);
 }
 
+/* The guest-physical range of the .text section of an x86-64 vmlinux:
+ * its section header gives the virtual range, the PT_LOAD that holds it
+ * the physical one. Every bound is checked: the file is untrusted. */
+bool swkvm_elf_text_range(const uint8_t *elf, size_t len, uint64_t *lo, uint64_t *hi)
+{
+	Elf64_Ehdr eh;
+	if (!elf || len < sizeof(eh) || memcmp(elf, ELFMAG, SELFMAG) != 0 || elf[EI_CLASS] != ELFCLASS64)
+		return false;
+	memcpy(&eh, elf, sizeof(eh));
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shnum == 0 ||
+	    eh.e_shstrndx >= eh.e_shnum || eh.e_shoff > len || (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff ||
+	    eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+		return false;
+	Elf64_Shdr strtab, sh;
+	memcpy(&strtab, elf + eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof(sh), sizeof(sh));
+	if (strtab.sh_offset > len || strtab.sh_size > len - strtab.sh_offset)
+		return false;
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		memcpy(&sh, elf + eh.e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+		if (sh.sh_name >= strtab.sh_size || strtab.sh_size - sh.sh_name < 6 ||
+		    memcmp(elf + strtab.sh_offset + sh.sh_name, ".text", 6) != 0)
+			continue;
+		if (!(sh.sh_flags & SHF_EXECINSTR) || sh.sh_size == 0 || sh.sh_addr + sh.sh_size < sh.sh_addr)
+			return false;
+		for (unsigned j = 0; j < eh.e_phnum; j++) {
+			Elf64_Phdr ph;
+			memcpy(&ph, elf + eh.e_phoff + (uint64_t)j * sizeof(ph), sizeof(ph));
+			if (ph.p_type != PT_LOAD || sh.sh_addr < ph.p_vaddr || sh.sh_addr - ph.p_vaddr > ph.p_memsz ||
+			    sh.sh_size > ph.p_memsz - (sh.sh_addr - ph.p_vaddr))
+				continue;
+			*lo = ph.p_paddr + (sh.sh_addr - ph.p_vaddr);
+			*hi = *lo + sh.sh_size;
+			return *hi > *lo;
+		}
+		return false;
+	}
+	return false;
+}
+
+void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi)
+{
+	sw->text_gpa_lo = gpa_lo;
+	sw->text_gpa_hi = gpa_hi;
+	log_debug("swkvm", "kernel text at guest physical [%#llx, %#llx)", (unsigned long long)gpa_lo,
+		  (unsigned long long)gpa_hi);
+}
+
 /* ---- guest access through the vCPU's page tables ---- */
 
 static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation tr = { .linear_address = gva };
-	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
+	if (vioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
 		return -errno;
 	if (!tr.valid)
 		return -EFAULT;
@@ -204,37 +322,7 @@ static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
 	return 0;
 }
 
-/* Read len bytes at a guest virtual address, page by page. Returns the
- * number of bytes read (may be short at an unmapped page). */
-static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_read(mem, gpa, (uint8_t *)buf + done, chunk))
-			break;
-		done += chunk;
-	}
-	return done;
-}
-
-static size_t write_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, const void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		if (gva_to_gpa(vcpu_fd, va, &gpa) < 0 || !guest_mem_write(mem, gpa, (const uint8_t *)buf + done, chunk))
-			break;
-		done += chunk;
-	}
-	return done;
-}
+static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len);
 
 static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfmask)
 {
@@ -242,7 +330,7 @@ static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfma
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[3];
 	} m = { .hdr.nmsrs = 3, .e = { { .index = MSR_STAR }, { .index = MSR_LSTAR }, { .index = MSR_SFMASK } } };
-	if (ioctl(vcpu_fd, KVM_GET_MSRS, &m) != 3)
+	if (vioctl(vcpu_fd, KVM_GET_MSRS, &m) != 3)
 		return -EIO;
 	*star = m.e[0].data;
 	*lstar = m.e[1].data;
@@ -253,34 +341,119 @@ static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfma
 static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, uint32_t error_code)
 {
 	struct kvm_vcpu_events ev;
-	if (ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+	if (vioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return -errno;
 	ev.exception.injected = 1;
 	ev.exception.nr = vector;
 	ev.exception.has_error_code = has_error_code;
 	ev.exception.error_code = error_code;
 	ev.flags = 0;
-	return ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
+	return vioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
 }
 
 /* ---- workaround 4: the page-fault trap ---- */
 
-/* Keep IDT[14] pointed at our trap byte. The kernel rewrites its IDT a
- * few times while booting (early handlers, then the real ones), so this
- * runs on every tick and re-points the gate whenever it changed. */
+#define INT3_WORD 0xccccccccccccccccull
+#define TRAMP_WORDS ((SWKVM_PF_TRAMP_LEN + 7) / 8)
+
+/* Write the trampoline into int3 padding with one compare-and-swap per
+ * 8-byte word, each expecting int3 bytes: if anything changed there since
+ * the search (another vCPU, the kernel patching its text), nothing of ours
+ * stays behind and false comes back. */
+bool swkvm_tramp_write(uint8_t *dst, const uint8_t tramp[SWKVM_PF_TRAMP_LEN])
+{
+	uint64_t words[TRAMP_WORDS];
+	memset(words, 0xcc, sizeof(words));
+	memcpy(words, tramp, SWKVM_PF_TRAMP_LEN);
+	uint64_t *w = (uint64_t *)dst;
+	if ((uintptr_t)dst % 8)
+		return false;
+	for (unsigned i = 0; i < TRAMP_WORDS; i++) {
+		uint64_t expected = INT3_WORD;
+		if (!__atomic_compare_exchange_n(&w[i], &expected, words[i], false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			while (i-- > 0) {
+				expected = words[i];
+				__atomic_compare_exchange_n(&w[i], &expected, INT3_WORD, false, __ATOMIC_SEQ_CST,
+							    __ATOMIC_SEQ_CST);
+			}
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Point an IDT gate at new_offset in one atomic store. A 64-bit gate's
+ * offset is split: bits 0-15 in bytes 0-1, 16-31 in bytes 6-7, 32-63 in
+ * bytes 8-11. Kernel text lies within one 4 GiB window, so only the first
+ * 8 bytes change, and those are written with one compare-and-swap against
+ * what was read: a guest CPU never sees half a gate, and a gate the kernel
+ * rewrote meanwhile is left alone. */
+bool swkvm_idt_gate_swap(uint8_t *gate, const uint8_t expected_raw[16], uint64_t new_offset)
+{
+	struct idt_gate64 g;
+	uint8_t raw[16];
+	uint64_t old_lo, new_lo;
+
+	if ((uintptr_t)gate % 8)
+		return false;
+	swkvm_idt_gate_decode(expected_raw, &g);
+	if ((g.offset >> 32) != (new_offset >> 32))
+		return false;
+	g.offset = new_offset;
+	swkvm_idt_gate_encode(&g, raw);
+	if (memcmp(raw + 8, expected_raw + 8, 8) != 0)
+		return false;
+	memcpy(&old_lo, expected_raw, 8);
+	memcpy(&new_lo, raw, 8);
+	return __atomic_compare_exchange_n((uint64_t *)gate, &old_lo, new_lo, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+/* Where to look for int3 padding: [*lo, *hi) guest-physical, containing
+ * handler_gpa. The kernel's .text when the loader knew it; otherwise (a
+ * bzImage) 4 MiB from the handler on, and only until a trampoline was
+ * ever overwritten (then nothing: without bounds skiff cannot tell text
+ * from memory the kernel freed). */
+static bool search_range(const struct swkvm *sw, uint64_t handler_gpa, uint64_t *lo, uint64_t *hi)
+{
+	if (sw->text_gpa_hi > sw->text_gpa_lo) {
+		if (handler_gpa < sw->text_gpa_lo || handler_gpa >= sw->text_gpa_hi)
+			return false; /* a handler outside text: not the kernel we loaded */
+		*lo = sw->text_gpa_lo;
+		*hi = sw->text_gpa_hi;
+		return true;
+	}
+	if (sw->pf_tramp_spoiled)
+		return false;
+	*lo = handler_gpa;
+	*hi = handler_gpa + (4 << 20);
+	return true;
+}
+
+/* Keep IDT[14] pointed at our trampoline (or trap byte). The kernel
+ * rewrites its IDT a few times while booting (early handlers, then the
+ * real ones), so this runs on every tick until user space can exist, and
+ * re-points the gate whenever it changed. */
 static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
 			     const struct kvm_sregs *sregs)
 {
 	uint8_t raw[16];
 	struct idt_gate64 gate;
+	uint64_t gate_gpa;
 
 	if (!(sregs->efer & (1 << 10)))
 		return; /* not in long mode yet */
 	if (sregs->idt.limit < PF_VECTOR * 16 + 15 || sregs->idt.base == 0)
 		return; /* no IDT loaded yet */
 	uint64_t gate_va = sregs->idt.base + PF_VECTOR * 16;
-	if (read_gva(vcpu_fd, mem, gate_va, raw, 16) != 16)
+	uint8_t *gate_host;
+	if (gva_to_gpa(vcpu_fd, gate_va, &gate_gpa) < 0 || !(gate_host = guest_mem_ptr(mem, gate_gpa, 16)) ||
+	    (uintptr_t)gate_host % 8)
 		return;
+	for (int i = 0; i < 2; i++) {
+		uint64_t w = __atomic_load_n((uint64_t *)gate_host + i, __ATOMIC_ACQUIRE);
+		memcpy(raw + 8 * i, &w, 8);
+	}
 	swkvm_idt_gate_decode(raw, &gate);
 	if ((gate.type_attr & 0x80) == 0 || gate.offset == 0)
 		return; /* gate not present yet */
@@ -289,66 +462,76 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 	if (get_msrs(vcpu_fd, &star, &lstar, &sfmask) < 0 || lstar == 0)
 		return; /* no syscall entry yet, so no user space: nothing to fix */
 
-	/* Still in place? The kernel rewrites its IDT a few times while
-	 * booting, and could patch or free the text we borrowed. */
 	uint64_t target = atomic_load(&sw->pf_gate_target);
 	if (target != 0 && gate.offset == target) {
+		bool intact = false;
 		if (sw->pf_tramp_va) {
 			uint8_t now[SWKVM_PF_TRAMP_LEN];
-			if (read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
-			    memcmp(now, sw->pf_tramp, sizeof(now)) == 0)
-				return;
+			intact = read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
+				 memcmp(now, sw->pf_tramp, sizeof(now)) == 0;
 		} else {
 			uint8_t b = 0;
-			if (read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc)
-				return;
+			intact = read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc;
 		}
-		gate.offset = atomic_load(&sw->pf_real_handler);
+		if (intact)
+			return;
+		/* Our bytes were overwritten: the kernel reused that memory.
+		 * Give the page-fault vector back to the kernel at once, and
+		 * never write there again. */
+		sw->pf_tramp_spoiled = true;
+		uint64_t real = atomic_load(&sw->pf_real_handler);
+		if (!swkvm_idt_gate_swap(gate_host, raw, real))
+			return; /* the gate changed meanwhile: next tick */
+		log_warn("swkvm", "the page-fault trampoline at %#llx was overwritten; vector 14 is the kernel's again",
+			 (unsigned long long)target);
+		atomic_store(&sw->pf_gate_target, 0);
+		atomic_store(&sw->pf_trap_va, 0);
 		sw->pf_tramp_va = 0;
+		gate.offset = real;
+		swkvm_idt_gate_encode(&gate, raw);
 	}
 	uint64_t real = gate.offset;
 
-	/* Kernel text is mapped contiguously, so scanning guest-physical
-	 * memory from the handler's physical address finds bytes at the same
-	 * distance virtually. Linux fills the gaps in its text with int3. */
-	uint64_t handler_gpa = 0;
-	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0)
+	/* Kernel text is mapped contiguously, so a byte at guest-physical
+	 * distance d from the handler is at virtual distance d too. */
+	uint64_t handler_gpa = 0, lo, hi;
+	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0 || !search_range(sw, handler_gpa, &lo, &hi))
 		return;
-	size_t span = 4 << 20;
+	uint64_t span = hi - lo;
 	const uint8_t *text = NULL;
-	while (span >= 4096 && !(text = guest_mem_ptr(mem, handler_gpa, span)))
+	while (span >= 4096 && !(text = guest_mem_ptr(mem, lo, span)))
 		span /= 2;
-	if (!text)
+	if (!text || handler_gpa >= lo + span)
 		return;
+	uint64_t text_va = real - (handler_gpa - lo);
 
 	uint64_t tramp_va = 0, trap_va = 0;
-	long pad = swkvm_find_padding(text, span, SWKVM_PF_TRAMP_LEN);
-	if (pad >= 0 && swkvm_pf_tramp_build(sw->pf_tramp, real + pad, lstar, sfmask, real) &&
-	    write_gva(vcpu_fd, mem, real + pad, sw->pf_tramp, SWKVM_PF_TRAMP_LEN) == SWKVM_PF_TRAMP_LEN) {
-		tramp_va = real + pad;
+	long pad = swkvm_find_padding(text, span, TRAMP_WORDS * 8);
+	if (pad >= 0 && swkvm_pf_tramp_build(sw->pf_tramp, text_va + pad, lstar, sfmask, real) &&
+	    swkvm_tramp_write((uint8_t *)text + pad, sw->pf_tramp)) {
+		tramp_va = text_va + pad;
 	} else {
 		/* No room for the trampoline: every page fault exits to skiff. */
 		long at = swkvm_find_trap_byte(text, span);
 		if (at < 0) {
-			log_warn("swkvm", "no int3 byte within %zu KiB of the page-fault handler %#llx; guest user "
-					  "space will not run", span / 1024, (unsigned long long)real);
+			log_warn("swkvm", "no int3 byte in the %llu KiB of kernel text searched; guest user space will "
+					  "not run", (unsigned long long)(span / 1024));
 			return;
 		}
-		trap_va = real + at;
+		trap_va = text_va + at;
 	}
 	sw->pf_tramp_va = tramp_va;
 	atomic_store(&sw->pf_real_handler, real);
 	atomic_store(&sw->pf_trap_va, trap_va); /* 0 with the trampoline: nothing exits */
-	gate.offset = tramp_va ? tramp_va : trap_va;
-	atomic_store(&sw->pf_gate_target, gate.offset);
-	swkvm_idt_gate_encode(&gate, raw);
-	if (write_gva(vcpu_fd, mem, gate_va, raw, 16) != 16) {
+	uint64_t new_target = tramp_va ? tramp_va : trap_va;
+	atomic_store(&sw->pf_gate_target, new_target);
+	if (!swkvm_idt_gate_swap(gate_host, raw, new_target)) {
 		atomic_store(&sw->pf_gate_target, 0);
 		atomic_store(&sw->pf_trap_va, 0);
-		return;
+		return; /* gate changed meanwhile (or out of reach): try again next tick */
 	}
 	log_debug("swkvm", "page-fault vector now %s at %#llx (kernel handler %#llx)",
-		  tramp_va ? "goes through the trampoline" : "traps", (unsigned long long)gate.offset,
+		  tramp_va ? "goes through the trampoline" : "traps", (unsigned long long)new_target,
 		  (unsigned long long)real);
 }
 
@@ -372,7 +555,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	if (!swkvm_fault_is_broken_syscall(frame[1], frame[2], lstar)) {
 		/* An ordinary page fault: let the kernel's handler take it. */
 		regs->rip = atomic_load(&sw->pf_real_handler);
-		if (ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+		if (vioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
 			goto ioctl_failed;
 		return SWKVM_RESUME;
 	}
@@ -382,7 +565,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	 * already set by the host; RSP stays the user's, as entry_SYSCALL_64
 	 * expects. The fault frame on the kernel stack is simply dropped. */
 	struct kvm_sregs sregs;
-	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		goto ioctl_failed;
 	uint16_t kernel_cs = (star >> 32) & 0xfffc;
 	sregs.cs = (struct kvm_segment){ .selector = kernel_cs, .limit = 0xffffffff, .type = 11, .present = 1,
@@ -392,7 +575,7 @@ static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const str
 	regs->rip = lstar;
 	regs->rsp = frame[4];
 	regs->rflags = (regs->r11 & ~sfmask & ~RFLAGS_RF) | 2;
-	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
+	if (vioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || vioctl(vcpu_fd, KVM_SET_REGS, regs) < 0)
 		goto ioctl_failed;
 	atomic_fetch_add(&sw->nr_syscalls_fixed, 1);
 	return SWKVM_RESUME;
@@ -404,30 +587,118 @@ ioctl_failed:
 
 /* ---- workaround 2: instructions the host's emulator rejects ---- */
 
+/* Walk the guest's 4- or 5-level page tables for an access by ring-0 code
+ * (CR0.WP honoured, U/S not checked: SMAP is off in the guest), setting
+ * Accessed and, for writes, Dirty bits as the CPU would. KVM_TRANSLATE
+ * cannot serve the emulator: it reports every page as writable, so an
+ * emulated write would go straight through a read-only copy-on-write page
+ * into memory another process shares. */
+int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
+	       uint64_t *gpa, uint32_t *pf_error)
+{
+	const uint64_t addr_mask = 0x000ffffffffff000ull;
+	uint64_t table = cr3 & addr_mask;
+	int levels = la57 ? 5 : 4;
+	uint32_t err = write ? SWKVM_PF_W : 0;
+
+	/* Non-canonical addresses #GP on hardware; report them as not present. */
+	int va_bits = la57 ? 57 : 48;
+	if ((uint64_t)((int64_t)(gva << (64 - va_bits)) >> (64 - va_bits)) != gva)
+		goto fault;
+	for (int level = levels; level >= 1; level--) {
+		unsigned shift = 12 + 9 * (level - 1);
+		uint64_t *pte = guest_mem_ptr(mem, table + ((gva >> shift) & 511) * 8, 8);
+		if (!pte)
+			goto fault;
+		uint64_t e = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
+		if (!(e & 1))
+			goto fault;
+		if (write && wp && !(e & 2)) {
+			err |= SWKVM_PF_P;
+			goto fault;
+		}
+		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & 0x80));
+		uint64_t set = 0x20 | (leaf && write ? 0x40 : 0); /* Accessed, Dirty */
+		if ((e & set) != set)
+			__atomic_fetch_or(pte, set, __ATOMIC_ACQ_REL);
+		if (leaf) {
+			uint64_t page = (1ull << shift) - 1;
+			uint64_t base = e & addr_mask & ~page;
+			*gpa = base | (gva & page);
+			return 0;
+		}
+		table = e & addr_mask;
+	}
+fault:
+	*pf_error = err;
+	return -EFAULT;
+}
+
 struct emul_ctx {
+	struct swkvm *sw;
 	int vcpu_fd;
 	const struct guest_mem *mem;
+	/* paging, for swkvm_walk; KVM_TRANSLATE outside long mode */
+	bool walk, la57, wp;
+	uint64_t cr3;
+	uint32_t fault_error; /* page-fault error code of the last failed access */
 	bool fpu_dirty;
 	struct kvm_fpu fpu;
 	bool fpu_loaded;
+	bool xsave_loaded;
+	struct kvm_xsave xsave;
 };
+
+/* Copy len bytes between buf and guest virtual memory, page by page.
+ * Returns how many bytes were copied: short at the first page that is not
+ * mapped (or not writable, for a write), with c->fault_error set. */
+static size_t emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t gpa = 0, va = gva + done;
+		size_t chunk = 4096 - (va & 4095);
+		if (chunk > len - done)
+			chunk = len - done;
+		int r = c->walk ? swkvm_walk(c->mem, c->cr3, c->la57, c->wp, va, write, &gpa, &c->fault_error)
+				: gva_to_gpa(c->vcpu_fd, va, &gpa);
+		if (r < 0) {
+			if (!c->walk)
+				c->fault_error = write ? SWKVM_PF_W : 0;
+			break;
+		}
+		bool ok = write ? guest_mem_write(c->mem, gpa, (const uint8_t *)buf + done, chunk)
+				: guest_mem_read(c->mem, gpa, (uint8_t *)buf + done, chunk);
+		if (!ok) { /* not RAM (MMIO): no XSAVE image lives there */
+			c->fault_error = SWKVM_PF_P | (write ? SWKVM_PF_W : 0);
+			break;
+		}
+		done += chunk;
+	}
+	return done;
+}
+
+/* Read through KVM_TRANSLATE (kernel text, the IDT, exception frames). */
+static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
+{
+	struct emul_ctx c = { .vcpu_fd = vcpu_fd, .mem = mem };
+	return emul_access(&c, gva, buf, len, false);
+}
 
 static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
 {
-	struct emul_ctx *c = opaque;
-	return read_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+	return emul_access(opaque, gva, buf, len, false) == len ? 0 : -EFAULT;
 }
 
 static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
 {
-	struct emul_ctx *c = opaque;
-	return write_gva(c->vcpu_fd, c->mem, gva, buf, len) == len ? 0 : -EFAULT;
+	return emul_access(opaque, gva, (void *)buf, len, true) == len ? 0 : -EFAULT;
 }
 
 static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
 {
 	if (!c->fpu_loaded) {
-		if (ioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
+		if (vioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
 			memset(&c->fpu, 0, sizeof(c->fpu));
 		c->fpu_loaded = true;
 	}
@@ -459,11 +730,81 @@ static void emul_fpu_init(void *opaque)
 	c->fpu_dirty = true;
 }
 
+static int emul_get_xcr(void *opaque, uint32_t index, uint64_t *value)
+{
+	struct emul_ctx *c = opaque;
+	struct kvm_xcrs x;
+	if (vioctl(c->vcpu_fd, KVM_GET_XCRS, &x) < 0)
+		return -errno;
+	for (unsigned i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (x.xcrs[i].xcr == index) {
+			*value = x.xcrs[i].value;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int emul_set_xcr(void *opaque, uint32_t index, uint64_t value)
+{
+	struct emul_ctx *c = opaque;
+	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = index, .value = value } } };
+	return vioctl(c->vcpu_fd, KVM_SET_XCRS, &x) < 0 ? -errno : 0;
+}
+
+static int emul_get_xstate(void *opaque, uint8_t *image, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	if (len > sizeof(c->xsave.region))
+		return -EINVAL;
+	if (!c->xsave_loaded && vioctl(c->vcpu_fd, KVM_GET_XSAVE, &c->xsave) < 0)
+		return -errno;
+	c->xsave_loaded = true;
+	memcpy(image, c->xsave.region, len);
+	return 0;
+}
+
+static int emul_set_xstate(void *opaque, const uint8_t *image, size_t len)
+{
+	struct emul_ctx *c = opaque;
+	if (len > sizeof(c->xsave.region) || !c->xsave_loaded)
+		return -EINVAL;
+	memcpy(c->xsave.region, image, len);
+	return vioctl(c->vcpu_fd, KVM_SET_XSAVE, &c->xsave) < 0 ? -errno : 0;
+}
+
+/* The standard XSAVE layout of this CPU (CPUID leaf 0xD). The guest sees
+ * the host's CPUID here, and KVM_GET_XSAVE uses the same offsets. */
+static void xstate_layout_init(struct insn_xstate_layout *l)
+{
+	unsigned a, b, c, d;
+	memset(l, 0, sizeof(*l));
+	if (__get_cpuid_max(0, NULL) < 0xd)
+		return;
+	__cpuid_count(0xd, 0, a, b, c, d);
+	l->supported = a | (uint64_t)d << 32;
+	l->size = c;
+	for (unsigned i = 2; i < 64; i++) {
+		if (!(l->supported >> i & 1))
+			continue;
+		__cpuid_count(0xd, i, a, b, c, d);
+		l->length[i] = a;
+		l->offset[i] = b;
+	}
+}
+
 /* KVM's register file and the emulator's use the same GPR order only by
  * name, so copy field by field. */
 #define KVM_GPRS(X)                                                                                         \
 	X(0, rax) X(1, rcx) X(2, rdx) X(3, rbx) X(4, rsp) X(5, rbp) X(6, rsi) X(7, rdi) X(8, r8) X(9, r9)   \
 	X(10, r10) X(11, r11) X(12, r12) X(13, r13) X(14, r14) X(15, r15)
+
+static int inject_page_fault(int vcpu_fd, struct kvm_sregs *sregs, uint64_t cr2, uint32_t error)
+{
+	sregs->cr2 = cr2;
+	if (vioctl(vcpu_fd, KVM_SET_SREGS, sregs) < 0)
+		return -errno;
+	return inject_exception(vcpu_fd, PF_VECTOR, true, error);
+}
 
 enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
 						 const struct guest_mem *mem, char *msg, size_t msglen)
@@ -471,20 +812,31 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	uint8_t bytes[15];
+	struct timespec t0, t1;
 
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
 		return SWKVM_FATAL;
 	}
 	uint64_t trap = atomic_load(&sw->pf_trap_va);
-	if (trap != 0 && regs.rip == trap)
+	unsigned cpl = sregs.cs.selector & 3;
+	if (trap != 0 && regs.rip == trap && cpl == 0)
 		return pf_trap_handle(sw, vcpu_fd, mem, &regs, msg, msglen);
 
 	/* Outside long mode RIP is an offset into CS. */
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
 	size_t n = read_gva(vcpu_fd, mem, pc, bytes, sizeof(bytes));
 
-	struct emul_ctx ctx = { .vcpu_fd = vcpu_fd, .mem = mem };
+	struct emul_ctx ctx = {
+		.sw = sw,
+		.vcpu_fd = vcpu_fd,
+		.mem = mem,
+		.walk = (sregs.cr0 & (1ull << 31)) && (sregs.efer & (1 << 10)) && (sregs.cr4 & (1 << 5)),
+		.la57 = sregs.cr4 & (1 << 12),
+		.wp = sregs.cr0 & (1 << 16),
+		.cr3 = sregs.cr3,
+	};
 	struct insn_cpu cpu = {
 		.rip = regs.rip,
 		.rflags = regs.rflags,
@@ -498,12 +850,37 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 		.get_mxcsr = emul_get_mxcsr,
 		.set_mxcsr = emul_set_mxcsr,
 		.fpu_init = emul_fpu_init,
+		.xlayout = sw->xlayout.size ? &sw->xlayout : NULL,
+		.get_xcr = emul_get_xcr,
+		.set_xcr = emul_set_xcr,
+		.get_xstate = emul_get_xstate,
+		.set_xstate = emul_set_xstate,
 	};
 #define TO_CPU(i, r) cpu.gpr[i] = regs.r;
 	KVM_GPRS(TO_CPU)
 #undef TO_CPU
 	struct insn_outcome out;
-	enum insn_result res = insn_emulate(&cpu, bytes, n, &out);
+	enum insn_result res;
+
+	if (cpl != 0) {
+		/* The emulator assumes ring 0 (no privilege checks). A ring-3
+		 * instruction the host rejects gets the exception hardware would
+		 * most plausibly raise: #BP for int3, #UD for anything else. */
+		bool is_int3 = n >= 1 && bytes[0] == 0xcc;
+		if (is_int3)
+			regs.rip += 1;
+		if ((is_int3 && vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) ||
+		    inject_exception(vcpu_fd, is_int3 ? 3 : 6, false, 0) < 0) {
+			snprintf(msg, msglen, "CPL %u emulation failure at %#llx: exception injection failed: %s", cpl,
+				 (unsigned long long)regs.rip, strerror(errno));
+			return SWKVM_FATAL;
+		}
+		if (atomic_fetch_add(&sw->nr_user_rejected, 1) < 5)
+			log_warn("swkvm", "the host rejected a ring-%u instruction at %#llx: injected %s", cpl,
+				 (unsigned long long)regs.rip, is_int3 ? "#BP" : "#UD");
+		return SWKVM_RESUME;
+	}
+	res = insn_emulate(&cpu, bytes, n, &out);
 
 	if (res == INSN_UNSUPPORTED) {
 		/* With several vCPUs the kernel may have been rewriting this very
@@ -517,14 +894,21 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 		char hex[64];
 		insn_format_bytes(bytes, n, hex, sizeof(hex));
 		snprintf(msg, msglen, "the host rejected an instruction skiff cannot emulate at RIP %#llx (CPL %u): %s (%s)",
-			 (unsigned long long)regs.rip, sregs.cs.dpl, n ? hex : "unreadable", out.reason);
+			 (unsigned long long)regs.rip, cpl, n ? hex : "unreadable", out.reason);
 		return SWKVM_FATAL;
 	}
 	sv->retry_rip = 0;
 	if (res == INSN_MEM_FAULT) {
-		snprintf(msg, msglen, "emulating %s at RIP %#llx: its memory operand %#llx is not mapped",
-			 out.name, (unsigned long long)regs.rip, (unsigned long long)out.fault_gva);
-		return SWKVM_FATAL;
+		/* What the CPU would do: #PF with CR2 and the error code. The
+		 * kernel's exception-table fix-ups (user XSAVE/XRSTOR in signal
+		 * delivery and sigreturn) then run as on hardware. */
+		uint32_t err = ctx.fault_error | (out.fault_write ? SWKVM_PF_W : 0);
+		if (inject_page_fault(vcpu_fd, &sregs, out.fault_gva, err) < 0)
+			goto inject_failed;
+		atomic_fetch_add(&sw->nr_page_faults_injected, 1);
+		log_debug("swkvm", "%s at %#llx: #PF at %#llx, error code %#x", out.name,
+			  (unsigned long long)regs.rip, (unsigned long long)out.fault_gva, err);
+		return SWKVM_RESUME;
 	}
 
 #define FROM_CPU(i, r) regs.r = cpu.gpr[i];
@@ -532,7 +916,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 #undef FROM_CPU
 	regs.rip = cpu.rip;
 	regs.rflags = cpu.rflags;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && ioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
+	if (vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && vioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
 		snprintf(msg, msglen, "emulating %s: vCPU register update failed: %s", out.name, strerror(errno));
 		return SWKVM_FATAL;
 	}
@@ -541,6 +925,8 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
 		goto inject_failed;
 	atomic_fetch_add(&sw->nr_emulated, 1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	swkvm_count_insn(sw, out.name, (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
 	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
 	return SWKVM_RESUME;
 
@@ -551,6 +937,13 @@ inject_failed:
 
 /* ---- workaround 3 (and upkeep of 4): the watchdog tick ---- */
 
+long swkvm_tick_period_ns(const struct swkvm *sw)
+{
+	if (!sw->active)
+		return 0;
+	return atomic_load(&sw->pf_gate_target) && !sw->fast_tick ? SWKVM_TICK_SLOW_NS : SWKVM_TICK_FAST_NS;
+}
+
 void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem, bool boot_vcpu)
 {
 	struct kvm_regs regs;
@@ -559,10 +952,15 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 
 	if (!sw->active)
 		return;
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	atomic_fetch_add(&sw->nr_ticks, 1);
+	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return;
 	if (boot_vcpu)
 		pf_trap_maintain(sw, vcpu_fd, mem, &sregs);
+	if ((sregs.cs.selector & 3) != 0) {
+		sv->hypercall_rip = 0; /* hypercalls are skipped only for the kernel */
+		return;
+	}
 
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
 	if (read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
@@ -577,7 +975,7 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 	unsigned long nr = regs.rax;
 	regs.rax = HYPERCALL_ENOSYS;
 	regs.rip += 3;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) == 0 && atomic_fetch_add(&sw->nr_hypercalls_skipped, 1) < 5)
+	if (vioctl(vcpu_fd, KVM_SET_REGS, &regs) == 0 && atomic_fetch_add(&sw->nr_hypercalls_skipped, 1) < 5)
 		log_info("swkvm", "hypercall %lu at %#llx never completed; returned -KVM_ENOSYS", nr,
 			 (unsigned long long)(regs.rip - 3));
 	sv->hypercall_rip = 0;

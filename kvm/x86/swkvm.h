@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "kvm/guest-mem.h"
+#include "kvm/x86/insn-emul.h"
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
 
@@ -59,8 +60,22 @@ struct swkvm {
 	uint64_t pf_tramp_va;             /* the trampoline in kernel text padding, 0 = none
 					     (then every page fault exits, see pf_trap_handle) */
 	uint8_t pf_tramp[SWKVM_PF_TRAMP_LEN]; /* the bytes written there */
+	/* Guest-physical range of the kernel's .text (from the vmlinux loaded;
+	 * 0/0 = unknown, e.g. a bzImage). The trampoline goes only there:
+	 * other kernel memory (init text, data) may be freed and reused. */
+	uint64_t text_gpa_lo, text_gpa_hi;
+	bool pf_tramp_spoiled; /* a trampoline was overwritten under us */
+	bool fast_tick;        /* SKIFF_SWKVM_FAST_TICK: always tick at 100 Hz */
+	/* The host's standard XSAVE layout, for emulating the XSAVE family. */
+	struct insn_xstate_layout xlayout;
 	/* Counters for the closing log line. */
 	_Atomic unsigned long nr_emulated, nr_syscalls_fixed, nr_page_faults, nr_hypercalls_skipped;
+	_Atomic unsigned long nr_page_faults_injected, nr_user_rejected, nr_ticks;
+	/* Emulated instructions by mnemonic (first SWKVM_INSN_KINDS names). */
+#define SWKVM_INSN_KINDS 16
+	const char *_Atomic insn_name[SWKVM_INSN_KINDS];
+	_Atomic unsigned long insn_count[SWKVM_INSN_KINDS];
+	_Atomic unsigned long insn_ns[SWKVM_INSN_KINDS]; /* CPU time skiff spent emulating them */
 };
 
 /* Per-vCPU state. */
@@ -96,6 +111,39 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
 		bool boot_vcpu);
 
+/* The guest-physical range of .text in an x86-64 vmlinux (ELF section
+ * headers); false if it has none or the file is malformed. */
+bool swkvm_elf_text_range(const uint8_t *elf, size_t len, uint64_t *lo, uint64_t *hi);
+void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
+
+/* One log line: what was emulated, how often (for the closing summary). */
+void swkvm_log_stats(struct swkvm *sw);
+void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
+
+/* Page-fault error code bits. */
+#define SWKVM_PF_P 1u /* the page was present: a protection fault */
+#define SWKVM_PF_W 2u /* a write */
+/* Translate gva for a ring-0 access through the guest's long-mode page
+ * tables at cr3 (5 levels with la57), honouring CR0.WP for writes, and set
+ * the Accessed/Dirty bits. 0 and *gpa, or -EFAULT and the #PF error code. */
+int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
+	       uint64_t *gpa, uint32_t *pf_error);
+
+/* All vCPU ioctls of swkvm.c go through this (ioctl(2) by default); unit
+ * tests point it at a faked vCPU. */
+extern int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg);
+
+/* How often the watchdog should tick now. Every 10 ms until the
+ * page-fault trampoline is in place (the kernel rewrites its IDT while it
+ * boots, and user space needs the gate); then every 100 ms: the tick's
+ * only remaining jobs are hypercalls that never complete (the hidden PV
+ * features leave none on a normal boot: 0 skipped in the small kernel's
+ * boots) and checking the trampoline is intact. Each tick interrupts
+ * KVM_RUN, in ring 3 too, where an exit costs ~60 us here. */
+#define SWKVM_TICK_FAST_NS (10 * 1000 * 1000)
+#define SWKVM_TICK_SLOW_NS (100 * 1000 * 1000)
+long swkvm_tick_period_ns(const struct swkvm *sw);
+
 /* Pure helpers, exposed for unit tests. */
 struct idt_gate64 {
 	uint64_t offset;
@@ -116,6 +164,15 @@ bool swkvm_pf_tramp_build(uint8_t out[SWKVM_PF_TRAMP_LEN], uint64_t tramp_va, ui
 			  uint64_t handler);
 /* Offset of an 8-byte aligned run of at least need int3 (0xcc) bytes, or -1. */
 long swkvm_find_padding(const uint8_t *text, size_t len, size_t need);
+/* Copy the trampoline into 8-byte aligned int3 padding at dst, word by
+ * word with compare-and-swap; false (and dst as it was) if any word was
+ * not int3 padding any more. */
+bool swkvm_tramp_write(uint8_t *dst, const uint8_t tramp[SWKVM_PF_TRAMP_LEN]);
+/* Re-point the 16-byte IDT gate at gate (8-byte aligned host memory),
+ * which must still hold expected_raw, at new_offset: one atomic 8-byte
+ * compare-and-swap. False if the gate changed or the new offset differs
+ * from the old one above bit 31 (that would need two stores). */
+bool swkvm_idt_gate_swap(uint8_t *gate, const uint8_t expected_raw[16], uint64_t new_offset);
 /* Does a page-fault frame (saved RIP and CS) mean "half-done syscall"? */
 bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar);
 /* vmcall (0f 01 c1) or vmmcall (0f 01 d9)? */

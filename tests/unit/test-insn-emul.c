@@ -983,6 +983,322 @@ START_TEST(test_result_names)
 }
 END_TEST
 
+/* ---- XSAVE family ---------------------------------------------------- */
+
+/* A small CPU: x87, SSE and AVX (YMM_Hi128 at 576, 256 bytes): 832 bytes. */
+static const struct insn_xstate_layout xs_layout = {
+	.supported = 7, .size = 832, .offset = { [2] = 576 }, .length = { [2] = 256 },
+};
+
+static struct {
+	uint64_t xcr0;
+	bool refuse_xcr;
+	uint8_t image[832];
+	int sets;
+} xs;
+
+static int xs_get_xcr(void *ctx, uint32_t i, uint64_t *v)
+{
+	(void)ctx;
+	if (i != 0)
+		return -1;
+	*v = xs.xcr0;
+	return 0;
+}
+
+static int xs_set_xcr(void *ctx, uint32_t i, uint64_t v)
+{
+	(void)ctx;
+	if (xs.refuse_xcr || i != 0)
+		return -1;
+	xs.xcr0 = v;
+	return 0;
+}
+
+static int xs_get_xstate(void *ctx, uint8_t *image, size_t len)
+{
+	(void)ctx;
+	ck_assert_uint_eq(len, sizeof(xs.image));
+	memcpy(image, xs.image, len);
+	return 0;
+}
+
+static int xs_set_xstate(void *ctx, const uint8_t *image, size_t len)
+{
+	(void)ctx;
+	ck_assert_uint_eq(len, sizeof(xs.image));
+	memcpy(xs.image, image, len);
+	xs.sets++;
+	return 0;
+}
+
+static void img_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t img_get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The vCPU's state: every byte of every component distinct, all in use. */
+static struct insn_cpu xs_cpu(void)
+{
+	struct insn_cpu cpu = new_cpu();
+	memset(&xs, 0, sizeof(xs));
+	xs.xcr0 = 7;
+	for (unsigned i = 0; i < sizeof(xs.image); i++)
+		xs.image[i] = (uint8_t)(i * 7 + 1);
+	memset(xs.image + 512, 0, 64);
+	img_put64(xs.image + 512, 7);                  /* XSTATE_BV */
+	img_put64(xs.image + 24, 0x0000ffff00001f80ull); /* MXCSR, MXCSR_MASK */
+	cpu.xlayout = &xs_layout;
+	cpu.get_xcr = xs_get_xcr;
+	cpu.set_xcr = xs_set_xcr;
+	cpu.get_xstate = xs_get_xstate;
+	cpu.set_xstate = xs_set_xstate;
+	cpu.gpr[INSN_RAX] = 0xffffffff;
+	cpu.gpr[INSN_RDX] = 0xffffffff;
+	cpu.gpr[INSN_RDI] = MEM_BASE + 0x100; /* 64-byte aligned */
+	return cpu;
+}
+
+START_TEST(test_xsetbv_xgetbv)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+
+	cpu.gpr[INSN_RCX] = 0;
+	cpu.gpr[INSN_RAX] = 0xffffffff00000003ull; /* upper half of RAX ignored */
+	cpu.gpr[INSN_RDX] = 0;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd1), INSN_DONE);
+	ck_assert_uint_eq(xs.xcr0, 3);
+	ck_assert_uint_eq(cpu.rip, KERNEL_RIP + 3);
+	cpu.gpr[INSN_RAX] = 0x1234567800000000ull;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd0), INSN_DONE);
+	ck_assert_uint_eq(cpu.gpr[INSN_RAX], 3);
+	ck_assert_uint_eq(cpu.gpr[INSN_RDX], 0);
+	/* XINUSE (ECX=1): XSTATE_BV & XCR0 */
+	cpu.gpr[INSN_RCX] = 1;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd0), INSN_DONE);
+	ck_assert_uint_eq(cpu.gpr[INSN_RAX], 3);
+	cpu.gpr[INSN_RCX] = 2;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd0), INSN_INJECT_GP);
+}
+END_TEST
+
+START_TEST(test_xsetbv_invalid_values_gp)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+	static const uint64_t bad[] = { 0, 2, 5, 8, 0x27, 0x1ull << 32 };
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct insn_cpu before = cpu;
+		cpu.gpr[INSN_RCX] = 0;
+		cpu.gpr[INSN_RAX] = (uint32_t)bad[i];
+		cpu.gpr[INSN_RDX] = bad[i] >> 32;
+		before = cpu;
+		ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd1), INSN_INJECT_GP);
+		ck_assert_uint_eq(out.vector, 13);
+		assert_cpu_unchanged(&before, &cpu);
+		ck_assert_uint_eq(xs.xcr0, 7);
+	}
+	cpu.gpr[INSN_RAX] = 7;
+	cpu.gpr[INSN_RCX] = 1; /* no XCR1 to set */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd1), INSN_INJECT_GP);
+	cpu.gpr[INSN_RCX] = 0;
+	xs.refuse_xcr = true;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd1), INSN_INJECT_GP);
+}
+END_TEST
+
+START_TEST(test_xsave_standard_layout)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+	uint8_t *m = fake.mem + 0x100;
+
+	memset(m, 0xee, 832);
+	/* xsave64 (%rdi): 48 0f ae 27 */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x48, 0x0f, 0xae, 0x27), INSN_DONE);
+	ck_assert_str_eq(out.name, "xsave");
+	ck_assert_uint_eq(cpu.rip, KERNEL_RIP + 4);
+	ck_assert_mem_eq(m, xs.image, 416);             /* x87, MXCSR, XMM */
+	for (int i = 416; i < 512; i++)                 /* software-available bytes untouched */
+		ck_assert_uint_eq(m[i], 0xee);
+	ck_assert_uint_eq(img_get64(m + 512), 0xeeeeeeeeeeeeeee8ull | 7);
+	for (int i = 520; i < 576; i++)                 /* rest of the header untouched */
+		ck_assert_uint_eq(m[i], 0xee);
+	ck_assert_mem_eq(m + 576, xs.image + 576, 256); /* YMM_Hi128 */
+}
+END_TEST
+
+START_TEST(test_xsave_rfbm_and_init_components)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+	uint8_t *m = fake.mem + 0x100;
+
+	memset(m, 0xee, 832);
+	img_put64(m + 512, 0);
+	img_put64(xs.image + 512, 3); /* AVX in its initial state */
+	cpu.gpr[INSN_RAX] = 5;        /* EDX:EAX asks for x87 and AVX only */
+	cpu.gpr[INSN_RDX] = 0;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_DONE);
+	ck_assert_mem_eq(m, xs.image, 24);              /* x87 */
+	ck_assert_uint_eq(m[24], 0x80);                 /* MXCSR saved: RFBM has AVX */
+	ck_assert_uint_eq(m[160], 0xee);                /* XMM not requested */
+	ck_assert_uint_eq(img_get64(m + 512), 1);       /* XSTATE_BV: x87 in use, AVX init */
+	for (int i = 576; i < 832; i++)                 /* init AVX written as zeros */
+		ck_assert_uint_eq(m[i], 0);
+	/* XCR0 limits RFBM too */
+	xs.xcr0 = 3;
+	memset(m + 576, 0xee, 256);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_DONE);
+	ck_assert_uint_eq(m[576], 0xee);
+}
+END_TEST
+
+START_TEST(test_xsave_misaligned_gp)
+{
+	struct insn_cpu cpu = xs_cpu(), before;
+	struct insn_outcome out;
+
+	cpu.gpr[INSN_RDI] += 16;
+	before = cpu;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_INJECT_GP);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_INJECT_GP); /* xrstor */
+	assert_cpu_unchanged(&before, &cpu);
+	ck_assert_int_eq(xs.sets, 0);
+}
+END_TEST
+
+START_TEST(test_xsave_write_fault)
+{
+	struct insn_cpu cpu = xs_cpu(), before;
+	struct insn_outcome out;
+
+	cpu.gpr[INSN_RDI] = MEM_BASE + MEM_SIZE - 512; /* header and AVX fall off the end */
+	before = cpu;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_MEM_FAULT);
+	ck_assert(out.fault_write);
+	ck_assert_uint_ge(out.fault_gva, MEM_BASE + MEM_SIZE);
+	assert_cpu_unchanged(&before, &cpu);
+}
+END_TEST
+
+START_TEST(test_xrstor_roundtrip_and_init)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+	uint8_t *m = fake.mem + 0x100;
+
+	/* xsave, change the vCPU, xrstor: back to what was saved */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_DONE);
+	uint8_t saved[832];
+	memcpy(saved, xs.image, sizeof(saved));
+	memset(xs.image, 0x11, 24);
+	memset(xs.image + 32, 0x11, 512 - 32); /* MXCSR_MASK (28-31) is read-only */
+	memset(xs.image + 576, 0x22, 256);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_DONE);
+	ck_assert_str_eq(out.name, "xrstor");
+	ck_assert_int_eq(xs.sets, 1);
+	ck_assert_mem_eq(xs.image, saved, 416);
+	ck_assert_mem_eq(xs.image + 576, saved + 576, 256);
+
+	/* XSTATE_BV without AVX and x87: those go to their initial state */
+	img_put64(m + 512, 2);
+	memset(xs.image + 576, 0x22, 256);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_DONE);
+	for (int i = 576; i < 832; i++)
+		ck_assert_uint_eq(xs.image[i], 0);
+	ck_assert_uint_eq(xs.image[0], 0x7f); /* FCW 0x037f */
+	ck_assert_uint_eq(xs.image[1], 0x03);
+	ck_assert_uint_eq(xs.image[2], 0);
+	ck_assert_uint_eq(img_get64(xs.image + 512) & 4, 0);
+}
+END_TEST
+
+START_TEST(test_xrstor_rfbm_leaves_others)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+	uint8_t *m = fake.mem + 0x100;
+
+	memset(m, 0x33, 832);
+	memset(m + 512, 0, 64);
+	img_put64(m + 512, 7);
+	img_put64(m + 24, 0x1f80);
+	uint8_t before[832];
+	memcpy(before, xs.image, sizeof(before));
+	cpu.gpr[INSN_RAX] = 4; /* only AVX */
+	cpu.gpr[INSN_RDX] = 0;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_DONE);
+	ck_assert_mem_eq(xs.image + 32, before + 32, 416 - 32); /* x87 rest and XMM untouched */
+	ck_assert_uint_eq(xs.image[576], 0x33);
+}
+END_TEST
+
+START_TEST(test_xrstor_bad_header_gp)
+{
+	struct insn_cpu cpu = xs_cpu(), before;
+	struct insn_outcome out;
+	uint8_t *m = fake.mem + 0x100;
+
+	before = cpu;
+	memset(m + 512, 0, 64);
+	img_put64(m + 512, 8); /* a component outside XCR0 */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_INJECT_GP);
+	img_put64(m + 512, 3);
+	img_put64(m + 520, 1ull << 63 | 3); /* compacted */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_INJECT_GP);
+	img_put64(m + 520, 0);
+	m[540] = 1; /* reserved header byte */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_INJECT_GP);
+	m[540] = 0;
+	img_put64(m + 24, 0xffffffffull); /* MXCSR reserved bits */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_INJECT_GP);
+	assert_cpu_unchanged(&before, &cpu);
+	ck_assert_int_eq(xs.sets, 0);
+}
+END_TEST
+
+START_TEST(test_xrstor_read_fault_changes_nothing)
+{
+	struct insn_cpu cpu = xs_cpu();
+	struct insn_outcome out;
+
+	cpu.gpr[INSN_RDI] = MEM_BASE + MEM_SIZE - 576; /* header readable, AVX not */
+	memset(fake.mem + MEM_SIZE - 64, 0, 64);
+	img_put64(fake.mem + MEM_SIZE - 64, 7);
+	img_put64(fake.mem + MEM_SIZE - 576 + 24, 0x1f80);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_MEM_FAULT);
+	ck_assert(!out.fault_write);
+	ck_assert_uint_eq(out.fault_gva, MEM_BASE + MEM_SIZE);
+	ck_assert_int_eq(xs.sets, 0);
+}
+END_TEST
+
+START_TEST(test_xsave_without_callbacks_unsupported)
+{
+	struct insn_cpu cpu = new_cpu();
+	struct insn_outcome out;
+
+	cpu.gpr[INSN_RDI] = MEM_BASE;
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x27), INSN_UNSUPPORTED);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0x2f), INSN_UNSUPPORTED);
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0x01, 0xd1), INSN_UNSUPPORTED);
+	/* lfence (0f ae e8) is xrstor's register form: not ours */
+	ck_assert_int_eq(RUN(&cpu, &out, 0x0f, 0xae, 0xe8), INSN_UNSUPPORTED);
+}
+END_TEST
+
 Suite *insn_emul_suite(void)
 {
 	Suite *s = suite_create("insn-emul");
@@ -992,6 +1308,7 @@ Suite *insn_emul_suite(void)
 	TCase *refused = tcase_create("refused");
 	TCase *mode32 = tcase_create("32-bit");
 	TCase *helpers = tcase_create("helpers");
+	TCase *xsave = tcase_create("xsave");
 
 	tcase_add_test(simple, test_int3);
 	tcase_add_test(simple, test_int3_followed_by_other_bytes);
@@ -1051,6 +1368,18 @@ Suite *insn_emul_suite(void)
 	tcase_add_test(mode32, test_16bit_code_and_addressing_unsupported);
 	tcase_add_test(mode32, test_32bit_eip_wraps);
 
+	tcase_add_test(xsave, test_xsetbv_xgetbv);
+	tcase_add_test(xsave, test_xsetbv_invalid_values_gp);
+	tcase_add_test(xsave, test_xsave_standard_layout);
+	tcase_add_test(xsave, test_xsave_rfbm_and_init_components);
+	tcase_add_test(xsave, test_xsave_misaligned_gp);
+	tcase_add_test(xsave, test_xsave_write_fault);
+	tcase_add_test(xsave, test_xrstor_roundtrip_and_init);
+	tcase_add_test(xsave, test_xrstor_rfbm_leaves_others);
+	tcase_add_test(xsave, test_xrstor_bad_header_gp);
+	tcase_add_test(xsave, test_xrstor_read_fault_changes_nothing);
+	tcase_add_test(xsave, test_xsave_without_callbacks_unsupported);
+
 	tcase_add_test(helpers, test_format_bytes);
 	tcase_add_test(helpers, test_result_names);
 
@@ -1059,6 +1388,7 @@ Suite *insn_emul_suite(void)
 	suite_add_tcase(s, mxcsr);
 	suite_add_tcase(s, refused);
 	suite_add_tcase(s, mode32);
+	suite_add_tcase(s, xsave);
 	suite_add_tcase(s, helpers);
 	return s;
 }
