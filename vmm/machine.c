@@ -165,7 +165,7 @@ static int machine_dump_dtb(const struct machine *m, const char *cmdline, char *
 		.cmdline = cmdline,
 		.nr_virtio_mmio = m->virtio.nr_mmio,
 		.virtio_mmio = mmio,
-		.pci = m->virtio.have_pci,
+		.pci = true, /* the host bridge is always there */
 	};
 	int ret = dtb_write_file(m->opts->dump_dtb, &cfg, err, errlen);
 	if (ret == 0)

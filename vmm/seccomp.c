@@ -22,7 +22,7 @@ static const char *const allowed[] = {
 	/* threads, signals, timers */
 	"clone", "clone3", "set_robust_list", "rseq", "prctl", "futex", "exit", "exit_group", "gettid", "getpid",
 	"tgkill", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "restart_syscall",
-	"timer_create", "timer_settime", "timer_delete", "clock_gettime", "clock_nanosleep", "nanosleep",
+	"timer_create", "timer_settime", "timer_delete", "timerfd_create", "timerfd_settime", "clock_gettime", "clock_nanosleep", "nanosleep",
 	"sched_yield", "sched_getaffinity", "prlimit64",
 	/* memory */
 	"mmap", "munmap", "mprotect", "madvise", "brk", "mremap",
