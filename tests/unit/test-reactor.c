@@ -39,7 +39,7 @@ struct probe {
 	int fd;
 	atomic_uint calls;
 	atomic_uint last_events;
-	unsigned last_budget;
+	atomic_uint last_budget;
 	bool drain;
 };
 
@@ -50,7 +50,7 @@ static enum reactor_result probe_handler(void *opaque, uint32_t events, unsigned
 
 	if (p->drain && (events & EPOLLIN))
 		(void)!read(p->fd, &count, sizeof(count));
-	p->last_budget = budget;
+	atomic_store(&p->last_budget, budget);
 	atomic_store(&p->last_events, events);
 	atomic_fetch_add(&p->calls, 1);
 	return REACTOR_DONE;
@@ -83,10 +83,10 @@ START_TEST(handler_gets_event_mask_and_budget)
 	ck_assert(wait_for(&in.calls, 1));
 	ck_assert(wait_for(&out.calls, 1));
 	ck_assert_uint_eq(atomic_load(&in.last_events) & EPOLLIN, EPOLLIN);
-	ck_assert_uint_eq(in.last_budget, 7);
+	ck_assert_uint_eq(atomic_load(&in.last_budget), 7);
 	/* A writable pipe reports EPOLLOUT, not EPOLLIN. */
 	ck_assert_uint_eq(atomic_load(&out.last_events) & (EPOLLIN | EPOLLOUT), EPOLLOUT);
-	ck_assert_uint_eq(out.last_budget, REACTOR_DEFAULT_BUDGET);
+	ck_assert_uint_eq(atomic_load(&out.last_budget), REACTOR_DEFAULT_BUDGET);
 	reactor_remove(&r, out_id);
 	close(pipefd[0]);
 	close(pipefd[1]);
@@ -106,8 +106,9 @@ START_TEST(level_and_edge_triggering)
 	ck_assert_int_ge(level_id, 0);
 	ck_assert_int_ge(reactor_add(&r, edge.fd, EPOLLIN, REACTOR_EDGE, probe_handler, &edge, 0), 0);
 	ck_assert_int_eq(reactor_start(&r), 0);
-	kick(level.fd);
 	kick(edge.fd);
+	ck_assert(wait_for(&edge.calls, 1));
+	kick(level.fd);
 	ck_assert(wait_for(&level.calls, 50));
 	reactor_remove(&r, level_id);
 	ck_assert_uint_eq(atomic_load(&edge.calls), 1);
@@ -151,7 +152,7 @@ struct busy {
 	int fd;
 	atomic_bool stop;
 	atomic_uint calls;
-	unsigned budget;
+	atomic_uint budget;
 };
 
 static enum reactor_result busy_handler(void *opaque, uint32_t events, unsigned budget)
@@ -161,7 +162,7 @@ static enum reactor_result busy_handler(void *opaque, uint32_t events, unsigned 
 
 	if (events)
 		(void)!read(b->fd, &count, sizeof(count));
-	b->budget = budget;
+	atomic_store(&b->budget, budget);
 	atomic_fetch_add(&b->calls, 1);
 	return atomic_load(&b->stop) ? REACTOR_DONE : REACTOR_MORE;
 }
@@ -178,7 +179,7 @@ START_TEST(budget_lets_others_run)
 	ck_assert(wait_for(&hog.calls, 100));
 	kick(quiet.fd);
 	ck_assert(wait_for(&quiet.calls, 1));
-	ck_assert_uint_eq(hog.budget, 4);
+	ck_assert_uint_eq(atomic_load(&hog.budget), 4);
 	/* The hog was called again without its fd firing: REACTOR_MORE works. */
 	atomic_store(&hog.stop, true);
 	unsigned calls = atomic_load(&hog.calls);
