@@ -1294,6 +1294,84 @@ START_TEST(bad_packed_out_after_in)
 }
 END_TEST
 
+/* Linux sizes an indirect table by the device's seg_max, not by the ring:
+ * a device that sets max_chain accepts a table that long on a shorter
+ * ring, and still refuses one entry more. */
+START_TEST(max_chain_allows_indirect_longer_than_ring)
+{
+	struct vq_chain c;
+
+	start(false, 8, F_INDIR);
+	vq.max_chain = 130; /* e.g. virtio-blk seg_max 128 + header + status */
+	for (int k = 0; k < 130; k++)
+		stable(k, gpa(DATA_OFF + 8 * k), 8, (k < 129 ? VRING_DESC_F_NEXT : 0) | (k ? VRING_DESC_F_WRITE : 0),
+		       k + 1);
+	sdesc(0, gpa(TABLE_OFF), 130 * 16, VRING_DESC_F_INDIRECT, 0);
+	savail(0);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_uint_eq(c.nout, 1);
+	ck_assert_uint_eq(c.nin, 129);
+	ck_assert_uint_eq(c.ndesc, 1);
+	/* 131 is one too many. */
+	for (int k = 0; k < 131; k++)
+		stable(k, gpa(DATA_OFF), 4, k < 130 ? VRING_DESC_F_NEXT : 0, k + 1);
+	sdesc(1, gpa(TABLE_OFF), 131 * 16, VRING_DESC_F_INDIRECT, 0);
+	savail(1);
+	expect_broken();
+}
+END_TEST
+
+START_TEST(max_chain_survives_reset_and_bounds_packed_tables)
+{
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	vq_reset(&vq); /* device policy: kept */
+	ck_assert_uint_eq(vq.max_chain, 6);
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	for (int k = 0; k < 7; k++)
+		ptable(k, gpa(DATA_OFF), 16, 0);
+	pdesc(0, gpa(TABLE_OFF), 7 * 16, 0, VRING_DESC_F_INDIRECT);
+	expect_broken();
+}
+END_TEST
+
+START_TEST(packed_max_chain_accepts_long_table)
+{
+	struct vq_chain c;
+
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	for (int k = 0; k < 6; k++)
+		ptable(k, gpa(DATA_OFF + 16 * k), 16, VRING_DESC_F_WRITE);
+	pdesc(0, gpa(TABLE_OFF), 6 * 16, 0, VRING_DESC_F_INDIRECT);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_uint_eq(c.nin, 6);
+}
+END_TEST
+
+/* The iovec view points into guest RAM itself: no copy. */
+START_TEST(chain_iov_maps_guest_ram)
+{
+	struct vq_chain c;
+	struct iovec iov[4];
+
+	start(false, 8, 0);
+	sdesc(0, gpa(DATA_OFF), 16, VRING_DESC_F_NEXT, 1);
+	sdesc(1, gpa(DATA_OFF + 0x100), 32, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	sdesc(2, gpa(DATA_OFF + 0x200), 8, VRING_DESC_F_WRITE, 0);
+	savail(0);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, false, iov, 4), 1);
+	ck_assert_ptr_eq(iov[0].iov_base, ram + DATA_OFF);
+	ck_assert_uint_eq(iov[0].iov_len, 16);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, true, iov, 4), 2);
+	ck_assert_ptr_eq(iov[1].iov_base, ram + DATA_OFF + 0x200);
+	ck_assert_uint_eq(iov[1].iov_len, 8);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, true, iov, 1), -ENOSPC);
+}
+END_TEST
+
 /* A direct chain may end in an indirect table (the spec requires devices
  * to accept it); the table's WRITE flag is ignored. */
 START_TEST(split_direct_then_indirect)
@@ -1426,6 +1504,10 @@ Suite *virtqueue_suite(void)
 	tcase_add_test(tc, bad_packed_indirect_in_chain);
 	tcase_add_test(tc, bad_packed_indirect_len);
 	tcase_add_test(tc, bad_packed_indirect_longer_than_queue);
+	tcase_add_test(tc, max_chain_allows_indirect_longer_than_ring);
+	tcase_add_test(tc, max_chain_survives_reset_and_bounds_packed_tables);
+	tcase_add_test(tc, packed_max_chain_accepts_long_table);
+	tcase_add_test(tc, chain_iov_maps_guest_ram);
 	tcase_add_test(tc, bad_packed_addr_outside_ram);
 	tcase_add_test(tc, bad_packed_out_after_in);
 	suite_add_tcase(s, tc);
