@@ -4,6 +4,7 @@
  * requests (out of order, from another thread), a reset racing a request
  * in service, and a BAR move racing kicks. */
 #include <check.h>
+#include "tests/unit/check-run.h"
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -593,9 +594,5 @@ int main(void)
 	tcase_add_test(tc, bar_move_races_kicks);
 	tcase_add_test(tc, device_with_max_queues_on_pci);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run_suite(s);
 }

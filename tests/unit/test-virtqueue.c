@@ -1147,23 +1147,28 @@ START_TEST(bad_out_after_in)
 }
 END_TEST
 
+/* Ring descriptor head points at an indirect table of n chained entries
+ * (8 bytes each); entries after the first are device-writable if asked. */
+static void split_indirect_of(unsigned head, unsigned n, bool in_after_first)
+{
+	for (unsigned k = 0; k < n; k++)
+		stable(k, gpa(DATA_OFF + 8 * k), 8,
+		       (k + 1 < n ? VRING_DESC_F_NEXT : 0) | (in_after_first && k ? VRING_DESC_F_WRITE : 0), k + 1);
+	sdesc(head, gpa(TABLE_OFF), n * 16, VRING_DESC_F_INDIRECT, 0);
+	savail(head);
+}
+
 START_TEST(bad_indirect_longer_than_queue)
 {
 	struct vq_chain c;
 
 	start(false, 8, F_INDIR);
 	/* 8 chained entries are fine... */
-	for (int k = 0; k < 8; k++)
-		stable(k, gpa(DATA_OFF), 4, k < 7 ? VRING_DESC_F_NEXT : 0, k + 1);
-	sdesc(0, gpa(TABLE_OFF), 8 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(0);
+	split_indirect_of(0, 8, false);
 	ck_assert_int_eq(vq_pop(&vq, &c), 1);
 	ck_assert_uint_eq(c.nout, 8);
 	/* ...9 are more than the queue size. */
-	for (int k = 0; k < 9; k++)
-		stable(k, gpa(DATA_OFF), 4, k < 8 ? VRING_DESC_F_NEXT : 0, k + 1);
-	sdesc(1, gpa(TABLE_OFF), 9 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(1);
+	split_indirect_of(1, 9, false);
 	expect_broken();
 }
 END_TEST
@@ -1266,12 +1271,18 @@ START_TEST(bad_packed_indirect_len)
 }
 END_TEST
 
+/* The packed ring's slot 0 holds an indirect table of n 16-byte buffers. */
+static void packed_indirect_of(unsigned n, uint16_t flags)
+{
+	for (unsigned k = 0; k < n; k++)
+		ptable(k, gpa(DATA_OFF + 16 * k), 16, flags);
+	pdesc(0, gpa(TABLE_OFF), n * 16, 0, VRING_DESC_F_INDIRECT);
+}
+
 START_TEST(bad_packed_indirect_longer_than_queue)
 {
 	start(true, 4, F_INDIR);
-	for (int k = 0; k < 5; k++)
-		ptable(k, gpa(DATA_OFF), 16, 0);
-	pdesc(0, gpa(TABLE_OFF), 5 * 16, 0, VRING_DESC_F_INDIRECT);
+	packed_indirect_of(5, 0);
 	expect_broken();
 }
 END_TEST
@@ -1303,20 +1314,13 @@ START_TEST(max_chain_allows_indirect_longer_than_ring)
 
 	start(false, 8, F_INDIR);
 	vq.max_chain = 130; /* e.g. virtio-blk seg_max 128 + header + status */
-	for (int k = 0; k < 130; k++)
-		stable(k, gpa(DATA_OFF + 8 * k), 8, (k < 129 ? VRING_DESC_F_NEXT : 0) | (k ? VRING_DESC_F_WRITE : 0),
-		       k + 1);
-	sdesc(0, gpa(TABLE_OFF), 130 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(0);
+	split_indirect_of(0, 130, true);
 	ck_assert_int_eq(vq_pop(&vq, &c), 1);
 	ck_assert_uint_eq(c.nout, 1);
 	ck_assert_uint_eq(c.nin, 129);
 	ck_assert_uint_eq(c.ndesc, 1);
 	/* 131 is one too many. */
-	for (int k = 0; k < 131; k++)
-		stable(k, gpa(DATA_OFF), 4, k < 130 ? VRING_DESC_F_NEXT : 0, k + 1);
-	sdesc(1, gpa(TABLE_OFF), 131 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(1);
+	split_indirect_of(1, 131, true);
 	expect_broken();
 }
 END_TEST
@@ -1329,9 +1333,7 @@ START_TEST(max_chain_survives_reset_and_bounds_packed_tables)
 	ck_assert_uint_eq(vq.max_chain, 6);
 	start(true, 4, F_INDIR);
 	vq.max_chain = 6;
-	for (int k = 0; k < 7; k++)
-		ptable(k, gpa(DATA_OFF), 16, 0);
-	pdesc(0, gpa(TABLE_OFF), 7 * 16, 0, VRING_DESC_F_INDIRECT);
+	packed_indirect_of(7, 0);
 	expect_broken();
 }
 END_TEST
@@ -1342,9 +1344,7 @@ START_TEST(packed_max_chain_accepts_long_table)
 
 	start(true, 4, F_INDIR);
 	vq.max_chain = 6;
-	for (int k = 0; k < 6; k++)
-		ptable(k, gpa(DATA_OFF + 16 * k), 16, VRING_DESC_F_WRITE);
-	pdesc(0, gpa(TABLE_OFF), 6 * 16, 0, VRING_DESC_F_INDIRECT);
+	packed_indirect_of(6, VRING_DESC_F_WRITE);
 	ck_assert_int_eq(vq_pop(&vq, &c), 1);
 	ck_assert_uint_eq(c.nin, 6);
 }
