@@ -462,7 +462,7 @@ int machine_run(struct machine *m)
 		}
 	}
 	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
-		log_error(NULL, "cannot start the device event loop: %s", strerror(-ret));
+		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
 		return EXIT_ERROR;
 	}
 	bool interactive = m->opts->console == CONSOLE_SERIAL && terminal_enter_raw();

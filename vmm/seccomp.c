@@ -16,7 +16,7 @@
  * Linux and the test guest with every device, plus the C library's own
  * needs for threads and malloc. */
 static const char *const allowed[] = {
-	/* vCPUs, devices, the event loop, the console */
+	/* vCPUs, devices, the reactor, the console */
 	"ioctl", "read", "write", "readv", "writev", "close", "poll", "ppoll", "epoll_wait", "epoll_pwait",
 	"epoll_ctl", "eventfd2", "getrandom",
 	/* threads, signals, timers */
