@@ -13,6 +13,9 @@
 int kvm_vm_ioctl_real(void *ctx, unsigned long request, void *arg)
 {
 	struct kvm_vm *vm = ctx;
+
+	if (request == KVM_CHECK_EXTENSION)
+		return kvm_vm_check_extension(vm, (long)arg); /* falls back to /dev/kvm on old hosts */
 	int ret = ioctl(vm->vm_fd, request, arg);
 	return ret < 0 ? -errno : ret;
 }
