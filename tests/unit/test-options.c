@@ -658,6 +658,28 @@ static char *capture(void (*print)(FILE *))
 	return text;
 }
 
+/* --device help: every type of the table, each with the common key and
+ * its own keys, and nothing else on the command line is required. */
+START_TEST(test_device_help)
+{
+	ck_assert_int_eq(parse("run", "--device", "help"), OPTIONS_DEVICE_HELP);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "help"), OPTIONS_DEVICE_HELP);
+	char *text = capture(device_types_help);
+	for (unsigned i = 0; device_types[i]; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "\n  %s: ", device_types[i]->name);
+		ck_assert_msg(strstr(text, line), "--device help does not list '%s'", device_types[i]->name);
+		for (const struct device_key *k = device_types[i]->keys; k && k->name; k++) {
+			snprintf(line, sizeof(line), "%s=%s", k->name, k->value);
+			ck_assert_msg(strstr(text, line), "--device help does not list '%s'", line);
+		}
+	}
+	ck_assert(strstr(text, "transport=T"));
+	ck_assert(strstr(text, "rate=BYTES_PER_SEC"));
+	free(text);
+}
+END_TEST
+
 START_TEST(test_usage_text)
 {
 	static const char *const must_mention[] = {
@@ -844,6 +866,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_rng_default);
 	tcase_add_test(good, test_device_rng_keys);
 	tcase_add_test(good, test_device_32_allowed);
+	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
 	tcase_add_test(good, test_verbose_quiet);
 	tcase_add_test(good, test_double_dash_at_end);
