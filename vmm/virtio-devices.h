@@ -22,7 +22,7 @@
  *  - the main thread: set-up, then waits for the vCPUs; tear-down.
  *
  * Locks, outermost first (never take an earlier one while holding a later one):
- *  1. bus->lock (bus/bus.c, held while an exit is dispatched);
+ *  1. bus->lock (bus/bus.c, a rwlock read-held while an exit is dispatched);
  *  2. dev->lock, one per virtio device: transport registers, queues,
  *     device state. Taken by vCPUs (register accesses), the reactor
  *     (virtio_device_service), I/O threads (virtio_request_complete).
