@@ -6,8 +6,8 @@
 #include "devices/virtio-rng.h"
 
 const struct device_type *const device_types[] = {
-	&virtio_rng_type,
-	NULL,
+    &virtio_rng_type,
+    NULL,
 };
 
 const struct device_type *device_type_find(const char *name)
@@ -48,8 +48,7 @@ void device_types_help(FILE *f)
 		const struct device_type *t = device_types[i];
 
 		fprintf(f, "\n  %s: %s\n", t->name, t->help);
-		fprintf(f, "    %-22s %s\n", "transport=T",
-			"pci (default), pci-legacy, pci-modern, mmio, mmio-legacy");
+		fprintf(f, "    %-22s %s\n", "transport=T", "pci (default), pci-legacy, pci-modern, mmio, mmio-legacy");
 		for (const struct device_key *k = t->keys; k && k->name; k++) {
 			char key[64];
 

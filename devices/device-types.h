@@ -40,8 +40,7 @@ struct device_type {
 	size_t state_size;             /* the device model; the core allocates it zeroed */
 	/* Build the model in state. name is the instance's ("virtio-rng1").
 	 * Returns the virtio_device the transport will drive, or NULL. */
-	struct virtio_device *(*create)(void *state, const void *config, const char *name,
-					const struct guest_mem *mem);
+	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */

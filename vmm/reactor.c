@@ -27,12 +27,11 @@ int reactor_init(struct reactor *r)
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->epoll_fd < 0 || r->wake_fd < 0)
 		return -errno;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
 	return epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0 ? -errno : 0;
 }
 
-static int reactor_add_source(struct reactor *r, const struct reactor_source *proto, uint32_t events,
-			      unsigned flags)
+static int reactor_add_source(struct reactor *r, const struct reactor_source *proto, uint32_t events, unsigned flags)
 {
 	int ret = -ENOSPC;
 
@@ -45,8 +44,8 @@ static int reactor_add_source(struct reactor *r, const struct reactor_source *pr
 		*s = *proto;
 		s->generation = generation;
 		s->in_use = true;
-		struct epoll_event ev = { .events = events | ((flags & REACTOR_EDGE) ? EPOLLET : 0),
-					  .data.u64 = source_tag(i, generation) };
+		struct epoll_event ev = {.events = events | ((flags & REACTOR_EDGE) ? EPOLLET : 0),
+		                         .data.u64 = source_tag(i, generation)};
 		if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, proto->fd, &ev) < 0) {
 			ret = -errno;
 			s->in_use = false;
@@ -60,18 +59,18 @@ static int reactor_add_source(struct reactor *r, const struct reactor_source *pr
 }
 
 int reactor_add(struct reactor *r, int fd, uint32_t events, unsigned flags, reactor_handler handler, void *opaque,
-		unsigned budget)
+                unsigned budget)
 {
-	struct reactor_source proto = { .fd = fd, .handler = handler, .opaque = opaque,
-					.budget = budget ? budget : REACTOR_DEFAULT_BUDGET };
+	struct reactor_source proto = {
+	    .fd = fd, .handler = handler, .opaque = opaque, .budget = budget ? budget : REACTOR_DEFAULT_BUDGET};
 
 	return reactor_add_source(r, &proto, events, flags);
 }
 
 int reactor_add_timer(struct reactor *r, unsigned period_ms, reactor_handler handler, void *opaque)
 {
-	struct timespec period = { .tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000 };
-	struct itimerspec its = { .it_interval = period, .it_value = period };
+	struct timespec period = {.tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000};
+	struct itimerspec its = {.it_interval = period, .it_value = period};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	int ret;
 
@@ -81,8 +80,12 @@ int reactor_add_timer(struct reactor *r, unsigned period_ms, reactor_handler han
 		ret = period_ms ? -errno : -EINVAL;
 		goto fail;
 	}
-	struct reactor_source proto = { .fd = fd, .handler = handler, .opaque = opaque,
-					.budget = REACTOR_DEFAULT_BUDGET, .owns_fd = true, .timer = true };
+	struct reactor_source proto = {.fd = fd,
+	                               .handler = handler,
+	                               .opaque = opaque,
+	                               .budget = REACTOR_DEFAULT_BUDGET,
+	                               .owns_fd = true,
+	                               .timer = true};
 	ret = reactor_add_source(r, &proto, EPOLLIN, 0);
 	if (ret >= 0)
 		return ret;
@@ -192,7 +195,7 @@ static void *reactor_thread(void *arg)
 			log_error("reactor", "epoll_wait: %s", strerror(errno));
 			break;
 		}
-		bool ran[REACTOR_MAX_SOURCES] = { false };
+		bool ran[REACTOR_MAX_SOURCES] = {false};
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64, count;
 			if (tag == WAKE_TAG) {

@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REACTOR_MAX_SOURCES 256
+#define REACTOR_MAX_SOURCES    256
 #define REACTOR_DEFAULT_BUDGET 64
 
 enum reactor_result {
@@ -54,18 +54,18 @@ struct reactor_source {
 	unsigned budget;
 	uint32_t generation; /* bumped on removal: stale events are ignored */
 	bool in_use;
-	bool owns_fd;        /* timers: the reactor closes the timerfd */
-	bool timer;          /* the reactor reads the expiration count itself */
-	bool more;           /* returned REACTOR_MORE: call again without waiting */
-	bool busy;           /* its handler is running on the reactor thread */
+	bool owns_fd; /* timers: the reactor closes the timerfd */
+	bool timer;   /* the reactor reads the expiration count itself */
+	bool more;    /* returned REACTOR_MORE: call again without waiting */
+	bool busy;    /* its handler is running on the reactor thread */
 };
 
 struct reactor {
 	int epoll_fd;
-	int wake_fd;         /* eventfd that makes the thread look at `stopping` */
+	int wake_fd; /* eventfd that makes the thread look at `stopping` */
 	pthread_t thread;
 	bool running;
-	bool stopping;       /* guarded by lock */
+	bool stopping; /* guarded by lock */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a handler returns */
 	struct reactor_source sources[REACTOR_MAX_SOURCES];
@@ -76,10 +76,10 @@ __attribute__((warn_unused_result)) int reactor_init(struct reactor *r);
  * budget 0 means REACTOR_DEFAULT_BUDGET. Returns a source id (>= 0) for
  * reactor_remove(), or -errno. The caller keeps owning fd. */
 __attribute__((warn_unused_result)) int reactor_add(struct reactor *r, int fd, uint32_t events, unsigned flags,
-						    reactor_handler handler, void *opaque, unsigned budget);
+                                                    reactor_handler handler, void *opaque, unsigned budget);
 /* Call handler(opaque, EPOLLIN, budget) every period_ms. Returns a source id or -errno. */
 __attribute__((warn_unused_result)) int reactor_add_timer(struct reactor *r, unsigned period_ms,
-							  reactor_handler handler, void *opaque);
+                                                          reactor_handler handler, void *opaque);
 /* Stop watching source id. Waits for its running handler (unless called
  * from the reactor thread). Unknown ids are ignored. */
 void reactor_remove(struct reactor *r, int id);

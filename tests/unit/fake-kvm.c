@@ -33,9 +33,13 @@ static int fake_ioeventfd(struct fake_kvm *k, const struct kvm_ioeventfd *io)
 		k->errors++;
 		return -ENOENT;
 	}
-	*free_slot = (struct fake_ioeventfd){ .used = true, .pio = io->flags & KVM_IOEVENTFD_FLAG_PIO,
-					      .datamatch = io->flags & KVM_IOEVENTFD_FLAG_DATAMATCH,
-					      .addr = io->addr, .data = io->datamatch, .len = io->len, .fd = io->fd };
+	*free_slot = (struct fake_ioeventfd){.used = true,
+	                                     .pio = io->flags & KVM_IOEVENTFD_FLAG_PIO,
+	                                     .datamatch = io->flags & KVM_IOEVENTFD_FLAG_DATAMATCH,
+	                                     .addr = io->addr,
+	                                     .data = io->datamatch,
+	                                     .len = io->len,
+	                                     .fd = io->fd};
 	return 0;
 }
 
@@ -94,7 +98,7 @@ void fake_kvm_init(struct fake_kvm *k)
 
 struct kvm_vm_ioctl fake_kvm_ops(struct fake_kvm *k)
 {
-	return (struct kvm_vm_ioctl){ .ioctl = fake_ioctl, .ctx = k };
+	return (struct kvm_vm_ioctl){.ioctl = fake_ioctl, .ctx = k};
 }
 
 unsigned fake_kvm_ioeventfds(struct fake_kvm *k)

@@ -14,7 +14,7 @@
 #include "kvm/irq-routing.h"
 
 #define FAKE_KVM_IOEVENTFDS 64
-#define FAKE_KVM_IRQFDS 64
+#define FAKE_KVM_IRQFDS     64
 
 struct fake_ioeventfd {
 	bool used, pio, datamatch;
@@ -25,17 +25,17 @@ struct fake_ioeventfd {
 
 struct fake_kvm {
 	pthread_mutex_t lock;
-	bool no_irqfd;                      /* report no KVM_CAP_IRQFD */
+	bool no_irqfd; /* report no KVM_CAP_IRQFD */
 	struct fake_ioeventfd ioeventfd[FAKE_KVM_IOEVENTFDS];
-	unsigned errors;                    /* requests real KVM would refuse */
-	unsigned set_gsi_routing;           /* KVM_SET_GSI_ROUTING calls */
-	unsigned nr_entries;                /* entries of the last table */
+	unsigned errors;          /* requests real KVM would refuse */
+	unsigned set_gsi_routing; /* KVM_SET_GSI_ROUTING calls */
+	unsigned nr_entries;      /* entries of the last table */
 	struct kvm_irq_routing_entry entry[1024];
 	unsigned nr_irqfds;
 	struct kvm_irqfd irqfd[FAKE_KVM_IRQFDS];
-	unsigned signal_msi;                /* KVM_SIGNAL_MSI calls */
+	unsigned signal_msi; /* KVM_SIGNAL_MSI calls */
 	struct kvm_msi last_msi;
-	int level[64];                      /* KVM_IRQ_LINE */
+	int level[64]; /* KVM_IRQ_LINE */
 };
 
 void fake_kvm_init(struct fake_kvm *k);

@@ -26,11 +26,11 @@
 #include "vmm/virtio-platform.h"
 
 #define RAM_SIZE (1u << 20)
-#define QSIZE 16
+#define QSIZE    16
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
 
@@ -51,7 +51,7 @@ static void setup(void)
 	ram = aligned_alloc(4096, RAM_SIZE);
 	ck_assert_ptr_nonnull(ram);
 	memset(ram, 0, RAM_SIZE);
-	mem = (struct guest_mem){ .region = { { .gpa = 0, .size = RAM_SIZE, .host = ram } }, .nr_regions = 1 };
+	mem = (struct guest_mem){.region = {{.gpa = 0, .size = RAM_SIZE, .host = ram}}, .nr_regions = 1};
 	fake_kvm_init(&fk);
 }
 
@@ -77,7 +77,7 @@ static void queue_start(struct virtio_device *dev, unsigned q, struct vqd *d, ui
 /* Post one device-writable buffer of len bytes at gpa buf. */
 static void post(struct vqd *d, uint64_t buf, uint32_t len, void *token)
 {
-	struct vqd_buf in = { .addr = buf, .len = len };
+	struct vqd_buf in = {.addr = buf, .len = len};
 	ck_assert_int_eq(vqd_add(d, NULL, 0, &in, 1, token, false), 0);
 }
 
@@ -190,8 +190,11 @@ static bool count_queue_notify(struct virtio_device *dev, unsigned q, unsigned b
 }
 
 static const struct virtio_device_ops count_ops = {
-	.type = "count", .device_id = VIRTIO_ID_RNG, .nr_queues = 1, .queue_max_size = QSIZE,
-	.queue_notify = count_queue_notify,
+    .type = "count",
+    .device_id = VIRTIO_ID_RNG,
+    .nr_queues = 1,
+    .queue_max_size = QSIZE,
+    .queue_notify = count_queue_notify,
 };
 
 /* ---- kicks ---- */
@@ -207,7 +210,7 @@ START_TEST(exit_kick_signals_eventfd_not_device)
 	cd.vdev.kick_fd[0] = eventfd(0, EFD_NONBLOCK);
 	virtio_device_kick(&cd.vdev, 0);
 	virtio_device_kick(&cd.vdev, 0);
-	virtio_device_kick(&cd.vdev, 5); /* no such queue: ignored */
+	virtio_device_kick(&cd.vdev, 5);                 /* no such queue: ignored */
 	ck_assert_uint_eq(atomic_load(&cd.notified), 0); /* device code did not run here */
 	ck_assert_uint_eq(eventfd_take(cd.vdev.kick_fd[0]), 2);
 	/* The reactor's side: serve it. */
@@ -257,7 +260,7 @@ START_TEST(notifier_table_two_vcpus_move_bars)
 	ck_assert_int_eq(kvm_platform_attach_queues(&plat, &b.vdev), 0);
 	ck_assert_int_ne(a.vdev.kick_fd[0], b.vdev.kick_fd[0]);
 
-	struct mover ma = { &a.vdev, 0xc0000000, 2000 }, mb = { &b.vdev, 0xc1000000, 2000 };
+	struct mover ma = {&a.vdev, 0xc0000000, 2000}, mb = {&b.vdev, 0xc1000000, 2000};
 	pthread_create(&ta, NULL, move_notifier, &ma);
 	pthread_create(&tb, NULL, move_notifier, &mb);
 	pthread_join(ta, NULL);
@@ -351,13 +354,13 @@ END_TEST
 
 struct async_dev {
 	struct virtio_device vdev;
-	pthread_mutex_t lock;        /* nests inside vdev.lock */
+	pthread_mutex_t lock; /* nests inside vdev.lock */
 	pthread_cond_t cond;
 	struct virtio_request req[ASYNC_MAX];
 	unsigned nreq;
 	atomic_bool completed;
 	unsigned delay_ms;
-	bool reverse;                /* complete in reverse order */
+	bool reverse; /* complete in reverse order */
 };
 
 static bool async_queue_notify(struct virtio_device *dev, unsigned q, unsigned budget)
@@ -373,8 +376,11 @@ static bool async_queue_notify(struct virtio_device *dev, unsigned q, unsigned b
 }
 
 static const struct virtio_device_ops async_ops = {
-	.type = "async", .device_id = VIRTIO_ID_BLOCK, .nr_queues = 1, .queue_max_size = QSIZE,
-	.queue_notify = async_queue_notify,
+    .type = "async",
+    .device_id = VIRTIO_ID_BLOCK,
+    .nr_queues = 1,
+    .queue_max_size = QSIZE,
+    .queue_notify = async_queue_notify,
 };
 
 /* Wait for `want` requests, then finish them (writing i+1 bytes of 0x5a
@@ -421,7 +427,7 @@ static void async_init(struct async_dev *ad)
 START_TEST(requests_complete_out_of_order_from_another_thread)
 {
 	struct async_dev *ad = malloc(sizeof(*ad));
-	struct worker_arg wa = { ad, 3 };
+	struct worker_arg wa = {ad, 3};
 	struct vqd d;
 	int token[3];
 	pthread_t t;
@@ -452,7 +458,7 @@ END_TEST
 START_TEST(reset_waits_for_request_in_service)
 {
 	struct async_dev *ad = malloc(sizeof(*ad));
-	struct worker_arg wa = { ad, 1 };
+	struct worker_arg wa = {ad, 1};
 	struct vqd d;
 	int token;
 	pthread_t t;
@@ -465,7 +471,7 @@ START_TEST(reset_waits_for_request_in_service)
 	virtio_device_kick(&ad->vdev, 0);
 	pthread_mutex_lock(&ad->vdev.lock);
 	ck_assert_uint_eq(ad->vdev.inflight, 1);
-	virtio_device_reset(&ad->vdev); /* as from a status write of 0 */
+	virtio_device_reset(&ad->vdev);         /* as from a status write of 0 */
 	ck_assert(atomic_load(&ad->completed)); /* it waited for the worker */
 	ck_assert_uint_eq(ad->vdev.inflight, 0);
 	ck_assert(!ad->vdev.vqs[0].ready);
@@ -533,7 +539,7 @@ START_TEST(bar_move_races_kicks)
 	for (unsigned i = 0; i < FAKE_KVM_IOEVENTFDS; i++)
 		if (fk.ioeventfd[i].used && !fk.ioeventfd[i].pio)
 			found = fk.ioeventfd[i].addr == final + VIRTIO_PCI_NOTIFY_OFFSET &&
-				fk.ioeventfd[i].fd == rng->vdev.kick_fd[0];
+			        fk.ioeventfd[i].fd == rng->vdev.kick_fd[0];
 	ck_assert(found);
 	virtio_pci_destroy(race_vp);
 	ck_assert_uint_eq(fake_kvm_ioeventfds(&fk), 0);
@@ -549,8 +555,11 @@ END_TEST
 /* ---- limits ---- */
 
 static const struct virtio_device_ops many_ops = {
-	.type = "many", .device_id = VIRTIO_ID_NET, .nr_queues = VIRTIO_MAX_QUEUES, .queue_max_size = QSIZE,
-	.queue_notify = count_queue_notify,
+    .type = "many",
+    .device_id = VIRTIO_ID_NET,
+    .nr_queues = VIRTIO_MAX_QUEUES,
+    .queue_max_size = QSIZE,
+    .queue_notify = count_queue_notify,
 };
 
 START_TEST(device_with_max_queues_on_pci)

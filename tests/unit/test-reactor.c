@@ -15,7 +15,7 @@
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
 
@@ -72,10 +72,10 @@ static void teardown(void)
 
 START_TEST(handler_gets_event_mask_and_budget)
 {
-	struct probe in = { .fd = eventfd(0, EFD_NONBLOCK), .drain = true };
+	struct probe in = {.fd = eventfd(0, EFD_NONBLOCK), .drain = true};
 	int pipefd[2];
 	ck_assert_int_eq(pipe(pipefd), 0);
-	struct probe out = { .fd = pipefd[1] };
+	struct probe out = {.fd = pipefd[1]};
 
 	ck_assert_int_ge(reactor_add(&r, in.fd, EPOLLIN, 0, probe_handler, &in, 7), 0);
 	int out_id = reactor_add(&r, out.fd, EPOLLOUT, REACTOR_EDGE, probe_handler, &out, 0);
@@ -101,8 +101,8 @@ END_TEST
  * and not drained: called once per edge. */
 START_TEST(level_and_edge_triggering)
 {
-	struct probe level = { .fd = eventfd(0, EFD_NONBLOCK) };
-	struct probe edge = { .fd = eventfd(0, EFD_NONBLOCK) };
+	struct probe level = {.fd = eventfd(0, EFD_NONBLOCK)};
+	struct probe edge = {.fd = eventfd(0, EFD_NONBLOCK)};
 
 	int level_id = reactor_add(&r, level.fd, EPOLLIN, 0, probe_handler, &level, 0);
 	ck_assert_int_ge(level_id, 0);
@@ -152,8 +152,8 @@ END_TEST
 /* A source that always has more work must not starve a second one. */
 START_TEST(budget_lets_others_run)
 {
-	struct probe hog = { .fd = eventfd(0, EFD_NONBLOCK), .drain = true, .keep_busy = true };
-	struct probe quiet = { .fd = eventfd(0, EFD_NONBLOCK), .drain = true };
+	struct probe hog = {.fd = eventfd(0, EFD_NONBLOCK), .drain = true, .keep_busy = true};
+	struct probe quiet = {.fd = eventfd(0, EFD_NONBLOCK), .drain = true};
 
 	ck_assert_int_ge(reactor_add(&r, hog.fd, EPOLLIN, 0, probe_handler, &hog, 4), 0);
 	ck_assert_int_ge(reactor_add(&r, quiet.fd, EPOLLIN, 0, probe_handler, &quiet, 0), 0);
@@ -305,7 +305,7 @@ static enum reactor_result self_remove_handler(void *opaque, uint32_t events, un
 
 START_TEST(handler_removes_itself)
 {
-	struct self_remover s = { .fd = eventfd(0, EFD_NONBLOCK) };
+	struct self_remover s = {.fd = eventfd(0, EFD_NONBLOCK)};
 
 	s.id = reactor_add(&r, s.fd, EPOLLIN, 0, self_remove_handler, &s, 0);
 	ck_assert_int_ge(s.id, 0);
@@ -322,7 +322,7 @@ END_TEST
 START_TEST(table_full_is_enospc)
 {
 	int fd = eventfd(0, EFD_NONBLOCK);
-	struct probe p = { .fd = fd };
+	struct probe p = {.fd = fd};
 	int fds[REACTOR_MAX_SOURCES];
 
 	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++) {
