@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REACTOR_MAX_SOURCES    256
+#define REACTOR_MAX_SOURCES    1024 /* every queue's kick eventfd, timers, device fds */
 #define REACTOR_DEFAULT_BUDGET 64
 
 enum reactor_result {

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -323,7 +324,15 @@ START_TEST(table_full_is_enospc)
 {
 	int fd = eventfd(0, EFD_NONBLOCK);
 	struct probe p = {.fd = fd};
-	int fds[REACTOR_MAX_SOURCES];
+	static int fds[REACTOR_MAX_SOURCES];
+	struct rlimit nofile;
+
+	/* One fd per source: make sure the process may open that many. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+	if (nofile.rlim_cur < REACTOR_MAX_SOURCES + 64) {
+		nofile.rlim_cur = REACTOR_MAX_SOURCES + 64;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &nofile), 0);
+	}
 
 	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++) {
 		fds[i] = dup(fd);
