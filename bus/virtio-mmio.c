@@ -312,15 +312,8 @@ static const struct bus_ops vm_bus_ops = {
 
 /* ---- notifications ---- */
 
-static void vm_notify_handler(void *opaque)
-{
-	struct virtio_mmio_notifier *n = opaque;
-
-	virtio_device_kick(n->vm->dev, n->q);
-}
-
 /* One notifier per queue, matching the queue index written: without the
- * match the handler could not tell which queue was kicked. */
+ * match KVM could not tell which queue's kick eventfd to signal. */
 static void vm_notify_add(struct virtio_mmio *vm)
 {
 	const struct virtio_platform *plat = vm->plat;
@@ -328,12 +321,10 @@ static void vm_notify_add(struct virtio_mmio *vm)
 	for (unsigned q = 0; q < vm->dev->ops->nr_queues; q++) {
 		struct virtio_mmio_notifier *n = &vm->notifier[q];
 
-		n->vm = vm;
-		n->q = q;
 		/* On failure the write exits and vm_write() serves it. */
 		n->registered = plat && plat->notify_add &&
 				plat->notify_add(plat->ctx, false, vm->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true, q,
-						 vm_notify_handler, n) == 0;
+						 vm->dev, q) == 0;
 	}
 }
 

@@ -35,8 +35,6 @@
 struct virtio_mmio;
 
 struct virtio_mmio_notifier {
-	struct virtio_mmio *vm;
-	unsigned q;
 	bool registered;  /* notify_add() succeeded: must notify_del() */
 };
 

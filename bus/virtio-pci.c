@@ -107,12 +107,54 @@ static const struct virtio_transport_ops vp_transport_ops = {
 	.needs_reset = vp_needs_reset,
 };
 
+/* Keep vector's route pointing at its current message (msi_lock held).
+ * Returns the route, or <0 if there is none. Runs only when the guest
+ * changed the vector, or for the first message of a vector. */
+static int vp_msix_route_update(struct virtio_pci *vp, unsigned vector, uint64_t address, uint32_t data)
+{
+	struct virtio_pci_msi_route *mr = &vp->msi_route[vector];
+
+	if (mr->route >= 0 && mr->address == address && mr->data == data)
+		return mr->route;
+	int route = vp->plat->msi_route_set(vp->plat->ctx, mr->route, address, data);
+	if (route < 0)
+		return route;
+	*mr = (struct virtio_pci_msi_route){ .route = route, .address = address, .data = data };
+	return route;
+}
+
+/* The PCI code delivers an unmasked vector: fire its route. The message
+ * is passed in too, so a change not yet seen through msix->changed is
+ * caught here (one slow-path update) instead of firing a stale route. */
 static void vp_msix_deliver(void *ctx, unsigned vector, uint64_t address, uint32_t data)
 {
 	struct virtio_pci *vp = ctx;
 
-	if (vp->plat && vp->plat->send_msi)
-		vp->plat->send_msi(vp->plat->ctx, address, data);
+	if (!vp->plat || !vp->plat->msi_route_set || vector >= PCI_MSIX_MAX_VECTORS)
+		return;
+	pthread_mutex_lock(&vp->msi_lock);
+	int route = vp_msix_route_update(vp, vector, address, data);
+	pthread_mutex_unlock(&vp->msi_lock);
+	if (route >= 0)
+		vp->plat->msi_route_fire(vp->plat->ctx, route);
+}
+
+/* The guest reprogrammed vector (or toggled masks): update its route now,
+ * off the interrupt path. */
+static void vp_msix_changed(void *ctx, unsigned vector)
+{
+	struct virtio_pci *vp = ctx;
+	uint64_t address = 0;
+	uint32_t data = 0;
+
+	if (!vp->plat || !vp->plat->msi_route_set || vector >= PCI_MSIX_MAX_VECTORS)
+		return;
+	pci_msix_get_message(&vp->pci, vector, &address, &data);
+	if (address == 0)
+		return; /* not programmed yet */
+	pthread_mutex_lock(&vp->msi_lock);
+	vp_msix_route_update(vp, vector, address, data);
+	pthread_mutex_unlock(&vp->msi_lock);
 }
 
 /* ---- registers shared by both interfaces ---- */
@@ -568,13 +610,6 @@ static const struct bus_ops legacy_bar_ops = {
 
 /* ---- ioeventfd registrations, following the BARs ---- */
 
-static void vp_notify_handler(void *opaque)
-{
-	struct virtio_pci_notifier *n = opaque;
-
-	virtio_device_kick(n->vp->dev, n->q);
-}
-
 /* Modern: one 2-byte slot per queue, no data match (the slot is the
  * queue). Legacy: one shared port, the value written is the queue. */
 static void notifier_where(struct virtio_pci *vp, bool legacy, uint64_t bar_addr, unsigned q, uint64_t *addr,
@@ -619,12 +654,10 @@ static void notify_bar_add(struct virtio_pci *vp, struct virtio_pci_notify_bar *
 		uint64_t addr;
 		bool datamatch;
 
-		n->vp = vp;
-		n->q = q;
 		notifier_where(vp, legacy, bar_addr, q, &addr, &datamatch);
 		/* On failure the write exits and the BAR handler serves it. */
 		n->registered = plat->notify_add &&
-				plat->notify_add(plat->ctx, legacy, addr, 2, datamatch, q, vp_notify_handler, n) == 0;
+				plat->notify_add(plat->ctx, legacy, addr, 2, datamatch, q, vp->dev, q) == 0;
 	}
 }
 
@@ -741,7 +774,7 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_device *dev, enum vir
 	uint8_t revision;
 	int ret;
 
-	if (ops->nr_queues == 0 || ops->nr_queues > VIRTIO_MAX_QUEUES || ops->nr_queues + 1 > PCI_MSIX_MAX_VECTORS ||
+	if (ops->nr_queues == 0 || ops->nr_queues > VIRTIO_MAX_QUEUES ||
 	    ops->config_size > VIRTIO_PCI_MAX_CONFIG)
 		return -EINVAL;
 	memset(vp, 0, sizeof(*vp));
@@ -749,6 +782,9 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_device *dev, enum vir
 	vp->mode = mode;
 	vp->plat = plat;
 	pthread_mutex_init(&vp->notify_lock, NULL);
+	pthread_mutex_init(&vp->msi_lock, NULL);
+	for (unsigned v = 0; v < PCI_MSIX_MAX_VECTORS; v++)
+		vp->msi_route[v].route = -1;
 
 	if (mode == VIRTIO_PCI_MODERN) {
 		if (ops->device_id > 0x3f)
@@ -782,8 +818,12 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_device *dev, enum vir
 	if (mode != VIRTIO_PCI_LEGACY && (ret = add_modern_structures(vp)) < 0)
 		return ret;
 	vp->msix.deliver = vp_msix_deliver;
+	vp->msix.changed = vp_msix_changed;
 	vp->msix.ctx = vp;
-	ret = pci_msix_init(&vp->pci, &vp->msix, ops->nr_queues + 1, VIRTIO_PCI_MSIX_BAR, VIRTIO_PCI_MSIX_TABLE_OFFSET,
+	/* A vector per queue plus config; with more queues than the table
+	 * holds, the driver shares vectors (Linux falls back by itself). */
+	unsigned nr_vectors = ops->nr_queues + 1 < PCI_MSIX_MAX_VECTORS ? ops->nr_queues + 1 : PCI_MSIX_MAX_VECTORS;
+	ret = pci_msix_init(&vp->pci, &vp->msix, nr_vectors, VIRTIO_PCI_MSIX_BAR, VIRTIO_PCI_MSIX_TABLE_OFFSET,
 			    VIRTIO_PCI_MSIX_PBA_OFFSET);
 	if (ret < 0)
 		return ret;

@@ -67,11 +67,16 @@ enum virtio_pci_mode {
 
 struct virtio_pci;
 
-/* What an ioeventfd handler needs to find its queue. */
+/* One queue's notify register, as registered with the platform. */
 struct virtio_pci_notifier {
-	struct virtio_pci *vp;
-	unsigned q;
 	bool registered;     /* notify_add() succeeded: must notify_del() */
+};
+
+/* An MSI-X vector's route (see struct virtio_platform.msi_route_set). */
+struct virtio_pci_msi_route {
+	int route;           /* -1 until the vector is first delivered or programmed */
+	uint64_t address;
+	uint32_t data;
 };
 
 /* Where a BAR's notify registers are registered with the platform. */
@@ -99,6 +104,11 @@ struct virtio_pci {
 	/* ioeventfd registrations follow the BARs (guarded by notify_lock). */
 	pthread_mutex_t notify_lock;
 	struct virtio_pci_notify_bar modern_notify, legacy_notify;
+
+	/* One MSI route per vector (guarded by msi_lock; taken on the
+	 * interrupt path only when a vector changed). */
+	pthread_mutex_t msi_lock;
+	struct virtio_pci_msi_route msi_route[PCI_MSIX_MAX_VECTORS];
 };
 
 /* Make dev a PCI function in the given mode, add it to host (first free

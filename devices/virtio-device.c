@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -22,7 +23,9 @@ void virtio_device_init(struct virtio_device *dev, const struct virtio_device_op
 	dev->mem = mem;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_cond_init(&dev->quiesced, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		dev->kick_fd[q] = -1;
 		struct virtqueue *vq = &dev->vqs[q];
 
 		snprintf(dev->vq_names[q], sizeof(dev->vq_names[q]), "%s.q%u", dev->name, q);
@@ -72,12 +75,79 @@ void virtio_device_reset(struct virtio_device *dev)
 	dev->features = 0;
 	dev->driver_features = 0;
 	dev->legacy_features = false;
+	/* Requests popped from here on belong to the new epoch; completions of
+	 * older ones must not touch rings the driver is about to reuse. */
+	dev->reset_epoch++;
+	dev->resetting = true; /* nothing is served while we wait */
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+	/* Quiesce: the device's threads may still be writing into guest
+	 * buffers of the old requests. Wait (dev->lock released) until they
+	 * have all completed or been cancelled. */
+	while (dev->inflight)
+		pthread_cond_wait(&dev->quiesced, &dev->lock);
+	dev->resetting = false;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		vq_reset(&dev->vqs[q]);
 		dev->vqs[q].size = dev->ops->queue_max_size;
 	}
-	if (dev->ops->reset)
-		dev->ops->reset(dev);
+}
+
+/* ---- requests ---- */
+
+int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_request *req)
+{
+	if (q >= dev->ops->nr_queues)
+		return 0;
+	int ret = vq_pop(&dev->vqs[q], &req->chain);
+	if (ret < 0) {
+		virtio_device_needs_reset(dev); /* the engine found a broken ring */
+		return ret;
+	}
+	if (ret == 0)
+		return 0;
+	req->dev = dev;
+	req->q = q;
+	req->epoch = dev->reset_epoch;
+	dev->inflight++;
+	return 1;
+}
+
+static void request_done(struct virtio_device *dev)
+{
+	if (--dev->inflight == 0)
+		pthread_cond_broadcast(&dev->quiesced);
+}
+
+void virtio_request_unpop(struct virtio_request *req)
+{
+	vq_unpop(&req->dev->vqs[req->q], &req->chain);
+	request_done(req->dev);
+}
+
+int virtio_request_iov(const struct virtio_request *req, bool writable, struct iovec *iov, unsigned max)
+{
+	return vq_chain_iov(&req->dev->vqs[req->q], &req->chain, writable, iov, max);
+}
+
+void virtio_request_complete_locked(struct virtio_request *req, uint32_t written)
+{
+	struct virtio_device *dev = req->dev;
+
+	if (req->epoch == dev->reset_epoch) {
+		vq_push(&dev->vqs[req->q], &req->chain, written);
+		virtio_device_notify_used(dev, req->q);
+	}
+	request_done(dev);
+}
+
+void virtio_request_complete(struct virtio_request *req, uint32_t written)
+{
+	struct virtio_device *dev = req->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	virtio_request_complete_locked(req, written);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 /* Copy the ring-format features into the queues not yet started (a
@@ -221,7 +291,7 @@ void virtio_device_disable_queue(struct virtio_device *dev, unsigned q)
  * modern drivers may not, and a device that needs a reset serves nothing. */
 bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q)
 {
-	if (q >= dev->ops->nr_queues || !dev->vqs[q].ready)
+	if (q >= dev->ops->nr_queues || !dev->vqs[q].ready || dev->resetting)
 		return false;
 	if (dev->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED))
 		return false;
@@ -230,8 +300,26 @@ bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q)
 
 void virtio_device_kick(struct virtio_device *dev, unsigned q)
 {
+	uint64_t one = 1;
+
+	if (q >= dev->ops->nr_queues)
+		return; /* a guest writing a queue index that does not exist */
+	if (dev->kick_fd[q] >= 0) {
+		/* The same eventfd KVM signals: one path into the device. */
+		(void)!write(dev->kick_fd[q], &one, sizeof(one));
+		return;
+	}
+	while (virtio_device_service(dev, q, UINT32_MAX))
+		;
+}
+
+bool virtio_device_service(struct virtio_device *dev, unsigned q, unsigned budget)
+{
+	bool more = false;
+
 	pthread_mutex_lock(&dev->lock);
 	if (virtio_device_queue_live(dev, q) && dev->ops->queue_notify)
-		dev->ops->queue_notify(dev, q);
+		more = dev->ops->queue_notify(dev, q, budget);
 	pthread_mutex_unlock(&dev->lock);
+	return more;
 }

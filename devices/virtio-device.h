@@ -6,12 +6,35 @@
  *
  * The notification path, end to end:
  *   guest writes the queue's notify register
- *   -> (ioeventfd) the event loop thread, or (no ioeventfd) the vCPU's
- *      MMIO/PIO exit through the transport
- *   -> ops->queue_notify(dev, q)        [device lock held]
- *   -> device: vq_pop(), serve, vq_push()
- *   -> virtio_device_notify_used(dev, q) -> transport->notify_used()
- *   -> MSI-X message through an irqfd, or INTx / MMIO interrupt line
+ *   -> KVM signals the queue's kick eventfd (ioeventfd, no vCPU exit), or
+ *      the write exits, the transport decodes it and virtio_device_kick()
+ *      signals the same eventfd (device code never runs on a vCPU thread)
+ *   -> the reactor thread (vmm/reactor.c) wakes and calls
+ *      virtio_device_service(dev, q, budget)     [takes dev->lock]
+ *   -> ops->queue_notify(dev, q, budget): the device pops at most budget
+ *      requests (virtio_request_pop) and serves them, now or later, on
+ *      any thread (virtio_request_complete)
+ *   -> vq_push() + virtio_device_notify_used(dev, q) -> transport->notify_used()
+ *   -> MSI-X route (irqfd), or INTx / virtio-mmio interrupt line
+ *
+ * What a new device must implement (see devices/virtio-rng.c, and
+ * devices/device-types.h for the table line):
+ *   - a struct virtio_device_ops: device_id, nr_queues, queue_max_size,
+ *     config_size, and queue_notify; features/config_read/config_write/
+ *     activate/reset as it needs them;
+ *   - queue_notify pops at most `budget` requests and returns true if it
+ *     left work behind (the reactor calls again after the other devices);
+ *   - requests served later keep their struct virtio_request and end with
+ *     virtio_request_complete() from any thread, in any order;
+ *   - reset must make every in-flight request complete soon (finish or
+ *     cancel it): virtio_device_reset() waits for all of them;
+ *   - limits from its config: vqs[q].max_chain (e.g. seg_max + 2), at most
+ *     VQ_MAX_SEGS buffers per direction, at most VIRTIO_MAX_QUEUES queues.
+ *
+ * Locks: dev->lock serializes the transport's registers, the queues and
+ * the device model's state. A device's own locks (if it has an I/O
+ * thread) nest inside dev->lock and are never held while calling
+ * virtio_request_complete(). The whole map is in vmm/virtio-devices.h.
  */
 #ifndef SKIFF_VIRTIO_DEVICE_H
 #define SKIFF_VIRTIO_DEVICE_H
@@ -24,7 +47,7 @@
 #include "kvm/guest-mem.h"
 #include "virtqueue/virtqueue.h"
 
-#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_QUEUES 64 /* net/blk multiqueue: many queue pairs */
 
 /* Feature bits every device may offer (the transport adds the ring features). */
 #define VIRTIO_FEATURE(bit) (1ull << (bit))
@@ -47,9 +70,12 @@ struct virtio_device_ops {
 	/* The driver set DRIVER_OK: negotiated features are in dev->features.
 	 * Return 0, or <0 to refuse (the transport sets DEVICE_NEEDS_RESET). */
 	int (*activate)(struct virtio_device *dev);
-	/* The driver kicked queue q (or the event loop saw its ioeventfd). */
-	void (*queue_notify)(struct virtio_device *dev, unsigned q);
-	/* Device reset by the driver: drop in-flight work, forget state. */
+	/* Queue q was kicked (on the reactor thread, dev->lock held). Pop at
+	 * most `budget` requests; return true if more are waiting. */
+	bool (*queue_notify)(struct virtio_device *dev, unsigned q, unsigned budget);
+	/* Device reset by the driver (dev->lock held): forget state and make
+	 * in-flight requests complete soon (finish or cancel them); the
+	 * reset then waits for them with dev->lock released. */
 	void (*reset)(struct virtio_device *dev);
 };
 
@@ -82,6 +108,17 @@ struct virtio_device {
 	uint8_t status;             /* VIRTIO_CONFIG_S_* */
 	uint32_t config_generation; /* bumped by virtio_device_notify_config() */
 	bool needs_reset_logged;    /* warned once already (not cleared by reset) */
+
+	/* Kicks: the eventfd of each queue, signalled by KVM (ioeventfd) or
+	 * by virtio_device_kick(); the machine sets them and serves them on
+	 * its reactor. -1: no reactor, kicks are served inline (unit tests). */
+	int kick_fd[VIRTIO_MAX_QUEUES];
+
+	/* Asynchronous requests (guarded by lock). */
+	unsigned inflight;          /* popped, not yet completed */
+	uint32_t reset_epoch;       /* bumped by each reset: older requests are void */
+	bool resetting;             /* a reset waits for in-flight requests */
+	pthread_cond_t quiesced;    /* inflight dropped to 0 */
 	char vq_names[VIRTIO_MAX_QUEUES][48]; /* storage for vqs[q].name */
 };
 
@@ -98,10 +135,37 @@ void virtio_device_notify_config(struct virtio_device *dev);
 void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
 			const char *name, const struct guest_mem *mem);
 
+/* ---- requests: chains that may outlive the kick ---- */
+
+/* One popped chain, kept by the device until it completes it. */
+struct virtio_request {
+	struct virtio_device *dev;
+	unsigned q;
+	uint32_t epoch;            /* dev->reset_epoch when popped */
+	struct vq_chain chain;     /* segments, already checked against guest RAM */
+};
+
+/* Pop the next chain of queue q into req (dev->lock held, e.g. in
+ * queue_notify). 1 = popped (now in flight), 0 = queue empty, -EIO = the
+ * driver broke the ring (the device now needs a reset). */
+int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_request *req);
+/* Give the most recently popped request back unserved (dev->lock held). */
+void virtio_request_unpop(struct virtio_request *req);
+/* The request's buffers as iovecs into guest RAM (see vq_chain_iov). */
+int virtio_request_iov(const struct virtio_request *req, bool writable, struct iovec *iov, unsigned max);
+/* Done: return it as used with `written` bytes and interrupt the driver
+ * if it wants one. Any thread, any order; dev->lock must NOT be held (it
+ * is taken here). A request popped before a reset is dropped silently:
+ * its rings are gone. */
+void virtio_request_complete(struct virtio_request *req, uint32_t written);
+/* The same from inside queue_notify (dev->lock held). */
+void virtio_request_complete_locked(struct virtio_request *req, uint32_t written);
+
 /* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
 
 /* The driver wrote 0 to the status register: forget negotiated features,
- * reset every queue (sizes back to the maximum) and the device model. */
+ * reset the device model, wait (dev->lock released meanwhile) until no
+ * request is in flight, then reset every queue (sizes back to the maximum). */
 void virtio_device_reset(struct virtio_device *dev);
 /* The driver wrote a non-zero status. Handles FEATURES_OK (kept clear if
  * the driver's features are refused) and DRIVER_OK (activates the device). */
@@ -124,8 +188,12 @@ void virtio_device_disable_queue(struct virtio_device *dev, unsigned q);
 /* May queue q be served now? Started, device not failed or needing a
  * reset, and DRIVER_OK (legacy drivers: not required). dev->lock held. */
 bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q);
-/* The driver kicked queue q: pass it to the device if the queue is live.
- * Takes dev->lock itself (called from ioeventfd handlers and exits). */
+/* The driver kicked queue q (a vCPU exit the ioeventfd did not catch):
+ * signal the queue's kick eventfd, so the device runs on the reactor, not
+ * on the vCPU. Without a kick eventfd, serve it here. dev->lock not held. */
 void virtio_device_kick(struct virtio_device *dev, unsigned q);
+/* Serve queue q with at most budget requests if it is live (the reactor's
+ * handler for the kick eventfd). Takes dev->lock. True if work is left. */
+bool virtio_device_service(struct virtio_device *dev, unsigned q, unsigned budget);
 
 #endif

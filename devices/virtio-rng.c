@@ -57,79 +57,81 @@ static void bucket_give_back(struct virtio_rng *rng, size_t unused)
 
 /* ---- serving requests ---- */
 
-/* Write up to len random bytes into the chain's in segments. Returns the
- * bytes written, or -EAGAIN if the host has no entropy to give yet. */
-static long fill_chain(struct virtqueue *vq, const struct vq_chain *chain, size_t len)
+/* Fill up to len bytes of the request's device-writable buffers straight
+ * from getrandom(): the iovecs point into guest RAM, nothing is copied.
+ * Returns the bytes written, or -EAGAIN if the host has no entropy yet. */
+static long fill_request(const struct virtio_request *req, size_t len)
 {
-	uint8_t buf[RNG_CHUNK];
+	struct iovec iov[VQ_MAX_SEGS];
+	int n = virtio_request_iov(req, true, iov, VQ_MAX_SEGS);
 	size_t done = 0;
 
-	while (done < len) {
-		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
-		ssize_t got = getrandom(buf, n, GRND_NONBLOCK);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break; /* EAGAIN: pool not initialized yet */
-		size_t copied = vq_chain_write(vq, chain, done, buf, got);
-		done += copied;
-		if (copied < (size_t)got)
-			break; /* end of the buffers (cannot happen: len <= in_bytes) */
+	for (int i = 0; i < n && done < len; i++) {
+		size_t off = 0, want = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+		while (off < want) {
+			size_t chunk = want - off < RNG_CHUNK ? want - off : RNG_CHUNK;
+			ssize_t got = getrandom((uint8_t *)iov[i].iov_base + off, chunk, GRND_NONBLOCK);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				goto out; /* EAGAIN: pool not initialized yet */
+			off += (size_t)got;
+		}
+		done += off;
 	}
-	memset(buf, 0, sizeof(buf)); /* don't leave the bytes on the stack */
+out:
 	return done == 0 && len > 0 ? -EAGAIN : (long)done;
 }
 
-/* Serve every available chain we can; dev->lock held. */
-static void rng_serve(struct virtio_rng *rng)
+/* Serve up to budget requests; dev->lock held. Returns true if requests
+ * are left in the ring (budget used up). Entropy requests are tiny and
+ * synchronous: each completes before the next is popped. */
+static bool rng_serve(struct virtio_rng *rng, unsigned budget)
 {
 	struct virtio_device *dev = &rng->vdev;
-	struct virtqueue *vq = &dev->vqs[0];
-	struct vq_chain chain;
-	bool pushed = false;
-	int ret;
+	struct virtio_request req;
+	unsigned served = 0;
 
 	rng->waiting = false;
-	while ((ret = vq_pop(vq, &chain)) == 1) {
+	while (served < budget && virtio_request_pop(dev, 0, &req) == 1) {
 		size_t want, grant;
 		long written;
 
-		if (chain.nout) {
+		if (req.chain.nout) {
 			/* Entropy requests are device-writable only. */
 			log_debug(dev->name, "request with device-readable buffers");
+			virtio_request_unpop(&req);
 			virtio_device_needs_reset(dev);
-			break;
+			return false;
 		}
-		want = chain.in_bytes < VIRTIO_RNG_MAX_REQUEST ? chain.in_bytes : VIRTIO_RNG_MAX_REQUEST;
+		want = req.chain.in_bytes < VIRTIO_RNG_MAX_REQUEST ? req.chain.in_bytes : VIRTIO_RNG_MAX_REQUEST;
 		grant = bucket_take(rng, want);
-		written = grant ? fill_chain(vq, &chain, grant) : 0;
+		written = grant ? fill_request(&req, grant) : 0;
 		if ((want && !grant) || written < 0) {
 			/* Nothing to give right now: keep the request for later. */
 			bucket_give_back(rng, grant);
-			vq_unpop(vq, &chain);
+			virtio_request_unpop(&req);
 			rng->waiting = true;
-			break;
+			return false;
 		}
-		bucket_give_back(rng, grant - written);
-		vq_push(vq, &chain, written);
-		pushed = true;
+		bucket_give_back(rng, grant - (size_t)written);
+		virtio_request_complete_locked(&req, (uint32_t)written);
+		served++;
 	}
-	if (ret < 0)
-		virtio_device_needs_reset(dev); /* the engine found a broken ring */
-	if (pushed)
-		virtio_device_notify_used(dev, 0);
+	return served == budget;
 }
 
-static void rng_queue_notify(struct virtio_device *dev, unsigned q)
+static bool rng_queue_notify(struct virtio_device *dev, unsigned q, unsigned budget)
 {
-	rng_serve(dev->priv);
+	return rng_serve(dev->priv, budget);
 }
 
 static void rng_reset(struct virtio_device *dev)
 {
 	struct virtio_rng *rng = dev->priv;
 
-	/* The bucket is host policy: a reset does not refill it. */
+	/* The bucket is host policy: a reset does not refill it. Requests are
+	 * completed synchronously, so none is in flight here. */
 	rng->waiting = false;
 }
 
@@ -143,9 +145,9 @@ static const struct virtio_device_ops rng_ops = {
 	.reset = rng_reset,
 };
 
-void virtio_rng_init(struct virtio_rng *rng, const struct guest_mem *mem, uint64_t rate)
+void virtio_rng_init(struct virtio_rng *rng, const char *name, const struct guest_mem *mem, uint64_t rate)
 {
-	virtio_device_init(&rng->vdev, &rng_ops, rng, "virtio-rng0", mem);
+	virtio_device_init(&rng->vdev, &rng_ops, rng, name, mem);
 	rng->rate = rate;
 	rng->tokens = (double)rate; /* start with a full bucket */
 	rng->clock_ns = monotonic_ns;
@@ -157,6 +159,58 @@ void virtio_rng_poll(struct virtio_rng *rng)
 {
 	pthread_mutex_lock(&rng->vdev.lock);
 	if (rng->waiting && virtio_device_queue_live(&rng->vdev, 0))
-		rng_serve(rng);
+		rng_serve(rng, VIRTIO_RNG_QUEUE_SIZE);
 	pthread_mutex_unlock(&rng->vdev.lock);
 }
+
+/* ---- the device-type table entry ---- */
+
+static int rng_parse_rate(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_rng_config *c = config;
+
+	if (!device_parse_positive(value, &c->rate)) {
+		snprintf(err, errlen, "rate '%s' must be a positive whole number of bytes per second", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct device_key rng_keys[] = {
+	{ "rate", "BYTES_PER_SEC", "rate limit (default unlimited)", rng_parse_rate },
+	{ NULL },
+};
+
+static struct virtio_device *rng_create(void *state, const void *config, const char *name,
+					const struct guest_mem *mem)
+{
+	const struct virtio_rng_config *c = config;
+	struct virtio_rng *rng = state;
+
+	virtio_rng_init(rng, name, mem, c->rate);
+	return &rng->vdev;
+}
+
+/* Held-back requests are retried this often while rate-limited. */
+static unsigned rng_timer_ms(const void *config)
+{
+	const struct virtio_rng_config *c = config;
+
+	return c->rate ? 20 : 0;
+}
+
+static void rng_timer(void *state)
+{
+	virtio_rng_poll(state);
+}
+
+const struct device_type virtio_rng_type = {
+	.name = "rng",
+	.help = "virtio entropy source (host getrandom)",
+	.keys = rng_keys,
+	.config_size = sizeof(struct virtio_rng_config),
+	.state_size = sizeof(struct virtio_rng),
+	.create = rng_create,
+	.timer_ms = rng_timer_ms,
+	.timer = rng_timer,
+};

@@ -3,18 +3,16 @@
  * device-writable buffers; the device fills them with random bytes from
  * the host's getrandom(2) and returns them.
  *
- * getrandom() is called with GRND_NONBLOCK: a kick may be served on a
- * vCPU thread, which must never sleep waiting for the host's entropy
- * pool. Before the pool is initialized (early host boot only) the chain
+ * getrandom() is called with GRND_NONBLOCK: the reactor thread serves
+ * every device and must never sleep waiting for the host's entropy pool. Before the pool is initialized (early host boot only) the chain
  * stays in the queue and is retried by virtio_rng_poll().
  *
  * Rate limit (optional): a token bucket of `rate` bytes per second,
  * holding at most one second's worth. A request gets at most what the
  * bucket holds (the spec lets the device fill a buffer partly); with an
  * empty bucket the chain is put back (vq_unpop) and served by a later
- * virtio_rng_poll(). The machine's event loop must call virtio_rng_poll()
- * periodically (every 10-100 ms is plenty) when rate is non-zero; it is
- * cheap when nothing is waiting.
+ * virtio_rng_poll(). The type's timer (20 ms, on the reactor) calls
+ * virtio_rng_poll() when rate is non-zero; it is cheap when nothing waits.
  *
  * A chain with device-readable (out) buffers is a driver error: the
  * device then needs a reset.
@@ -25,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/device-types.h"
 #include "devices/virtio-device.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE   256
@@ -40,9 +39,17 @@ struct virtio_rng {
 	uint64_t (*clock_ns)(void);  /* CLOCK_MONOTONIC; tests substitute their own */
 };
 
-/* Set up the device model "virtio-rng0" over guest memory mem. Then give
- * &rng->vdev to virtio_pci_create() or virtio_mmio_create(). */
-void virtio_rng_init(struct virtio_rng *rng, const struct guest_mem *mem, uint64_t rate);
+/* --device rng keys, parsed. */
+struct virtio_rng_config {
+	uint64_t rate;               /* bytes per second; 0 = unlimited */
+};
+
+/* The device-type table entry (devices/device-types.c). */
+extern const struct device_type virtio_rng_type;
+
+/* Set up the device model `name` ("virtio-rng0") over guest memory mem.
+ * Then give &rng->vdev to virtio_pci_create() or virtio_mmio_create(). */
+void virtio_rng_init(struct virtio_rng *rng, const char *name, const struct guest_mem *mem, uint64_t rate);
 
 /* Serve requests that were held back (rate limit, no entropy yet). */
 void virtio_rng_poll(struct virtio_rng *rng);

@@ -1,4 +1,4 @@
-/* MSI routing and ioeventfd registration. See irq-routing.h. */
+/* MSI routes and ioeventfd registration. See irq-routing.h. */
 #include "kvm/irq-routing.h"
 #include "vmm/log.h"
 
@@ -10,8 +10,23 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-int kvm_ioeventfd(struct kvm_vm *vm, int fd, bool pio, uint64_t addr, unsigned len, bool datamatch, uint64_t data,
-		  bool deassign)
+int kvm_vm_ioctl_real(void *ctx, unsigned long request, void *arg)
+{
+	struct kvm_vm *vm = ctx;
+
+	if (request == KVM_CHECK_EXTENSION)
+		return kvm_vm_check_extension(vm, (long)arg); /* falls back to /dev/kvm on old hosts */
+	int ret = ioctl(vm->vm_fd, request, arg);
+	return ret < 0 ? -errno : ret;
+}
+
+static int vm_check_extension(const struct kvm_vm_ioctl *kvm, long cap)
+{
+	return kvm->ioctl(kvm->ctx, KVM_CHECK_EXTENSION, (void *)cap);
+}
+
+int kvm_ioeventfd(const struct kvm_vm_ioctl *kvm, int fd, bool pio, uint64_t addr, unsigned len, bool datamatch,
+		  uint64_t data, bool deassign)
 {
 	struct kvm_ioeventfd io = {
 		.datamatch = data,
@@ -21,14 +36,15 @@ int kvm_ioeventfd(struct kvm_vm *vm, int fd, bool pio, uint64_t addr, unsigned l
 		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
 			 (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
 	};
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+	int ret = kvm->ioctl(kvm->ctx, KVM_IOEVENTFD, &io);
+	return ret < 0 ? ret : 0;
 }
 
-/* Push the whole table: the 24 IOAPIC pins (and the PIC's 16, which KVM
- * wires to the same GSIs), then every cached MSI message. */
+/* Push the whole table (r->lock held): the 24 IOAPIC pins (and the PIC's
+ * 16, which KVM wires to the same GSIs), then every MSI route. */
 static int irq_routing_commit(struct irq_routing *r)
 {
-	unsigned n = 0, max = 16 + IRQ_NR_IOAPIC_PINS + IRQ_MSI_SLOTS;
+	unsigned n = 0, max = 16 + IRQ_NR_IOAPIC_PINS + IRQ_MSI_ROUTES;
 	struct kvm_irq_routing *table = calloc(1, sizeof(*table) + max * sizeof(table->entries[0]));
 	if (!table)
 		return -ENOMEM;
@@ -43,94 +59,118 @@ static int irq_routing_commit(struct irq_routing *r)
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
 			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
 	}
-	for (unsigned i = 0; i < IRQ_MSI_SLOTS; i++) {
-		if (!r->msi[i].used)
+	for (unsigned i = 0; i < r->nr_routes; i++) {
+		if (!r->route[i].used)
 			continue;
 		table->entries[n++] = (struct kvm_irq_routing_entry){
 			.gsi = IRQ_MSI_GSI_BASE + i, .type = KVM_IRQ_ROUTING_MSI,
-			.u.msi = { .address_lo = (uint32_t)r->msi[i].address,
-				   .address_hi = (uint32_t)(r->msi[i].address >> 32),
-				   .data = r->msi[i].data } };
+			.u.msi = { .address_lo = (uint32_t)r->route[i].address,
+				   .address_hi = (uint32_t)(r->route[i].address >> 32),
+				   .data = r->route[i].data } };
 	}
 	table->nr = n;
-	int ret = ioctl(r->vm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0 ? -errno : 0;
+	r->table_updates++;
+	int ret = r->kvm.ioctl(r->kvm.ctx, KVM_SET_GSI_ROUTING, table);
 	free(table);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
-int irq_routing_init(struct irq_routing *r, struct kvm_vm *vm)
+int irq_routing_init(struct irq_routing *r, const struct kvm_vm_ioctl *kvm)
 {
+	int ret = 0;
+
 	memset(r, 0, sizeof(*r));
-	r->vm = vm;
+	r->kvm = *kvm;
 	pthread_mutex_init(&r->lock, NULL);
-	for (unsigned i = 0; i < IRQ_MSI_SLOTS; i++)
-		r->msi[i].irqfd = -1;
-	r->msi_via_irqfd = kvm_vm_check_extension(vm, KVM_CAP_IRQ_ROUTING) > 0 &&
-			   kvm_vm_check_extension(vm, KVM_CAP_IRQFD) > 0;
-	if (!r->msi_via_irqfd && kvm_vm_check_extension(vm, KVM_CAP_SIGNAL_MSI) <= 0)
+	for (unsigned i = 0; i < IRQ_MSI_ROUTES; i++)
+		r->route[i].irqfd = -1;
+	r->msi_via_irqfd = vm_check_extension(kvm, KVM_CAP_IRQ_ROUTING) > 0 && vm_check_extension(kvm, KVM_CAP_IRQFD) > 0;
+	if (!r->msi_via_irqfd && vm_check_extension(kvm, KVM_CAP_SIGNAL_MSI) <= 0)
 		log_warn("irq", "KVM offers neither irqfd routing nor KVM_SIGNAL_MSI: MSI-X will not work");
-	return r->msi_via_irqfd ? irq_routing_commit(r) : 0;
+	if (r->msi_via_irqfd) {
+		pthread_mutex_lock(&r->lock);
+		ret = irq_routing_commit(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+	return ret;
 }
 
 void irq_routing_destroy(struct irq_routing *r)
 {
-	if (!r->vm)
+	if (!r->kvm.ioctl)
 		return; /* never initialized */
-	for (unsigned i = 0; i < IRQ_MSI_SLOTS; i++)
-		if (r->msi[i].irqfd >= 0)
-			close(r->msi[i].irqfd);
+	for (unsigned i = 0; i < IRQ_MSI_ROUTES; i++)
+		if (r->route[i].irqfd >= 0)
+			close(r->route[i].irqfd);
+	r->nr_routes = 0;
 }
 
-/* The slot for (address, data): found, or a free one, or the least
- * recently used one re-pointed at the new message. */
-static int irq_msi_slot_get(struct irq_routing *r, uint64_t address, uint32_t data)
+/* A new route with its irqfd bound to its GSI (r->lock held). */
+static int irq_msi_route_alloc(struct irq_routing *r)
 {
-	int free_slot = -1, lru = 0;
-
-	for (unsigned i = 0; i < IRQ_MSI_SLOTS; i++) {
-		struct irq_msi_slot *s = &r->msi[i];
-		if (s->used && s->address == address && s->data == data) {
-			s->last_use = ++r->clock;
-			return i;
-		}
-		if (!s->used && free_slot < 0)
-			free_slot = i;
-		if (s->last_use < r->msi[lru].last_use)
-			lru = i;
-	}
-	int i = free_slot >= 0 ? free_slot : lru;
-	struct irq_msi_slot *s = &r->msi[i];
-	if (s->irqfd < 0) {
-		s->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		struct kvm_irqfd irqfd = { .fd = s->irqfd, .gsi = IRQ_MSI_GSI_BASE + i };
-		if (s->irqfd < 0 || ioctl(r->vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-			int ret = -errno;
-			if (s->irqfd >= 0)
-				close(s->irqfd);
-			s->irqfd = -1;
+	if (r->nr_routes == IRQ_MSI_ROUTES)
+		return -ENOSPC;
+	int i = (int)r->nr_routes;
+	if (r->msi_via_irqfd) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = IRQ_MSI_GSI_BASE + (uint32_t)i };
+		int ret = r->kvm.ioctl(r->kvm.ctx, KVM_IRQFD, &irqfd);
+		if (ret < 0) {
+			close(fd);
 			return ret;
 		}
+		/* Published once; fire reads it without the lock. */
+		__atomic_store_n(&r->route[i].irqfd, fd, __ATOMIC_RELEASE);
 	}
-	s->used = true;
-	s->address = address;
-	s->data = data;
-	s->last_use = ++r->clock;
-	int ret = irq_routing_commit(r);
-	return ret < 0 ? ret : i;
+	r->nr_routes++;
+	return i;
 }
 
-int irq_routing_send_msi(struct irq_routing *r, uint64_t address, uint32_t data)
+int irq_msi_route_set(struct irq_routing *r, int route, uint64_t address, uint32_t data)
 {
-	if (!r->msi_via_irqfd) {
-		struct kvm_msi msi = { .address_lo = (uint32_t)address, .address_hi = address >> 32, .data = data };
-		return ioctl(r->vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
-	}
+	int ret = 0;
+
 	pthread_mutex_lock(&r->lock);
-	int i = irq_msi_slot_get(r, address, data);
-	int fd = i >= 0 ? r->msi[i].irqfd : -1;
+	if (route < 0)
+		ret = route = irq_msi_route_alloc(r);
+	else if ((unsigned)route >= r->nr_routes)
+		ret = -EINVAL;
+	if (ret >= 0) {
+		struct irq_msi_route *m = &r->route[route];
+		if (!m->used || m->address != address || m->data != data) {
+			m->used = true;
+			m->address = address;
+			m->data = data;
+			ret = r->msi_via_irqfd ? irq_routing_commit(r) : 0;
+		}
+	}
 	pthread_mutex_unlock(&r->lock);
-	if (fd < 0)
-		return i;
+	return ret < 0 ? ret : route;
+}
+
+int irq_msi_route_fire(struct irq_routing *r, int route)
+{
 	uint64_t one = 1;
-	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+
+	if (route < 0 || route >= IRQ_MSI_ROUTES)
+		return -EINVAL;
+	if (r->msi_via_irqfd) {
+		int fd = __atomic_load_n(&r->route[route].irqfd, __ATOMIC_ACQUIRE);
+		if (fd < 0)
+			return -EINVAL;
+		return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+	}
+	/* No irqfd: KVM_SIGNAL_MSI with the message copied under the lock. */
+	pthread_mutex_lock(&r->lock);
+	struct kvm_msi msi = { .address_lo = (uint32_t)r->route[route].address,
+			       .address_hi = (uint32_t)(r->route[route].address >> 32),
+			       .data = r->route[route].data };
+	bool used = (unsigned)route < r->nr_routes && r->route[route].used;
+	pthread_mutex_unlock(&r->lock);
+	if (!used)
+		return -EINVAL;
+	int ret = r->kvm.ioctl(r->kvm.ctx, KVM_SIGNAL_MSI, &msi);
+	return ret < 0 ? ret : 0;
 }

@@ -3,8 +3,19 @@
  *    inside the host kernel, without an exit to skiff;
  *  - MSI through KVM's GSI routing table and an irqfd: writing 1 to the
  *    eventfd injects the message, from any thread, without an ioctl.
- * KVM replaces the whole routing table on every change, so this keeps a
- * copy: the IOAPIC/PIC pins, then one entry per MSI message in use. */
+ *
+ * One route per MSI-X vector: a transport asks for a route when a vector
+ * is first programmed and updates it when the guest changes the vector's
+ * address/data (msix->changed). Only such a change costs a
+ * KVM_SET_GSI_ROUTING (KVM replaces the whole table, so this keeps a
+ * copy: the PIC/IOAPIC pins, then every route). Firing a route is one
+ * eventfd write. A route's irqfd is created with the route and never
+ * changes or closes until irq_routing_destroy(), so irq_msi_route_fire()
+ * may use it without the lock: no other message can ever be behind it.
+ *
+ * Every ioctl goes through struct kvm_vm_ioctl, so the unit tests can
+ * put a fake KVM behind it.
+ */
 #ifndef SKIFF_IRQ_ROUTING_H
 #define SKIFF_IRQ_ROUTING_H
 
@@ -15,32 +26,43 @@
 #include "kvm/kvm.h"
 
 #define IRQ_NR_IOAPIC_PINS 24
-#define IRQ_MSI_SLOTS 64          /* distinct MSI messages cached at once */
+#define IRQ_MSI_ROUTES 512        /* MSI-X vectors of all devices together */
 #define IRQ_MSI_GSI_BASE IRQ_NR_IOAPIC_PINS
 
-struct irq_msi_slot {
+/* The VM ioctls this file needs: 0 (or a non-negative result) or -errno. */
+struct kvm_vm_ioctl {
+	int (*ioctl)(void *ctx, unsigned long request, void *arg);
+	void *ctx;
+};
+/* The real thing: ctx is a struct kvm_vm. */
+int kvm_vm_ioctl_real(void *ctx, unsigned long request, void *arg);
+
+struct irq_msi_route {
 	bool used;
 	uint64_t address;
 	uint32_t data;
-	int irqfd;                /* eventfd bound to GSI IRQ_MSI_GSI_BASE + index */
-	uint64_t last_use;
+	int irqfd;                /* eventfd bound to GSI IRQ_MSI_GSI_BASE + index; fixed for life */
 };
 
 struct irq_routing {
-	struct kvm_vm *vm;
-	pthread_mutex_t lock;
+	struct kvm_vm_ioctl kvm;
+	pthread_mutex_t lock;     /* guards route[] and nr_routes; fire needs none */
 	bool msi_via_irqfd;       /* KVM has GSI routing + irqfd; else KVM_SIGNAL_MSI */
-	struct irq_msi_slot msi[IRQ_MSI_SLOTS];
-	uint64_t clock;
+	unsigned nr_routes;
+	unsigned table_updates;   /* KVM_SET_GSI_ROUTING calls (tests check the fast path has none) */
+	struct irq_msi_route route[IRQ_MSI_ROUTES];
 };
 
-__attribute__((warn_unused_result)) int irq_routing_init(struct irq_routing *r, struct kvm_vm *vm);
+__attribute__((warn_unused_result)) int irq_routing_init(struct irq_routing *r, const struct kvm_vm_ioctl *kvm);
 void irq_routing_destroy(struct irq_routing *r);
-/* Deliver one MSI message (address/data as programmed by the guest). */
-int irq_routing_send_msi(struct irq_routing *r, uint64_t address, uint32_t data);
+/* Point route at (address, data); route < 0 allocates a new one. Returns
+ * the route (>= 0) or -errno. Updates KVM's table only if the message changed. */
+int irq_msi_route_set(struct irq_routing *r, int route, uint64_t address, uint32_t data);
+/* Inject the route's message. Safe from any thread, lock-free with irqfd. */
+int irq_msi_route_fire(struct irq_routing *r, int route);
 
 /* KVM_IOEVENTFD: fd (an eventfd) fires on guest writes to [addr, addr+len). */
-int kvm_ioeventfd(struct kvm_vm *vm, int fd, bool pio, uint64_t addr, unsigned len, bool datamatch, uint64_t data,
-		  bool deassign);
+int kvm_ioeventfd(const struct kvm_vm_ioctl *kvm, int fd, bool pio, uint64_t addr, unsigned len, bool datamatch,
+		  uint64_t data, bool deassign);
 
 #endif

@@ -11,7 +11,9 @@
  *    buffers are allowed and simply skipped);
  *  - a chain holds at most `size` descriptors, counting the ones in an
  *    indirect table ("A driver MUST NOT create a descriptor chain longer
- *    than the Queue Size"); this also ends cyclic chains;
+ *    than the Queue Size"), or the device's max_chain if that is larger:
+ *    Linux sizes indirect tables by the device's seg_max, not by the
+ *    ring; either bound also ends cyclic chains;
  *  - at most VQ_MAX_SEGS buffers per direction;
  *  - device-readable buffers come first ("The driver MUST place any
  *    device-writable descriptor elements after any device-readable ones");
@@ -169,11 +171,13 @@ void vq_reset(struct virtqueue *vq)
 	const struct guest_mem *mem = vq->mem;
 	const char *name = vq->name;
 	bool logged = vq->broken_logged;
+	uint16_t max_chain = vq->max_chain; /* device policy, not driver state */
 
 	memset(vq, 0, sizeof(*vq));
 	vq->mem = mem;
 	vq->name = name;
 	vq->broken_logged = logged;
+	vq->max_chain = max_chain;
 }
 
 int vq_enable(struct virtqueue *vq)
@@ -276,6 +280,12 @@ static const uint8_t *indirect_table(struct virtqueue *vq, uint64_t addr, uint32
 	return table;
 }
 
+/* Descriptors holding buffers a chain may have (see max_chain). */
+static unsigned chain_limit(const struct virtqueue *vq)
+{
+	return vq->max_chain > vq->size ? vq->max_chain : vq->size;
+}
+
 /* Walk a split chain from `head` (spec "The Virtqueue Descriptor Table"
  * and "Indirect Descriptors"). The walk starts in the ring's table and may
  * move once into an indirect table. */
@@ -311,8 +321,9 @@ static int split_read_chain(struct virtqueue *vq, uint16_t head, struct vq_chain
 			continue;
 		}
 
-		if (++nbufs > vq->size)
-			return vq_break(vq, "chain from head %u longer than the queue (a loop?)", head);
+		if (++nbufs > chain_limit(vq))
+			return vq_break(vq, "chain from head %u longer than %u descriptors (a loop?)", head,
+					chain_limit(vq));
 		ret = chain_add(vq, chain, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
 		if (ret < 0)
 			return ret;
@@ -390,9 +401,9 @@ static int packed_read_chain(struct virtqueue *vq, uint16_t head_flags, struct v
 			if (chain->ndesc > 1 || (flags & VRING_DESC_F_NEXT))
 				return vq_break(vq, "packed indirect descriptor inside a chain");
 			/* Here the whole table is the chain. */
-			if (d.len / DESC_SIZE > vq->size)
-				return vq_break(vq, "indirect table of %u descriptors, queue size %u",
-						d.len / DESC_SIZE, vq->size);
+			if (d.len / DESC_SIZE > chain_limit(vq))
+				return vq_break(vq, "indirect table of %u descriptors, limit %u", d.len / DESC_SIZE,
+						chain_limit(vq));
 			table = indirect_table(vq, d.addr, d.len);
 			if (!table)
 				return -EIO;
@@ -521,6 +532,22 @@ size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, 
 		      size_t len)
 {
 	return chain_copy(vq, chain->in, chain->nin, offset, (uint8_t *)src, len, true);
+}
+
+int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool writable, struct iovec *iov,
+		 unsigned max)
+{
+	const struct vq_seg *segs = writable ? chain->in : chain->out;
+	unsigned n = writable ? chain->nin : chain->nout;
+
+	if (n > max)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n; i++) {
+		/* Checked when the chain was popped; guest RAM does not move. */
+		iov[i].iov_base = guest_mem_ptr(vq->mem, segs[i].addr, segs[i].len);
+		iov[i].iov_len = segs[i].len;
+	}
+	return (int)n;
 }
 
 /* ---- used buffers and interrupts ---- */

@@ -33,11 +33,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "kvm/guest-mem.h"
 
 #define VQ_MAX_SIZE 32768     /* the specification's limit */
-#define VQ_MAX_SEGS 64        /* per direction; a longer chain breaks the queue */
+/* Buffers per direction a chain may hold (the storage in struct vq_chain).
+ * A device advertising seg_max must keep seg_max + its header/status
+ * descriptors at or below this; a longer chain breaks the queue. */
+#define VQ_MAX_SEGS 512
 
 struct vq_seg {
 	uint64_t addr; /* guest physical, already checked: [addr, addr+len) is RAM */
@@ -66,6 +70,11 @@ struct virtqueue {
 	bool packed;         /* VIRTIO_F_RING_PACKED */
 	bool event_idx;      /* VIRTIO_F_RING_EVENT_IDX */
 	bool indirect;       /* VIRTIO_F_INDIRECT_DESC */
+	/* Set by the device from its config: the longest chain it accepts, in
+	 * descriptors holding buffers (e.g. virtio-blk seg_max + 2). Linux
+	 * builds indirect tables of that length even when the ring is
+	 * shorter. 0 = the queue size (the spec's rule). Kept across vq_reset(). */
+	uint16_t max_chain;
 
 	/* Set by vq_enable() when the rings checked out; transports read it. */
 	bool ready;
@@ -105,6 +114,14 @@ void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain);
 size_t vq_chain_read(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, void *dst, size_t len);
 size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, const void *src,
 		      size_t len);
+
+/* The chain's device-readable (writable = false) or device-writable
+ * segments as host iovecs pointing into guest RAM, for readv/writev or
+ * io_uring without copying. Returns the number filled, or -ENOSPC if max
+ * is too small. The pointers stay valid while the guest's RAM is mapped
+ * (the whole run); the guest may change the bytes under us at any time. */
+int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool writable, struct iovec *iov,
+		 unsigned max);
 
 /* Return a chain as used with `written` bytes written into its in segments
  * (clamped to chain->in_bytes). Ignored on a broken queue. */

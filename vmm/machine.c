@@ -165,7 +165,7 @@ static int machine_dump_dtb(const struct machine *m, const char *cmdline, char *
 		.cmdline = cmdline,
 		.nr_virtio_mmio = m->virtio.nr_mmio,
 		.virtio_mmio = mmio,
-		.pci = m->virtio.have_pci,
+		.pci = true, /* the host bridge is always there */
 	};
 	int ret = dtb_write_file(m->opts->dump_dtb, &cfg, err, errlen);
 	if (ret == 0)
@@ -466,7 +466,7 @@ int machine_run(struct machine *m)
 		}
 	}
 	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
-		log_error(NULL, "cannot start the device event loop: %s", strerror(-ret));
+		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
 		return EXIT_ERROR;
 	}
 	bool interactive = m->opts->console == CONSOLE_SERIAL && terminal_enter_raw();

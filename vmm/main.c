@@ -41,6 +41,9 @@ int main(int argc, char **argv)
 	case OPTIONS_VERSION:
 		options_version(stdout);
 		return EXIT_GUEST_OK;
+	case OPTIONS_DEVICE_HELP:
+		device_types_help(stdout);
+		return EXIT_GUEST_OK;
 	case OPTIONS_ERROR:
 		fprintf(stderr, "%s\n", err);
 		return EXIT_ERROR;

@@ -310,50 +310,62 @@ const char *device_transport_name(enum device_transport t)
 	return "?";
 }
 
-const char *device_type_name(enum device_type t)
+bool device_transport_is_pci(enum device_transport t)
 {
-	return t == DEVICE_RNG ? "rng" : "?";
+	return t == TRANSPORT_PCI || t == TRANSPORT_PCI_LEGACY || t == TRANSPORT_PCI_MODERN;
 }
 
-/* One key=value of an rng device. seen_* refuse the same key twice. */
-static int parse_rng_key(struct parser *p, const char *spec, struct device_spec *dev,
-			 const char *key, const char *value, bool *seen_transport, bool *seen_rate)
+/* transport=, the one key every device type has. */
+static int parse_transport(struct parser *p, const char *spec, struct device_spec *dev, const char *value)
 {
-	if (strcmp(key, "transport") == 0) {
-		if (*seen_transport)
-			return PERR(p, "--device %s: key 'transport' given twice", spec);
-		*seen_transport = true;
-		for (unsigned t = 0; t < sizeof(transport_names) / sizeof(transport_names[0]); t++) {
-			if (strcmp(value, transport_names[t]) == 0) {
-				dev->transport = t;
-				return 0;
-			}
+	for (unsigned t = 0; t < sizeof(transport_names) / sizeof(transport_names[0]); t++) {
+		if (strcmp(value, transport_names[t]) == 0) {
+			dev->transport = t;
+			return 0;
 		}
-		return PERR(p, "--device %s: unknown transport '%s' (known: pci, pci-legacy, pci-modern, mmio, mmio-legacy)",
-			    spec, value);
 	}
-	if (strcmp(key, "rate") == 0) {
-		uint64_t rate;
-
-		if (*seen_rate)
-			return PERR(p, "--device %s: key 'rate' given twice", spec);
-		*seen_rate = true;
-		if (!all_digits(value) || !digits_to_u64(value, 10, &rate) || rate == 0)
-			return PERR(p, "--device %s: rate '%s' must be a positive whole number of bytes per second",
-				    spec, value);
-		dev->rate = rate;
-		return 0;
-	}
-	return PERR(p, "--device %s: unknown key '%s' for rng (known: transport, rate)", spec, key);
+	return PERR(p, "--device %s: unknown transport '%s' (known: pci, pci-legacy, pci-modern, mmio, mmio-legacy)",
+		    spec, value);
 }
 
+/* One KEY=VALUE: the common key, or one from the type's table entry.
+ * seen has a bit per key (bit 0 transport, bit i+1 the type's key i). */
+static int parse_device_key(struct parser *p, const char *spec, struct device_spec *dev, const char *key,
+			    const char *value, uint32_t *seen)
+{
+	const struct device_key *keys = dev->type->keys;
+	char why[160];
+	unsigned bit = 0;
+
+	if (strcmp(key, "transport") != 0) {
+		for (bit = 1; keys && keys[bit - 1].name && strcmp(keys[bit - 1].name, key) != 0; bit++)
+			;
+		if (!keys || !keys[bit - 1].name) {
+			device_type_key_names(dev->type, why, sizeof(why));
+			return PERR(p, "--device %s: unknown key '%s' for %s (known: %s)", spec, key, dev->type->name,
+				    why);
+		}
+	}
+	if (*seen & (1u << bit))
+		return PERR(p, "--device %s: key '%s' given twice", spec, key);
+	*seen |= 1u << bit;
+	if (bit == 0)
+		return parse_transport(p, spec, dev, value);
+	if (keys[bit - 1].parse(dev->config.bytes, value, why, sizeof(why)) < 0)
+		return PERR(p, "--device %s: %s", spec, why);
+	return 0;
+}
+
+/* --device TYPE[,KEY=VALUE...], or --device help (returns 2). */
 static int parse_device(struct parser *p, const char *spec)
 {
-	struct device_spec dev = { .type = DEVICE_RNG, .transport = TRANSPORT_PCI, .rate = 0 };
-	bool seen_transport = false, seen_rate = false;
-	char *copy, *item, *next;
+	struct device_spec dev = { .type = NULL, .transport = TRANSPORT_PCI };
+	char *copy, *item, *next, known[160];
+	uint32_t seen = 0;
 	int ret = 0;
 
+	if (strcmp(spec, "help") == 0)
+		return 2;
 	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
 		return PERR(p, "--device %s: too many devices (at most %d)", spec, OPTIONS_MAX_DEVICES);
 
@@ -365,12 +377,14 @@ static int parse_device(struct parser *p, const char *spec)
 	if (next)
 		*next++ = '\0';
 
+	device_types_names(known, sizeof(known));
 	if (copy[0] == '\0') {
-		ret = PERR(p, "--device %s: missing device type (known: rng)", spec);
+		ret = PERR(p, "--device %s: missing device type (known: %s)", spec, known);
 		goto out;
 	}
-	if (strcmp(copy, "rng") != 0) {
-		ret = PERR(p, "--device %s: unknown device type '%s' (known: rng)", spec, copy);
+	dev.type = device_type_find(copy);
+	if (!dev.type) {
+		ret = PERR(p, "--device %s: unknown device type '%s' (known: %s)", spec, copy, known);
 		goto out;
 	}
 
@@ -387,7 +401,7 @@ static int parse_device(struct parser *p, const char *spec)
 			goto out;
 		}
 		*eq = '\0';
-		ret = parse_rng_key(p, spec, &dev, item, eq + 1, &seen_transport, &seen_rate);
+		ret = parse_device_key(p, spec, &dev, item, eq + 1, &seen);
 		if (ret)
 			goto out;
 	}
@@ -619,9 +633,9 @@ enum options_result options_parse(int argc, char **argv, const struct options_li
 	}
 
 	ret = parse_run(&p, argc - 2, argv + 2);
-	if (ret == 1) {
+	if (ret == 1 || ret == 2) {
 		options_free(out);
-		return OPTIONS_HELP;
+		return ret == 1 ? OPTIONS_HELP : OPTIONS_DEVICE_HELP;
 	}
 	if (ret < 0) {
 		options_free(out);
@@ -734,11 +748,10 @@ void options_usage(FILE *f)
 "  --swkvm auto|on|off      workarounds for hosts without hardware virtualization\n"
 "                           (default auto: on when such a host is detected)\n"
 "  --device SPEC            add a device; may be repeated, up to 32 times.\n"
-"                           SPEC is TYPE[,KEY=VALUE...]. Types:\n"
-"                             rng  virtio entropy source; keys:\n"
-"                                  transport=pci|pci-legacy|pci-modern|\n"
-"                                            mmio|mmio-legacy (default pci)\n"
-"                                  rate=BYTES_PER_SEC (default unlimited)\n"
+"                           SPEC is TYPE[,KEY=VALUE...]; every type takes\n"
+"                           transport=pci|pci-legacy|pci-modern|mmio|mmio-legacy\n"
+"                           (default pci). '--device help' lists the types\n"
+"                           and their keys.\n"
 "  --dump-dtb FILE          write the guest's device tree (as skiff builds it)\n"
 "                           to FILE\n"
 "  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "devices/device-types.h"
 #include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
 
 #define OPTIONS_DEFAULT_MEM        (256ULL << 20)  /* 256 MiB */
@@ -35,10 +36,6 @@ enum console_mode {
 	CONSOLE_NONE,    /* guest output is discarded, no input */
 };
 
-enum device_type {
-	DEVICE_RNG,  /* virtio entropy source */
-};
-
 enum device_transport {
 	TRANSPORT_PCI,          /* virtio-pci, modern (virtio 1.x) */
 	TRANSPORT_PCI_LEGACY,   /* virtio-pci, legacy (virtio 0.9.5) */
@@ -47,11 +44,15 @@ enum device_transport {
 	TRANSPORT_PCI_MODERN,   /* virtio-pci, modern only (no legacy I/O BAR) */
 };
 
-/* One --device, parsed. */
+/* One --device, parsed: its type from the table, the common keys, and
+ * the type's own keys in config (as the type's key parsers left them). */
 struct device_spec {
-	enum device_type type;
+	const struct device_type *type;
 	enum device_transport transport;  /* default TRANSPORT_PCI */
-	uint64_t rate;                    /* rng: bytes per second, 0 = unlimited */
+	union {
+		unsigned char bytes[DEVICE_CONFIG_MAX];
+		uint64_t align;
+	} config;
 };
 
 struct options {
@@ -77,6 +78,7 @@ enum options_result {
 	OPTIONS_RUN,      /* *out is filled in: start the VM */
 	OPTIONS_HELP,     /* print options_usage(stdout), exit 0 */
 	OPTIONS_VERSION,  /* print options_version(stdout), exit 0 */
+	OPTIONS_DEVICE_HELP, /* --device help: print device_types_help(stdout), exit 0 */
 	OPTIONS_ERROR,    /* err holds one line; print it to stderr, exit EXIT_ERROR */
 };
 
@@ -101,7 +103,7 @@ void options_version(FILE *f);
 void options_free(struct options *o);
 
 /* Names for messages and logs, e.g. "pci-legacy". */
-const char *device_type_name(enum device_type t);
 const char *device_transport_name(enum device_transport t);
+bool device_transport_is_pci(enum device_transport t);
 
 #endif

@@ -16,13 +16,13 @@
  * Linux and the test guest with every device, plus the C library's own
  * needs for threads and malloc. */
 static const char *const allowed[] = {
-	/* vCPUs, devices, the event loop, the console */
+	/* vCPUs, devices, the reactor, the console */
 	"ioctl", "read", "write", "readv", "writev", "close", "poll", "ppoll", "epoll_wait", "epoll_pwait",
 	"epoll_ctl", "eventfd2", "getrandom",
 	/* threads, signals, timers */
 	"clone", "clone3", "set_robust_list", "rseq", "prctl", "futex", "exit", "exit_group", "gettid", "getpid",
 	"tgkill", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "restart_syscall",
-	"timer_create", "timer_settime", "timer_delete", "clock_gettime", "clock_nanosleep", "nanosleep",
+	"timer_create", "timer_settime", "timer_delete", "timerfd_create", "timerfd_settime", "clock_gettime", "clock_nanosleep", "nanosleep",
 	"sched_yield", "sched_getaffinity", "prlimit64",
 	/* memory */
 	"mmap", "munmap", "mprotect", "madvise", "brk", "mremap",

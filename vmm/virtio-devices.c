@@ -1,13 +1,14 @@
 /* Building the --device list into device models on transports. See
- * virtio-devices.h. The machine core calls only the functions below and
- * never names a device type: adding a device type means a constructor
- * here and nothing else in vmm/. */
+ * virtio-devices.h. Device types come from the table in
+ * devices/device-types.c: nothing here names one. */
 #include "vmm/virtio-devices.h"
 #include "kvm/x86/layout.h"
 #include "vmm/log.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const unsigned mmio_gsis[VIRTIO_MMIO_MAX_DEVICES] = { 20, 21, 22, 23, 10, 11, 5, 6, 7 };
@@ -18,71 +19,118 @@ static void pci_set_irq(void *ctx, unsigned gsi, int level)
 	kvm_vm_irq_line(vd->vm, gsi, level);
 }
 
-/* Device models: construct one and return its virtio_device. */
-static struct virtio_device *model_create(struct virtio_devices *vd, struct virtio_slot *s)
+/* "virtio-rng1": the type's name and how many of that type came before. */
+static void slot_name(struct virtio_devices *vd, struct virtio_slot *s)
 {
-	switch (s->spec->type) {
-	case DEVICE_RNG:
-		virtio_rng_init(&s->model.rng, &vd->vm->mem, s->spec->rate);
-		return &s->model.rng.vdev;
-	}
-	return NULL;
-}
+	unsigned index = 0;
 
-/* Rate-limited devices need a periodic nudge (see virtio_rng_poll). */
-static void virtio_devices_tick(void *opaque)
-{
-	struct virtio_devices *vd = opaque;
 	for (unsigned i = 0; i < vd->nr_slots; i++)
-		if (vd->slot[i].spec->type == DEVICE_RNG && vd->slot[i].spec->rate)
-			virtio_rng_poll(&vd->slot[i].model.rng);
+		index += vd->slot[i].spec->type == s->spec->type;
+	snprintf(s->name, sizeof(s->name), "virtio-%s%u", s->spec->type->name, index);
 }
 
-static int transport_create(struct virtio_devices *vd, struct virtio_slot *s, struct virtio_device *dev,
-			    struct bus *mmio, char *err, size_t errlen)
+static enum reactor_result slot_timer(void *opaque, uint32_t events, unsigned budget)
 {
-	const struct virtio_platform *plat = &vd->platform.ops;
-	const char *tname = device_transport_name(s->spec->transport);
+	struct virtio_slot *s = opaque;
+
+	s->spec->type->timer(s->state);
+	return REACTOR_DONE;
+}
+
+/* The device model: allocate, build, give its queues kick eventfds, and
+ * start its timer if the type has one. */
+static int model_create(struct virtio_devices *vd, struct virtio_slot *s, char *err, size_t errlen)
+{
+	const struct device_type *type = s->spec->type;
 	int ret;
 
-	switch (s->spec->transport) {
-	case TRANSPORT_PCI:
-	case TRANSPORT_PCI_LEGACY:
-	case TRANSPORT_PCI_MODERN: {
-		enum virtio_pci_mode mode = s->spec->transport == TRANSPORT_PCI	       ? VIRTIO_PCI_TRANSITIONAL :
-					    s->spec->transport == TRANSPORT_PCI_LEGACY ? VIRTIO_PCI_LEGACY :
-											 VIRTIO_PCI_MODERN;
-		s->on_pci = true;
-		ret = virtio_pci_create(&s->transport.pci, dev, mode, &vd->pci, plat);
-		if (ret == -ENOSPC)
-			snprintf(err, errlen, "--device %s,transport=%s: too many PCI devices (the bus has %d slots)",
-				 device_type_name(s->spec->type), tname, PCI_MAX_SLOTS - 1);
-		else if (ret < 0)
-			snprintf(err, errlen, "--device %s,transport=%s: %s", device_type_name(s->spec->type), tname,
-				 strerror(-ret));
+	s->timer = -1;
+	s->state = calloc(1, type->state_size);
+	if (!s->state)
+		return -ENOMEM;
+	s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem);
+	if (!s->vdev) {
+		snprintf(err, errlen, "--device %s: cannot create %s", type->name, s->name);
+		return -EINVAL;
+	}
+	if ((ret = kvm_platform_attach_queues(&vd->platform, s->vdev)) < 0) {
+		snprintf(err, errlen, "%s: cannot set up queue notifications: %s", s->name, strerror(-ret));
 		return ret;
 	}
-	case TRANSPORT_MMIO:
-	case TRANSPORT_MMIO_LEGACY: {
-		if (vd->nr_mmio == VIRTIO_MMIO_MAX_DEVICES) {
-			snprintf(err, errlen, "--device %s,transport=%s: too many virtio-mmio devices (at most %d)",
-				 device_type_name(s->spec->type), tname, VIRTIO_MMIO_MAX_DEVICES);
-			return -ENOSPC;
-		}
-		uint64_t base = LAYOUT_VIRTIO_MMIO + vd->nr_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
-		unsigned gsi = mmio_gsis[vd->nr_mmio];
-		ret = virtio_mmio_create(&s->transport.mmio, dev, s->spec->transport == TRANSPORT_MMIO ? 2 : 1, base, gsi,
-					 mmio, plat);
-		if (ret < 0) {
-			snprintf(err, errlen, "--device %s,transport=%s at %#llx: %s", device_type_name(s->spec->type),
-				 tname, (unsigned long long)base, strerror(-ret));
-			return ret;
-		}
-		vd->mmio_acpi[vd->nr_mmio++] = (struct acpi_virtio_mmio){ .base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi };
-		return 0;
+	unsigned period = type->timer_ms ? type->timer_ms(s->spec->config.bytes) : 0;
+	if (period && (s->timer = reactor_add_timer(&vd->reactor, period, slot_timer, s)) < 0) {
+		ret = s->timer;
+		snprintf(err, errlen, "%s: cannot start its timer: %s", s->name, strerror(-ret));
+		return ret;
 	}
+	return 0;
+}
+
+static int transport_create(struct virtio_devices *vd, struct virtio_slot *s, struct bus *mmio, char *err,
+			    size_t errlen)
+{
+	const struct virtio_platform *plat = &vd->platform.ops;
+	enum device_transport transport = s->spec->transport;
+	const char *tname = device_transport_name(transport);
+	const char *type = s->spec->type->name;
+	int ret;
+
+	if (device_transport_is_pci(transport)) {
+		enum virtio_pci_mode mode = transport == TRANSPORT_PCI	      ? VIRTIO_PCI_TRANSITIONAL :
+					    transport == TRANSPORT_PCI_LEGACY ? VIRTIO_PCI_LEGACY :
+										VIRTIO_PCI_MODERN;
+		s->on_pci = true;
+		ret = virtio_pci_create(&s->transport.pci, s->vdev, mode, &vd->pci, plat);
+		if (ret == -ENOSPC)
+			snprintf(err, errlen, "--device %s,transport=%s: too many PCI devices (the bus has %d slots)",
+				 type, tname, PCI_MAX_SLOTS - 1);
+		else if (ret < 0)
+			snprintf(err, errlen, "--device %s,transport=%s: %s", type, tname, strerror(-ret));
+		return ret;
 	}
-	return -EINVAL;
+	if (vd->nr_mmio == VIRTIO_MMIO_MAX_DEVICES) {
+		snprintf(err, errlen, "--device %s,transport=%s: too many virtio-mmio devices (at most %d)", type, tname,
+			 VIRTIO_MMIO_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	uint64_t base = LAYOUT_VIRTIO_MMIO + vd->nr_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
+	unsigned gsi = mmio_gsis[vd->nr_mmio];
+	ret = virtio_mmio_create(&s->transport.mmio, s->vdev, transport == TRANSPORT_MMIO ? 2 : 1, base, gsi, mmio,
+				 plat);
+	if (ret < 0) {
+		snprintf(err, errlen, "--device %s,transport=%s at %#llx: %s", type, tname, (unsigned long long)base,
+			 strerror(-ret));
+		return ret;
+	}
+	vd->mmio_acpi[vd->nr_mmio++] = (struct acpi_virtio_mmio){ .base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi };
+	return 0;
+}
+
+/* The shared parts: reactor, MSI routing, the KVM platform, and the PCI
+ * host bridge -- always there: Linux probes configuration space at boot
+ * and says "PCI: Fatal: No config space access function found" without it. */
+static int shared_create(struct virtio_devices *vd, struct kvm_vm *vm, struct bus *pio, struct bus *mmio, char *err,
+			 size_t errlen)
+{
+	struct kvm_vm_ioctl kvm = { .ioctl = kvm_vm_ioctl_real, .ctx = vm };
+	int ret;
+
+	if ((ret = reactor_init(&vd->reactor)) < 0)
+		goto fail;
+	vd->reactor_ready = true;
+	if ((ret = irq_routing_init(&vd->routing, &kvm)) < 0)
+		goto fail;
+	vd->routing_ready = true;
+	kvm_platform_init(&vd->platform, &kvm, kvm_vm_check_extension(vm, KVM_CAP_IOEVENTFD) > 0, &vd->reactor,
+			  &vd->routing);
+	if ((ret = pci_host_init(&vd->pci, pio, mmio, pci_set_irq, vd)) < 0) {
+		snprintf(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot set up device notifications: %s", strerror(-ret));
+	return ret;
 }
 
 int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm, struct bus *pio, struct bus *mmio,
@@ -92,40 +140,20 @@ int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm, struct b
 
 	memset(vd, 0, sizeof(*vd));
 	vd->vm = vm;
-	if ((ret = event_loop_init(&vd->loop)) < 0 || (ret = irq_routing_init(&vd->routing, vm)) < 0) {
-		snprintf(err, errlen, "cannot set up device notifications: %s", strerror(-ret));
+	if ((ret = shared_create(vd, vm, pio, mmio, err, errlen)) < 0)
 		return ret;
-	}
-	vd->loop.tick = virtio_devices_tick;
-	vd->loop.tick_opaque = vd;
-	kvm_platform_init(&vd->platform, vm, &vd->loop, &vd->routing);
-
 	for (unsigned i = 0; i < opts->nr_devices; i++) {
-		const struct device_spec *spec = &opts->devices[i];
-		if (spec->type == DEVICE_RNG && spec->rate)
-			vd->loop.tick_ms = 20;
-		bool pci = spec->transport == TRANSPORT_PCI || spec->transport == TRANSPORT_PCI_LEGACY ||
-			   spec->transport == TRANSPORT_PCI_MODERN;
-		if (pci && !vd->have_pci) {
-			/* The host bridge exists only when some device needs it:
-			 * scanning an empty bus still costs the guest boot time. */
-			if ((ret = pci_host_init(&vd->pci, pio, mmio, pci_set_irq, vd)) < 0) {
-				snprintf(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
-				return ret;
-			}
-			vd->have_pci = true;
-		}
 		struct virtio_slot *s = &vd->slot[vd->nr_slots];
-		s->spec = spec;
-		struct virtio_device *dev = model_create(vd, s);
-		if (!dev) {
-			snprintf(err, errlen, "--device %s: no such device model", device_type_name(spec->type));
-			return -EINVAL;
-		}
-		if ((ret = transport_create(vd, s, dev, mmio, err, errlen)) < 0)
+
+		s->spec = &opts->devices[i];
+		slot_name(vd, s);
+		vd->nr_slots++; /* from here destroy cleans it up */
+		if ((ret = model_create(vd, s, err, errlen)) < 0)
 			return ret;
-		vd->nr_slots++;
-		log_debug(NULL, "%s on %s", dev->name, device_transport_name(spec->transport));
+		if ((ret = transport_create(vd, s, mmio, err, errlen)) < 0)
+			return ret;
+		s->has_transport = true;
+		log_debug(s->name, "on %s", device_transport_name(s->spec->transport));
 	}
 	return 0;
 }
@@ -134,32 +162,47 @@ void virtio_devices_describe(const struct virtio_devices *vd, struct acpi_config
 {
 	acpi->nr_virtio_mmio = vd->nr_mmio;
 	memcpy(acpi->virtio_mmio, vd->mmio_acpi, vd->nr_mmio * sizeof(vd->mmio_acpi[0]));
-	if (vd->have_pci)
-		acpi->pci = (struct acpi_pci){ .enabled = true, .ecam = true, .io_base = PCI_IO_WINDOW_BASE,
-					       .io_size = PCI_IO_WINDOW_SIZE, .intx_gsi_base = PCI_INTX_GSI_BASE };
+	acpi->pci = (struct acpi_pci){ .enabled = true, .ecam = true, .io_base = PCI_IO_WINDOW_BASE,
+				       .io_size = PCI_IO_WINDOW_SIZE, .intx_gsi_base = PCI_INTX_GSI_BASE };
 }
 
 int virtio_devices_start(struct virtio_devices *vd)
 {
-	return event_loop_start(&vd->loop);
+	return reactor_start(&vd->reactor);
 }
 
 void virtio_devices_stop(struct virtio_devices *vd)
 {
-	event_loop_stop(&vd->loop);
+	if (vd->reactor_ready)
+		reactor_stop(&vd->reactor);
 }
 
 void virtio_devices_destroy(struct virtio_devices *vd)
 {
 	virtio_devices_stop(vd);
 	for (unsigned i = 0; i < vd->nr_slots; i++) {
-		if (vd->slot[i].on_pci)
-			virtio_pci_destroy(&vd->slot[i].transport.pci);
-		else
-			virtio_mmio_destroy(&vd->slot[i].transport.mmio);
+		struct virtio_slot *s = &vd->slot[i];
+
+		if (s->timer >= 0)
+			reactor_remove(&vd->reactor, s->timer);
+		if (s->has_transport && s->on_pci)
+			virtio_pci_destroy(&s->transport.pci);
+		else if (s->has_transport)
+			virtio_mmio_destroy(&s->transport.mmio);
+	}
+	kvm_platform_destroy(&vd->platform);
+	for (unsigned i = 0; i < vd->nr_slots; i++) {
+		struct virtio_slot *s = &vd->slot[i];
+
+		if (s->state && s->spec->type->destroy)
+			s->spec->type->destroy(s->state);
+		free(s->state);
+		s->state = NULL;
 	}
 	vd->nr_slots = 0;
-	kvm_platform_destroy(&vd->platform);
-	irq_routing_destroy(&vd->routing);
-	event_loop_destroy(&vd->loop);
+	if (vd->routing_ready)
+		irq_routing_destroy(&vd->routing);
+	if (vd->reactor_ready)
+		reactor_destroy(&vd->reactor);
+	vd->routing_ready = vd->reactor_ready = false;
 }

@@ -1,7 +1,42 @@
 /* The virtio devices of a machine, as asked for with --device: each one a
- * device model on a transport (virtio-pci in one of three modes, or
- * virtio-mmio v2/v1), plus what they share: the PCI host bridge, the
- * event loop that serves ioeventfd kicks, and MSI routing. */
+ * device model (from the device-type table, devices/device-types.c) on a
+ * transport (virtio-pci in one of three modes, or virtio-mmio v2/v1),
+ * plus what they share: the PCI host bridge (always present, so the guest
+ * finds configuration space even with no PCI device), the reactor that
+ * serves queue kicks and timers, and MSI routing.
+ *
+ * Threads and locks
+ * -----------------
+ * Threads:
+ *  - vCPU threads (kvm/vcpu.c): run KVM_RUN and serve exits: register
+ *    accesses of the transports, PCI config space, legacy devices. A
+ *    queue kick that arrives as an exit only signals the queue's kick
+ *    eventfd (virtio_device_kick): device code never runs on a vCPU.
+ *  - the reactor thread (vmm/reactor.c, "reactor"): every kick eventfd
+ *    (signalled by KVM's ioeventfd or by a vCPU), device timers, and any
+ *    fd a device registers (TAP, io_uring completions, sockets). Each
+ *    handler gets a budget per wake-up.
+ *  - per-device I/O threads, where a device needs one (blocking file
+ *    I/O): created and joined by the device; they finish requests with
+ *    virtio_request_complete().
+ *  - the main thread: set-up, then waits for the vCPUs; tear-down.
+ *
+ * Locks, outermost first (never take an earlier one while holding a later one):
+ *  1. bus->lock (bus/bus.c, a rwlock read-held while an exit is dispatched);
+ *  2. dev->lock, one per virtio device: transport registers, queues,
+ *     device state. Taken by vCPUs (register accesses), the reactor
+ *     (virtio_device_service), I/O threads (virtio_request_complete).
+ *     A device reset waits on dev->quiesced with it released.
+ *  3. vp->notify_lock (virtio-pci: which notify addresses are registered)
+ *     and vp->msi_lock (virtio-pci: MSI route per vector);
+ *  4. pci host->lock (config space, BARs, MSI-X table): taken and
+ *     released inside pci_* calls; its callbacks run without it;
+ *  5. platform->notifier_lock (the ioeventfd table), irq_routing->lock
+ *     (the GSI routing copy), reactor->lock (the source table): leaves,
+ *     nothing is called with them held but the kernel.
+ * A device's own locks nest inside dev->lock and are never held across
+ * virtio_request_complete().
+ */
 #ifndef SKIFF_VIRTIO_DEVICES_H
 #define SKIFF_VIRTIO_DEVICES_H
 
@@ -10,12 +45,12 @@
 #include "bus/pci.h"
 #include "bus/virtio-mmio.h"
 #include "bus/virtio-pci.h"
-#include "devices/virtio-rng.h"
+#include "devices/device-types.h"
 #include "kvm/irq-routing.h"
 #include "kvm/kvm.h"
 #include "kvm/x86/acpi.h"
-#include "vmm/event-loop.h"
 #include "vmm/options.h"
+#include "vmm/reactor.h"
 #include "vmm/virtio-platform.h"
 
 /* IOAPIC pins for virtio-mmio devices, one each: the pure IOAPIC pins
@@ -24,10 +59,12 @@
 
 struct virtio_slot {
 	const struct device_spec *spec;
+	char name[32];              /* "virtio-rng1": type name + per-type index */
+	void *state;                /* the device model, type->state_size bytes */
+	struct virtio_device *vdev;
+	int timer;                  /* reactor source of the type's timer, or -1 */
 	bool on_pci;
-	union {
-		struct virtio_rng rng;
-	} model;
+	bool has_transport;         /* created: destroy must undo it */
 	union {
 		struct virtio_pci pci;
 		struct virtio_mmio mmio;
@@ -36,17 +73,18 @@ struct virtio_slot {
 
 struct virtio_devices {
 	struct kvm_vm *vm;
-	struct event_loop loop;
+	struct reactor reactor;
 	struct irq_routing routing;
 	struct kvm_platform platform;
-	bool have_pci;
 	struct pci_host pci;
+	bool reactor_ready, routing_ready;
 	unsigned nr_slots, nr_mmio;
 	struct virtio_slot slot[OPTIONS_MAX_DEVICES];
 	struct acpi_virtio_mmio mmio_acpi[VIRTIO_MMIO_MAX_DEVICES];
 };
 
-/* Create every --device on its transport. err gets one line on failure. */
+/* Create the PCI host bridge and every --device on its transport. err
+ * gets one line on failure. */
 __attribute__((warn_unused_result)) int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm,
 							      struct bus *pio, struct bus *mmio,
 							      const struct options *opts, char *err, size_t errlen);

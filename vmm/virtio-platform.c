@@ -5,85 +5,153 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* ---- queue kicks ---- */
+
+/* The reactor saw a queue's kick eventfd: drain it, then let the device
+ * serve at most budget requests. A kick arriving after the read re-arms
+ * the eventfd, so none is lost. */
+static enum reactor_result queue_kicked(void *opaque, uint32_t events, unsigned budget)
+{
+	struct kvm_queue_kick *k = opaque;
+	uint64_t count;
+
+	if (events)
+		(void)!read(k->fd, &count, sizeof(count));
+	return virtio_device_service(k->dev, k->q, budget) ? REACTOR_MORE : REACTOR_DONE;
+}
+
+int kvm_platform_attach_queues(struct kvm_platform *p, struct virtio_device *dev)
+{
+	for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
+		if (p->nr_kicks == KVM_PLATFORM_MAX_QUEUES)
+			return -ENOSPC;
+		struct kvm_queue_kick *k = &p->kick[p->nr_kicks];
+		*k = (struct kvm_queue_kick){ .dev = dev, .q = q, .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+					      .source = -1 };
+		if (k->fd < 0)
+			return -errno;
+		k->source = reactor_add(p->reactor, k->fd, EPOLLIN, 0, queue_kicked, k, 0);
+		if (k->source < 0) {
+			int ret = k->source;
+			close(k->fd);
+			return ret;
+		}
+		dev->kick_fd[q] = k->fd;
+		p->nr_kicks++;
+	}
+	return 0;
+}
+
+/* ---- the notifier table ---- */
+
+static bool notifier_matches(const struct kvm_notifier *n, bool pio, uint64_t addr, unsigned len, bool datamatch,
+			     uint64_t data)
+{
+	return n->used && n->pio == pio && n->addr == addr && n->len == len && n->datamatch == datamatch &&
+	       (!datamatch || n->data == data);
+}
+
 static int platform_notify_add(void *ctx, bool pio, uint64_t addr, unsigned len, bool datamatch, uint64_t data,
-			       void (*handler)(void *), void *opaque)
+			       struct virtio_device *dev, unsigned q)
 {
 	struct kvm_platform *p = ctx;
-	struct kvm_notifier *n = NULL;
+	int ret = -ENOSPC;
 
-	if (!p->use_ioeventfd)
-		return -ENOSYS;
-	for (unsigned i = 0; i < KVM_PLATFORM_MAX_NOTIFIERS && !n; i++)
-		if (!p->notifier[i].used)
-			n = &p->notifier[i];
-	if (!n)
-		return -ENOSPC;
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	int ret = kvm_ioeventfd(p->vm, fd, pio, addr, len, datamatch, data, false);
-	if (ret == 0) {
-		ret = event_loop_add(p->loop, fd, handler, opaque);
-		if (ret < 0)
-			kvm_ioeventfd(p->vm, fd, pio, addr, len, datamatch, data, true);
+	if (!p->use_ioeventfd || q >= VIRTIO_MAX_QUEUES || dev->kick_fd[q] < 0)
+		return -ENOSYS; /* the write exits; the transport kicks from there */
+	pthread_mutex_lock(&p->notifier_lock);
+	for (unsigned i = 0; i < KVM_PLATFORM_MAX_NOTIFIERS; i++) {
+		struct kvm_notifier *n = &p->notifier[i];
+		if (n->used)
+			continue;
+		ret = kvm_ioeventfd(&p->kvm, dev->kick_fd[q], pio, addr, len, datamatch, data, false);
+		if (ret == 0)
+			*n = (struct kvm_notifier){ .used = true, .pio = pio, .datamatch = datamatch, .addr = addr,
+						    .data = data, .len = len, .fd = dev->kick_fd[q] };
+		break;
 	}
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	*n = (struct kvm_notifier){ .used = true, .pio = pio, .datamatch = datamatch, .addr = addr, .data = data,
-				    .len = len, .fd = fd };
-	return 0;
+	pthread_mutex_unlock(&p->notifier_lock);
+	return ret;
 }
 
 static void platform_notify_del(void *ctx, bool pio, uint64_t addr, unsigned len, bool datamatch, uint64_t data)
 {
 	struct kvm_platform *p = ctx;
 
+	pthread_mutex_lock(&p->notifier_lock);
 	for (unsigned i = 0; i < KVM_PLATFORM_MAX_NOTIFIERS; i++) {
 		struct kvm_notifier *n = &p->notifier[i];
-		if (!n->used || n->pio != pio || n->addr != addr || n->len != len || n->datamatch != datamatch ||
-		    (datamatch && n->data != data))
+		if (!notifier_matches(n, pio, addr, len, datamatch, data))
 			continue;
-		event_loop_remove(p->loop, n->fd);
-		kvm_ioeventfd(p->vm, n->fd, pio, addr, len, datamatch, data, true);
-		close(n->fd);
+		/* The eventfd belongs to the queue and stays open: a kick already
+		 * signalled on it is still served, and nothing can reuse it. */
+		kvm_ioeventfd(&p->kvm, n->fd, pio, addr, len, datamatch, data, true);
 		n->used = false;
 	}
+	pthread_mutex_unlock(&p->notifier_lock);
 }
+
+unsigned kvm_platform_notifiers(struct kvm_platform *p)
+{
+	unsigned count = 0;
+
+	pthread_mutex_lock(&p->notifier_lock);
+	for (unsigned i = 0; i < KVM_PLATFORM_MAX_NOTIFIERS; i++)
+		count += p->notifier[i].used;
+	pthread_mutex_unlock(&p->notifier_lock);
+	return count;
+}
+
+/* ---- interrupts ---- */
 
 static void platform_set_irq(void *ctx, unsigned gsi, int level)
 {
 	struct kvm_platform *p = ctx;
-	kvm_vm_irq_line(p->vm, gsi, level);
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	p->kvm.ioctl(p->kvm.ctx, KVM_IRQ_LINE, &irq);
 }
 
-static void platform_send_msi(void *ctx, uint64_t address, uint32_t data)
+static int platform_msi_route_set(void *ctx, int route, uint64_t address, uint32_t data)
 {
 	struct kvm_platform *p = ctx;
-	int ret = irq_routing_send_msi(p->routing, address, data);
+	int ret = irq_msi_route_set(p->routing, route, address, data);
+
 	if (ret < 0)
-		log_warn("irq", "MSI %#llx/%#x not delivered: %s", (unsigned long long)address, data, strerror(-ret));
+		log_warn("irq", "MSI route for %#llx/%#x: %s", (unsigned long long)address, data, strerror(-ret));
+	return ret;
 }
 
-void kvm_platform_init(struct kvm_platform *p, struct kvm_vm *vm, struct event_loop *loop,
-		       struct irq_routing *routing)
+static void platform_msi_route_fire(void *ctx, int route)
+{
+	struct kvm_platform *p = ctx;
+	int ret = irq_msi_route_fire(p->routing, route);
+
+	if (ret < 0)
+		log_warn("irq", "MSI route %d not delivered: %s", route, strerror(-ret));
+}
+
+void kvm_platform_init(struct kvm_platform *p, const struct kvm_vm_ioctl *kvm, bool use_ioeventfd,
+		       struct reactor *reactor, struct irq_routing *routing)
 {
 	memset(p, 0, sizeof(*p));
-	p->vm = vm;
-	p->loop = loop;
+	p->kvm = *kvm;
+	p->reactor = reactor;
 	p->routing = routing;
-	p->use_ioeventfd = kvm_vm_check_extension(vm, KVM_CAP_IOEVENTFD) > 0;
-	if (!p->use_ioeventfd)
+	p->use_ioeventfd = use_ioeventfd;
+	pthread_mutex_init(&p->notifier_lock, NULL);
+	if (!use_ioeventfd)
 		log_info(NULL, "KVM has no ioeventfd: virtqueue kicks go through vCPU exits");
 	p->ops = (struct virtio_platform){
 		.notify_add = platform_notify_add,
 		.notify_del = platform_notify_del,
 		.set_irq = platform_set_irq,
-		.send_msi = platform_send_msi,
+		.msi_route_set = platform_msi_route_set,
+		.msi_route_fire = platform_msi_route_fire,
 		.ctx = p,
 	};
 }
@@ -95,4 +163,11 @@ void kvm_platform_destroy(struct kvm_platform *p)
 		if (n->used)
 			platform_notify_del(p, n->pio, n->addr, n->len, n->datamatch, n->data);
 	}
+	for (unsigned i = 0; i < p->nr_kicks; i++) {
+		struct kvm_queue_kick *k = &p->kick[i];
+		reactor_remove(p->reactor, k->source);
+		k->dev->kick_fd[k->q] = -1;
+		close(k->fd);
+	}
+	p->nr_kicks = 0;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for skiff's command-line parser (vmm/options.c). */
 #include "vmm/options.h"
+#include "devices/virtio-rng.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -15,6 +16,13 @@ static const struct options_limits host = {
 };
 
 static struct options o;
+
+/* The rate an rng --device i was given (its type's parsed config). */
+static uint64_t rng_rate(unsigned i)
+{
+	const struct virtio_rng_config *c = (const void *)o.devices[i].config.bytes;
+	return c->rate;
+}
 static char err[256];
 
 static void setup(void)
@@ -216,9 +224,9 @@ START_TEST(test_device_rng_default)
 {
 	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "rng"), OPTIONS_RUN);
 	ck_assert_uint_eq(o.nr_devices, 1);
-	ck_assert_int_eq(o.devices[0].type, DEVICE_RNG);
+	ck_assert_ptr_eq(o.devices[0].type, &virtio_rng_type);
 	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_PCI);
-	ck_assert_uint_eq(o.devices[0].rate, 0);
+	ck_assert_uint_eq(rng_rate(0), 0);
 }
 END_TEST
 
@@ -230,13 +238,13 @@ START_TEST(test_device_rng_keys)
 			 OPTIONS_RUN);
 	ck_assert_uint_eq(o.nr_devices, 4);
 	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_MMIO_LEGACY);
-	ck_assert_uint_eq(o.devices[0].rate, 1024);
+	ck_assert_uint_eq(rng_rate(0), 1024);
 	ck_assert_int_eq(o.devices[1].transport, TRANSPORT_PCI_LEGACY);
-	ck_assert_uint_eq(o.devices[1].rate, 7);
+	ck_assert_uint_eq(rng_rate(1), 7);
 	ck_assert_int_eq(o.devices[2].transport, TRANSPORT_MMIO);
 	ck_assert_int_eq(o.devices[3].transport, TRANSPORT_PCI);
 	ck_assert_str_eq(device_transport_name(o.devices[0].transport), "mmio-legacy");
-	ck_assert_str_eq(device_type_name(o.devices[0].type), "rng");
+	ck_assert_str_eq(o.devices[0].type->name, "rng");
 }
 END_TEST
 
@@ -650,12 +658,34 @@ static char *capture(void (*print)(FILE *))
 	return text;
 }
 
+/* --device help: every type of the table, each with the common key and
+ * its own keys, and nothing else on the command line is required. */
+START_TEST(test_device_help)
+{
+	ck_assert_int_eq(parse("run", "--device", "help"), OPTIONS_DEVICE_HELP);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "help"), OPTIONS_DEVICE_HELP);
+	char *text = capture(device_types_help);
+	for (unsigned i = 0; device_types[i]; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "\n  %s: ", device_types[i]->name);
+		ck_assert_msg(strstr(text, line), "--device help does not list '%s'", device_types[i]->name);
+		for (const struct device_key *k = device_types[i]->keys; k && k->name; k++) {
+			snprintf(line, sizeof(line), "%s=%s", k->name, k->value);
+			ck_assert_msg(strstr(text, line), "--device help does not list '%s'", line);
+		}
+	}
+	ck_assert(strstr(text, "transport=T"));
+	ck_assert(strstr(text, "rate=BYTES_PER_SEC"));
+	free(text);
+}
+END_TEST
+
 START_TEST(test_usage_text)
 {
 	static const char *const must_mention[] = {
 		"--kernel FILE", "--initrd FILE", "--cmdline \"ARGS\"", "--cmdline-replace", "--mem SIZE",
 		"--cpus N", "--console serial|none", "--swkvm auto|on|off", "--device SPEC", "transport=",
-		"rate=", "--dump-dtb FILE", "--debug-exit-port PORT", "--verbose", "--quiet", "--help",
+		"'--device help'", "--dump-dtb FILE", "--debug-exit-port PORT", "--verbose", "--quiet", "--help",
 		"Ctrl-A x", "Ctrl-A Ctrl-A", "Exit status", "(VALUE << 1) | 1", "143, 130, 129",
 		"a plain number is\n                           MiB",
 	};
@@ -836,6 +866,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_rng_default);
 	tcase_add_test(good, test_device_rng_keys);
 	tcase_add_test(good, test_device_32_allowed);
+	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
 	tcase_add_test(good, test_verbose_quiet);
 	tcase_add_test(good, test_double_dash_at_end);

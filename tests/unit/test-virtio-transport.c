@@ -44,8 +44,8 @@ struct fake_notifier {
 	bool active, pio, datamatch;
 	uint64_t addr, data;
 	unsigned len;
-	void (*handler)(void *);
-	void *opaque;
+	struct virtio_device *dev; /* the queue KVM would kick */
+	unsigned q;
 };
 
 #define FAKE_MAX_NOTIFIERS 32
@@ -58,13 +58,16 @@ struct fake_platform {
 	unsigned adds, dels, fast_kicks;
 	int level[64];                   /* per GSI */
 	unsigned raises[64];
-	unsigned nr_msi;
+	unsigned nr_msi;                 /* messages fired */
 	uint64_t msi_addr[FAKE_MAX_MSI];
 	uint32_t msi_data[FAKE_MAX_MSI];
+	unsigned nr_routes, route_updates;
+	uint64_t route_addr[FAKE_MAX_MSI];
+	uint32_t route_data[FAKE_MAX_MSI];
 };
 
 static int fake_notify_add(void *ctx, bool pio, uint64_t addr, unsigned len, bool datamatch, uint64_t data,
-			   void (*handler)(void *), void *opaque)
+			   struct virtio_device *dev, unsigned q)
 {
 	struct fake_platform *p = ctx;
 
@@ -72,7 +75,7 @@ static int fake_notify_add(void *ctx, bool pio, uint64_t addr, unsigned len, boo
 		return -ENOSYS;
 	for (unsigned i = 0; i < FAKE_MAX_NOTIFIERS; i++) {
 		if (!p->n[i].active) {
-			p->n[i] = (struct fake_notifier){ true, pio, datamatch, addr, data, len, handler, opaque };
+			p->n[i] = (struct fake_notifier){ true, pio, datamatch, addr, data, len, dev, q };
 			p->adds++;
 			return 0;
 		}
@@ -104,13 +107,31 @@ static void fake_set_irq(void *ctx, unsigned gsi, int level)
 	p->level[gsi] = level;
 }
 
-static void fake_send_msi(void *ctx, uint64_t address, uint32_t data)
+static int fake_msi_route_set(void *ctx, int route, uint64_t address, uint32_t data)
 {
 	struct fake_platform *p = ctx;
 
+	if (route < 0) {
+		if (p->nr_routes == FAKE_MAX_MSI)
+			return -ENOSPC;
+		route = (int)p->nr_routes++;
+	}
+	p->route_addr[route] = address;
+	p->route_data[route] = data;
+	p->route_updates++;
+	return route;
+}
+
+/* What KVM would inject: the route's message as last set. */
+static void fake_msi_route_fire(void *ctx, int route)
+{
+	struct fake_platform *p = ctx;
+
+	ck_assert_int_ge(route, 0);
+	ck_assert_int_lt(route, (int)p->nr_routes);
 	if (p->nr_msi < FAKE_MAX_MSI) {
-		p->msi_addr[p->nr_msi] = address;
-		p->msi_data[p->nr_msi] = data;
+		p->msi_addr[p->nr_msi] = p->route_addr[route];
+		p->msi_data[p->nr_msi] = p->route_data[route];
 	}
 	p->nr_msi++;
 }
@@ -177,7 +198,7 @@ static int fake_activate(struct virtio_device *dev)
 	return fd->activate_ret;
 }
 
-static void fake_queue_notify(struct virtio_device *dev, unsigned q)
+static bool fake_queue_notify(struct virtio_device *dev, unsigned q, unsigned budget)
 {
 	struct fake_dev *fd = dev->priv;
 	struct vq_chain chain;
@@ -194,6 +215,7 @@ static void fake_queue_notify(struct virtio_device *dev, unsigned q)
 		virtio_device_needs_reset(dev);
 	if (pushed)
 		virtio_device_notify_used(dev, q);
+	return false;
 }
 
 static void fake_reset(struct virtio_device *dev)
@@ -250,7 +272,8 @@ static void world_setup(void)
 	bus_init(&w->pio, "pio");
 	bus_init(&w->mmio, "mmio");
 	w->plat.ops = (struct virtio_platform){ .notify_add = fake_notify_add, .notify_del = fake_notify_del,
-						.set_irq = fake_set_irq, .send_msi = fake_send_msi, .ctx = &w->plat };
+						.set_irq = fake_set_irq, .msi_route_set = fake_msi_route_set,
+						.msi_route_fire = fake_msi_route_fire, .ctx = &w->plat };
 	ck_assert_int_eq(pci_host_init(&w->host, &w->pio, &w->mmio, fake_set_irq, &w->plat), 0);
 	virtio_device_init(&w->fd.vdev, &fake_ops, &w->fd, "fake0", &w->mem);
 }
@@ -286,7 +309,7 @@ static void wr(struct bus *bus, uint64_t addr, unsigned len, uint64_t value)
 		if (n->active && n->pio == pio && n->addr == addr && n->len == len &&
 		    (!n->datamatch || n->data == value)) {
 			w->plat.fast_kicks++;
-			n->handler(n->opaque);
+			virtio_device_kick(n->dev, n->q); /* what the kick eventfd leads to */
 			return;
 		}
 	}
@@ -1288,12 +1311,36 @@ START_TEST(pci_msix_vectors)
 	ck_assert_uint_eq(w->plat.nr_msi, 2);
 	ck_assert_uint_eq(w->plat.msi_data[1], 0x40);
 
+	/* One route per vector, set when the vector is programmed: more
+	 * interrupts reuse it (no routing update on the fast path)... */
+	unsigned updates = w->plat.route_updates;
+	ck_assert_uint_le(w->plat.nr_routes, 3);
+	for (uintptr_t i = 10; i < 14; i++) {
+		post_reply_buffer(&d, BUF_GPA, (void *)i);
+		pci_modern_kick(&g, 1);
+		ck_assert_ptr_eq(vqd_get_used(&d, &len), (void *)i);
+	}
+	ck_assert_uint_eq(w->plat.nr_msi, 6);
+	ck_assert_uint_eq(w->plat.route_updates, updates);
+	/* ...and a guest reprogramming the vector updates its route once,
+	 * through msix->changed, before the next interrupt. */
+	uint32_t table = cfg_rd(g.slot, g.msix_cap + PCI_MSIX_TABLE, 4);
+	uint64_t entry2 = bar_addr(g.slot, table & PCI_MSIX_TABLE_BIR) + (table & PCI_MSIX_TABLE_OFFSET) + 2 * 16;
+	wr(&w->mmio, entry2 + PCI_MSIX_ENTRY_DATA, 4, 0x77);
+	ck_assert_uint_eq(w->plat.route_updates, updates + 1);
+	post_reply_buffer(&d, BUF_GPA, (void *)20);
+	pci_modern_kick(&g, 1);
+	ck_assert_uint_eq(w->plat.nr_msi, 7);
+	ck_assert_uint_eq(w->plat.msi_data[6], 0x77);
+	ck_assert_uint_eq(w->plat.route_updates, updates + 1);
+	ck_assert_ptr_eq(vqd_get_used(&d, &len), (void *)20);
+
 	/* NO_VECTOR: the driver wants no interrupt for this queue. */
 	cwr(&g, VIRTIO_PCI_COMMON_Q_SELECT, 2, 1);
 	cwr(&g, VIRTIO_PCI_COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
 	post_reply_buffer(&d, BUF_GPA, (void *)2);
 	pci_modern_kick(&g, 1);
-	ck_assert_uint_eq(w->plat.nr_msi, 2);
+	ck_assert_uint_eq(w->plat.nr_msi, 7);
 	ck_assert_ptr_eq(vqd_get_used(&d, &len), (void *)2);
 
 	/* Reset returns the vectors to NO_VECTOR. */
@@ -1607,7 +1654,7 @@ START_TEST(fuzz_all_transports)
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 
 	for (int version = 1; version <= 2; version++) {
-		virtio_rng_init(&w->rng, &w->mem, 0);
+		virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 		mmio_create(&w->rng.vdev, version);
 		fuzz_region(&w->mmio, MMIO_BASE, VIRTIO_MMIO_SIZE, &seed, 20000);
 		virtio_mmio_destroy(&w->vm);
@@ -1705,7 +1752,7 @@ START_TEST(rng_pci_modern)
 	struct vqd d;
 	uint64_t features = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_RING_F_INDIRECT_DESC);
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	pci_create(&w->rng.vdev, VIRTIO_PCI_MODERN);
 	pci_probe(&g);
 	ck_assert_uint_eq(cfg_rd(g.slot, PCI_DEVICE_ID, 2), 0x1044);
@@ -1727,7 +1774,7 @@ START_TEST(rng_pci_legacy)
 	struct pci_guest g;
 	struct hring r;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	pci_create(&w->rng.vdev, VIRTIO_PCI_LEGACY);
 	pci_probe(&g);
 	ck_assert_uint_eq(cfg_rd(g.slot, PCI_DEVICE_ID, 2), 0x1005);
@@ -1754,7 +1801,7 @@ START_TEST(rng_pci_transitional_packed)
 	struct pci_guest g;
 	struct vqd d;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	pci_create(&w->rng.vdev, VIRTIO_PCI_TRANSITIONAL);
 	pci_probe(&g);
 	ck_assert(pci_negotiate(&g, F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_RING_PACKED)) & VIRTIO_CONFIG_S_FEATURES_OK);
@@ -1777,7 +1824,7 @@ START_TEST(rng_mmio_v2)
 {
 	struct vqd d;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	mmio_create(&w->rng.vdev, 2);
 	ck_assert_uint_eq(mrd(VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
 	ck_assert(mmio_negotiate(F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX), true) & VIRTIO_CONFIG_S_FEATURES_OK);
@@ -1797,7 +1844,7 @@ START_TEST(rng_mmio_v1)
 {
 	struct hring r;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	mmio_create(&w->rng.vdev, 1);
 	mmio_negotiate(0, false);
 	mmio_v1_queue(&r, 0, RING_GPA, 16);
@@ -1816,7 +1863,7 @@ START_TEST(rng_rate_limit)
 	struct vqd d;
 	uint32_t len;
 
-	virtio_rng_init(&w->rng, &w->mem, 100); /* 100 bytes/s, bucket starts full */
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 100); /* 100 bytes/s, bucket starts full */
 	w->rng.clock_ns = fake_clock;
 	fake_now_ns = 1000000000ull;
 	w->rng.last_refill_ns = fake_now_ns;
@@ -1871,7 +1918,7 @@ START_TEST(rng_out_buffer_needs_reset)
 	struct vqd d;
 	uint32_t len;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	mmio_create(&w->rng.vdev, 2);
 	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
 	mmio_v2_queue(&d, 0, RING_GPA, 16, false, 0);
@@ -1893,7 +1940,7 @@ START_TEST(rng_broken_ring_needs_reset)
 {
 	struct vqd d;
 
-	virtio_rng_init(&w->rng, &w->mem, 0);
+	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	mmio_create(&w->rng.vdev, 2);
 	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
 	mmio_v2_queue(&d, 0, RING_GPA, 16, false, 0);

@@ -1147,23 +1147,28 @@ START_TEST(bad_out_after_in)
 }
 END_TEST
 
+/* Ring descriptor head points at an indirect table of n chained entries
+ * (8 bytes each); entries after the first are device-writable if asked. */
+static void split_indirect_of(unsigned head, unsigned n, bool in_after_first)
+{
+	for (unsigned k = 0; k < n; k++)
+		stable(k, gpa(DATA_OFF + 8 * k), 8,
+		       (k + 1 < n ? VRING_DESC_F_NEXT : 0) | (in_after_first && k ? VRING_DESC_F_WRITE : 0), k + 1);
+	sdesc(head, gpa(TABLE_OFF), n * 16, VRING_DESC_F_INDIRECT, 0);
+	savail(head);
+}
+
 START_TEST(bad_indirect_longer_than_queue)
 {
 	struct vq_chain c;
 
 	start(false, 8, F_INDIR);
 	/* 8 chained entries are fine... */
-	for (int k = 0; k < 8; k++)
-		stable(k, gpa(DATA_OFF), 4, k < 7 ? VRING_DESC_F_NEXT : 0, k + 1);
-	sdesc(0, gpa(TABLE_OFF), 8 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(0);
+	split_indirect_of(0, 8, false);
 	ck_assert_int_eq(vq_pop(&vq, &c), 1);
 	ck_assert_uint_eq(c.nout, 8);
 	/* ...9 are more than the queue size. */
-	for (int k = 0; k < 9; k++)
-		stable(k, gpa(DATA_OFF), 4, k < 8 ? VRING_DESC_F_NEXT : 0, k + 1);
-	sdesc(1, gpa(TABLE_OFF), 9 * 16, VRING_DESC_F_INDIRECT, 0);
-	savail(1);
+	split_indirect_of(1, 9, false);
 	expect_broken();
 }
 END_TEST
@@ -1173,6 +1178,7 @@ START_TEST(bad_too_many_segments)
 	struct vq_chain c;
 
 	start(false, 256, F_INDIR);
+	vq.max_chain = 2 * VQ_MAX_SEGS + 1; /* the chain length is not what stops it */
 	/* VQ_MAX_SEGS each way is the limit... */
 	for (int k = 0; k < 2 * VQ_MAX_SEGS; k++)
 		stable(k, gpa(DATA_OFF + k), 1, (k < 2 * VQ_MAX_SEGS - 1 ? VRING_DESC_F_NEXT : 0) |
@@ -1265,12 +1271,18 @@ START_TEST(bad_packed_indirect_len)
 }
 END_TEST
 
+/* The packed ring's slot 0 holds an indirect table of n 16-byte buffers. */
+static void packed_indirect_of(unsigned n, uint16_t flags)
+{
+	for (unsigned k = 0; k < n; k++)
+		ptable(k, gpa(DATA_OFF + 16 * k), 16, flags);
+	pdesc(0, gpa(TABLE_OFF), n * 16, 0, VRING_DESC_F_INDIRECT);
+}
+
 START_TEST(bad_packed_indirect_longer_than_queue)
 {
 	start(true, 4, F_INDIR);
-	for (int k = 0; k < 5; k++)
-		ptable(k, gpa(DATA_OFF), 16, 0);
-	pdesc(0, gpa(TABLE_OFF), 5 * 16, 0, VRING_DESC_F_INDIRECT);
+	packed_indirect_of(5, 0);
 	expect_broken();
 }
 END_TEST
@@ -1290,6 +1302,73 @@ START_TEST(bad_packed_out_after_in)
 	pdesc(0, gpa(DATA_OFF), 16, 0, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
 	pdesc(1, gpa(DATA_OFF), 16, 0, 0);
 	expect_broken();
+}
+END_TEST
+
+/* Linux sizes an indirect table by the device's seg_max, not by the ring:
+ * a device that sets max_chain accepts a table that long on a shorter
+ * ring, and still refuses one entry more. */
+START_TEST(max_chain_allows_indirect_longer_than_ring)
+{
+	struct vq_chain c;
+
+	start(false, 8, F_INDIR);
+	vq.max_chain = 130; /* e.g. virtio-blk seg_max 128 + header + status */
+	split_indirect_of(0, 130, true);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_uint_eq(c.nout, 1);
+	ck_assert_uint_eq(c.nin, 129);
+	ck_assert_uint_eq(c.ndesc, 1);
+	/* 131 is one too many. */
+	split_indirect_of(1, 131, true);
+	expect_broken();
+}
+END_TEST
+
+START_TEST(max_chain_survives_reset_and_bounds_packed_tables)
+{
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	vq_reset(&vq); /* device policy: kept */
+	ck_assert_uint_eq(vq.max_chain, 6);
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	packed_indirect_of(7, 0);
+	expect_broken();
+}
+END_TEST
+
+START_TEST(packed_max_chain_accepts_long_table)
+{
+	struct vq_chain c;
+
+	start(true, 4, F_INDIR);
+	vq.max_chain = 6;
+	packed_indirect_of(6, VRING_DESC_F_WRITE);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_uint_eq(c.nin, 6);
+}
+END_TEST
+
+/* The iovec view points into guest RAM itself: no copy. */
+START_TEST(chain_iov_maps_guest_ram)
+{
+	struct vq_chain c;
+	struct iovec iov[4];
+
+	start(false, 8, 0);
+	sdesc(0, gpa(DATA_OFF), 16, VRING_DESC_F_NEXT, 1);
+	sdesc(1, gpa(DATA_OFF + 0x100), 32, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	sdesc(2, gpa(DATA_OFF + 0x200), 8, VRING_DESC_F_WRITE, 0);
+	savail(0);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, false, iov, 4), 1);
+	ck_assert_ptr_eq(iov[0].iov_base, ram + DATA_OFF);
+	ck_assert_uint_eq(iov[0].iov_len, 16);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, true, iov, 4), 2);
+	ck_assert_ptr_eq(iov[1].iov_base, ram + DATA_OFF + 0x200);
+	ck_assert_uint_eq(iov[1].iov_len, 8);
+	ck_assert_int_eq(vq_chain_iov(&vq, &c, true, iov, 1), -ENOSPC);
 }
 END_TEST
 
@@ -1425,6 +1504,10 @@ Suite *virtqueue_suite(void)
 	tcase_add_test(tc, bad_packed_indirect_in_chain);
 	tcase_add_test(tc, bad_packed_indirect_len);
 	tcase_add_test(tc, bad_packed_indirect_longer_than_queue);
+	tcase_add_test(tc, max_chain_allows_indirect_longer_than_ring);
+	tcase_add_test(tc, max_chain_survives_reset_and_bounds_packed_tables);
+	tcase_add_test(tc, packed_max_chain_accepts_long_table);
+	tcase_add_test(tc, chain_iov_maps_guest_ram);
 	tcase_add_test(tc, bad_packed_addr_outside_ram);
 	tcase_add_test(tc, bad_packed_out_after_in);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,65 @@
+/* The device-type table: every kind of device `--device TYPE,...` can
+ * create, with its option keys, help text, and how to build it.
+ *
+ * Adding a device type = one file in devices/ that defines a
+ * `const struct device_type` and one line in device_types[] (device-types.c).
+ * The command line (vmm/options.c) and the machine (vmm/virtio-devices.c)
+ * only walk this table; neither names a device type.
+ *
+ * Keys common to every type (transport=) are parsed by vmm/options.c once;
+ * a type lists only its own keys here.
+ */
+#ifndef SKIFF_DEVICE_TYPES_H
+#define SKIFF_DEVICE_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "devices/virtio-device.h"
+#include "kvm/guest-mem.h"
+
+#define DEVICE_CONFIG_MAX 128 /* bytes of parsed options a type may keep */
+
+/* One KEY=VALUE a type accepts. */
+struct device_key {
+	const char *name;  /* "rate" */
+	const char *value; /* what VALUE looks like in the help: "BYTES_PER_SEC" */
+	const char *help;  /* one line: "rate limit (default unlimited)" */
+	/* Store value into config. 0, or -EINVAL with the reason in err
+	 * (without any "--device ..." prefix: the caller adds it). */
+	int (*parse)(void *config, const char *value, char *err, size_t errlen);
+};
+
+struct device_type {
+	const char *name;              /* "rng": --device rng; instances virtio-rng0, virtio-rng1, ... */
+	const char *help;              /* one line for --device help */
+	const struct device_key *keys; /* ends with a { NULL } entry */
+	size_t config_size;            /* parsed options, <= DEVICE_CONFIG_MAX; all-zero = defaults */
+	size_t state_size;             /* the device model; the core allocates it zeroed */
+	/* Build the model in state. name is the instance's ("virtio-rng1").
+	 * Returns the virtio_device the transport will drive, or NULL. */
+	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem);
+	void (*destroy)(void *state); /* optional; after its transport is gone */
+	/* Optional periodic work on the reactor thread (e.g. refilling a rate
+	 * limiter): every timer_ms(config) milliseconds, 0 = none. */
+	unsigned (*timer_ms)(const void *config);
+	void (*timer)(void *state);
+};
+
+/* The table, NULL-terminated. */
+extern const struct device_type *const device_types[];
+
+const struct device_type *device_type_find(const char *name);
+/* "rng, ..." for error messages: the known type names, comma-separated. */
+void device_types_names(char *buf, size_t len);
+/* "transport, rate" for error messages: the keys of t, common key first. */
+void device_type_key_names(const struct device_type *t, char *buf, size_t len);
+/* Print every type and its keys (for `--device help`). */
+void device_types_help(FILE *f);
+
+/* For key parsers: a positive whole decimal number. */
+bool device_parse_positive(const char *value, uint64_t *out);
+
+#endif

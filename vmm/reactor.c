@@ -1,0 +1,251 @@
+/* The reactor thread. See reactor.h. */
+#include "vmm/reactor.h"
+#include "vmm/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define WAKE_TAG UINT64_MAX /* epoll data of the wake-up eventfd */
+
+/* Slot index and generation travel together in the epoll data, so an
+ * event queued before a removal cannot reach the slot's next owner. */
+static uint64_t source_tag(unsigned index, uint32_t generation)
+{
+	return (uint64_t)generation << 32 | index;
+}
+
+int reactor_init(struct reactor *r)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->idle, NULL);
+	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->epoll_fd < 0 || r->wake_fd < 0)
+		return -errno;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+	return epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0 ? -errno : 0;
+}
+
+static int reactor_add_source(struct reactor *r, const struct reactor_source *proto, uint32_t events, unsigned flags)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++) {
+		struct reactor_source *s = &r->sources[i];
+		if (s->in_use || s->busy)
+			continue; /* a busy slot's old handler is still running */
+		uint32_t generation = s->generation;
+		*s = *proto;
+		s->generation = generation;
+		s->in_use = true;
+		struct epoll_event ev = {.events = events | ((flags & REACTOR_EDGE) ? EPOLLET : 0),
+		                         .data.u64 = source_tag(i, generation)};
+		if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, proto->fd, &ev) < 0) {
+			ret = -errno;
+			s->in_use = false;
+		} else {
+			ret = (int)i;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int reactor_add(struct reactor *r, int fd, uint32_t events, unsigned flags, reactor_handler handler, void *opaque,
+                unsigned budget)
+{
+	struct reactor_source proto = {
+	    .fd = fd, .handler = handler, .opaque = opaque, .budget = budget ? budget : REACTOR_DEFAULT_BUDGET};
+
+	return reactor_add_source(r, &proto, events, flags);
+}
+
+int reactor_add_timer(struct reactor *r, unsigned period_ms, reactor_handler handler, void *opaque)
+{
+	struct timespec period = {.tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000};
+	struct itimerspec its = {.it_interval = period, .it_value = period};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	if (period_ms == 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+		ret = period_ms ? -errno : -EINVAL;
+		goto fail;
+	}
+	struct reactor_source proto = {.fd = fd,
+	                               .handler = handler,
+	                               .opaque = opaque,
+	                               .budget = REACTOR_DEFAULT_BUDGET,
+	                               .owns_fd = true,
+	                               .timer = true};
+	ret = reactor_add_source(r, &proto, EPOLLIN, 0);
+	if (ret >= 0)
+		return ret;
+fail:
+	close(fd);
+	return ret;
+}
+
+void reactor_remove(struct reactor *r, int id)
+{
+	if (id < 0 || id >= REACTOR_MAX_SOURCES)
+		return;
+	pthread_mutex_lock(&r->lock);
+	struct reactor_source *s = &r->sources[id];
+	if (s->in_use) {
+		int fd = s->fd;
+		bool owns_fd = s->owns_fd;
+
+		epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		s->in_use = false;
+		s->more = false;
+		s->generation++;
+		/* From another thread: wait until the handler is out, so the
+		 * caller may free what it was using. */
+		bool on_reactor = r->running && pthread_equal(pthread_self(), r->thread);
+		while (s->busy && !on_reactor)
+			pthread_cond_wait(&r->idle, &r->lock);
+		if (owns_fd)
+			close(fd);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Run source index's handler if it is still the source the event was for. */
+static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
+{
+	struct reactor_source *s = &r->sources[index];
+
+	pthread_mutex_lock(&r->lock);
+	if (!s->in_use || s->generation != generation) {
+		pthread_mutex_unlock(&r->lock);
+		return; /* removed (and maybe reused) since epoll queued the event */
+	}
+	struct reactor_source copy = *s;
+	s->busy = true;
+	s->more = false;
+	pthread_mutex_unlock(&r->lock);
+
+	if (copy.timer && events) {
+		uint64_t expirations;
+		if (read(copy.fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+			events = 0; /* spurious: nothing expired */
+	}
+	enum reactor_result res = events || !copy.timer ? copy.handler(copy.opaque, events, copy.budget) : REACTOR_DONE;
+
+	pthread_mutex_lock(&r->lock);
+	s->busy = false;
+	if (s->in_use && s->generation == generation)
+		s->more = res == REACTOR_MORE;
+	pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Sources that stopped on their budget get another turn, after everyone
+ * epoll woke this round. Returns whether any still wants more. */
+static void reactor_run_leftovers(struct reactor *r, const bool *ran)
+{
+	uint32_t generation[REACTOR_MAX_SOURCES];
+	bool again[REACTOR_MAX_SOURCES];
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++) {
+		again[i] = r->sources[i].in_use && r->sources[i].more && !ran[i];
+		generation[i] = r->sources[i].generation;
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++)
+		if (again[i])
+			reactor_dispatch(r, i, generation[i], 0);
+}
+
+static bool reactor_pending(struct reactor *r, bool *stopping)
+{
+	bool more = false;
+
+	pthread_mutex_lock(&r->lock);
+	*stopping = r->stopping;
+	for (unsigned i = 0; i < REACTOR_MAX_SOURCES && !more; i++)
+		more = r->sources[i].in_use && r->sources[i].more;
+	pthread_mutex_unlock(&r->lock);
+	return more;
+}
+
+static void *reactor_thread(void *arg)
+{
+	struct reactor *r = arg;
+	struct epoll_event events[32];
+	bool stopping;
+
+	pthread_setname_np(pthread_self(), "reactor");
+	for (;;) {
+		bool more = reactor_pending(r, &stopping);
+		if (stopping)
+			break;
+		int n = epoll_wait(r->epoll_fd, events, 32, more ? 0 : -1);
+		if (n < 0 && errno != EINTR) {
+			log_error("reactor", "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		bool ran[REACTOR_MAX_SOURCES] = {false};
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = events[i].data.u64, count;
+			if (tag == WAKE_TAG) {
+				(void)!read(r->wake_fd, &count, sizeof(count));
+				continue;
+			}
+			ran[(uint32_t)tag] = true;
+			reactor_dispatch(r, (uint32_t)tag, (uint32_t)(tag >> 32), events[i].events);
+		}
+		reactor_run_leftovers(r, ran);
+	}
+	return NULL;
+}
+
+int reactor_start(struct reactor *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stopping = false;
+	int ret = pthread_create(&r->thread, NULL, reactor_thread, r);
+	if (ret == 0)
+		r->running = true;
+	pthread_mutex_unlock(&r->lock);
+	return -ret;
+}
+
+void reactor_stop(struct reactor *r)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&r->lock);
+	bool running = r->running;
+	r->stopping = true;
+	pthread_mutex_unlock(&r->lock);
+	if (!running)
+		return;
+	(void)!write(r->wake_fd, &one, sizeof(one));
+	pthread_join(r->thread, NULL);
+	pthread_mutex_lock(&r->lock);
+	r->running = false;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reactor_destroy(struct reactor *r)
+{
+	reactor_stop(r);
+	for (int i = 0; i < REACTOR_MAX_SOURCES; i++)
+		reactor_remove(r, i);
+	if (r->epoll_fd > 0)
+		close(r->epoll_fd);
+	if (r->wake_fd > 0)
+		close(r->wake_fd);
+	r->epoll_fd = r->wake_fd = -1;
+}
