@@ -46,6 +46,9 @@ check "debug-exit port on COM1's address -> 2" machine_refuses 'port already use
 boot reboot 600 "${K[@]}" --cmdline skiff.test=reboot
 check "reboot -> exit status 0" status_is 0
 check "reboot went through the kernel" log_has 'reboot: Restarting system'
+# No --device: the PCI host bridge is there all the same.
+check "PCI host bridge present without --device" log_has 'ACPI: PCI Root Bridge \[PCI0\]'
+check "PCI config space found (no 'PCI: Fatal')" log_has 'PCI: Using configuration type 1 for base access'
 
 # The guest kernel panics (panic=-1, pvpanic) -> 4.
 boot panic 600 "${K[@]}" --cmdline skiff.test=panic
