@@ -80,6 +80,7 @@ check() {
 }
 
 log_has() { grep -a -q -- "$1" "$log"; }
+log_lacks() { ! log_has "$1"; }
 log_count() { grep -a -c -- "$1" "$log"; }
 
 # expect_checks NAME...: each guest check ran and reported ok.
