@@ -140,8 +140,8 @@ static int unpack_payload_elf(const struct bzimage_info *bz, const uint8_t *file
 	/* payload_offset/length are 2.08+ fields; bzimage_parse checked
 	 * that they lie inside the protected-mode kernel. */
 	if (bz->version < 0x0208 || bz->payload_length == 0) {
-		err_printf(why, whylen, "boot protocol %u.%02u gives no payload location", bz->version >> 8,
-			   bz->version & 0xff);
+		err_printf(why, whylen, "setup header gives no payload (protocol %u.%02u, payload_length %u)",
+			   bz->version >> 8, bz->version & 0xff, bz->payload_length);
 		return -EPROTONOSUPPORT;
 	}
 	ret = payload_unpack(file + bz->kernel_offset + bz->payload_offset, bz->payload_length, KERNEL_FILE_MAX, u,

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "kvm/guest-mem.h"
+#include "kvm/x86/boot-params.h"
 #include "kvm/x86/bzimage-unpack.h"
 #include "kvm/x86/kernel-load.h"
 #include "kvm/x86/layout.h"
@@ -502,6 +503,21 @@ START_TEST(bzimage_unpacks_to_elf_with_its_header)
 	ck_assert_uint_eq(entry.hdr.type_of_loader, 0xff);
 	ck_assert_uint_eq(entry.hdr.loadflags, LOADED_HIGH);
 	ck_assert_uint_eq(entry.hdr.code32_start, ELF_PADDR);
+
+	/* ... and that is what the zero page gets: the bzImage's 1023-byte
+	 * command-line limit (skiff's own default would allow 2047). */
+	static char long_line[1100];
+	struct boot_params bp;
+	struct boot_config cfg = { .hdr = &entry.hdr, .cmdline = "console=ttyS0", .ram_size = 64 * MiB };
+	ck_assert_msg(boot_params_build(&mem, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(guest_mem_read(&mem, LAYOUT_BOOT_PARAMS, &bp, sizeof(bp)));
+	ck_assert_uint_eq(bp.hdr.version, 0x020f);
+	ck_assert_uint_eq(bp.hdr.cmdline_size, 1023);
+	ck_assert_uint_eq(bp.hdr.initrd_addr_max, 0x37ffffff);
+	ck_assert_uint_eq(bp.hdr.loadflags & KASLR_FLAG, 0);
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	cfg.cmdline = long_line;
+	ck_assert_int_eq(boot_params_build(&mem, &cfg, err, sizeof(err)), -E2BIG);
 	kernel_image_close(&img);
 	free(ram);
 	free(file.p);
