@@ -23,8 +23,8 @@
 /* Legacy lz4 frame ("lz4 -l", lib/decompress_unlz4.c): this magic, then
  * blocks of [4-byte compressed size][data], each unpacking to at most
  * 8 MiB. The magic may reappear between blocks (concatenated frames). */
-#define LZ4_LEGACY_MAGIC      0x184c2102u
-#define LZ4_LEGACY_BLOCK_MAX  (8u << 20)
+#define LZ4_LEGACY_MAGIC     0x184c2102u
+#define LZ4_LEGACY_BLOCK_MAX (8u << 20)
 
 /* liblzma's memory limit: the kernel's xz uses a 32 MiB dictionary and
  * its lzma -9 one of 64 MiB; a hostile header asking for more fails. */
@@ -36,13 +36,10 @@ static const struct {
 	uint8_t magic[6];
 	size_t magic_len;
 } formats[] = {
-	{ PAYLOAD_GZIP, "gzip", { 0x1f, 0x8b }, 2 },
-	{ PAYLOAD_XZ, "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6 },
-	{ PAYLOAD_LZMA, "lzma", { 0x5d, 0x00, 0x00 }, 3 },
-	{ PAYLOAD_ZSTD, "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4 },
-	{ PAYLOAD_LZ4, "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4 },
-	{ PAYLOAD_BZIP2, "bzip2", { 'B', 'Z', 'h' }, 3 },
-	{ PAYLOAD_LZO, "lzo", { 0x89, 'L', 'Z', 'O' }, 4 },
+    {PAYLOAD_GZIP, "gzip", {0x1f, 0x8b}, 2},           {PAYLOAD_XZ, "xz", {0xfd, '7', 'z', 'X', 'Z', 0x00}, 6},
+    {PAYLOAD_LZMA, "lzma", {0x5d, 0x00, 0x00}, 3},     {PAYLOAD_ZSTD, "zstd", {0x28, 0xb5, 0x2f, 0xfd}, 4},
+    {PAYLOAD_LZ4, "lz4", {0x02, 0x21, 0x4c, 0x18}, 4}, {PAYLOAD_BZIP2, "bzip2", {'B', 'Z', 'h'}, 3},
+    {PAYLOAD_LZO, "lzo", {0x89, 'L', 'Z', 'O'}, 4},
 };
 
 enum payload_format payload_format_of(const uint8_t *payload, size_t len)
@@ -78,7 +75,7 @@ static int unpack_gzip(const uint8_t *in, size_t len, uint8_t *out, size_t size)
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper */
 		return -ENOMEM;
 	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;   /* callers keep len and size below 4 GiB */
+	zs.avail_in = (uInt)len; /* callers keep len and size below 4 GiB */
 	zs.next_out = out;
 	zs.avail_out = (uInt)size;
 	rc = inflate(&zs, Z_FINISH);
@@ -90,8 +87,8 @@ static int unpack_gzip(const uint8_t *in, size_t len, uint8_t *out, size_t size)
 static int unpack_xz_or_lzma(bool xz, const uint8_t *in, size_t len, uint8_t *out, size_t size)
 {
 	lzma_stream ls = LZMA_STREAM_INIT;
-	lzma_ret rc = xz ? lzma_stream_decoder(&ls, LZMA_DECODER_MEMLIMIT, 0)
-			 : lzma_alone_decoder(&ls, LZMA_DECODER_MEMLIMIT);
+	lzma_ret rc =
+	    xz ? lzma_stream_decoder(&ls, LZMA_DECODER_MEMLIMIT, 0) : lzma_alone_decoder(&ls, LZMA_DECODER_MEMLIMIT);
 
 	if (rc != LZMA_OK)
 		return -ENOMEM;
@@ -152,18 +149,25 @@ static int unpack_bzip2(const uint8_t *in, size_t len, uint8_t *out, size_t size
 static int unpack_stream(enum payload_format fmt, const uint8_t *in, size_t len, uint8_t *out, size_t size)
 {
 	switch (fmt) {
-	case PAYLOAD_GZIP:  return unpack_gzip(in, len, out, size);
-	case PAYLOAD_XZ:    return unpack_xz_or_lzma(true, in, len, out, size);
-	case PAYLOAD_LZMA:  return unpack_xz_or_lzma(false, in, len, out, size);
-	case PAYLOAD_ZSTD:  return unpack_zstd(in, len, out, size);
-	case PAYLOAD_LZ4:   return unpack_lz4_legacy(in, len, out, size);
-	case PAYLOAD_BZIP2: return unpack_bzip2(in, len, out, size);
-	default:            return -EPROTONOSUPPORT;
+	case PAYLOAD_GZIP:
+		return unpack_gzip(in, len, out, size);
+	case PAYLOAD_XZ:
+		return unpack_xz_or_lzma(true, in, len, out, size);
+	case PAYLOAD_LZMA:
+		return unpack_xz_or_lzma(false, in, len, out, size);
+	case PAYLOAD_ZSTD:
+		return unpack_zstd(in, len, out, size);
+	case PAYLOAD_LZ4:
+		return unpack_lz4_legacy(in, len, out, size);
+	case PAYLOAD_BZIP2:
+		return unpack_bzip2(in, len, out, size);
+	default:
+		return -EPROTONOSUPPORT;
 	}
 }
 
 int payload_unpack(const uint8_t *payload, size_t len, size_t max_size, struct unpacked_kernel *out, char *why,
-		   size_t whylen)
+                   size_t whylen)
 {
 	memset(out, 0, sizeof(*out));
 	out->format = payload_format_of(payload, len);
@@ -193,9 +197,10 @@ int payload_unpack(const uint8_t *payload, size_t len, size_t max_size, struct u
 	int ret = unpack_stream(out->format, payload, stream_len, buf, claimed);
 	if (ret) {
 		free(buf);
-		err_printf(why, whylen, ret == -ENOMEM ? "%s decoder could not start: out of memory"
-						       : "%s payload is corrupt or truncated (expected %u bytes)",
-			   name, claimed);
+		err_printf(why, whylen,
+		           ret == -ENOMEM ? "%s decoder could not start: out of memory"
+		                          : "%s payload is corrupt or truncated (expected %u bytes)",
+		           name, claimed);
 		return ret;
 	}
 	out->data = buf;

@@ -27,9 +27,9 @@ enum payload_format {
 	PAYLOAD_XZ,
 	PAYLOAD_LZMA,
 	PAYLOAD_ZSTD,
-	PAYLOAD_LZ4,   /* the legacy lz4 frame ("lz4 -l") the kernel uses */
+	PAYLOAD_LZ4, /* the legacy lz4 frame ("lz4 -l") the kernel uses */
 	PAYLOAD_BZIP2,
-	PAYLOAD_LZO,   /* recognised, not unpacked: lzop framing */
+	PAYLOAD_LZO, /* recognised, not unpacked: lzop framing */
 };
 
 /* The format a payload's first bytes announce. */
@@ -39,8 +39,8 @@ enum payload_format payload_format_of(const uint8_t *payload, size_t len);
 const char *payload_format_name(enum payload_format fmt);
 
 struct unpacked_kernel {
-	uint8_t *data;             /* malloc'd; free() it */
-	size_t size;               /* the size the payload's trailer claims */
+	uint8_t *data; /* malloc'd; free() it */
+	size_t size;   /* the size the payload's trailer claims */
 	enum payload_format format;
 };
 
@@ -54,6 +54,6 @@ struct unpacked_kernel {
  *   -EBADMSG          corrupt or truncated stream, or a size mismatch
  *   -ENOMEM           no memory for the output */
 int payload_unpack(const uint8_t *payload, size_t len, size_t max_size, struct unpacked_kernel *out, char *why,
-		   size_t whylen);
+                   size_t whylen);
 
 #endif

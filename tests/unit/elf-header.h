@@ -7,24 +7,24 @@
 #include <elf.h>
 #include <string.h>
 
-#define ELF_KERNEL_HEADER(eh, class, machine, entry, phdr_size, phnum)	\
-	do {								\
-		memset((eh), 0, sizeof(*(eh)));				\
-		memcpy((eh)->e_ident, ELFMAG, SELFMAG);			\
-		(eh)->e_ident[EI_CLASS] = (class);			\
-		(eh)->e_ident[EI_DATA] = ELFDATA2LSB;			\
-		(eh)->e_ident[EI_VERSION] = EV_CURRENT;			\
-		(eh)->e_type = ET_EXEC;					\
-		(eh)->e_machine = (machine);				\
-		(eh)->e_version = EV_CURRENT;				\
-		(eh)->e_entry = (entry);				\
-		(eh)->e_phoff = sizeof(*(eh));				\
-		(eh)->e_ehsize = sizeof(*(eh));				\
-		(eh)->e_phentsize = (phdr_size);			\
-		(eh)->e_phnum = (phnum);				\
+#define ELF_KERNEL_HEADER(eh, class, machine, entry, phdr_size, phnum)                                                 \
+	do {                                                                                                           \
+		memset((eh), 0, sizeof(*(eh)));                                                                        \
+		memcpy((eh)->e_ident, ELFMAG, SELFMAG);                                                                \
+		(eh)->e_ident[EI_CLASS] = (class);                                                                     \
+		(eh)->e_ident[EI_DATA] = ELFDATA2LSB;                                                                  \
+		(eh)->e_ident[EI_VERSION] = EV_CURRENT;                                                                \
+		(eh)->e_type = ET_EXEC;                                                                                \
+		(eh)->e_machine = (machine);                                                                           \
+		(eh)->e_version = EV_CURRENT;                                                                          \
+		(eh)->e_entry = (entry);                                                                               \
+		(eh)->e_phoff = sizeof(*(eh));                                                                         \
+		(eh)->e_ehsize = sizeof(*(eh));                                                                        \
+		(eh)->e_phentsize = (phdr_size);                                                                       \
+		(eh)->e_phnum = (phnum);                                                                               \
 	} while (0)
 
-#define ELF64_KERNEL_HEADER(eh, entry, phnum) \
+#define ELF64_KERNEL_HEADER(eh, entry, phnum)                                                                          \
 	ELF_KERNEL_HEADER(eh, ELFCLASS64, EM_X86_64, entry, sizeof(Elf64_Phdr), phnum)
 
 #endif

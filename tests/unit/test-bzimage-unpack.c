@@ -55,7 +55,7 @@ struct buf {
 
 static struct buf buf_alloc(size_t cap)
 {
-	struct buf b = { .p = malloc(cap), .len = 0 };
+	struct buf b = {.p = malloc(cap), .len = 0};
 	ck_assert_ptr_nonnull(b.p);
 	return b;
 }
@@ -96,14 +96,15 @@ static struct buf compress_xz(const uint8_t *in, size_t len)
 	struct buf b = buf_alloc(lzma_stream_buffer_bound(len) + 4);
 	lzma_options_lzma opt;
 	lzma_filter filters[] = {
-		{ .id = LZMA_FILTER_X86, .options = NULL },
-		{ .id = LZMA_FILTER_LZMA2, .options = &opt },
-		{ .id = LZMA_VLI_UNKNOWN, .options = NULL },
+	    {.id = LZMA_FILTER_X86, .options = NULL},
+	    {.id = LZMA_FILTER_LZMA2, .options = &opt},
+	    {.id = LZMA_VLI_UNKNOWN, .options = NULL},
 	};
 
 	ck_assert(!lzma_lzma_preset(&opt, 6));
 	ck_assert_int_eq(lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, NULL, in, len, b.p, &b.len,
-						   lzma_stream_buffer_bound(len)), LZMA_OK);
+	                                           lzma_stream_buffer_bound(len)),
+	                 LZMA_OK);
 	append_size(&b, (uint32_t)len);
 	return b;
 }
@@ -159,7 +160,7 @@ static struct buf compress_lz4_blocks(const uint8_t *in, size_t len, size_t bloc
 			b.len += 4;
 		}
 		int got = LZ4_compress_HC((const char *)in + off, (char *)b.p + b.len + 4, (int)n,
-					  LZ4_compressBound((int)n), 9);
+		                          LZ4_compressBound((int)n), 9);
 		ck_assert_int_gt(got, 0);
 		put_le32(b.p + b.len, (uint32_t)got);
 		b.len += 4 + (size_t)got;
@@ -190,12 +191,9 @@ static const struct codec {
 	struct buf (*compress)(const uint8_t *in, size_t len);
 	bool checksummed; /* any flipped byte is detected */
 } codecs[] = {
-	{ PAYLOAD_GZIP, "gzip", compress_gzip, true },
-	{ PAYLOAD_XZ, "xz", compress_xz, true },
-	{ PAYLOAD_LZMA, "lzma", compress_lzma, false },
-	{ PAYLOAD_ZSTD, "zstd", compress_zstd, true },
-	{ PAYLOAD_LZ4, "lz4", compress_lz4, false },
-	{ PAYLOAD_BZIP2, "bzip2", compress_bzip2, true },
+    {PAYLOAD_GZIP, "gzip", compress_gzip, true},  {PAYLOAD_XZ, "xz", compress_xz, true},
+    {PAYLOAD_LZMA, "lzma", compress_lzma, false}, {PAYLOAD_ZSTD, "zstd", compress_zstd, true},
+    {PAYLOAD_LZ4, "lz4", compress_lz4, false},    {PAYLOAD_BZIP2, "bzip2", compress_bzip2, true},
 };
 #define NR_CODECS (sizeof(codecs) / sizeof(codecs[0]))
 
@@ -240,7 +238,7 @@ START_TEST(truncated_payload_each_format)
 	struct buf cut = buf_alloc(pl.len + 4);
 	struct unpacked_kernel u;
 	const size_t stream_len = c->format == PAYLOAD_GZIP ? pl.len - 8 : pl.len - 4; /* without size fields */
-	const size_t cuts[] = { 0, 1, 3, 7, 12, stream_len / 3, stream_len / 2, stream_len - 1 };
+	const size_t cuts[] = {0, 1, 3, 7, 12, stream_len / 3, stream_len / 2, stream_len - 1};
 
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		memcpy(cut.p, pl.p, cuts[i]);
@@ -395,13 +393,13 @@ END_TEST
 
 /* ================= a bzImage around a compressed ELF ================= */
 
-#define ELF_PADDR    0x1000000ULL
-#define ELF_SEG_OFF  0x1000
-#define ELF_SEG_LEN  0x3000
-#define ELF_LEN      (ELF_SEG_OFF + ELF_SEG_LEN)
-#define SETUP_SECTS  4
-#define SETUP_LEN    ((SETUP_SECTS + 1) * 512)
-#define STUB_LEN     0x400 /* the decompressor stub before the payload */
+#define ELF_PADDR   0x1000000ULL
+#define ELF_SEG_OFF 0x1000
+#define ELF_SEG_LEN 0x3000
+#define ELF_LEN     (ELF_SEG_OFF + ELF_SEG_LEN)
+#define SETUP_SECTS 4
+#define SETUP_LEN   ((SETUP_SECTS + 1) * 512)
+#define STUB_LEN    0x400 /* the decompressor stub before the payload */
 
 static uint8_t elf[ELF_LEN];
 
@@ -413,9 +411,13 @@ static void make_vmlinux(void)
 
 	memset(elf, 0, sizeof(elf));
 	ELF64_KERNEL_HEADER(eh, ELF_PADDR, 1);
-	*ph = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = ELF_SEG_OFF, .p_paddr = ELF_PADDR,
-			    .p_vaddr = 0xffffffff81000000ULL, .p_filesz = ELF_SEG_LEN, .p_memsz = 0x8000,
-			    .p_align = 0x1000 };
+	*ph = (Elf64_Phdr){.p_type = PT_LOAD,
+	                   .p_offset = ELF_SEG_OFF,
+	                   .p_paddr = ELF_PADDR,
+	                   .p_vaddr = 0xffffffff81000000ULL,
+	                   .p_filesz = ELF_SEG_LEN,
+	                   .p_memsz = 0x8000,
+	                   .p_align = 0x1000};
 	memcpy(elf + ELF_SEG_OFF, sample, ELF_SEG_LEN);
 }
 
@@ -488,7 +490,7 @@ START_TEST(bzimage_unpacks_to_elf_with_its_header)
 	ck_assert(memcmp(img.data, elf, ELF_LEN) == 0);
 
 	memset(&mem, 0, sizeof(mem));
-	mem.region[0] = (struct guest_region){ .gpa = 0, .size = 64 * MiB, .host = ram };
+	mem.region[0] = (struct guest_region){.gpa = 0, .size = 64 * MiB, .host = ram};
 	mem.nr_regions = 1;
 	ck_assert_msg(kernel_image_load(&img, &mem, &entry, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(entry.mode, ENTRY_LINUX64);
@@ -508,7 +510,7 @@ START_TEST(bzimage_unpacks_to_elf_with_its_header)
 	 * command-line limit (skiff's own default would allow 2047). */
 	static char long_line[1100];
 	struct boot_params bp;
-	struct boot_config cfg = { .hdr = &entry.hdr, .cmdline = "console=ttyS0", .ram_size = 64 * MiB };
+	struct boot_config cfg = {.hdr = &entry.hdr, .cmdline = "console=ttyS0", .ram_size = 64 * MiB};
 	ck_assert_msg(boot_params_build(&mem, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert(guest_mem_read(&mem, LAYOUT_BOOT_PARAMS, &bp, sizeof(bp)));
 	ck_assert_uint_eq(bp.hdr.version, 0x020f);
