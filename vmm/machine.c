@@ -274,6 +274,11 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 		goto fail;
 	}
 	swkvm_init(&m->swkvm, opts->swkvm);
+	/* Emulated ring 0 makes the in-guest decompressor cost tens of
+	 * seconds; unpacking on the host costs a fraction of one. A failure
+	 * is logged and leaves the bzImage to decompress itself. */
+	if (m->swkvm.active && m->kernel.format == KERNEL_FORMAT_BZIMAGE)
+		kernel_image_unpack(&m->kernel);
 
 	struct e820_ram_region ram[E820_MAX_RAM_REGIONS];
 	int nr_ram = e820_split_ram(opts->mem_bytes, ram);

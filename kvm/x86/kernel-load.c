@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "kvm/x86/bzimage-unpack.h"
 #include "kvm/x86/layout.h"
 #include "vmm/log.h"
 
@@ -117,6 +119,76 @@ void kernel_image_close(struct kernel_image *img)
 {
 	free(img->data);
 	memset(img, 0, sizeof(*img));
+}
+
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Decompress the payload and check that it is a bootable ELF64 vmlinux.
+ * Fills *u (free u->data) and returns 0, or a negative errno with why. */
+static int unpack_payload_elf(const struct bzimage_info *bz, const uint8_t *file, struct unpacked_kernel *u,
+			      struct elf_kernel_info *elf, char *why, size_t whylen)
+{
+	char what[200];
+	int ret;
+
+	/* payload_offset/length are 2.08+ fields; bzimage_parse checked
+	 * that they lie inside the protected-mode kernel. */
+	if (bz->version < 0x0208 || bz->payload_length == 0) {
+		err_printf(why, whylen, "setup header gives no payload (protocol %u.%02u, payload_length %u)",
+			   bz->version >> 8, bz->version & 0xff, bz->payload_length);
+		return -EPROTONOSUPPORT;
+	}
+	ret = payload_unpack(file + bz->kernel_offset + bz->payload_offset, bz->payload_length, KERNEL_FILE_MAX, u,
+			     why, whylen);
+	if (ret)
+		return ret;
+	ret = elf_kernel_parse(u->data, u->size, elf, what, sizeof(what));
+	if (!ret && !(elf->is_64 && elf->entry64)) {
+		snprintf(what, sizeof(what), "not a 64-bit kernel");
+		ret = -ENOEXEC;
+	}
+	if (ret) {
+		err_printf(why, whylen, "unpacked %s payload is not an ELF vmlinux: %s", payload_format_name(u->format),
+			   what);
+		free(u->data);
+		u->data = NULL;
+	}
+	return ret;
+}
+
+int kernel_image_unpack(struct kernel_image *img)
+{
+	struct unpacked_kernel u;
+	struct elf_kernel_info elf;
+	char why[256];
+	uint64_t t0 = monotonic_us();
+	int ret;
+
+	if (!img->data || img->format != KERNEL_FORMAT_BZIMAGE)
+		return -EINVAL;
+	ret = unpack_payload_elf(&img->bz, img->data, &u, &elf, why, sizeof(why));
+	if (ret) {
+		log_info("kernel", "cannot unpack the bzImage on the host (%s); the kernel decompresses itself in the guest",
+			 why);
+		return ret;
+	}
+	uint64_t us = monotonic_us() - t0;
+	log_info("kernel", "unpacked the bzImage on the host: %s payload, %u -> %zu bytes, ELF vmlinux in %llu.%03llu s",
+		 payload_format_name(u.format), img->bz.payload_length, u.size, (unsigned long long)(us / 1000000),
+		 (unsigned long long)(us % 1000000 / 1000));
+	free(img->data);
+	img->data = u.data;
+	img->size = u.size;
+	img->format = KERNEL_FORMAT_ELF;
+	img->elf = elf;
+	img->unpacked = true;
+	return 0;
 }
 
 /* Round x up to a power-of-two alignment; false if that overflows. */
@@ -234,6 +306,17 @@ static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struc
 	entry->end = elf->end;
 	entry->initrd_addr_max = KERNEL_DEFAULT_INITRD_ADDR_MAX;
 	entry->has_setup_header = false;
+	if (img->unpacked) {
+		/* The kernel's own header still describes it (version,
+		 * cmdline_size, initrd_addr_max, ...). KASLR_FLAG would claim
+		 * a decompressor randomized the kernel: none ran. */
+		entry->has_setup_header = true;
+		entry->hdr = img->bz.hdr;
+		entry->hdr.code32_start = (uint32_t)elf->start;
+		entry->hdr.type_of_loader = 0xff;
+		entry->hdr.loadflags &= (uint8_t)~KASLR_FLAG;
+		entry->initrd_addr_max = img->bz.initrd_addr_max;
+	}
 	log_debug("kernel", "ELF%d kernel at 0x%llx-0x%llx, %s entry 0x%llx", elf->is_64 ? 64 : 32,
 		  (unsigned long long)entry->start, (unsigned long long)entry->end,
 		  entry->mode == ENTRY_PVH32 ? "PVH" : "64-bit", (unsigned long long)entry->rip);

@@ -1,5 +1,6 @@
 /* Kernel loading front end: read a kernel file, recognise its format
- * (bzImage or ELF), copy it into guest memory and say how to enter it.
+ * (bzImage or ELF), optionally unpack a bzImage's ELF on the host, copy
+ * the kernel into guest memory and say how to enter it.
  *
  * Placement rules:
  *   bzImage  The protected-mode part goes at pref_address (16 MiB for a
@@ -30,13 +31,14 @@ enum kernel_format {
 };
 
 struct kernel_image {
-	uint8_t *data;           /* the whole file, malloc'd */
+	uint8_t *data;           /* the whole file, or the ELF unpacked from
+				  * it (kernel_image_unpack); malloc'd */
 	size_t size;
 	enum kernel_format format;
-	union {
-		struct bzimage_info bz;   /* KERNEL_FORMAT_BZIMAGE */
-		struct elf_kernel_info elf; /* KERNEL_FORMAT_ELF */
-	};
+	struct bzimage_info bz;     /* KERNEL_FORMAT_BZIMAGE, or unpacked */
+	struct elf_kernel_info elf; /* KERNEL_FORMAT_ELF */
+	bool unpacked;           /* an ELF unpacked from a bzImage: bz keeps
+				  * its setup header for boot_params */
 };
 
 enum kernel_entry_mode {
@@ -67,6 +69,13 @@ struct kernel_entry {
 /* Read and parse a kernel file. Returns 0, or a negative errno with one
  * line in err. On success, free with kernel_image_close(). */
 int kernel_image_open(const char *path, struct kernel_image *img, char *err, size_t errlen);
+
+/* Turn an opened bzImage into the ELF vmlinux inside its compressed
+ * payload, decompressed on the host (bzimage-unpack.h says why), keeping
+ * the bzImage's setup header for boot_params. Logs one line either way.
+ * Returns 0, or a negative errno with img unchanged: booting it as a
+ * bzImage (in-guest decompression) still works. */
+int kernel_image_unpack(struct kernel_image *img);
 
 /* Copy the kernel into guest memory and fill *entry. Nothing else in
  * guest memory is touched. Returns 0, or a negative errno with err set. */

@@ -18,6 +18,7 @@
 #include "kvm/x86/elf-kernel.h"
 #include "kvm/x86/kernel-load.h"
 #include "kvm/x86/layout.h"
+#include "tests/unit/elf-header.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -133,18 +134,7 @@ static void make_elf64(void)
 	size_t notes;
 
 	memset(e64, 0, sizeof(e64));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = E64_ENTRY;
-	eh->e_phoff = sizeof(Elf64_Ehdr);
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 3;
+	ELF64_KERNEL_HEADER(eh, E64_ENTRY, 3);
 
 	*e64_phdr(0) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = E64_SEG0_OFF, .p_paddr = E64_SEG0_PADDR,
 				     .p_vaddr = 0xffffffff81000000ULL, .p_filesz = 0x100, .p_memsz = 0x200,
@@ -186,18 +176,8 @@ static void make_elf32(bool with_note)
 	uint32_t pvh = E32_PVH_ENTRY;
 
 	memset(e32, 0, sizeof(e32));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS32;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_386;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = 0xc1000000; /* virtual on i386: not used */
-	eh->e_phoff = sizeof(Elf32_Ehdr);
-	eh->e_ehsize = sizeof(Elf32_Ehdr);
-	eh->e_phentsize = sizeof(Elf32_Phdr);
-	eh->e_phnum = 2;
+	/* e_entry is virtual on i386: not used */
+	ELF_KERNEL_HEADER(eh, ELFCLASS32, EM_386, 0xc1000000, sizeof(Elf32_Phdr), 2);
 	ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = E32_SEG_OFF, .p_paddr = E32_SEG_PADDR,
 			      .p_vaddr = 0xc1000000, .p_filesz = 0x100, .p_memsz = 0x300, .p_align = 0x1000 };
 	size_t n = put_note(e32 + E32_NOTE_OFF, with_note ? "Xen" : "Foo", XEN_ELFNOTE_PHYS32_ENTRY, &pvh, 4);
