@@ -52,13 +52,18 @@ int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg) = real_ioctl;
  * emulates them (insn-emul.c). Clearing XSAVEOPT/XSAVEC/XSAVES keeps the
  * kernel on plain XSAVE/XRSTOR in the standard format.
  * cryptomgr.notests: the RSA self-test runs minutes under emulation;
- * rodata=off skips a 48 s W+X page-table walk. */
+ * rodata=off skips a 48 s W+X page-table walk.
+ * nowatchdog: emulated ring 0 is so slow that the soft-lockup detector
+ * reports every long initcall (the Debian kernel's ftrace and kallsyms
+ * passes take minutes) and prints a full register dump each time, a few
+ * KiB through the emulated UART; its per-CPU stopper work also piles onto
+ * the stop_machine() of the clocksource switch. */
 #define SWKVM_CLEARCPUID                                                                                    \
 	"cx16,smap,smep,151,bmi1,bmi2,150,288,534,158,306,abm,adx,erms,fsrm,umip,129,137,147,148,153,317,520,590," \
 	"320,321,322,323,319"
 _Static_assert(sizeof(SWKVM_CLEARCPUID) <= 128, "Linux 6.1 reads clearcpuid= into 128 bytes");
 const char swkvm_cmdline[] = "clearcpuid=" SWKVM_CLEARCPUID
-			     " mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0";
+			     " mitigations=off rodata=off cryptomgr.notests=1 init_on_alloc=0 nowatchdog";
 
 bool swkvm_cpuinfo_has_hw_virt(const char *cpuinfo)
 {
