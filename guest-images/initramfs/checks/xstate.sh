@@ -2,10 +2,13 @@
 # distinct patterns in YMM (and ZMM/k where the CPU has AVX-512) across
 # context switches and signal handlers, and verify them. Any corruption,
 # or any segfault the kernel logged meanwhile, fails the check.
+# ":N" sets the iterations per process (default 2500: 4 x 2500 = 10,000
+# context switches at least).
 check_xstate() {
-	local out st before after
+	local iterations=${1#:} out st before after
+	[ -n "$iterations" ] || iterations=2500
 	before=$(dmesg | grep -c 'segfault at')
-	out=$(/bin/xstate-canary 4 2500 2>&1)
+	out=$(/bin/xstate-canary 4 "$iterations" 2>&1)
 	st=$?
 	after=$(dmesg | grep -c 'segfault at')
 	echo "skiff-guest: $out"
