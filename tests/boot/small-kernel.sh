@@ -14,7 +14,7 @@ device_is() { # device_is DRIVER MODE PATH-PATTERN
 
 # Five rng devices: transitional PCI (the driver picks modern), legacy-only
 # PCI, modern-only PCI, virtio-mmio v2 and v1 (found through ACPI).
-boot 1cpu 900 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 1 \
+boot 1cpu 1800 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 1 \
 	--cmdline skiff.test=virtio,rng,xstate,exec \
 	--device rng,transport=pci --device rng,transport=pci-legacy --device rng,transport=pci-modern \
 	--device rng,transport=mmio --device rng,transport=mmio-legacy

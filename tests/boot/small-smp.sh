@@ -10,7 +10,7 @@ require_file "$INITRAMFS"
 
 device_is() { log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"; }
 
-boot 2cpu 900 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 2 \
+boot 2cpu 1800 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 2 \
 	--cmdline "skiff.test=virtio,rng,xstate,exec virtio_pci.force_legacy=1" \
 	--device rng,transport=pci --device rng,transport=mmio
 check "kernel brought up 2 CPUs" log_has 'smp: Brought up 1 node, 2 CPUs'
