@@ -104,10 +104,13 @@ static void tdev_deliver(void *ctx, unsigned vector, uint64_t address, uint32_t 
 	struct tdev *d = ctx;
 
 	(void)pci_msix_enabled(&d->pci); /* callbacks run unlocked: no deadlock */
-	__atomic_add_fetch(&d->delivered, 1, __ATOMIC_RELAXED); /* several threads in the concurrency test */
-	d->last_vector = vector;
-	d->last_address = address;
-	d->last_data = data;
+	/* Several threads deliver at once in the concurrency test (a device
+	 * thread, and a config write that unmasks a pending vector): record
+	 * with atomics, as a real irqfd write needs no lock either. */
+	__atomic_add_fetch(&d->delivered, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->last_vector, vector, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->last_address, address, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->last_data, data, __ATOMIC_RELAXED);
 }
 
 static void tdev_changed(void *ctx, unsigned vector)
