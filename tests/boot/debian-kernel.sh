@@ -12,8 +12,6 @@ require_kvm
 require_file "$DEBIAN_VMLINUX"
 require_file "$SKIFF_CACHE/initramfs-debian.cpio"
 
-device_is() { log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"; }
-
 boot 2cpu 2700 --kernel "$DEBIAN_VMLINUX" --initrd "$SKIFF_CACHE/initramfs-debian.cpio" --cpus 2 \
 	--cmdline "skiff.test=virtio,rng skiff.modules=virtio_pci,virtio_mmio,virtio_rng" \
 	--device rng,transport=pci --device rng,transport=pci-legacy \

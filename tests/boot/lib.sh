@@ -83,6 +83,10 @@ log_has() { grep -a -q -- "$1" "$log"; }
 log_lacks() { ! log_has "$1"; }
 log_count() { grep -a -c -- "$1" "$log"; }
 
+# device_is DRIVER MODE PATH-PATTERN: the virtio check listed a device
+# bound to DRIVER, modern or legacy, whose sysfs path matches.
+device_is() { log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"; }
+
 # expect_checks NAME...: each guest check ran and reported ok.
 expect_checks() {
 	local name

@@ -8,10 +8,6 @@ require_kvm
 require_file "$SMALL_KERNEL"
 require_file "$INITRAMFS"
 
-device_is() { # device_is DRIVER MODE PATH-PATTERN
-	log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"
-}
-
 # Five rng devices: transitional PCI (the driver picks modern), legacy-only
 # PCI, modern-only PCI, virtio-mmio v2 and v1 (found through ACPI).
 boot 1cpu 1800 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 1 \

@@ -8,8 +8,6 @@ require_kvm
 require_file "$SMALL_KERNEL"
 require_file "$INITRAMFS"
 
-device_is() { log_has "skiff-guest: virtio virtio[0-9]* driver=$1 $2 at $3"; }
-
 boot 2cpu 1800 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 2 \
 	--cmdline "skiff.test=virtio,rng,xstate,exec virtio_pci.force_legacy=1" \
 	--device rng,transport=pci --device rng,transport=mmio
