@@ -1,14 +1,14 @@
 # N short processes, each a fresh exec of the static busybox (glibc's
 # start-up, its AVX string functions): each must give the right answer,
 # and the kernel must log no segfault. ":N" sets the count (default 300).
-# One loop per CPU, so a 2-vCPU guest also runs processes side by side.
+# One loop per CPU ($cpus, counted by /init), so a 2-vCPU guest also runs
+# processes side by side.
 check_exec() {
-	local n=${1#:} cpus k per wrong=0 loops=0 w before after start end
+	local n=${1#:} k per wrong=0 loops=0 w before after start end
 	[ -n "$n" ] || n=300
-	cpus=$(grep -c '^processor' /proc/cpuinfo)
 	per=$(((n + cpus - 1) / cpus))
 	n=$((per * cpus))
-	before=$(dmesg | grep -c 'segfault at')
+	before=$(segfaults)
 	read -r start _ < /proc/uptime
 	k=0
 	while [ $k -lt "$cpus" ]; do
@@ -28,7 +28,7 @@ check_exec() {
 	done
 	rm -f /tmp/exec-wrong.*
 	read -r end _ < /proc/uptime
-	after=$(dmesg | grep -c 'segfault at')
+	after=$(segfaults)
 	echo "skiff-guest: exec: $n processes on $cpus CPUs in $start s -> $end s uptime, $wrong wrong answers, $((after - before)) segfaults"
 	if [ "$loops" -ne "$cpus" ]; then
 		fail exec "only $loops of $cpus loops finished"

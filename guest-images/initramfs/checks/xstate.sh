@@ -7,10 +7,10 @@
 check_xstate() {
 	local iterations=${1#:} out st before after
 	[ -n "$iterations" ] || iterations=2500
-	before=$(dmesg | grep -c 'segfault at')
+	before=$(segfaults)
 	out=$(/bin/xstate-canary 4 "$iterations" 2>&1)
 	st=$?
-	after=$(dmesg | grep -c 'segfault at')
+	after=$(segfaults)
 	echo "skiff-guest: $out"
 	if [ "$st" -eq 0 ] && [ "$after" -eq "$before" ]; then
 		pass xstate "${out#xstate-canary: }"
