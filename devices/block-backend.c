@@ -1,0 +1,740 @@
+/* The block backend: see block-backend.h. Three parts: opening and
+ * locking the image, the worker pool (synchronous system calls on
+ * threads), and the io_uring engine (reads, writes and flushes submitted
+ * from the caller's thread, completed on one reaper thread). */
+#include "devices/block-backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define POOL_THREADS_ALONE  4 /* no io_uring: the pool does everything */
+#define POOL_THREADS_HELPER 1 /* beside io_uring: discards and write-zeroes only */
+#define DEFAULT_QUEUE_DEPTH 256
+#define SECTOR              512u
+
+struct blk_backend {
+	int fd;
+	uint64_t size;
+	unsigned block_size, physical_block_size, mem_align;
+	bool readonly, is_device;
+	enum blk_cache cache;
+	void (*batch_end)(void *opaque);
+	void *batch_opaque;
+
+	/* The worker pool. */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_work;
+	struct blk_io *pool_head, **pool_tail;
+	bool pool_stop;
+	unsigned nr_workers;
+	pthread_t workers[POOL_THREADS_ALONE];
+
+	/* io_uring (used when has_ring). */
+	bool has_ring;
+	struct io_uring ring;
+	pthread_mutex_t sq_lock; /* submitters share the submission queue */
+	pthread_t reaper;
+
+	/* In flight, for close(). */
+	pthread_mutex_t inflight_lock;
+	pthread_cond_t idle;
+	unsigned inflight;
+};
+
+/* ---- facts ---- */
+
+uint64_t blk_backend_size(const struct blk_backend *b) { return b->size; }
+unsigned blk_backend_block_size(const struct blk_backend *b) { return b->block_size; }
+unsigned blk_backend_physical_block_size(const struct blk_backend *b) { return b->physical_block_size; }
+bool blk_backend_readonly(const struct blk_backend *b) { return b->readonly; }
+bool blk_backend_is_device(const struct blk_backend *b) { return b->is_device; }
+enum blk_cache blk_backend_cache(const struct blk_backend *b) { return b->cache; }
+const char *blk_backend_engine_name(const struct blk_backend *b) { return b->has_ring ? "io_uring" : "threads"; }
+
+bool blk_cache_parse(const char *s, enum blk_cache *out)
+{
+	static const char *const names[] = {[BLK_CACHE_WRITEBACK] = "writeback", [BLK_CACHE_NONE] = "none",
+					    [BLK_CACHE_UNSAFE] = "unsafe"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum blk_cache)i;
+			return true;
+		}
+	return false;
+}
+
+/* ---- completion ---- */
+
+static void inflight_add(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	b->inflight++;
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
+/* Undo the bounce buffer (copying read data out to the caller's memory)
+ * and hand the result to the caller. The in-flight count drops only after
+ * done() returned, so close() cannot free what done() still touches. */
+static void io_finish(struct blk_backend *b, struct blk_io *io, int result)
+{
+	if (io->bounce) {
+		if (io->op == BLK_OP_READ && result == 0) {
+			size_t off = 0;
+			for (unsigned i = 0; i < io->user_iovcnt; i++) {
+				memcpy(io->user_iov[i].iov_base, (uint8_t *)io->bounce + off, io->user_iov[i].iov_len);
+				off += io->user_iov[i].iov_len;
+			}
+		}
+		free(io->bounce);
+		io->bounce = NULL;
+		io->iov = io->user_iov;
+		io->iovcnt = io->user_iovcnt;
+	}
+	io->done(io, result);
+	pthread_mutex_lock(&b->inflight_lock);
+	if (--b->inflight == 0)
+		pthread_cond_broadcast(&b->idle);
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
+static void batch_end(struct blk_backend *b)
+{
+	if (b->batch_end)
+		b->batch_end(b->batch_opaque);
+}
+
+/* Drop `n` bytes from the front of an iovec array (after a short
+ * transfer); returns the new count, *iov advanced. */
+static unsigned iov_advance(struct iovec **iov, unsigned cnt, size_t n)
+{
+	while (cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		cnt--;
+	}
+	if (cnt && n) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+	return cnt;
+}
+
+/* ---- synchronous operations (the worker pool) ---- */
+
+static int sync_rw(struct blk_backend *b, struct blk_io *io)
+{
+	struct iovec *iov = io->iov;
+	unsigned cnt = io->iovcnt;
+	uint64_t off = io->offset, left = io->len;
+
+	while (left) {
+		ssize_t n = io->op == BLK_OP_READ ? preadv(b->fd, iov, (int)(cnt > IOV_MAX ? IOV_MAX : cnt), (off_t)off)
+						  : pwritev(b->fd, iov, (int)(cnt > IOV_MAX ? IOV_MAX : cnt), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the image shrank under us */
+		off += (uint64_t)n;
+		left -= (uint64_t)n;
+		cnt = iov_advance(&iov, cnt, (size_t)n);
+	}
+	return 0;
+}
+
+/* Zeroes written the slow way, for images whose file system cannot
+ * fallocate a zero range. */
+static int write_zero_buffers(struct blk_backend *b, uint64_t off, uint64_t len)
+{
+	const size_t chunk = 1u << 20;
+	void *zero;
+	int ret = 0;
+
+	if (posix_memalign(&zero, b->mem_align < 4096 ? 4096 : b->mem_align, chunk))
+		return -ENOMEM;
+	memset(zero, 0, chunk);
+	while (len && ret == 0) {
+		size_t n = len < chunk ? (size_t)len : chunk;
+		ssize_t w = pwrite(b->fd, zero, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			ret = w < 0 ? -errno : -EIO;
+		else {
+			off += (uint64_t)w;
+			len -= (uint64_t)w;
+		}
+	}
+	free(zero);
+	return ret;
+}
+
+static int sync_discard(struct blk_backend *b, struct blk_io *io)
+{
+	if (b->is_device) {
+		uint64_t range[2] = {io->offset, io->len};
+		return ioctl(b->fd, BLKDISCARD, range) < 0 ? -errno : 0;
+	}
+	/* The punched range reads back as zeroes and frees the host blocks. */
+	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)io->offset, (off_t)io->len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int sync_write_zeroes(struct blk_backend *b, struct blk_io *io)
+{
+	/* On files and block devices alike, a punched hole reads as zeroes
+	 * and may deallocate; a zero range stays allocated. */
+	int mode = (io->flags & BLK_IO_UNMAP) ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+					     : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+	if (fallocate(b->fd, mode, (off_t)io->offset, (off_t)io->len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EINVAL)
+		return -errno;
+	return write_zero_buffers(b, io->offset, io->len);
+}
+
+static int sync_flush(struct blk_backend *b)
+{
+	if (b->cache == BLK_CACHE_UNSAFE)
+		return 0;
+	return fdatasync(b->fd) < 0 ? -errno : 0;
+}
+
+static int sync_execute(struct blk_backend *b, struct blk_io *io)
+{
+	switch (io->op) {
+	case BLK_OP_READ:
+	case BLK_OP_WRITE:
+		return sync_rw(b, io);
+	case BLK_OP_FLUSH:
+		return sync_flush(b);
+	case BLK_OP_DISCARD:
+		return sync_discard(b, io);
+	case BLK_OP_WRITE_ZEROES:
+		return sync_write_zeroes(b, io);
+	}
+	return -EINVAL;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct blk_backend *b = arg;
+
+	pthread_mutex_lock(&b->pool_lock);
+	for (;;) {
+		while (!b->pool_head && !b->pool_stop)
+			pthread_cond_wait(&b->pool_work, &b->pool_lock);
+		if (!b->pool_head)
+			break; /* stopping, and the queue is drained */
+		struct blk_io *io = b->pool_head;
+		b->pool_head = io->next;
+		if (!b->pool_head)
+			b->pool_tail = &b->pool_head;
+		bool last = !b->pool_head;
+		pthread_mutex_unlock(&b->pool_lock);
+
+		io_finish(b, io, sync_execute(b, io));
+		if (last)
+			batch_end(b);
+
+		pthread_mutex_lock(&b->pool_lock);
+	}
+	pthread_mutex_unlock(&b->pool_lock);
+	return NULL;
+}
+
+static void pool_queue(struct blk_backend *b, struct blk_io *io)
+{
+	pthread_mutex_lock(&b->pool_lock);
+	io->next = NULL;
+	*b->pool_tail = io;
+	b->pool_tail = &io->next;
+	pthread_cond_signal(&b->pool_work);
+	pthread_mutex_unlock(&b->pool_lock);
+}
+
+/* ---- io_uring ---- */
+
+/* Put io's (remaining) operation on the ring; sq_lock held. */
+static int ring_prep(struct blk_backend *b, struct blk_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+
+	if (!sqe) {
+		/* Full of prepared entries: hand them to the kernel, retry. */
+		io_uring_submit(&b->ring);
+		sqe = io_uring_get_sqe(&b->ring);
+		if (!sqe)
+			return -EAGAIN;
+	}
+	switch (io->op) {
+	case BLK_OP_READ:
+		io_uring_prep_readv(sqe, b->fd, io->iov, io->iovcnt, io->offset + io->transferred);
+		break;
+	case BLK_OP_WRITE:
+		io_uring_prep_writev(sqe, b->fd, io->iov, io->iovcnt, io->offset + io->transferred);
+		break;
+	default: /* BLK_OP_FLUSH */
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+	return 0;
+}
+
+/* Once prepared, io belongs to the ring: should the kernel refuse the
+ * submission for now (-EBUSY, -EAGAIN), the entry stays queued and the
+ * reaper submits it after its next batch. */
+static int ring_submit(struct blk_backend *b, struct blk_io *io)
+{
+	pthread_mutex_lock(&b->sq_lock);
+	int ret = ring_prep(b, io);
+	if (ret == 0)
+		io_uring_submit(&b->ring);
+	pthread_mutex_unlock(&b->sq_lock);
+	return ret;
+}
+
+static void ring_submit_leftovers(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->sq_lock);
+	if (io_uring_sq_ready(&b->ring))
+		io_uring_submit(&b->ring);
+	pthread_mutex_unlock(&b->sq_lock);
+}
+
+/* A read or write came back: done, failed, or short (resubmit the rest).
+ * Returns true if io is finished. */
+static bool ring_complete_rw(struct blk_backend *b, struct blk_io *io, int res, int *result)
+{
+	if (res < 0) {
+		*result = res;
+		return true;
+	}
+	if (res == 0 && io->transferred < io->len) {
+		*result = -EIO; /* the image shrank under us */
+		return true;
+	}
+	io->transferred += (uint64_t)res;
+	if (io->transferred >= io->len) {
+		*result = 0;
+		return true;
+	}
+	io->iovcnt = iov_advance(&io->iov, io->iovcnt, (size_t)res);
+	if (ring_submit(b, io) < 0) {
+		*result = -EIO; /* no room on the ring: rare enough to fail */
+		return true;
+	}
+	return false;
+}
+
+/* The reaper: the one thread that reads completions. A NULL user_data is
+ * the stop signal from close(). */
+static void *ring_reaper(void *arg)
+{
+	struct blk_backend *b = arg;
+	bool stop = false;
+
+	while (!stop) {
+		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0) {
+			log_error("block", "io_uring wait failed: %s", strerror(-ret));
+			break;
+		}
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&b->ring, head, cqe) {
+			struct blk_io *io = io_uring_cqe_get_data(cqe);
+			int res = cqe->res, result = res < 0 ? res : 0;
+			seen++;
+			if (!io) {
+				stop = true;
+				continue;
+			}
+			if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result))
+				io_finish(b, io, result);
+		}
+		io_uring_cq_advance(&b->ring, seen);
+		batch_end(b);
+		if (!stop)
+			ring_submit_leftovers(b);
+	}
+	return NULL;
+}
+
+/* ---- submitting ---- */
+
+static bool iov_aligned(const struct blk_io *io, unsigned align)
+{
+	for (unsigned i = 0; i < io->iovcnt; i++)
+		if (((uintptr_t)io->iov[i].iov_base | io->iov[i].iov_len) & (align - 1))
+			return false;
+	return true;
+}
+
+/* cache=none: O_DIRECT wants aligned memory; put unaligned guest buffers
+ * through one aligned bounce buffer. */
+static int bounce_setup(struct blk_backend *b, struct blk_io *io)
+{
+	if (iov_aligned(io, b->mem_align))
+		return 0;
+	if (posix_memalign(&io->bounce, b->mem_align, io->len ? io->len : b->mem_align))
+		return -ENOMEM;
+	if (io->op == BLK_OP_WRITE) {
+		size_t off = 0;
+		for (unsigned i = 0; i < io->iovcnt; i++) {
+			memcpy((uint8_t *)io->bounce + off, io->iov[i].iov_base, io->iov[i].iov_len);
+			off += io->iov[i].iov_len;
+		}
+	}
+	io->user_iov = io->iov;
+	io->user_iovcnt = io->iovcnt;
+	io->bounce_iov = (struct iovec){.iov_base = io->bounce, .iov_len = io->len};
+	io->iov = &io->bounce_iov;
+	io->iovcnt = 1;
+	return 0;
+}
+
+/* Is [offset, offset + len) inside the image (and aligned, under O_DIRECT)? */
+static int check_range(const struct blk_backend *b, const struct blk_io *io)
+{
+	if (io->len > b->size || io->offset > b->size - io->len)
+		return -EINVAL;
+	if (b->cache == BLK_CACHE_NONE && ((io->offset | io->len) & (b->block_size - 1)))
+		return -EINVAL;
+	return 0;
+}
+
+int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
+{
+	int ret;
+
+	io->bounce = NULL;
+	io->transferred = 0;
+	if (io->op != BLK_OP_READ && io->op != BLK_OP_FLUSH && b->readonly)
+		return -EROFS;
+	switch (io->op) {
+	case BLK_OP_READ:
+	case BLK_OP_WRITE:
+		io->len = 0;
+		for (unsigned i = 0; i < io->iovcnt; i++) {
+			if (io->iov[i].iov_len > UINT64_MAX - io->len)
+				return -EINVAL;
+			io->len += io->iov[i].iov_len;
+		}
+		if ((ret = check_range(b, io)) < 0)
+			return ret;
+		if (b->cache == BLK_CACHE_NONE && (ret = bounce_setup(b, io)) < 0)
+			return ret;
+		break;
+	case BLK_OP_DISCARD:
+	case BLK_OP_WRITE_ZEROES:
+		if ((ret = check_range(b, io)) < 0)
+			return ret;
+		break;
+	case BLK_OP_FLUSH:
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	inflight_add(b);
+	bool on_ring = b->has_ring && (io->op == BLK_OP_READ || io->op == BLK_OP_WRITE ||
+				       (io->op == BLK_OP_FLUSH && b->cache != BLK_CACHE_UNSAFE));
+	if (on_ring && ring_submit(b, io) == 0)
+		return 0;
+	/* No ring, an operation it does not carry, or the ring refused: the
+	 * pool does it (done() must never run inside submit). */
+	pool_queue(b, io);
+	return 0;
+}
+
+/* ---- opening and locking ---- */
+
+/* Does this /proc/PID/fdinfo/FD text list a lock on (maj:min:ino)?
+ * Its lines look like "lock:	1: OFDLCK ADVISORY  WRITE -1 fe:00:5678 0 EOF". */
+static bool fdinfo_has_lock(const char *path, unsigned maj, unsigned min, unsigned long long ino)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned lmaj, lmin;
+		unsigned long long lino;
+		found = strncmp(line, "lock:", 5) == 0 &&
+			sscanf(line + 5, "%*d: %*s %*s %*s %*d %x:%x:%llu", &lmaj, &lmin, &lino) == 3 && lmaj == maj &&
+			lmin == min && lino == ino;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The pid holding a lock on fd's file. An OFD lock belongs to an open
+ * file description, not a process: F_OFD_GETLK and /proc/locks say pid
+ * -1. But each process's /proc/PID/fdinfo lists the locks on the
+ * descriptions it has open, so look there (only on a conflict, at start).
+ * It may be this very process (the same image given twice). 0 if unknown
+ * (e.g. another user's process). */
+static long lock_holder_pid(int fd)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct stat st;
+	long found = 0;
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+		return fl.l_pid;
+	if (fstat(fd, &st) < 0)
+		return 0;
+	DIR *procs = opendir("/proc");
+	if (!procs)
+		return 0;
+	struct dirent *p;
+	while (!found && (p = readdir(procs))) {
+		char path[300];
+		long pid = strtol(p->d_name, NULL, 10);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fdinfo", pid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue;
+		struct dirent *d;
+		while (!found && (d = readdir(fds))) {
+			if (d->d_name[0] == '.' || (pid == getpid() && atoi(d->d_name) == fd))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%s", pid, d->d_name);
+			if (fdinfo_has_lock(path, major(st.st_dev), minor(st.st_dev), st.st_ino))
+				found = pid;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return found;
+}
+
+static int lock_image(struct blk_backend *b, const char *path, char *err, size_t errlen)
+{
+	struct flock fl = {.l_type = b->readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+
+	if (fcntl(b->fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	int e = errno;
+	if (e != EAGAIN && e != EACCES) {
+		err_printf(err, errlen, "%s: cannot lock: %s", path, strerror(e));
+		return -e;
+	}
+	long pid = lock_holder_pid(b->fd);
+	const char *how = b->readonly ? "being written" : "in use";
+	if (pid > 0)
+		err_printf(err, errlen, "%s is %s by another process (pid %ld): it holds a lock on the image", path, how,
+			   pid);
+	else
+		err_printf(err, errlen, "%s is %s by another process: it holds a lock on the image", path, how);
+	return -EBUSY;
+}
+
+/* Size and block sizes of a file or block device; the O_DIRECT alignment. */
+static int probe_geometry(struct blk_backend *b, const struct stat *st, const char *path, char *err, size_t errlen)
+{
+	b->block_size = SECTOR;
+	b->physical_block_size = 4096;
+	b->mem_align = SECTOR;
+	if (b->is_device) {
+		int lbs = 0, pbs = 0;
+		if (ioctl(b->fd, BLKGETSIZE64, &b->size) < 0) {
+			err_printf(err, errlen, "%s: cannot read the device size: %s", path, strerror(errno));
+			return -errno;
+		}
+		if (ioctl(b->fd, BLKSSZGET, &lbs) == 0 && lbs >= (int)SECTOR)
+			b->mem_align = (unsigned)lbs;
+		if (ioctl(b->fd, BLKPBSZGET, &pbs) == 0 && pbs >= (int)SECTOR)
+			b->physical_block_size = (unsigned)pbs;
+		if (b->cache == BLK_CACHE_NONE)
+			b->block_size = b->mem_align;
+		return 0;
+	}
+	b->size = (uint64_t)st->st_size;
+	if (st->st_blksize >= (blksize_t)SECTOR && !(st->st_blksize & (st->st_blksize - 1)))
+		b->physical_block_size = (unsigned)st->st_blksize;
+	if (b->cache == BLK_CACHE_NONE) {
+		/* The file system's direct-I/O alignment (statx STATX_DIOALIGN,
+		 * Linux 6.1), else the safe choice: its block size. */
+		struct statx sx;
+		if (statx(b->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) &&
+		    sx.stx_dio_offset_align) {
+			b->block_size = sx.stx_dio_offset_align < SECTOR ? SECTOR : sx.stx_dio_offset_align;
+			b->mem_align = sx.stx_dio_mem_align < SECTOR ? SECTOR : sx.stx_dio_mem_align;
+		} else {
+			b->block_size = b->mem_align = b->physical_block_size;
+		}
+	}
+	if (b->size < b->block_size) {
+		err_printf(err, errlen, "%s: the image is smaller than one %u-byte block", path, b->block_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_image(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
+{
+	int flags = (opt->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+
+	if (opt->cache == BLK_CACHE_NONE)
+		flags |= O_DIRECT;
+	b->fd = open(opt->path, flags);
+	if (b->fd < 0 && errno == EISDIR) {
+		err_printf(err, errlen, "%s is a directory, not a disk image", opt->path);
+		return -EISDIR;
+	}
+	if (b->fd < 0 && errno == EINVAL && opt->cache == BLK_CACHE_NONE) {
+		err_printf(err, errlen, "%s: cache=none needs O_DIRECT, which its file system does not support",
+			   opt->path);
+		return -EINVAL;
+	}
+	if (b->fd < 0) {
+		err_printf(err, errlen, "cannot open %s: %s", opt->path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(b->fd, &st) < 0) {
+		err_printf(err, errlen, "%s: %s", opt->path, strerror(errno));
+		return -errno;
+	}
+	if (S_ISDIR(st.st_mode)) { /* O_RDONLY opens a directory without EISDIR */
+		err_printf(err, errlen, "%s is a directory, not a disk image", opt->path);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		err_printf(err, errlen, "%s is neither a regular file nor a block device", opt->path);
+		return -EINVAL;
+	}
+	b->is_device = S_ISBLK(st.st_mode);
+	int ret = lock_image(b, opt->path, err, errlen);
+	return ret < 0 ? ret : probe_geometry(b, &st, opt->path, err, errlen);
+}
+
+static int start_threads(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
+{
+	if (opt->engine != BLK_ENGINE_THREADS) {
+		unsigned depth = opt->queue_depth ? opt->queue_depth : DEFAULT_QUEUE_DEPTH;
+		int ret = io_uring_queue_init(depth, &b->ring, 0);
+		if (ret == 0) {
+			b->has_ring = true;
+		} else if (opt->engine == BLK_ENGINE_IO_URING) {
+			err_printf(err, errlen, "%s: io_uring unavailable: %s", opt->path, strerror(-ret));
+			return ret;
+		} else {
+			log_debug("block", "io_uring unavailable (%s): using worker threads", strerror(-ret));
+		}
+	}
+	if (b->has_ring && pthread_create(&b->reaper, NULL, ring_reaper, b) != 0) {
+		io_uring_queue_exit(&b->ring);
+		b->has_ring = false;
+	}
+	unsigned want = b->has_ring ? POOL_THREADS_HELPER : POOL_THREADS_ALONE;
+	for (b->nr_workers = 0; b->nr_workers < want; b->nr_workers++)
+		if (pthread_create(&b->workers[b->nr_workers], NULL, pool_worker, b) != 0)
+			break;
+	if (b->nr_workers == 0) {
+		err_printf(err, errlen, "%s: cannot start I/O threads", opt->path);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int blk_backend_open(struct blk_backend **out, const struct blk_backend_options *opt, char *err, size_t errlen)
+{
+	struct blk_backend *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b) {
+		err_printf(err, errlen, "%s: out of memory", opt->path);
+		return -ENOMEM;
+	}
+	b->fd = -1;
+	b->readonly = opt->readonly;
+	b->cache = opt->cache;
+	b->batch_end = opt->batch_end;
+	b->batch_opaque = opt->batch_opaque;
+	b->pool_tail = &b->pool_head;
+	pthread_mutex_init(&b->pool_lock, NULL);
+	pthread_cond_init(&b->pool_work, NULL);
+	pthread_mutex_init(&b->sq_lock, NULL);
+	pthread_mutex_init(&b->inflight_lock, NULL);
+	pthread_cond_init(&b->idle, NULL);
+
+	ret = open_image(b, opt, err, errlen);
+	if (ret == 0)
+		ret = start_threads(b, opt, err, errlen);
+	if (ret < 0) {
+		blk_backend_close(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+void blk_backend_close(struct blk_backend *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->inflight_lock);
+	while (b->inflight)
+		pthread_cond_wait(&b->idle, &b->inflight_lock);
+	pthread_mutex_unlock(&b->inflight_lock);
+
+	if (b->has_ring) {
+		pthread_mutex_lock(&b->sq_lock);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+		if (!sqe) {
+			io_uring_submit(&b->ring);
+			sqe = io_uring_get_sqe(&b->ring);
+		}
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data(sqe, NULL);
+		io_uring_submit(&b->ring);
+		pthread_mutex_unlock(&b->sq_lock);
+		pthread_join(b->reaper, NULL);
+		io_uring_queue_exit(&b->ring);
+	}
+	pthread_mutex_lock(&b->pool_lock);
+	b->pool_stop = true;
+	pthread_cond_broadcast(&b->pool_work);
+	pthread_mutex_unlock(&b->pool_lock);
+	for (unsigned i = 0; i < b->nr_workers; i++)
+		pthread_join(b->workers[i], NULL);
+
+	if (b->fd >= 0)
+		close(b->fd);
+	pthread_mutex_destroy(&b->pool_lock);
+	pthread_cond_destroy(&b->pool_work);
+	pthread_mutex_destroy(&b->sq_lock);
+	pthread_mutex_destroy(&b->inflight_lock);
+	pthread_cond_destroy(&b->idle);
+	free(b);
+}

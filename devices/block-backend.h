@@ -1,0 +1,127 @@
+/* The block backend: a disk image (raw file or block device) that serves
+ * asynchronous reads, writes, flushes, discards and write-zeroes. It knows
+ * nothing about virtio: virtio-blk and virtio-scsi both sit on it, so file
+ * I/O, locking and cache modes live here once.
+ *
+ * Using it:
+ *     struct blk_backend_options opt = { .path = "disk.img", .cache = BLK_CACHE_WRITEBACK };
+ *     struct blk_backend *b;
+ *     if (blk_backend_open(&b, &opt, err, sizeof(err)) < 0) -> one error line in err
+ *     io->op = BLK_OP_READ; io->offset = ...; io->iov = ...; io->done = my_done;
+ *     if (blk_backend_submit(b, io) < 0) -> failed at once, done() is not called
+ *     ... my_done(io, 0 or -errno) runs later on a backend thread ...
+ *     blk_backend_close(b);   (waits for every submitted request's done())
+ *
+ * Threads: requests go to io_uring (liburing) when the kernel allows it,
+ * else to a pool of worker threads doing preadv/pwritev. Discards and
+ * write-zeroes (fallocate, BLKDISCARD) always run on the pool: io_uring
+ * has no portable form of them and they are rare. done() is never called
+ * from inside blk_backend_submit(), so a caller may submit while holding a
+ * lock that its done() takes. Requests complete in any order.
+ *
+ * Batching: after a run of done() calls the completing thread calls
+ * opt.batch_end(opt.batch_opaque) once, so a device can collect finished
+ * requests in done() and publish them (and interrupt) once per batch.
+ *
+ * Locking of the image: an open file description lock (F_OFD_SETLK) on
+ * the whole image, exclusive when writable, shared when read-only, so two
+ * VMMs cannot write one disk at once. The lock dies with the descriptor,
+ * so a killed skiff leaves none behind.
+ *
+ * Cache modes:
+ *   writeback  the host page cache; FLUSH = fdatasync (the default)
+ *   none       O_DIRECT: no host cache. Offsets and lengths must be
+ *              multiples of blk_backend_block_size() (the device reports
+ *              that size to the guest so its requests are aligned);
+ *              unaligned guest memory goes through an aligned bounce
+ *              buffer. FLUSH = fdatasync (the drive's cache).
+ *   unsafe     the host page cache and FLUSH does nothing: fast, and a
+ *              host crash loses data the guest believed safe.
+ */
+#ifndef SKIFF_BLOCK_BACKEND_H
+#define SKIFF_BLOCK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum blk_cache { BLK_CACHE_WRITEBACK = 0, BLK_CACHE_NONE, BLK_CACHE_UNSAFE };
+
+enum blk_engine {
+	BLK_ENGINE_AUTO = 0, /* io_uring if the kernel allows it, else threads */
+	BLK_ENGINE_IO_URING, /* io_uring or fail */
+	BLK_ENGINE_THREADS,  /* the worker pool only */
+};
+
+struct blk_backend_options {
+	const char *path;   /* raw image file or block device */
+	bool readonly;      /* O_RDONLY, shared lock; writes fail with -EROFS */
+	enum blk_cache cache;
+	enum blk_engine engine;
+	unsigned queue_depth; /* io_uring entries (0 = 256) */
+	void (*batch_end)(void *opaque); /* optional, see "Batching" above */
+	void *batch_opaque;
+};
+
+enum blk_op {
+	BLK_OP_READ,         /* iov <- [offset, offset + iov total) */
+	BLK_OP_WRITE,        /* iov -> [offset, ...) */
+	BLK_OP_FLUSH,        /* completed writes reach stable storage (fdatasync) */
+	BLK_OP_DISCARD,      /* [offset, offset + len) may be deallocated; reads after it are undefined */
+	BLK_OP_WRITE_ZEROES, /* [offset, offset + len) reads back as zeroes; BLK_IO_UNMAP lets it deallocate */
+};
+
+#define BLK_IO_UNMAP 1u /* WRITE_ZEROES: deallocating is allowed (punch a hole) */
+
+/* One request. The caller owns it (and iov) until done() is called. */
+struct blk_io {
+	enum blk_op op;
+	unsigned flags;       /* BLK_IO_UNMAP */
+	uint64_t offset;      /* bytes from the start of the image */
+	uint64_t len;         /* DISCARD / WRITE_ZEROES: bytes; READ / WRITE: set by submit to the iov total */
+	struct iovec *iov;    /* READ / WRITE; the backend may modify the entries (short transfers) */
+	unsigned iovcnt;
+	/* Called exactly once per accepted request, on a backend thread,
+	 * with 0 or -errno (-EIO, -ENOSPC, -EOPNOTSUPP for a discard the
+	 * image cannot do, ...). */
+	void (*done)(struct blk_io *io, int result);
+	void *opaque;         /* for the caller */
+
+	/* Backend-private. */
+	struct blk_io *next;  /* the worker pool's queue */
+	void *bounce;         /* cache=none: aligned copy of unaligned guest memory */
+	struct iovec bounce_iov;
+	struct iovec *user_iov; /* the caller's iov while the bounce stands in */
+	unsigned user_iovcnt;
+	uint64_t transferred; /* bytes done so far (io_uring short transfers) */
+};
+
+struct blk_backend;
+
+/* Open and lock the image. 0, or -errno with one line in err naming the
+ * path and the cause ("... is locked by another process (pid 1234)", "is
+ * a directory", ...). */
+int blk_backend_open(struct blk_backend **out, const struct blk_backend_options *opt, char *err, size_t errlen);
+/* Wait for every submitted request to complete, then close (drops the lock). */
+void blk_backend_close(struct blk_backend *b);
+
+/* Queue one request. 0 = accepted (done() follows, never from inside this
+ * call); <0 = refused at once, done() is not called: -EROFS (write to a
+ * read-only image), -EINVAL (a range past the end, overflowing, or not
+ * aligned for cache=none), -ENOMEM. */
+int blk_backend_submit(struct blk_backend *b, struct blk_io *io);
+
+/* Facts about the image, fixed while it is open. */
+uint64_t blk_backend_size(const struct blk_backend *b);          /* bytes */
+unsigned blk_backend_block_size(const struct blk_backend *b);    /* logical block: 512, or the O_DIRECT alignment */
+unsigned blk_backend_physical_block_size(const struct blk_backend *b);
+bool blk_backend_readonly(const struct blk_backend *b);
+bool blk_backend_is_device(const struct blk_backend *b);         /* a block device, not a file */
+enum blk_cache blk_backend_cache(const struct blk_backend *b);
+const char *blk_backend_engine_name(const struct blk_backend *b); /* "io_uring" or "threads" */
+
+/* "writeback" / "none" / "unsafe" -> mode; false if unknown. */
+bool blk_cache_parse(const char *s, enum blk_cache *out);
+
+#endif

@@ -1,0 +1,392 @@
+/* Unit tests of the block backend (devices/block-backend.c) on real files
+ * in a temporary directory, on both engines (io_uring and the worker
+ * pool): reads and writes in flight together, short and unaligned
+ * buffers, cache=none bounce buffers, flush, discard freeing host blocks,
+ * write-zeroes, range and read-only refusals, and the image lock. */
+#include <check.h>
+#include "tests/unit/check-run.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "devices/block-backend.h"
+
+#define IMAGE_SIZE (4u << 20)
+#define NR_IOS     64
+#define IO_SIZE    (16u << 10)
+
+static char dir[64], image[96];
+
+static void setup(void)
+{
+	strcpy(dir, "/var/tmp/skiff-blkbe-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(image, sizeof(image), "%s/disk.img", dir);
+	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, IMAGE_SIZE), 0);
+	close(fd);
+}
+
+static void teardown(void)
+{
+	unlink(image);
+	rmdir(dir);
+}
+
+/* ---- completions ---- */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static unsigned completed, batches;
+static int last_result;
+
+static void on_done(struct blk_io *io, int result)
+{
+	pthread_mutex_lock(&lock);
+	completed++;
+	if (result)
+		last_result = result;
+	*(int *)io->opaque = result;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+static void on_batch(void *opaque)
+{
+	pthread_mutex_lock(&lock);
+	batches++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void wait_completed(unsigned n)
+{
+	pthread_mutex_lock(&lock);
+	while (completed < n)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+static struct blk_backend *open_ok(enum blk_engine engine, enum blk_cache cache, bool readonly)
+{
+	struct blk_backend_options opt = {.path = image, .readonly = readonly, .cache = cache, .engine = engine,
+					  .batch_end = on_batch};
+	struct blk_backend *b = NULL;
+	char err[256] = "";
+
+	completed = batches = 0;
+	last_result = 0;
+	ck_assert_msg(blk_backend_open(&b, &opt, err, sizeof(err)) == 0, "open: %s", err);
+	return b;
+}
+
+/* Submit one request and wait for it; returns its result. */
+static int run_io(struct blk_backend *b, struct blk_io *io)
+{
+	static int result;
+	unsigned before = completed;
+
+	io->done = on_done;
+	io->opaque = &result;
+	int ret = blk_backend_submit(b, io);
+	if (ret < 0)
+		return ret;
+	wait_completed(before + 1);
+	return result;
+}
+
+static int rw(struct blk_backend *b, enum blk_op op, uint64_t off, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct blk_io io = {.op = op, .offset = off, .iov = &iov, .iovcnt = 1};
+	return run_io(b, &io);
+}
+
+/* ---- many requests in flight at once ---- */
+
+static void many_in_flight(enum blk_engine engine, enum blk_cache cache)
+{
+	struct blk_backend *b = open_ok(engine, cache, false);
+	static uint8_t bufs[NR_IOS][IO_SIZE] __attribute__((aligned(4096)));
+	static struct blk_io ios[NR_IOS];
+	static struct iovec iovs[NR_IOS][2];
+	static int results[NR_IOS];
+
+	/* Writes, two segments each, all submitted before any completes. */
+	for (unsigned i = 0; i < NR_IOS; i++) {
+		memset(bufs[i], (int)(i + 1), IO_SIZE);
+		iovs[i][0] = (struct iovec){bufs[i], IO_SIZE / 4};
+		iovs[i][1] = (struct iovec){bufs[i] + IO_SIZE / 4, IO_SIZE - IO_SIZE / 4};
+		ios[i] = (struct blk_io){.op = BLK_OP_WRITE, .offset = (uint64_t)i * IO_SIZE, .iov = iovs[i], .iovcnt = 2,
+					 .done = on_done, .opaque = &results[i]};
+		ck_assert_int_eq(blk_backend_submit(b, &ios[i]), 0);
+	}
+	wait_completed(NR_IOS);
+	ck_assert_int_eq(last_result, 0);
+	struct blk_io flush = {.op = BLK_OP_FLUSH};
+	ck_assert_int_eq(run_io(b, &flush), 0);
+
+	/* Read back in reverse order into cleared buffers. */
+	memset(bufs, 0, sizeof(bufs));
+	for (unsigned i = NR_IOS; i-- > 0;) {
+		iovs[i][0] = (struct iovec){bufs[i], IO_SIZE};
+		ios[i] = (struct blk_io){.op = BLK_OP_READ, .offset = (uint64_t)i * IO_SIZE, .iov = iovs[i], .iovcnt = 1,
+					 .done = on_done, .opaque = &results[i]};
+		ck_assert_int_eq(blk_backend_submit(b, &ios[i]), 0);
+	}
+	wait_completed(2 * NR_IOS + 1);
+	ck_assert_int_eq(last_result, 0);
+	for (unsigned i = 0; i < NR_IOS; i++) {
+		ck_assert_uint_eq(ios[i].len, IO_SIZE);
+		for (unsigned j = 0; j < IO_SIZE; j += 511)
+			ck_assert_uint_eq(bufs[i][j], i + 1);
+	}
+	ck_assert_uint_gt(batches, 0);
+	blk_backend_close(b);
+}
+
+START_TEST(rw_io_uring) { many_in_flight(BLK_ENGINE_IO_URING, BLK_CACHE_WRITEBACK); }
+END_TEST
+START_TEST(rw_threads) { many_in_flight(BLK_ENGINE_THREADS, BLK_CACHE_WRITEBACK); }
+END_TEST
+START_TEST(rw_direct_io_uring) { many_in_flight(BLK_ENGINE_IO_URING, BLK_CACHE_NONE); }
+END_TEST
+START_TEST(rw_direct_threads) { many_in_flight(BLK_ENGINE_THREADS, BLK_CACHE_NONE); }
+END_TEST
+
+START_TEST(engine_names)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_THREADS, BLK_CACHE_WRITEBACK, false);
+	ck_assert_str_eq(blk_backend_engine_name(b), "threads");
+	ck_assert_uint_eq(blk_backend_size(b), IMAGE_SIZE);
+	ck_assert_uint_eq(blk_backend_block_size(b), 512);
+	ck_assert(!blk_backend_is_device(b));
+	blk_backend_close(b);
+	b = open_ok(BLK_ENGINE_IO_URING, BLK_CACHE_WRITEBACK, false);
+	ck_assert_str_eq(blk_backend_engine_name(b), "io_uring");
+	blk_backend_close(b);
+}
+END_TEST
+
+/* cache=none: guest buffers at odd addresses go through a bounce buffer;
+ * offsets that are not block-aligned are refused. */
+START_TEST(direct_unaligned_memory)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_NONE, false);
+	unsigned bs = blk_backend_block_size(b);
+	uint8_t *raw = malloc(2 * bs + 1), *odd = raw + 1, *back = aligned_alloc(4096, 2 * bs);
+
+	ck_assert_uint_ge(bs, 512);
+	for (unsigned i = 0; i < 2 * bs; i++)
+		odd[i] = (uint8_t)(i * 7);
+	ck_assert_int_eq(rw(b, BLK_OP_WRITE, bs, odd, 2 * bs), 0);
+	memset(odd, 0, 2 * bs);
+	ck_assert_int_eq(rw(b, BLK_OP_READ, bs, odd, 2 * bs), 0);
+	for (unsigned i = 0; i < 2 * bs; i++)
+		ck_assert_uint_eq(odd[i], (uint8_t)(i * 7));
+	ck_assert_int_eq(rw(b, BLK_OP_READ, bs, back, 2 * bs), 0);
+	ck_assert_int_eq(memcmp(back, odd, 2 * bs), 0);
+	/* Not aligned on the device: refused before any I/O. */
+	ck_assert_int_eq(rw(b, BLK_OP_READ, bs / 2, back, bs), -EINVAL);
+	ck_assert_int_eq(rw(b, BLK_OP_READ, 0, back, bs / 2), -EINVAL);
+	free(raw);
+	free(back);
+	blk_backend_close(b);
+}
+END_TEST
+
+START_TEST(range_checks)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_WRITEBACK, false);
+	uint8_t buf[1024];
+
+	ck_assert_int_eq(rw(b, BLK_OP_READ, IMAGE_SIZE - 512, buf, 512), 0);
+	ck_assert_int_eq(rw(b, BLK_OP_READ, IMAGE_SIZE - 512, buf, 1024), -EINVAL);
+	ck_assert_int_eq(rw(b, BLK_OP_WRITE, IMAGE_SIZE, buf, 512), -EINVAL);
+	ck_assert_int_eq(rw(b, BLK_OP_READ, UINT64_MAX - 100, buf, 512), -EINVAL);
+	struct blk_io d = {.op = BLK_OP_DISCARD, .offset = 512, .len = UINT64_MAX - 100};
+	ck_assert_int_eq(run_io(b, &d), -EINVAL);
+	blk_backend_close(b);
+}
+END_TEST
+
+START_TEST(readonly_refuses_writes)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_WRITEBACK, true);
+	uint8_t buf[512] = {0};
+
+	ck_assert(blk_backend_readonly(b));
+	ck_assert_int_eq(rw(b, BLK_OP_READ, 0, buf, 512), 0);
+	ck_assert_int_eq(rw(b, BLK_OP_WRITE, 0, buf, 512), -EROFS);
+	struct blk_io z = {.op = BLK_OP_WRITE_ZEROES, .offset = 0, .len = 512};
+	ck_assert_int_eq(run_io(b, &z), -EROFS);
+	struct blk_io flush = {.op = BLK_OP_FLUSH};
+	ck_assert_int_eq(run_io(b, &flush), 0);
+	blk_backend_close(b);
+}
+END_TEST
+
+static long long allocated_bytes(void)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(image, &st), 0);
+	return (long long)st.st_blocks * 512;
+}
+
+/* Discard punches a hole: the host frees the blocks. Write-zeroes reads
+ * back as zeroes with or without unmap. */
+START_TEST(discard_and_write_zeroes)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_WRITEBACK, false);
+	static uint8_t buf[1u << 20];
+
+	memset(buf, 0xa5, sizeof(buf));
+	ck_assert_int_eq(rw(b, BLK_OP_WRITE, 0, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(rw(b, BLK_OP_WRITE, 2u << 20, buf, sizeof(buf)), 0);
+	struct blk_io flush = {.op = BLK_OP_FLUSH};
+	ck_assert_int_eq(run_io(b, &flush), 0);
+	long long before = allocated_bytes();
+	ck_assert_int_ge(before, 2 << 20);
+
+	struct blk_io d = {.op = BLK_OP_DISCARD, .offset = 0, .len = 1u << 20};
+	ck_assert_int_eq(run_io(b, &d), 0);
+	ck_assert_int_le(allocated_bytes(), before - (1 << 20));
+
+	struct blk_io z = {.op = BLK_OP_WRITE_ZEROES, .offset = (2u << 20) + 4096, .len = 8192};
+	ck_assert_int_eq(run_io(b, &z), 0);
+	struct blk_io zu = {.op = BLK_OP_WRITE_ZEROES, .flags = BLK_IO_UNMAP, .offset = (2u << 20) + 65536,
+			    .len = 65536};
+	ck_assert_int_eq(run_io(b, &zu), 0);
+	ck_assert_int_eq(rw(b, BLK_OP_READ, 2u << 20, buf, sizeof(buf)), 0);
+	for (unsigned i = 0; i < sizeof(buf); i++) {
+		int zero = (i >= 4096 && i < 4096 + 8192) || (i >= 65536 && i < 2 * 65536);
+		ck_assert_uint_eq(buf[i], zero ? 0 : 0xa5);
+	}
+	blk_backend_close(b);
+}
+END_TEST
+
+/* ---- opening errors and the lock ---- */
+
+static int open_err(const char *path, bool readonly, char *err, size_t errlen)
+{
+	struct blk_backend_options opt = {.path = path, .readonly = readonly};
+	struct blk_backend *b = NULL;
+	int ret = blk_backend_open(&b, &opt, err, errlen);
+	if (ret == 0)
+		blk_backend_close(b);
+	return ret;
+}
+
+START_TEST(open_errors)
+{
+	char err[256], missing[128];
+
+	snprintf(missing, sizeof(missing), "%s/missing.img", dir);
+	ck_assert_int_eq(open_err(missing, false, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "missing.img"));
+	ck_assert_int_eq(open_err(dir, false, err, sizeof(err)), -EISDIR);
+	ck_assert_ptr_nonnull(strstr(err, "is a directory"));
+	ck_assert_int_eq(open_err(dir, true, err, sizeof(err)), -EISDIR);
+	ck_assert_int_lt(open_err("/dev/null", false, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "neither a regular file nor a block device"));
+	struct blk_cache_case { const char *s; bool ok; } cases[] = {{"writeback", 1}, {"none", 1}, {"unsafe", 1}, {"directsync", 0}};
+	for (unsigned i = 0; i < 4; i++) {
+		enum blk_cache c;
+		ck_assert(blk_cache_parse(cases[i].s, &c) == cases[i].ok);
+	}
+}
+END_TEST
+
+/* A child process holds the image; we must be refused, with its pid named. */
+static void refused_by_child(bool child_readonly, bool we_readonly, bool expect_refusal)
+{
+	int ready[2], quit[2];
+	char c = 0, err[256] = "";
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(quit), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct blk_backend_options opt = {.path = image, .readonly = child_readonly, .engine = BLK_ENGINE_THREADS};
+		struct blk_backend *b;
+		if (blk_backend_open(&b, &opt, err, sizeof(err)) < 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		(void)!read(quit[0], &c, 1);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	int ret = open_err(image, we_readonly, err, sizeof(err));
+	if (expect_refusal) {
+		char want[32];
+		ck_assert_int_eq(ret, -EBUSY);
+		snprintf(want, sizeof(want), "(pid %d)", (int)pid);
+		ck_assert_msg(strstr(err, want) != NULL, "error without the holder's pid: %s", err);
+		ck_assert_ptr_nonnull(strstr(err, image));
+	} else {
+		ck_assert_int_eq(ret, 0);
+	}
+	(void)!write(quit[1], "q", 1);
+	int status;
+	waitpid(pid, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(ready[0]), close(ready[1]), close(quit[0]), close(quit[1]);
+}
+
+START_TEST(lock_writer_excludes_writer) { refused_by_child(false, false, true); }
+END_TEST
+START_TEST(lock_writer_excludes_reader) { refused_by_child(false, true, true); }
+END_TEST
+START_TEST(lock_reader_excludes_writer) { refused_by_child(true, false, true); }
+END_TEST
+START_TEST(lock_readers_share) { refused_by_child(true, true, false); }
+END_TEST
+
+/* The lock goes with the backend: after close, another open succeeds. */
+START_TEST(lock_released_on_close)
+{
+	char err[256];
+	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_WRITEBACK, false);
+	blk_backend_close(b);
+	ck_assert_int_eq(open_err(image, false, err, sizeof(err)), 0);
+}
+END_TEST
+
+static Suite *block_backend_suite(void)
+{
+	Suite *s = suite_create("block-backend");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, rw_io_uring);
+	tcase_add_test(tc, rw_threads);
+	tcase_add_test(tc, rw_direct_io_uring);
+	tcase_add_test(tc, rw_direct_threads);
+	tcase_add_test(tc, engine_names);
+	tcase_add_test(tc, direct_unaligned_memory);
+	tcase_add_test(tc, range_checks);
+	tcase_add_test(tc, readonly_refuses_writes);
+	tcase_add_test(tc, discard_and_write_zeroes);
+	tcase_add_test(tc, open_errors);
+	tcase_add_test(tc, lock_writer_excludes_writer);
+	tcase_add_test(tc, lock_writer_excludes_reader);
+	tcase_add_test(tc, lock_reader_excludes_writer);
+	tcase_add_test(tc, lock_readers_share);
+	tcase_add_test(tc, lock_released_on_close);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run_suite(block_backend_suite());
+}
