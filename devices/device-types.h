@@ -41,6 +41,14 @@ struct device_type {
 	/* Build the model in state. name is the instance's ("virtio-rng1").
 	 * Returns the virtio_device the transport will drive, or NULL. */
 	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem);
+	/* Optional, instead of create for types whose set-up can fail for a
+	 * reason the user must read (a disk image missing or locked): NULL
+	 * with one line in err. */
+	struct virtio_device *(*open)(void *state, const void *config, const char *name, const struct guest_mem *mem,
+				      char *err, size_t errlen);
+	/* Optional: after all KEY=VALUEs are parsed, check them together
+	 * (e.g. a required key). -EINVAL with the reason in err. */
+	int (*check)(const void *config, char *err, size_t errlen);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */

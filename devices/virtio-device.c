@@ -130,15 +130,23 @@ int virtio_request_iov(const struct virtio_request *req, bool writable, struct i
 	return vq_chain_iov(&req->dev->vqs[req->q], &req->chain, writable, iov, max);
 }
 
-void virtio_request_complete_locked(struct virtio_request *req, uint32_t written)
+void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;
 
-	if (req->epoch == dev->reset_epoch) {
+	if (req->epoch == dev->reset_epoch)
 		vq_push(&dev->vqs[req->q], &req->chain, written);
-		virtio_device_notify_used(dev, req->q);
-	}
 	request_done(dev);
+}
+
+void virtio_request_complete_locked(struct virtio_request *req, uint32_t written)
+{
+	struct virtio_device *dev = req->dev;
+	bool current = req->epoch == dev->reset_epoch;
+
+	virtio_request_push_locked(req, written);
+	if (current)
+		virtio_device_notify_used(dev, req->q);
 }
 
 void virtio_request_complete(struct virtio_request *req, uint32_t written)

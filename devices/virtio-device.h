@@ -160,6 +160,10 @@ int virtio_request_iov(const struct virtio_request *req, bool writable, struct i
 void virtio_request_complete(struct virtio_request *req, uint32_t written);
 /* The same from inside queue_notify (dev->lock held). */
 void virtio_request_complete_locked(struct virtio_request *req, uint32_t written);
+/* Batched completion (dev->lock held): return it as used without an
+ * interrupt; after the batch, call virtio_device_notify_used() once for
+ * each queue it touched (EVENT_IDX then decides on one interrupt). */
+void virtio_request_push_locked(struct virtio_request *req, uint32_t written);
 
 /* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
 

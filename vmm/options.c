@@ -56,6 +56,7 @@ enum opt_id {
 	OPT_CONSOLE,
 	OPT_SWKVM,
 	OPT_DEVICE,
+	OPT_DISK,
 	OPT_DUMP_DTB,
 	OPT_DEBUG_EXIT_PORT,
 	OPT_SECCOMP,
@@ -82,6 +83,7 @@ static const struct opt_def opt_defs[] = {
 	{ "console",         0,   "MODE",  false, OPT_CONSOLE },
 	{ "swkvm",           0,   "MODE",  false, OPT_SWKVM },
 	{ "device",          0,   "SPEC",  true,  OPT_DEVICE },
+	{ "disk",            0,   "FILE",  true,  OPT_DISK },
 	{ "dump-dtb",        0,   "FILE",  false, OPT_DUMP_DTB },
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
@@ -356,6 +358,18 @@ static int parse_device_key(struct parser *p, const char *spec, struct device_sp
 	return 0;
 }
 
+/* A device whose keys are all parsed: the type's own checks across keys
+ * (e.g. a required key), then onto the list. */
+static int add_device(struct parser *p, const char *option, const char *spec, struct device_spec *dev)
+{
+	char why[256] = "";
+
+	if (dev->type->check && dev->type->check(dev->config.bytes, why, sizeof(why)) < 0)
+		return PERR(p, "%s %s: %s", option, spec, why);
+	p->o->devices[p->o->nr_devices++] = *dev;
+	return 0;
+}
+
 /* --device TYPE[,KEY=VALUE...], or --device help (returns 2). */
 static int parse_device(struct parser *p, const char *spec)
 {
@@ -405,10 +419,26 @@ static int parse_device(struct parser *p, const char *spec)
 		if (ret)
 			goto out;
 	}
-	p->o->devices[p->o->nr_devices++] = dev;
+	ret = add_device(p, "--device", spec, &dev);
 out:
 	free(copy);
 	return ret;
+}
+
+/* --disk FILE: --device blk,path=FILE, except that FILE may hold commas. */
+static int parse_disk(struct parser *p, const char *file)
+{
+	struct device_spec dev = { .type = device_type_find("blk"), .transport = TRANSPORT_PCI };
+	uint32_t seen = 0;
+	int ret;
+
+	if (!*file)
+		return PERR(p, "--disk needs a disk image file or block device");
+	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
+		return PERR(p, "--disk %s: too many devices (at most %d)", file, OPTIONS_MAX_DEVICES);
+	if ((ret = parse_device_key(p, file, &dev, "path", file, &seen)) != 0)
+		return ret;
+	return add_device(p, "--disk", file, &dev);
 }
 
 /* ---- Strings ---- */
@@ -487,6 +517,8 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return parse_swkvm(p, val);
 	case OPT_DEVICE:
 		return parse_device(p, val);
+	case OPT_DISK:
+		return parse_disk(p, val);
 	case OPT_DEBUG_EXIT_PORT:
 		return parse_debug_exit_port(p, val);
 	case OPT_SECCOMP:
@@ -752,6 +784,8 @@ void options_usage(FILE *f)
 "                           transport=pci|pci-legacy|pci-modern|mmio|mmio-legacy\n"
 "                           (default pci). '--device help' lists the types\n"
 "                           and their keys.\n"
+"  --disk FILE              a virtio block device on FILE (a raw image or a\n"
+"                           block device): short for --device blk,path=FILE\n"
 "  --dump-dtb FILE          write the guest's device tree (as skiff builds it)\n"
 "                           to FILE\n"
 "  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"

@@ -32,6 +32,9 @@ static const char *const allowed[] = {
 	"fstat", "newfstatat", "lseek",
 };
 
+/* Calls that fail with EACCES rather than stop skiff (see below). */
+static const char *const fail_quietly[] = {"open", "openat"};
+
 /* A blocked call is a skiff bug, not a guest's doing: say which call,
  * leave the terminal usable, and stop. Async-signal-safe only. */
 static void seccomp_sigsys(int sig, siginfo_t *info, void *uctx)
@@ -73,6 +76,19 @@ int seccomp_install(char *err, size_t errlen)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (ret < 0)
 			err_printf(err, errlen, "seccomp: cannot allow %s: %s", allowed[i], strerror(-ret));
+	}
+	/* Opening files fails quietly (EACCES) instead of trapping: glibc's
+	 * malloc reads /proc/sys/vm/overcommit_memory the first time it
+	 * trims a thread's heap (e.g. after a disk's I/O threads freed
+	 * buffers), at a moment nobody can predict, and copes without it.
+	 * skiff itself opens every file before the filter goes on. */
+	for (size_t i = 0; i < sizeof(fail_quietly) / sizeof(fail_quietly[0]) && ret == 0; i++) {
+		int nr = seccomp_syscall_resolve_name(fail_quietly[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
+		if (ret < 0)
+			err_printf(err, errlen, "seccomp: cannot add a rule for %s: %s", fail_quietly[i], strerror(-ret));
 	}
 	if (ret == 0 && (ret = seccomp_load(ctx)) < 0)
 		err_printf(err, errlen, "seccomp: cannot load the filter: %s", strerror(-ret));

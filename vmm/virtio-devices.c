@@ -48,7 +48,16 @@ static int model_create(struct virtio_devices *vd, struct virtio_slot *s, char *
 	s->state = calloc(1, type->state_size);
 	if (!s->state)
 		return -ENOMEM;
-	s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem);
+	if (type->open) {
+		char why[256] = "";
+		s->vdev = type->open(s->state, s->spec->config.bytes, s->name, &vd->vm->mem, why, sizeof(why));
+		if (!s->vdev) {
+			snprintf(err, errlen, "%s: %s", s->name, why);
+			return -EINVAL;
+		}
+	} else {
+		s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem);
+	}
 	if (!s->vdev) {
 		snprintf(err, errlen, "--device %s: cannot create %s", type->name, s->name);
 		return -EINVAL;

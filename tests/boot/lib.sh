@@ -101,3 +101,39 @@ finish() {
 	echo "$test_name: $((checks - failures)) passed, $failures failed"
 	[ "$failures" -eq 0 ]
 }
+
+# ---- disks (virtio-blk tests) ----
+
+# blk_make_fs IMAGE SIZE_MIB [BIG_MIB]: an ext4 image made on the host
+# (mkfs.ext4 -d, e2fsprogs) holding hello.bin (1 MiB of random bytes) and
+# hello.sha256 (its SHA-256, which the guest's blk check compares), and
+# with BIG_MIB a big.bin of random bytes the guest deletes before fstrim.
+# Sets blk_hello_sha to the SHA-256.
+blk_make_fs() {
+	local image=$1 size=$2 big=${3:-0} root
+	root=$(mktemp -d "$LOG_DIR/blk-root.XXXXXX")
+	head -c 1M /dev/urandom > "$root/hello.bin"
+	blk_hello_sha=$(sha256sum "$root/hello.bin" | cut -d' ' -f1)
+	echo "$blk_hello_sha" > "$root/hello.sha256"
+	[ "$big" -eq 0 ] || head -c "${big}M" /dev/urandom > "$root/big.bin"
+	rm -f "$image"
+	mkfs.ext4 -q -F -d "$root" "$image" "${size}M"
+	rm -rf "$root"
+}
+
+# blk_check_fs IMAGE SERIAL SHA: after the guest's blk check wrote to it:
+# the file system is clean, guest.txt says what the guest wrote, copy.bin
+# is hello.bin, and the guest read hello.bin with the host's checksum.
+blk_check_fs() {
+	local image=$1 serial=$2 sha=$3
+	check "$serial: guest read hello.bin with the host's SHA-256" \
+		log_has "skiff-guest: blk $serial (vd[a-z]*) hello.bin sha256 $sha"
+	check "$serial: e2fsck -fn finds the file system clean" e2fsck -fn "$image" >/dev/null 2>&1
+	check "$serial: debugfs reads guest.txt as the guest wrote it" \
+		test "$(debugfs -R 'cat /guest.txt' "$image" 2>/dev/null)" = "guest wrote this on $serial"
+	check "$serial: the guest's copy.bin has hello.bin's SHA-256" \
+		test "$(debugfs -R 'cat /copy.bin' "$image" 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$sha"
+}
+
+# blk_du_kib FILE: host blocks the file holds, in KiB.
+blk_du_kib() { du -k "$1" | cut -f1; }

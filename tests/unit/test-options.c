@@ -1,5 +1,6 @@
 /* Unit tests for skiff's command-line parser (vmm/options.c). */
 #include "vmm/options.h"
+#include "devices/virtio-blk.h"
 #include "devices/virtio-rng.h"
 
 #include <check.h>
@@ -248,6 +249,49 @@ START_TEST(test_device_rng_keys)
 }
 END_TEST
 
+/* --device blk keys and the --disk shorthand (a file with a comma in its name). */
+START_TEST(test_device_blk_keys)
+{
+	char image[] = "/var/tmp/skiff-test-options,disk.img";
+	FILE *f = fopen(image, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device",
+			       "blk,path=/dev/null,readonly=on,serial=abc,cache=none,discard=on,write-zeroes=on,queues=4,transport=mmio",
+			       "--disk", image),
+			 OPTIONS_RUN);
+	ck_assert_uint_eq(o.nr_devices, 2);
+	const struct virtio_blk_config_opts *c = (const void *)o.devices[0].config.bytes;
+	ck_assert_ptr_eq(o.devices[0].type, &virtio_blk_type);
+	ck_assert_str_eq(c->path, "/dev/null");
+	ck_assert(c->readonly && c->discard && c->write_zeroes);
+	ck_assert_str_eq(c->serial, "abc");
+	ck_assert_int_eq(c->cache, BLK_CACHE_NONE);
+	ck_assert_uint_eq(c->queues, 4);
+	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_MMIO);
+	c = (const void *)o.devices[1].config.bytes;
+	ck_assert_ptr_eq(o.devices[1].type, &virtio_blk_type);
+	ck_assert_str_eq(c->path, image);
+	ck_assert(!c->readonly);
+	ck_assert_int_eq(o.devices[1].transport, TRANSPORT_PCI);
+	unlink(image);
+}
+END_TEST
+
+START_TEST(test_device_blk_errors)
+{
+	ck_parse_error("skiff: --device blk: path=FILE is required", "run", "--kernel", "k", "--device", "blk");
+	ck_parse_error("skiff: --device blk,path=/dev/null,queues=0: queues '0' must be a number from 1 to 16",
+		       "run", "--kernel", "k", "--device", "blk,path=/dev/null,queues=0");
+	ck_parse_error("skiff: --device blk,path=/nonexistent/x: cannot open /nonexistent/x: No such file or directory",
+		       "run", "--kernel", "k", "--device", "blk,path=/nonexistent/x");
+	ck_parse_error("skiff: --disk /: / is a directory, not a disk image", "run", "--kernel", "k", "--disk", "/");
+	ck_parse_error("skiff: --disk needs a disk image file or block device", "run", "--kernel", "k", "--disk", "");
+	ck_parse_error("skiff: --device blk,path=/dev/null,readonly=yes: readonly 'yes' must be on or off",
+		       "run", "--kernel", "k", "--device", "blk,path=/dev/null,readonly=yes");
+}
+END_TEST
+
 /* Build "skiff run --kernel k" plus n times "--device rng" and parse it. */
 static enum options_result parse_n_devices(int n)
 {
@@ -455,9 +499,9 @@ END_TEST
 
 START_TEST(test_device_unknown_type)
 {
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk)",
 		       "run", "--kernel", "k", "--device", "bogus");
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
 }
 END_TEST
@@ -865,6 +909,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_cmdline_replace);
 	tcase_add_test(good, test_device_rng_default);
 	tcase_add_test(good, test_device_rng_keys);
+	tcase_add_test(good, test_device_blk_keys);
 	tcase_add_test(good, test_device_32_allowed);
 	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
@@ -896,6 +941,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_device_unknown_type);
 	tcase_add_test(bad, test_device_bad_transport);
 	tcase_add_test(bad, test_device_unknown_key);
+	tcase_add_test(bad, test_device_blk_errors);
 	tcase_add_test(bad, test_device_bad_rate);
 	tcase_add_test(bad, test_device_malformed_items);
 	tcase_add_test(bad, test_device_too_many);

@@ -1,0 +1,610 @@
+/* virtio-blk: requests parsed from the guest's chains, served by the
+ * block backend. See virtio-blk.h. */
+#include "devices/virtio-blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <linux/virtio_ids.h>
+
+#include "vmm/log.h"
+
+#define SECTOR     512u
+#define HEADER_LEN sizeof(struct virtio_blk_outhdr)                       /* 16 */
+#define RANGE_LEN  sizeof(struct virtio_blk_discard_write_zeroes)         /* 16 */
+
+/* One request in flight: the chain, the backend request, and the iovecs
+ * into guest RAM. Slots are reused (blk->free), so their memory grows to
+ * the deepest queue the guest ever kept, not to the ring size. */
+struct blk_request {
+	struct virtio_request vreq;
+	struct blk_io io;
+	struct virtio_blk *blk;
+	uint32_t written;          /* used length: every device-writable byte, status included */
+	uint64_t status_off;
+	bool discard;              /* a failed discard is not an error: it is only a hint */
+	bool flush_after;          /* write-through: flush before completing the write */
+	struct blk_request *next;  /* free list / done list */
+	struct iovec iov[VQ_MAX_SEGS];
+};
+
+/* ---- parsing ---- */
+
+static void plan_status(struct virtio_blk_plan *plan, uint8_t status)
+{
+	plan->action = BLK_ACTION_STATUS;
+	plan->status = status;
+}
+
+/* Is [sector, sector + bytes/512) inside the disk? Overflow-safe. */
+static bool range_ok(const struct virtio_blk_limits *lim, uint64_t sector, uint64_t bytes)
+{
+	uint64_t sectors = bytes / SECTOR;
+	return sector <= lim->capacity && sectors <= lim->capacity - sector;
+}
+
+/* DISCARD / WRITE_ZEROES: exactly one range segment (max_*_seg = 1). */
+static void parse_range(const struct virtio_blk_limits *lim, const struct virtqueue *vq, const struct vq_chain *chain,
+			struct virtio_blk_plan *plan)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	bool zeroes = plan->type == VIRTIO_BLK_T_WRITE_ZEROES;
+
+	if (!(zeroes ? lim->write_zeroes : lim->discard))
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	if (chain->out_bytes != HEADER_LEN + RANGE_LEN || chain->in_bytes != 1)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (vq_chain_read(vq, chain, HEADER_LEN, &seg, sizeof(seg)) != sizeof(seg))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	uint64_t sector = le64toh(seg.sector);
+	uint32_t sectors = le32toh(seg.num_sectors), flags = le32toh(seg.flags);
+	/* Unknown flags, or unmap on a discard: the spec says UNSUPP. */
+	if ((flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (!zeroes && flags))
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	if (sectors == 0 || sectors > VIRTIO_BLK_MAX_DISCARD_SECTORS || lim->readonly ||
+	    !range_ok(lim, sector, (uint64_t)sectors * SECTOR))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if ((sector * SECTOR | (uint64_t)sectors * SECTOR) & (lim->block_size - 1))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->action = BLK_ACTION_IO;
+	plan->op = zeroes ? BLK_OP_WRITE_ZEROES : BLK_OP_DISCARD;
+	plan->flags = (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ? BLK_IO_UNMAP : 0;
+	plan->offset = sector * SECTOR;
+	plan->len = (uint64_t)sectors * SECTOR;
+}
+
+/* IN / OUT: whole blocks, inside the disk. */
+static void parse_rw(const struct virtio_blk_limits *lim, const struct vq_chain *chain, uint64_t sector,
+		     struct virtio_blk_plan *plan)
+{
+	bool write = plan->type == VIRTIO_BLK_T_OUT;
+	/* Reads: the header alone is readable; writes: one writable byte, the status. */
+	uint64_t data = write ? chain->out_bytes - HEADER_LEN : chain->in_bytes - 1;
+
+	if (write ? chain->in_bytes != 1 : chain->out_bytes != HEADER_LEN)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (write && lim->readonly)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (data % lim->block_size || (sector * SECTOR) % lim->block_size || !range_ok(lim, sector, data))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->action = BLK_ACTION_IO;
+	plan->op = write ? BLK_OP_WRITE : BLK_OP_READ;
+	plan->offset = sector * SECTOR;
+	plan->len = plan->data_len = data;
+	plan->data_off = write ? HEADER_LEN : 0;
+}
+
+void virtio_blk_parse(const struct virtio_blk_limits *lim, const struct virtqueue *vq, const struct vq_chain *chain,
+		      struct virtio_blk_plan *plan)
+{
+	struct virtio_blk_outhdr hdr;
+
+	memset(plan, 0, sizeof(*plan));
+	/* The status byte is the last device-writable byte. Without one,
+	 * nothing can be answered: a driver bug, not an I/O error. */
+	if (chain->in_bytes == 0) {
+		plan->action = BLK_ACTION_BROKEN;
+		return;
+	}
+	plan->status_off = chain->in_bytes - 1;
+	if (chain->out_bytes < HEADER_LEN || vq_chain_read(vq, chain, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->type = le32toh(hdr.type);
+	uint64_t sector = le64toh(hdr.sector);
+
+	switch (plan->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		return parse_rw(lim, chain, sector, plan);
+	case VIRTIO_BLK_T_FLUSH:
+		if (chain->out_bytes != HEADER_LEN || chain->in_bytes != 1)
+			return plan_status(plan, VIRTIO_BLK_S_IOERR);
+		plan->action = BLK_ACTION_IO;
+		plan->op = BLK_OP_FLUSH;
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		if (chain->out_bytes != HEADER_LEN)
+			return plan_status(plan, VIRTIO_BLK_S_IOERR);
+		plan->action = BLK_ACTION_GET_ID;
+		plan->data_len = chain->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? chain->in_bytes - 1 : VIRTIO_BLK_ID_BYTES;
+		return;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return parse_range(lim, vq, chain, plan);
+	default: /* SCSI passthrough, secure erase, zoned, lifetime, unknown */
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	}
+}
+
+/* ---- request slots ---- */
+
+static struct blk_request *slot_get(struct virtio_blk *blk)
+{
+	struct blk_request *r = blk->free;
+
+	if (r) {
+		blk->free = r->next;
+		return r;
+	}
+	r = malloc(sizeof(*r));
+	if (r)
+		r->blk = blk;
+	return r;
+}
+
+static void slot_put(struct virtio_blk *blk, struct blk_request *r)
+{
+	r->next = blk->free;
+	blk->free = r;
+}
+
+/* ---- completion ---- */
+
+static void write_status(struct blk_request *r, uint8_t status)
+{
+	const struct virtio_device *dev = r->vreq.dev;
+	vq_chain_write(&dev->vqs[r->vreq.q], &r->vreq.chain, r->status_off, &status, 1);
+}
+
+/* A backend thread: the I/O finished. Write the status into the guest's
+ * buffer now; publish the used entry with the rest of the batch. */
+static void io_done(struct blk_io *io, int result)
+{
+	struct blk_request *r = io->opaque;
+	struct virtio_blk *blk = r->blk;
+
+	if (result == 0 && r->flush_after) {
+		/* Write-through: the write is complete once it is stable. */
+		r->flush_after = false;
+		io->op = BLK_OP_FLUSH;
+		if (blk_backend_submit(blk->backend, io) == 0)
+			return;
+		result = -EIO;
+	}
+	if (result < 0 && r->discard && result == -EOPNOTSUPP)
+		result = 0; /* the image cannot deallocate: discard is a hint */
+	if (result < 0)
+		log_debug(blk->vdev.name, "%s at %llu failed: %s", io->op == BLK_OP_READ ? "read" : "I/O",
+			  (unsigned long long)io->offset, strerror(-result));
+	write_status(r, result == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+
+	pthread_mutex_lock(&blk->done_lock);
+	r->next = blk->done_head;
+	blk->done_head = r;
+	pthread_mutex_unlock(&blk->done_lock);
+}
+
+/* End of a backend batch: return every finished request as used, then
+ * interrupt each queue that got some (once, if EVENT_IDX lets us). */
+static void publish_done(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	struct virtio_device *dev = &blk->vdev;
+	bool touched[VIRTIO_BLK_MAX_QUEUES] = {false};
+
+	pthread_mutex_lock(&blk->done_lock);
+	struct blk_request *list = blk->done_head;
+	blk->done_head = NULL;
+	pthread_mutex_unlock(&blk->done_lock);
+	if (!list)
+		return;
+
+	pthread_mutex_lock(&dev->lock);
+	while (list) {
+		struct blk_request *r = list;
+		list = r->next;
+		touched[r->vreq.q] = true;
+		virtio_request_push_locked(&r->vreq, r->written);
+		slot_put(blk, r);
+	}
+	for (unsigned q = 0; q < blk->queues; q++)
+		if (touched[q])
+			virtio_device_notify_used(dev, q);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* ---- serving a queue ---- */
+
+/* The data part of the chain as iovecs: plan->data_len bytes from
+ * plan->data_off in the out (write) or in (read) segments. */
+static int data_iov(const struct virtio_request *vreq, const struct virtio_blk_plan *plan, struct iovec *iov)
+{
+	bool writable = plan->op == BLK_OP_READ;
+	int n = virtio_request_iov(vreq, writable, iov, VQ_MAX_SEGS);
+	uint64_t skip = plan->data_off, want = plan->data_len;
+	unsigned out = 0;
+
+	for (int i = 0; i < n && want; i++) {
+		uint8_t *base = iov[i].iov_base;
+		uint64_t len = iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		if (len > want)
+			len = want;
+		iov[out++] = (struct iovec){.iov_base = base, .iov_len = (size_t)len};
+		want -= len;
+	}
+	return want ? -EINVAL : (int)out;
+}
+
+/* Fill GET_ID's buffer: the serial, zero-padded (not terminated when it
+ * has all 20 bytes, as the spec allows). */
+static void answer_get_id(struct virtio_blk *blk, struct blk_request *r, const struct virtio_blk_plan *plan)
+{
+	char id[VIRTIO_BLK_ID_BYTES] = {0};
+
+	memcpy(id, blk->serial, strnlen(blk->serial, sizeof(id)));
+	vq_chain_write(&blk->vdev.vqs[r->vreq.q], &r->vreq.chain, 0, id, (size_t)plan->data_len);
+}
+
+/* Start one request (dev->lock held). */
+static void serve(struct virtio_blk *blk, struct blk_request *r)
+{
+	struct virtio_device *dev = &blk->vdev;
+	struct virtio_blk_plan plan;
+
+	virtio_blk_parse(&blk->limits, &dev->vqs[r->vreq.q], &r->vreq.chain, &plan);
+	r->status_off = plan.status_off;
+	r->written = (uint32_t)r->vreq.chain.in_bytes;
+	r->discard = plan.op == BLK_OP_DISCARD;
+	r->flush_after = false;
+
+	switch (plan.action) {
+	case BLK_ACTION_BROKEN:
+		log_debug(dev->name, "request without a status byte");
+		virtio_request_complete_locked(&r->vreq, 0);
+		slot_put(blk, r);
+		virtio_device_needs_reset(dev);
+		return;
+	case BLK_ACTION_GET_ID:
+		answer_get_id(blk, r, &plan);
+		plan.status = VIRTIO_BLK_S_OK;
+		break;
+	case BLK_ACTION_STATUS:
+		log_debug(dev->name, "request type %u refused with status %u", plan.type, plan.status);
+		break;
+	case BLK_ACTION_IO: {
+		int n = 0;
+		if (plan.op == BLK_OP_READ || plan.op == BLK_OP_WRITE)
+			n = data_iov(&r->vreq, &plan, r->iov);
+		r->io = (struct blk_io){.op = plan.op, .flags = plan.flags, .offset = plan.offset, .len = plan.len,
+					.iov = r->iov, .iovcnt = n < 0 ? 0 : (unsigned)n, .done = io_done,
+					.opaque = r};
+		r->flush_after = plan.op == BLK_OP_WRITE && !blk->writeback;
+		if (n >= 0 && blk_backend_submit(blk->backend, &r->io) == 0)
+			return; /* io_done() and publish_done() finish it */
+		plan.status = VIRTIO_BLK_S_IOERR;
+		break;
+	}
+	}
+	write_status(r, plan.status);
+	virtio_request_complete_locked(&r->vreq, r->written);
+	slot_put(blk, r);
+}
+
+static bool blk_queue_notify(struct virtio_device *dev, unsigned q, unsigned budget)
+{
+	struct virtio_blk *blk = dev->priv;
+	unsigned served = 0;
+
+	while (served < budget) {
+		struct blk_request *r = slot_get(blk);
+		if (!r)
+			return true; /* out of memory for now: the reactor calls again */
+		if (virtio_request_pop(dev, q, &r->vreq) != 1) {
+			slot_put(blk, r);
+			return false;
+		}
+		serve(blk, r);
+		served++;
+	}
+	return true;
+}
+
+/* ---- config space ---- */
+
+static uint64_t blk_features(struct virtio_device *dev)
+{
+	struct virtio_blk *blk = dev->priv;
+	uint64_t f = VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) |
+		     VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) |
+		     VIRTIO_FEATURE(VIRTIO_BLK_F_TOPOLOGY) | VIRTIO_FEATURE(VIRTIO_BLK_F_CONFIG_WCE);
+
+	if (blk->limits.readonly)
+		f |= VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
+	if (blk->queues > 1)
+		f |= VIRTIO_FEATURE(VIRTIO_BLK_F_MQ);
+	if (blk->limits.discard)
+		f |= VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD);
+	if (blk->limits.write_zeroes)
+		f |= VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static void blk_config_read(struct virtio_device *dev, size_t offset, void *data, size_t len)
+{
+	struct virtio_blk *blk = dev->priv;
+
+	blk->config.wce = blk->writeback;
+	memcpy(data, (const uint8_t *)&blk->config + offset, len);
+}
+
+/* The only writable field: wce (CONFIG_WCE), writeback (1) or write-through (0). */
+static void blk_config_write(struct virtio_device *dev, size_t offset, const void *data, size_t len)
+{
+	struct virtio_blk *blk = dev->priv;
+	const size_t wce = offsetof(struct virtio_blk_config, wce);
+
+	if (offset <= wce && offset + len > wce)
+		blk->writeback = ((const uint8_t *)data)[wce - offset] != 0;
+}
+
+static void blk_reset(struct virtio_device *dev)
+{
+	struct virtio_blk *blk = dev->priv;
+
+	/* In-flight I/O finishes on its own (file I/O cannot be cancelled,
+	 * but it ends): the reset waits for it. */
+	blk->writeback = true;
+}
+
+static unsigned log2u(unsigned v)
+{
+	unsigned r = 0;
+	while (v > 1) {
+		v >>= 1;
+		r++;
+	}
+	return r;
+}
+
+static void build_config(struct virtio_blk *blk)
+{
+	struct virtio_blk_config *c = &blk->config;
+	unsigned bs = blk_backend_block_size(blk->backend);
+	unsigned pbs = blk_backend_physical_block_size(blk->backend);
+
+	if (pbs < bs)
+		pbs = bs;
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(blk->limits.capacity);
+	c->size_max = htole32(VIRTIO_BLK_SIZE_MAX);
+	c->seg_max = htole32(VIRTIO_BLK_SEG_MAX);
+	c->blk_size = htole32(bs);
+	c->physical_block_exp = (uint8_t)log2u(pbs / bs);
+	c->alignment_offset = 0;
+	c->min_io_size = htole16((uint16_t)(pbs / bs));
+	c->opt_io_size = htole32(0);
+	c->num_queues = htole16((uint16_t)blk->queues);
+	c->max_discard_sectors = htole32(VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	c->max_discard_seg = htole32(1);
+	c->discard_sector_alignment = htole32(pbs / SECTOR);
+	c->max_write_zeroes_sectors = htole32(VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	c->max_write_zeroes_seg = htole32(1);
+	c->write_zeroes_may_unmap = 1;
+}
+
+static const struct virtio_device_ops blk_ops_template = {
+	.type = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.nr_queues = 1,
+	.queue_max_size = VIRTIO_BLK_QUEUE_SIZE,
+	/* Up to write_zeroes_may_unmap and its padding: no secure erase. */
+	.config_size = offsetof(struct virtio_blk_config, max_secure_erase_sectors),
+	.features = blk_features,
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+};
+
+int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts *opts, const char *name,
+		    const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen)
+{
+	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .cache = opts->cache,
+					 .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
+	int ret;
+
+	memset(blk, 0, sizeof(*blk));
+	pthread_mutex_init(&blk->done_lock, NULL);
+	if ((ret = blk_backend_open(&blk->backend, &bo, err, errlen)) < 0)
+		return ret;
+	blk->queues = opts->queues ? opts->queues : 1;
+	blk->ops = blk_ops_template;
+	blk->ops.nr_queues = blk->queues;
+	blk->writeback = true;
+	snprintf(blk->serial, sizeof(blk->serial), "%s", opts->serial);
+	blk->limits = (struct virtio_blk_limits){
+		.capacity = blk_backend_size(blk->backend) / SECTOR,
+		.block_size = blk_backend_block_size(blk->backend),
+		.readonly = opts->readonly,
+		.discard = opts->discard,
+		.write_zeroes = opts->write_zeroes,
+	};
+	build_config(blk);
+	virtio_device_init(&blk->vdev, &blk->ops, blk, name, mem);
+	for (unsigned q = 0; q < blk->queues; q++)
+		blk->vdev.vqs[q].max_chain = VIRTIO_BLK_SEG_MAX + 2;
+	log_debug(name, "%s: %llu sectors, %s, cache %d, %u queue(s)", opts->path,
+		  (unsigned long long)blk->limits.capacity, blk_backend_engine_name(blk->backend), (int)opts->cache,
+		  blk->queues);
+	return 0;
+}
+
+void virtio_blk_destroy(struct virtio_blk *blk)
+{
+	blk_backend_close(blk->backend); /* waits for in-flight I/O */
+	blk->backend = NULL;
+	publish_done(blk);
+	while (blk->free) {
+		struct blk_request *r = blk->free;
+		blk->free = r->next;
+		free(r);
+	}
+	pthread_mutex_destroy(&blk->done_lock);
+}
+
+/* ---- the device-type table entry ---- */
+
+static int parse_path(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	if (!*value) {
+		snprintf(err, errlen, "path= needs a disk image file or block device");
+		return -EINVAL;
+	}
+	free(c->path);
+	c->path = strdup(value);
+	return c->path ? 0 : -ENOMEM;
+}
+
+static int parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+		*out = value[1] == 'n';
+		return 0;
+	}
+	snprintf(err, errlen, "%s '%s' must be on or off", key, value);
+	return -EINVAL;
+}
+
+static int parse_readonly(void *config, const char *value, char *err, size_t errlen)
+{
+	return parse_on_off("readonly", value, &((struct virtio_blk_config_opts *)config)->readonly, err, errlen);
+}
+
+static int parse_discard(void *config, const char *value, char *err, size_t errlen)
+{
+	return parse_on_off("discard", value, &((struct virtio_blk_config_opts *)config)->discard, err, errlen);
+}
+
+static int parse_write_zeroes(void *config, const char *value, char *err, size_t errlen)
+{
+	return parse_on_off("write-zeroes", value, &((struct virtio_blk_config_opts *)config)->write_zeroes, err,
+			    errlen);
+}
+
+static int parse_serial(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	if (strlen(value) > VIRTIO_BLK_SERIAL_MAX) {
+		snprintf(err, errlen, "serial '%s' is longer than %d bytes", value, VIRTIO_BLK_SERIAL_MAX);
+		return -EINVAL;
+	}
+	snprintf(c->serial, sizeof(c->serial), "%s", value);
+	return 0;
+}
+
+static int parse_cache(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	if (blk_cache_parse(value, &c->cache))
+		return 0;
+	snprintf(err, errlen, "cache '%s' must be writeback, none or unsafe", value);
+	return -EINVAL;
+}
+
+static int parse_queues(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+	uint64_t n;
+
+	if (!device_parse_positive(value, &n) || n > VIRTIO_BLK_MAX_QUEUES) {
+		snprintf(err, errlen, "queues '%s' must be a number from 1 to %d", value, VIRTIO_BLK_MAX_QUEUES);
+		return -EINVAL;
+	}
+	c->queues = (unsigned)n;
+	return 0;
+}
+
+static const struct device_key blk_keys[] = {
+	{"path", "FILE", "disk image: raw file or block device (required)", parse_path},
+	{"readonly", "on|off", "read-only disk (shared image lock) (default off)", parse_readonly},
+	{"serial", "STRING", "serial number, up to 20 bytes (/sys/block/vdX/serial)", parse_serial},
+	{"cache", "MODE", "writeback (default), none (O_DIRECT), unsafe (flush ignored)", parse_cache},
+	{"discard", "on|off", "pass discards to the image: punch holes (default off)", parse_discard},
+	{"write-zeroes", "on|off", "offer WRITE_ZEROES (default off)", parse_write_zeroes},
+	{"queues", "N", "request queues, 1-16 (default 1)", parse_queues},
+	{NULL},
+};
+
+static int blk_check(const void *config, char *err, size_t errlen)
+{
+	const struct virtio_blk_config_opts *c = config;
+
+	struct stat st;
+
+	if (!c->path) {
+		snprintf(err, errlen, "path=FILE is required");
+		return -EINVAL;
+	}
+	/* The usual mistakes, before anything starts; the rest (locks,
+	 * permissions) when the image is opened. */
+	if (stat(c->path, &st) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", c->path, strerror(errno));
+		return -EINVAL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is a directory, not a disk image", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct virtio_device *blk_open(void *state, const void *config, const char *name, const struct guest_mem *mem,
+				      char *err, size_t errlen)
+{
+	struct virtio_blk *blk = state;
+
+	if (virtio_blk_init(blk, config, name, mem, BLK_ENGINE_AUTO, err, errlen) < 0)
+		return NULL;
+	return &blk->vdev;
+}
+
+static void blk_destroy(void *state)
+{
+	virtio_blk_destroy(state);
+}
+
+const struct device_type virtio_blk_type = {
+	.name = "blk",
+	.help = "virtio block device on a raw image or block device (--disk FILE is short for path=FILE)",
+	.keys = blk_keys,
+	.config_size = sizeof(struct virtio_blk_config_opts),
+	.state_size = sizeof(struct virtio_blk),
+	.check = blk_check,
+	.open = blk_open,
+	.destroy = blk_destroy,
+};
