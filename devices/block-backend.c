@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "devices/io-thread.h"
 #include "vmm/log.h"
 
 #define POOL_THREADS_ALONE  4 /* no io_uring: the pool does everything */
@@ -652,13 +653,13 @@ static int start_threads(struct blk_backend *b, const struct blk_backend_options
 			log_debug("block", "io_uring unavailable (%s): using worker threads", strerror(-ret));
 		}
 	}
-	if (b->has_ring && pthread_create(&b->reaper, NULL, ring_reaper, b) != 0) {
+	if (b->has_ring && io_thread_create(&b->reaper, ring_reaper, b) != 0) {
 		io_uring_queue_exit(&b->ring);
 		b->has_ring = false;
 	}
 	unsigned want = b->has_ring ? POOL_THREADS_HELPER : POOL_THREADS_ALONE;
 	for (b->nr_workers = 0; b->nr_workers < want; b->nr_workers++)
-		if (pthread_create(&b->workers[b->nr_workers], NULL, pool_worker, b) != 0)
+		if (io_thread_create(&b->workers[b->nr_workers], pool_worker, b) != 0)
 			break;
 	if (b->nr_workers == 0) {
 		err_printf(err, errlen, "%s: cannot start I/O threads", opt->path);

@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "devices/virtio-blk.h"
+#include "devices/virtio-console.h"
 #include "devices/virtio-rng.h"
 
 const struct device_type *const device_types[] = {
     &virtio_rng_type,
     &virtio_blk_type,
+    &virtio_console_type,
     NULL,
 };
 

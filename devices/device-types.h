@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "devices/hooks.h"
 #include "devices/virtio-device.h"
 #include "kvm/guest-mem.h"
 
@@ -30,6 +31,7 @@ struct device_key {
 	/* Store value into config. 0, or -EINVAL with the reason in err
 	 * (without any "--device ..." prefix: the caller adds it). */
 	int (*parse)(void *config, const char *value, char *err, size_t errlen);
+	bool repeatable; /* may be given more than once (each call adds) */
 };
 
 struct device_type {
@@ -46,6 +48,9 @@ struct device_type {
 	 * with one line in err. */
 	struct virtio_device *(*open)(void *state, const void *config, const char *name, const struct guest_mem *mem,
 				      char *err, size_t errlen);
+	/* Optional: the machine's stop request (e.g. Ctrl-A x typed on a
+	 * console the device owns), handed in after create/open. */
+	void (*set_stop)(void *state, struct stop_hook hook);
 	/* Optional: after all KEY=VALUEs are parsed, check them together
 	 * (e.g. a required key). -EINVAL with the reason in err. */
 	int (*check)(const void *config, char *err, size_t errlen);

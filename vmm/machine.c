@@ -34,6 +34,9 @@
  * console, reset through the keyboard controller (skiff sees it as a
  * clean reboot), and reboot at once on panic (pvpanic tells skiff first). */
 static const char default_cmdline[] = "console=ttyS0 reboot=k panic=-1";
+/* With --console virtio the kernel's console is the virtio one (hvc0);
+ * early messages need earlycon or console=ttyS0 too (README). */
+static const char default_cmdline_hvc[] = "console=hvc0 reboot=k panic=-1";
 
 static int64_t monotonic_ns(void)
 {
@@ -144,7 +147,8 @@ static char *machine_build_cmdline(const struct machine *m)
 	if (o->cmdline_replace)
 		n = asprintf(&s, "%s", user);
 	else
-		n = asprintf(&s, "%s%s%s%s%s", default_cmdline, m->swkvm.active ? " " : "",
+		n = asprintf(&s, "%s%s%s%s%s", o->console == CONSOLE_VIRTIO ? default_cmdline_hvc : default_cmdline,
+			     m->swkvm.active ? " " : "",
 			     m->swkvm.active ? swkvm_cmdline : "", *user ? " " : "", user);
 	return n < 0 ? NULL : s;
 }
@@ -298,6 +302,7 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	m->virtio_created = true;
 	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->pio, &m->mmio, opts, err, errlen)) < 0)
 		goto fail;
+	virtio_devices_set_stop_hook(&m->virtio, (struct stop_hook){ .stop = machine_stop, .ctx = m });
 
 	if ((ret = cpu_boot_write_tables(&m->vm.mem)) < 0) {
 		snprintf(err, errlen, "guest memory too small for the boot page tables");
@@ -474,7 +479,7 @@ int machine_run(struct machine *m)
 		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
 		return EXIT_ERROR;
 	}
-	bool interactive = m->opts->console == CONSOLE_SERIAL && terminal_enter_raw();
+	bool interactive = m->opts->console != CONSOLE_NONE && terminal_enter_raw();
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++) {
 		if ((ret = vcpu_start(&m->vcpus[i])) < 0) {
 			log_error(NULL, "cannot start vCPU %u: %s", i, strerror(-ret));

@@ -7,6 +7,7 @@
 #endif
 
 #include "vmm/options.h"
+#include "devices/virtio-console.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -257,8 +258,24 @@ static int parse_console(struct parser *p, const char *val)
 		p->o->console = CONSOLE_SERIAL;
 	else if (strcmp(val, "none") == 0)
 		p->o->console = CONSOLE_NONE;
+	else if (strcmp(val, "virtio") == 0)
+		p->o->console = CONSOLE_VIRTIO;
 	else
-		return PERR(p, "--console %s: must be 'serial' or 'none'", val);
+		return PERR(p, "--console %s: must be 'serial', 'virtio' or 'none'", val);
+	return 0;
+}
+
+/* --console virtio: a virtio-console device whose port 0 is this
+ * terminal, after the --device ones. */
+static int add_virtio_console(struct parser *p)
+{
+	struct device_spec dev = { .type = device_type_find("console"), .transport = TRANSPORT_PCI };
+	struct virtio_console_config_opts *c = (void *)dev.config.bytes;
+
+	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
+		return PERR(p, "--console virtio: too many devices (at most %d)", OPTIONS_MAX_DEVICES);
+	c->stdio = true;
+	p->o->devices[p->o->nr_devices++] = dev;
 	return 0;
 }
 
@@ -348,7 +365,7 @@ static int parse_device_key(struct parser *p, const char *spec, struct device_sp
 				    why);
 		}
 	}
-	if (*seen & (1u << bit))
+	if ((*seen & (1u << bit)) && !(bit && keys[bit - 1].repeatable))
 		return PERR(p, "--device %s: key '%s' given twice", spec, key);
 	*seen |= 1u << bit;
 	if (bit == 0)
@@ -607,6 +624,8 @@ static int parse_run(struct parser *p, int argc, char **argv)
 
 	if (!p->o->kernel)
 		return PERR(p, "run: --kernel FILE is required");
+	if (p->o->console == CONSOLE_VIRTIO)
+		return add_virtio_console(p);
 	return 0;
 }
 
@@ -775,8 +794,11 @@ void options_usage(FILE *f)
 "                           MiB. At least 64M, at most the host's RAM.\n"
 "  --cpus N                 number of vCPUs (default 1; at most 64, or KVM's\n"
 "                           limit if lower)\n"
-"  --console serial|none    serial: the guest's serial console on this terminal\n"
-"                           (default); none: discard guest output, send no input\n"
+"  --console serial|virtio|none\n"
+"                           serial: the guest's serial console on this terminal\n"
+"                           (default); virtio: a virtio console (hvc0) on this\n"
+"                           terminal, console=hvc0; none: discard guest output,\n"
+"                           send no input\n"
 "  --swkvm auto|on|off      workarounds for hosts without hardware virtualization\n"
 "                           (default auto: on when such a host is detected)\n"
 "  --device SPEC            add a device; may be repeated, up to 32 times.\n"

@@ -34,6 +34,7 @@ struct options_limits {
 enum console_mode {
 	CONSOLE_SERIAL,  /* guest's COM1 <-> our stdin/stdout */
 	CONSOLE_NONE,    /* guest output is discarded, no input */
+	CONSOLE_VIRTIO,  /* a virtio-console (hvc0) <-> our stdin/stdout; COM1 output still shown */
 };
 
 enum device_transport {

@@ -175,6 +175,13 @@ void virtio_devices_describe(const struct virtio_devices *vd, struct acpi_config
 				       .io_size = PCI_IO_WINDOW_SIZE, .intx_gsi_base = PCI_INTX_GSI_BASE };
 }
 
+void virtio_devices_set_stop_hook(struct virtio_devices *vd, struct stop_hook hook)
+{
+	for (unsigned i = 0; i < vd->nr_slots; i++)
+		if (vd->slot[i].spec->type->set_stop && vd->slot[i].vdev)
+			vd->slot[i].spec->type->set_stop(vd->slot[i].state, hook);
+}
+
 int virtio_devices_start(struct virtio_devices *vd)
 {
 	return reactor_start(&vd->reactor);

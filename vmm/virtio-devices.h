@@ -90,6 +90,8 @@ __attribute__((warn_unused_result)) int virtio_devices_create(struct virtio_devi
 							      const struct options *opts, char *err, size_t errlen);
 /* Describe them in the ACPI configuration (PCI host bridge, LNRO0005 devices). */
 void virtio_devices_describe(const struct virtio_devices *vd, struct acpi_config *acpi);
+/* Hand the machine's stop request to the devices that want it. */
+void virtio_devices_set_stop_hook(struct virtio_devices *vd, struct stop_hook hook);
 int virtio_devices_start(struct virtio_devices *vd);
 void virtio_devices_stop(struct virtio_devices *vd);
 void virtio_devices_destroy(struct virtio_devices *vd);

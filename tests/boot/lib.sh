@@ -117,7 +117,7 @@ blk_make_fs() {
 	echo "$blk_hello_sha" > "$root/hello.sha256"
 	[ "$big" -eq 0 ] || head -c "${big}M" /dev/urandom > "$root/big.bin"
 	rm -f "$image"
-	mkfs.ext4 -q -F -d "$root" "$image" "${size}M"
+	mkfs.ext4 -q -F -d "$root" "$image" "${size}M" >/dev/null
 	rm -rf "$root"
 }
 
@@ -128,12 +128,14 @@ blk_check_fs() {
 	local image=$1 serial=$2 sha=$3
 	check "$serial: guest read hello.bin with the host's SHA-256" \
 		log_has "skiff-guest: blk $serial (vd[a-z]*) hello.bin sha256 $sha"
-	check "$serial: e2fsck -fn finds the file system clean" e2fsck -fn "$image" >/dev/null 2>&1
+	check "$serial: e2fsck -fn finds the file system clean" blk_fsck_clean "$image"
 	check "$serial: debugfs reads guest.txt as the guest wrote it" \
 		test "$(debugfs -R 'cat /guest.txt' "$image" 2>/dev/null)" = "guest wrote this on $serial"
 	check "$serial: the guest's copy.bin has hello.bin's SHA-256" \
 		test "$(debugfs -R 'cat /copy.bin' "$image" 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$sha"
 }
+
+blk_fsck_clean() { e2fsck -fn "$1" >/dev/null 2>&1; }
 
 # blk_du_kib FILE: host blocks the file holds, in KiB.
 blk_du_kib() { du -k "$1" | cut -f1; }

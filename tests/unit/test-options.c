@@ -1,6 +1,7 @@
 /* Unit tests for skiff's command-line parser (vmm/options.c). */
 #include "vmm/options.h"
 #include "devices/virtio-blk.h"
+#include "devices/virtio-console.h"
 #include "devices/virtio-rng.h"
 
 #include <check.h>
@@ -192,6 +193,37 @@ START_TEST(test_console_and_swkvm)
 	options_free(&o);
 	ck_assert_int_eq(parse("run", "--kernel", "k", "--swkvm", "auto"), OPTIONS_RUN);
 	ck_assert_int_eq(o.swkvm, SWKVM_AUTO);
+}
+END_TEST
+
+/* --console virtio adds a console device whose port 0 is the terminal,
+ * after the --device ones; named ports are repeatable port= keys. */
+START_TEST(test_console_virtio)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--console", "virtio", "--device",
+			       "console,port=a:file=/tmp/a,port=b:socket=/tmp/b.sock,transport=mmio"),
+			 OPTIONS_RUN);
+	ck_assert_int_eq(o.console, CONSOLE_VIRTIO);
+	ck_assert_uint_eq(o.nr_devices, 2);
+	const struct virtio_console_config_opts *c = (const void *)o.devices[0].config.bytes;
+	ck_assert_ptr_eq(o.devices[0].type, &virtio_console_type);
+	ck_assert(!c->stdio);
+	ck_assert_uint_eq(c->nports, 2);
+	ck_assert_str_eq(c->ports[0]->name, "a");
+	ck_assert_int_eq(c->ports[0]->kind, CONSOLE_PORT_FILE);
+	ck_assert_str_eq(c->ports[1]->path, "/tmp/b.sock");
+	ck_assert_int_eq(c->ports[1]->kind, CONSOLE_PORT_SOCKET);
+	c = (const void *)o.devices[1].config.bytes;
+	ck_assert_ptr_eq(o.devices[1].type, &virtio_console_type);
+	ck_assert(c->stdio);
+	ck_assert_uint_eq(c->nports, 0);
+	options_free(&o);
+	ck_parse_error("skiff: --device console: give at least one port=NAME:file=PATH or port=NAME:socket=PATH",
+		       "run", "--kernel", "k", "--device", "console");
+	ck_parse_error("skiff: --device console,port=a:pipe=/x: port 'a:pipe=/x' must be NAME:file=PATH or NAME:socket=PATH",
+		       "run", "--kernel", "k", "--device", "console,port=a:pipe=/x");
+	ck_parse_error("skiff: --device console,port=a:file=/x,port=a:file=/y: port name 'a' given twice",
+		       "run", "--kernel", "k", "--device", "console,port=a:file=/x,port=a:file=/y");
 }
 END_TEST
 
@@ -463,7 +495,7 @@ END_TEST
 
 START_TEST(test_console_bad)
 {
-	ck_parse_error("skiff: --console tty: must be 'serial' or 'none'", "run", "--kernel", "k", "--console", "tty");
+	ck_parse_error("skiff: --console tty: must be 'serial', 'virtio' or 'none'", "run", "--kernel", "k", "--console", "tty");
 }
 END_TEST
 
@@ -499,9 +531,9 @@ END_TEST
 
 START_TEST(test_device_unknown_type)
 {
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console)",
 		       "run", "--kernel", "k", "--device", "bogus");
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
 }
 END_TEST
@@ -728,7 +760,7 @@ START_TEST(test_usage_text)
 {
 	static const char *const must_mention[] = {
 		"--kernel FILE", "--initrd FILE", "--cmdline \"ARGS\"", "--cmdline-replace", "--mem SIZE",
-		"--cpus N", "--console serial|none", "--swkvm auto|on|off", "--device SPEC", "transport=",
+		"--cpus N", "--console serial|virtio|none", "--swkvm auto|on|off", "--device SPEC", "transport=",
 		"'--device help'", "--dump-dtb FILE", "--debug-exit-port PORT", "--verbose", "--quiet", "--help",
 		"Ctrl-A x", "Ctrl-A Ctrl-A", "Exit status", "(VALUE << 1) | 1", "143, 130, 129",
 		"a plain number is\n                           MiB",
@@ -910,6 +942,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_rng_default);
 	tcase_add_test(good, test_device_rng_keys);
 	tcase_add_test(good, test_device_blk_keys);
+	tcase_add_test(good, test_console_virtio);
 	tcase_add_test(good, test_device_32_allowed);
 	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);

@@ -1,0 +1,23 @@
+/* Starting a device's own I/O thread. */
+#ifndef SKIFF_IO_THREAD_H
+#define SKIFF_IO_THREAD_H
+
+#include <pthread.h>
+#include <signal.h>
+
+/* pthread_create with every signal blocked in the new thread: skiff takes
+ * SIGTERM & co. through a signalfd in its main thread, and a process
+ * signal picked up by an I/O thread would act with its default (kill the
+ * process). Returns 0 or an errno value, as pthread_create. */
+static inline int io_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+#endif

@@ -1,0 +1,115 @@
+/* Parsing virtio-blk requests: see virtio-blk-request.h. */
+#include "devices/virtio-blk-request.h"
+
+#include <endian.h>
+#include <string.h>
+
+#define SECTOR     512u
+#define HEADER_LEN sizeof(struct virtio_blk_outhdr)               /* 16 */
+#define RANGE_LEN  sizeof(struct virtio_blk_discard_write_zeroes) /* 16 */
+
+static void plan_status(struct virtio_blk_plan *plan, uint8_t status)
+{
+	plan->action = BLK_ACTION_STATUS;
+	plan->status = status;
+}
+
+/* Is [sector, sector + bytes/512) inside the disk? Overflow-safe. */
+static bool range_ok(const struct virtio_blk_limits *lim, uint64_t sector, uint64_t bytes)
+{
+	uint64_t sectors = bytes / SECTOR;
+	return sector <= lim->capacity && sectors <= lim->capacity - sector;
+}
+
+/* DISCARD / WRITE_ZEROES: exactly one range segment (max_*_seg = 1). */
+static void parse_range(const struct virtio_blk_limits *lim, const struct virtqueue *vq, const struct vq_chain *chain,
+			struct virtio_blk_plan *plan)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	bool zeroes = plan->type == VIRTIO_BLK_T_WRITE_ZEROES;
+
+	if (!(zeroes ? lim->write_zeroes : lim->discard))
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	if (chain->out_bytes != HEADER_LEN + RANGE_LEN || chain->in_bytes != 1)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (vq_chain_read(vq, chain, HEADER_LEN, &seg, sizeof(seg)) != sizeof(seg))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	uint64_t sector = le64toh(seg.sector);
+	uint32_t sectors = le32toh(seg.num_sectors), flags = le32toh(seg.flags);
+	/* Unknown flags, or unmap on a discard: the spec says UNSUPP. */
+	if ((flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (!zeroes && flags))
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	if (sectors == 0 || sectors > VIRTIO_BLK_MAX_DISCARD_SECTORS || lim->readonly ||
+	    !range_ok(lim, sector, (uint64_t)sectors * SECTOR))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if ((sector * SECTOR | (uint64_t)sectors * SECTOR) & (lim->block_size - 1))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->action = BLK_ACTION_IO;
+	plan->op = zeroes ? BLK_OP_WRITE_ZEROES : BLK_OP_DISCARD;
+	plan->flags = (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ? BLK_IO_UNMAP : 0;
+	plan->offset = sector * SECTOR;
+	plan->len = (uint64_t)sectors * SECTOR;
+}
+
+/* IN / OUT: whole blocks, inside the disk. */
+static void parse_rw(const struct virtio_blk_limits *lim, const struct vq_chain *chain, uint64_t sector,
+		     struct virtio_blk_plan *plan)
+{
+	bool write = plan->type == VIRTIO_BLK_T_OUT;
+	/* Reads: the header alone is readable; writes: one writable byte, the status. */
+	uint64_t data = write ? chain->out_bytes - HEADER_LEN : chain->in_bytes - 1;
+
+	if (write ? chain->in_bytes != 1 : chain->out_bytes != HEADER_LEN)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (write && lim->readonly)
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (data % lim->block_size || (sector * SECTOR) % lim->block_size || !range_ok(lim, sector, data))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->action = BLK_ACTION_IO;
+	plan->op = write ? BLK_OP_WRITE : BLK_OP_READ;
+	plan->offset = sector * SECTOR;
+	plan->len = plan->data_len = data;
+	plan->data_off = write ? HEADER_LEN : 0;
+}
+
+void virtio_blk_parse(const struct virtio_blk_limits *lim, const struct virtqueue *vq, const struct vq_chain *chain,
+		      struct virtio_blk_plan *plan)
+{
+	struct virtio_blk_outhdr hdr;
+
+	memset(plan, 0, sizeof(*plan));
+	/* The status byte is the last device-writable byte. Without one,
+	 * nothing can be answered: a driver bug, not an I/O error. */
+	if (chain->in_bytes == 0) {
+		plan->action = BLK_ACTION_BROKEN;
+		return;
+	}
+	plan->status_off = chain->in_bytes - 1;
+	if (chain->out_bytes < HEADER_LEN || vq_chain_read(vq, chain, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	plan->type = le32toh(hdr.type);
+	uint64_t sector = le64toh(hdr.sector);
+
+	switch (plan->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		return parse_rw(lim, chain, sector, plan);
+	case VIRTIO_BLK_T_FLUSH:
+		if (chain->out_bytes != HEADER_LEN || chain->in_bytes != 1)
+			return plan_status(plan, VIRTIO_BLK_S_IOERR);
+		plan->action = BLK_ACTION_IO;
+		plan->op = BLK_OP_FLUSH;
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		if (chain->out_bytes != HEADER_LEN)
+			return plan_status(plan, VIRTIO_BLK_S_IOERR);
+		plan->action = BLK_ACTION_GET_ID;
+		plan->data_len = chain->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? chain->in_bytes - 1 : VIRTIO_BLK_ID_BYTES;
+		return;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return parse_range(lim, vq, chain, plan);
+	default: /* SCSI passthrough, secure erase, zoned, lifetime, unknown */
+		return plan_status(plan, VIRTIO_BLK_S_UNSUPP);
+	}
+}
