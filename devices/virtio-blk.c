@@ -352,6 +352,11 @@ int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts 
 
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
+	/* The transport is gone already: I/O still finishing must not
+	 * interrupt through it. */
+	pthread_mutex_lock(&blk->vdev.lock);
+	blk->vdev.transport = NULL;
+	pthread_mutex_unlock(&blk->vdev.lock);
 	blk_backend_close(blk->backend); /* waits for in-flight I/O */
 	blk->backend = NULL;
 	publish_done(blk);
@@ -426,6 +431,21 @@ static int parse_cache(void *config, const char *value, char *err, size_t errlen
 	return -EINVAL;
 }
 
+static int parse_aio(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+	static const char *const names[] = {[BLK_ENGINE_AUTO] = "auto", [BLK_ENGINE_IO_URING] = "io_uring",
+					    [BLK_ENGINE_THREADS] = "threads"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(value, names[i]) == 0) {
+			c->engine = (enum blk_engine)i;
+			return 0;
+		}
+	snprintf(err, errlen, "aio '%s' must be auto, io_uring or threads", value);
+	return -EINVAL;
+}
+
 static int parse_queues(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
@@ -447,6 +467,7 @@ static const struct device_key blk_keys[] = {
 	{"discard", "on|off", "pass discards to the image: punch holes (default off)", parse_discard},
 	{"write-zeroes", "on|off", "offer WRITE_ZEROES (default off)", parse_write_zeroes},
 	{"queues", "N", "request queues, 1-16 (default 1)", parse_queues},
+	{"aio", "auto|io_uring|threads", "I/O engine (default auto: io_uring if the kernel allows it)", parse_aio},
 	{NULL},
 };
 
@@ -478,7 +499,9 @@ static struct virtio_device *blk_open(void *state, const void *config, const cha
 {
 	struct virtio_blk *blk = state;
 
-	if (virtio_blk_init(blk, config, name, mem, BLK_ENGINE_AUTO, err, errlen) < 0)
+	const struct virtio_blk_config_opts *c = config;
+
+	if (virtio_blk_init(blk, c, name, mem, c->engine, err, errlen) < 0)
 		return NULL;
 	return &blk->vdev;
 }

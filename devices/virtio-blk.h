@@ -46,6 +46,7 @@ struct virtio_blk_config_opts {
 	char serial[VIRTIO_BLK_SERIAL_MAX + 1];
 	bool readonly, discard, write_zeroes;
 	enum blk_cache cache;
+	enum blk_engine engine;     /* aio=: auto (io_uring if allowed), io_uring, threads */
 	unsigned queues;            /* 0 = default 1 */
 };
 

@@ -290,8 +290,12 @@ static void read_input(struct virtio_console *con, unsigned id)
 	if (p->kind == CONSOLE_PORT_STDIO && isatty(p->in_fd)) {
 		bool quit = false;
 		p->in_len = terminal_filter_input(&con->esc, raw, (unsigned)n, p->in_buf, &quit);
-		if (quit)
-			stop_hook_fire(&con->stop, STOP_SIGNAL, 0);
+		if (quit) {
+			pthread_mutex_lock(&con->vdev.lock);
+			struct stop_hook stop = con->stop;
+			pthread_mutex_unlock(&con->vdev.lock);
+			stop_hook_fire(&stop, STOP_SIGNAL, 0);
+		}
 	} else {
 		memcpy(p->in_buf, raw, (size_t)n);
 		p->in_len = (size_t)n;
@@ -455,6 +459,27 @@ static const struct virtio_device_ops console_ops_template = {
 
 /* ---- building ---- */
 
+/* A socket file left by an earlier skiff (under seccomp it cannot remove
+ * its own at exit): nobody answers on it, so replace it. One somebody
+ * listens on is in use: -EADDRINUSE. Anything else is left to bind(). */
+static int remove_stale_socket(const struct sockaddr_un *sa)
+{
+	struct stat st;
+
+	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (ret == 0)
+		return -EADDRINUSE;
+	if (errno == ECONNREFUSED)
+		unlink(sa->sun_path);
+	return 0;
+}
+
 static int open_port(struct console_port *p, const struct console_port_spec *spec, char *err, size_t errlen)
 {
 	p->in_fd = p->out_fd = p->listen_fd = -1;
@@ -475,6 +500,11 @@ static int open_port(struct console_port *p, const struct console_port_spec *spe
 			return -ENAMETOOLONG;
 		}
 		strcpy(sa.sun_path, spec->path);
+		if (remove_stale_socket(&sa) < 0) {
+			err_printf(err, errlen, "port %s: %s is in use (another process listens on it)", spec->name,
+				   spec->path);
+			return -EADDRINUSE;
+		}
 		p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    listen(p->listen_fd, 1) < 0) {
@@ -545,6 +575,10 @@ int virtio_console_start(struct virtio_console *con)
 void virtio_console_destroy(struct virtio_console *con)
 {
 	if (con->thread_started) {
+		/* The transport is gone already: the thread must not interrupt through it. */
+		pthread_mutex_lock(&con->vdev.lock);
+		con->vdev.transport = NULL;
+		pthread_mutex_unlock(&con->vdev.lock);
 		con->stopping = true;
 		wake(con);
 		pthread_join(con->thread, NULL);
@@ -655,7 +689,10 @@ static void console_destroy(void *state)
 static void console_set_stop(void *state, struct stop_hook hook)
 {
 	struct virtio_console *con = state;
-	con->stop = hook;
+
+	pthread_mutex_lock(&con->vdev.lock);
+	con->stop = hook; /* the I/O thread may be reading it */
+	pthread_mutex_unlock(&con->vdev.lock);
 }
 
 const struct device_type virtio_console_type = {

@@ -116,7 +116,7 @@ struct virtio_console {
 	bool thread_started;
 	volatile bool stopping;
 	struct terminal_escape esc;
-	struct stop_hook stop;      /* Ctrl-A x on the stdio port */
+	struct stop_hook stop;      /* Ctrl-A x on the stdio port (guarded by vdev.lock) */
 };
 
 extern const struct device_type virtio_console_type;

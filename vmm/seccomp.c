@@ -33,7 +33,7 @@ static const char *const allowed[] = {
 };
 
 /* Calls that fail with EACCES rather than stop skiff (see below). */
-static const char *const fail_quietly[] = {"open", "openat"};
+static const char *const fail_quietly[] = {"open", "openat", "unlink", "unlinkat"};
 
 /* A blocked call is a skiff bug, not a guest's doing: say which call,
  * leave the terminal usable, and stop. Async-signal-safe only. */
@@ -81,7 +81,9 @@ int seccomp_install(char *err, size_t errlen)
 	 * malloc reads /proc/sys/vm/overcommit_memory the first time it
 	 * trims a thread's heap (e.g. after a disk's I/O threads freed
 	 * buffers), at a moment nobody can predict, and copes without it.
-	 * skiff itself opens every file before the filter goes on. */
+	 * skiff itself opens every file before the filter goes on. Removing
+	 * files fails the same way: a console's socket stays behind at exit
+	 * and the next skiff replaces it (devices/virtio-console.c). */
 	for (size_t i = 0; i < sizeof(fail_quietly) / sizeof(fail_quietly[0]) && ret == 0; i++) {
 		int nr = seccomp_syscall_resolve_name(fail_quietly[i]);
 		if (nr == __NR_SCMP_ERROR)

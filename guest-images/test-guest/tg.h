@@ -81,6 +81,7 @@ struct options {
 	const char *crash;             /* self-test of the exception path */
 	bool features_min;             /* don't negotiate EVENT_IDX / INDIRECT / RING_PACKED */
 	int ring;                      /* RING_* for modern transports */
+	unsigned bench_ms;             /* blk-bench=MS: benchmark virtio-blk devices, MS per figure */
 };
 extern struct options opt;
 

@@ -6,14 +6,7 @@
  * `out` to a port the TSS I/O bitmap opens. No printing from here. */
 #include "virtio.h"
 
-static inline uint64_t u_rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static void kick(const struct vnotify *n)
+void vnotify_kick(const struct vnotify *n)
 {
 	switch (n->kind) {
 	case NOTIFY_MMIO16:
@@ -88,7 +81,7 @@ long rng_user_run(void *arg)
 			break;
 		}
 		if (job->vqd ? vqd_kick_needed(job->vqd) : vring_drv_kick_needed(job->vq)) {
-			kick(&job->notify);
+			vnotify_kick(&job->notify);
 			job->kicks++;
 		}
 

@@ -155,6 +155,12 @@ static bool probe_one(uint64_t addr, unsigned *found, unsigned *passed, unsigned
 		return true;
 	}
 	printf("virtio-mmio 0x%lx: version %u device id %u vendor 0x%x\n", addr, version, id, vendor);
+	if (id == VIRTIO_ID_BLOCK && opt.bench_ms && version == 2) {
+		struct vdev d = { .ops = &mmio_v2_ops, .transport = TRANSPORT_MMIO, .mmio = addr, .kind = "virtio-blk" };
+		where_addr(&d, addr);
+		virtio_blk_bench(&d);
+		return true;
+	}
 	if (id != VIRTIO_ID_RNG)
 		return true;
 	if (version != 1 && version != 2) {

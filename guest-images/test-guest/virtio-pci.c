@@ -212,9 +212,20 @@ void virtio_pci_probe(const struct pci_func *funcs, unsigned n, unsigned *found,
 			continue;
 		bool transitional = f->device < 0x1040;
 		unsigned type = transitional ? f->subsys_id : f->device - 0x1040u;
-		if (type != VIRTIO_ID_RNG)
+		bool bench = type == VIRTIO_ID_BLOCK && opt.bench_ms;
+		if (type != VIRTIO_ID_RNG && !bench)
 			continue;
 		pci_enable(f);
+		if (bench) {
+			/* The benchmark drives the modern interface only. */
+			struct vdev d = { .ops = &modern_ops, .transport = TRANSPORT_PCI, .pci = f, .kind = "virtio-blk" };
+			where_bdf(&d, f);
+			if (modern_caps(&d))
+				virtio_blk_bench(&d);
+			else
+				printf("virtio-blk pci %s: skipped (no modern interface)\n", d.where);
+			continue;
+		}
 
 		if (transitional) {
 			/* The legacy interface: I/O BAR 0. */

@@ -21,7 +21,7 @@ static void fail_line(struct vdev *d, const char *fmt, ...) __attribute__((forma
 static void fail_line(struct vdev *d, const char *fmt, ...)
 {
 	va_list ap;
-	printf("virtio-rng %s %s: FAIL ", transport_name(d->transport), d->where);
+	printf("%s %s %s: FAIL ", d->kind ? d->kind : "virtio-rng", transport_name(d->transport), d->where);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -36,15 +36,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The queue a device was set up with. */
-struct rng_queue {
-	struct vqd *vqd;      /* modern transports: the shared driver-side ring */
-	struct vring_drv *vq; /* legacy transports: vring.c */
-	unsigned size;
-};
-
-/* reset, ACKNOWLEDGE, DRIVER, features (, FEATURES_OK), queue 0, DRIVER_OK */
-static bool rng_init(struct vdev *d, struct rng_queue *rq)
+bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rq)
 {
 	const struct vdev_ops *ops = d->ops;
 
@@ -68,11 +60,12 @@ static bool rng_init(struct vdev *d, struct rng_queue *rq)
 		if (!opt.features_min && opt.ring != RING_SPLIT)
 			want |= offered & VIRTIO_F_RING_PACKED;
 		if (opt.ring == RING_PACKED && !(offered & VIRTIO_F_RING_PACKED))
-			printf("virtio-rng %s %s: RING_PACKED not offered: split ring\n", transport_name(d->transport),
-			       d->where);
+			printf("%s %s %s: RING_PACKED not offered: split ring\n", d->kind ? d->kind : "virtio-rng",
+			       transport_name(d->transport), d->where);
 	}
 	if (!opt.features_min)
 		want |= offered & (VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC);
+	want |= offered & device_features;
 	ops->set_features(d, want);
 	uint8_t st = VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER;
 	if (!ops->legacy) {
@@ -89,7 +82,7 @@ static bool rng_init(struct vdev *d, struct rng_queue *rq)
 		fail_line(d, "queue 0 unavailable (size 0)");
 		goto failed;
 	}
-	unsigned size = ops->queue_size_fixed ? max : (max < 64 ? max : 64);
+	unsigned size = ops->queue_size_fixed ? max : (max < max_size ? max : max_size);
 	bool packed = want & VIRTIO_F_RING_PACKED;
 	if (size > VRING_MAX_SIZE || (!packed && (size & (size - 1)))) {
 		fail_line(d, "queue size %u unusable (power of two <= %u needed)", size, VRING_MAX_SIZE);
@@ -137,8 +130,9 @@ static bool rng_init(struct vdev *d, struct rng_queue *rq)
 		fail_line(d, "status 0x%x after DRIVER_OK", now);
 		goto failed;
 	}
-	printf("virtio-rng %s %s: features offered 0x%lx accepted 0x%lx, %s ring of %u (max %u)\n",
-	       transport_name(d->transport), d->where, offered, want, packed ? "packed" : "split", size, max);
+	printf("%s %s %s: features offered 0x%lx accepted 0x%lx, %s ring of %u (max %u)\n",
+	       d->kind ? d->kind : "virtio-rng", transport_name(d->transport), d->where, offered, want,
+	       packed ? "packed" : "split", size, max);
 	return true;
 
 oom:
@@ -150,10 +144,10 @@ failed:
 
 bool virtio_rng_test(struct vdev *d)
 {
-	struct rng_queue rq;
+	struct vqueue rq;
 	bool ok = false;
 
-	if (!rng_init(d, &rq))
+	if (!virtio_queue_init(d, 0, 64, &rq))
 		goto out;
 	bool indirect = rq.vqd ? rq.vqd->indirect : rq.vq->indirect;
 	bool event_idx = rq.vqd ? rq.vqd->event_idx : rq.vq->event_idx;

@@ -21,6 +21,7 @@
 #define VIRTIO_F_RING_PACKED (1ull << 34)
 
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BLOCK 2
 
 /* How ring 3 notifies the device (the kick). */
 enum { NOTIFY_MMIO16, NOTIFY_MMIO32, NOTIFY_PIO16 };
@@ -29,6 +30,18 @@ struct vnotify {
 	uint64_t addr;
 	uint32_t value;
 };
+
+/* Notify the device (ring 3: user-rng.c is in the user section). */
+void vnotify_kick(const struct vnotify *n);
+
+/* The TSC, from ring 3 code (the ring-0 rdtsc() lives in tg.h, outside
+ * the user section). */
+static inline uint64_t u_rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
 
 struct vdev;
 struct vdev_ops {
@@ -47,6 +60,7 @@ struct vdev_ops {
 
 struct vdev {
 	const struct vdev_ops *ops;
+	const char *kind;      /* for messages: "virtio-rng" (default), "virtio-blk" */
 	unsigned transport;    /* TRANSPORT_* */
 	char where[32];        /* "00:03.0" or "0xd0000000" */
 	const struct pci_func *pci;
@@ -58,6 +72,22 @@ struct vdev {
 
 /* Bump allocator over the DMA pool (user section, zeroed). */
 void *dma_alloc(size_t size, size_t align);
+
+/* The queue a device was set up with. */
+struct vqueue {
+	struct vqd *vqd;      /* modern transports: the shared driver-side ring */
+	struct vring_drv *vq; /* legacy transports: vring.c */
+	unsigned size;
+};
+
+/* reset, ACKNOWLEDGE, DRIVER, features (the ring features plus
+ * device_features where offered), FEATURES_OK, queue 0 of at most
+ * max_size entries, DRIVER_OK. Prints a FAIL line and returns false on error. */
+bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rq);
+
+/* Benchmark a virtio-blk device (blk-bench=MS): 4 KiB random reads at
+ * queue depth 1 and 32, 1 MiB sequential reads and writes; one line each. */
+bool virtio_blk_bench(struct vdev *d);
 
 /* Initialise d as a virtio-rng device, run the ring-3 requests, check and
  * print the result line, reset the device. Returns true if it passed. */

@@ -279,6 +279,35 @@ START_TEST(socket_port_back_pressure_and_echo)
 }
 END_TEST
 
+/* A socket file nobody listens on (left by a skiff under seccomp) is
+ * replaced; one somebody listens on is refused with a clear error. */
+START_TEST(socket_stale_and_busy)
+{
+	char path[128], err[256] = "";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(path, sizeof(path), "%s/other.sock", dir);
+	strcpy(sa.sun_path, path);
+	int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(stale, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(stale); /* the file stays, nobody listens */
+
+	struct console_port_spec spec = {.kind = CONSOLE_PORT_SOCKET, .name = "x", .path = path};
+	struct virtio_console_config_opts o = {.nports = 1, .ports = {&spec}};
+	struct virtio_console *other = calloc(1, sizeof(*other));
+	ck_assert_msg(virtio_console_init(other, &o, "virtio-console1", &mem, err, sizeof(err)) == 0, "%s", err);
+
+	/* Now it listens: a third one must be refused. */
+	struct virtio_console *third = calloc(1, sizeof(*third));
+	ck_assert_int_eq(virtio_console_init(third, &o, "virtio-console2", &mem, err, sizeof(err)), -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err, "is in use"));
+	virtio_console_destroy(third);
+	virtio_console_destroy(other);
+	free(third);
+	free(other);
+	unlink(path);
+}
+END_TEST
+
 static Suite *console_suite(void)
 {
 	Suite *s = suite_create("virtio-console");
@@ -290,6 +319,7 @@ static Suite *console_suite(void)
 	tcase_add_test(tc, control_malformed);
 	tcase_add_test(tc, file_port_output);
 	tcase_add_test(tc, socket_port_back_pressure_and_echo);
+	tcase_add_test(tc, socket_stale_and_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }
