@@ -8,11 +8,24 @@
 #          host checks the image afterwards (debugfs, e2fsck).
 #   ro-*   a readonly=on disk: the kernel must see it read-only (the
 #          MODE SENSE WP bit) and a direct write must fail.
+#   trim-* a discard=on disk: blkdiscard all of it (the host sees the
+#          image's blocks freed).
 # If sg3-utils are in the image (/usr/bin/sg_inq), sg_inq, sg_vpd,
 # sg_readcap and sg_luns run on the first fs-* disk and their output is
 # printed for the host to compare.
 check_scsi() {
-	local want=${1#:} sys dev serial n=0 bad=0 sum expect mnt ro hctl x sectors discard first=
+	local want=${1#:} sys dev serial n=0 bad=0 sum expect mnt ro hctl x sectors discard first= tries=0
+	# With modules (the Debian kernel) the SCSI scan and sd's probe run
+	# asynchronously after insmod returns: wait for the disks to appear.
+	while [ -n "$want" ] && [ "$tries" -lt 120 ]; do
+		n=0
+		for sys in /sys/block/sd*; do [ -e "$sys/size" ] && n=$((n + 1)); done
+		[ "$n" -ge "$want" ] && break
+		tries=$((tries + 1))
+		sleep 1
+	done
+	[ "$tries" -eq 0 ] || echo "skiff-guest: scsi waited $tries s for the disks"
+	n=0
 	for sys in /sys/block/sd*; do
 		[ -e "$sys" ] || continue
 		dev=${sys##*/}
@@ -56,6 +69,16 @@ check_scsi() {
 				bad=$((bad + 1))
 			else
 				echo "skiff-guest: scsi $serial ($dev) read-only: write refused"
+			fi
+			;;
+		trim-*)
+			n=$((n + 1))
+			# UNMAP (sd's discard mode with thin provisioning) over the whole disk
+			if blkdiscard "/dev/$dev"; then
+				echo "skiff-guest: scsi $serial ($dev) blkdiscard done"
+			else
+				echo "skiff-guest: scsi $serial ($dev): blkdiscard failed"
+				bad=$((bad + 1))
 			fi
 			;;
 		?*)
