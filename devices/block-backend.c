@@ -251,14 +251,20 @@ static void *pool_worker(void *arg)
 		b->pool_head = io->next;
 		if (!b->pool_head)
 			b->pool_tail = &b->pool_head;
-		bool last = !b->pool_head;
 		pthread_mutex_unlock(&b->pool_lock);
 
 		io_finish(b, io, sync_execute(b, io));
-		if (last)
-			batch_end(b);
 
+		/* End the batch when no work is queued *now*, not when this
+		 * request was taken: another worker may have ended its batch
+		 * while this one ran, and this completion must not wait for
+		 * the next request (there may be none: the guest would hang). */
 		pthread_mutex_lock(&b->pool_lock);
+		if (!b->pool_head) {
+			pthread_mutex_unlock(&b->pool_lock);
+			batch_end(b);
+			pthread_mutex_lock(&b->pool_lock);
+		}
 	}
 	pthread_mutex_unlock(&b->pool_lock);
 	return NULL;

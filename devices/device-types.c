@@ -1,16 +1,20 @@
 /* The device-type table. See device-types.h: a new type is one line here. */
 #include "devices/device-types.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
 #include "devices/virtio-rng.h"
+#include "devices/virtio-scsi.h"
 
 const struct device_type *const device_types[] = {
     &virtio_rng_type,
     &virtio_blk_type,
     &virtio_console_type,
+    &virtio_scsi_type,
     NULL,
 };
 
@@ -75,4 +79,29 @@ bool device_parse_positive(const char *value, uint64_t *out)
 	}
 	*out = n;
 	return n > 0;
+}
+
+int device_parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+		*out = value[1] == 'n';
+		return 0;
+	}
+	snprintf(err, errlen, "%s '%s' must be on or off", key, value);
+	return -EINVAL;
+}
+
+int device_check_disk_path(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is a directory, not a disk image", path);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -54,6 +54,12 @@ struct device_type {
 	/* Optional: after all KEY=VALUEs are parsed, check them together
 	 * (e.g. a required key). -EINVAL with the reason in err. */
 	int (*check)(const void *config, char *err, size_t errlen);
+	/* Optional: a line that joins an earlier device instead of making
+	 * one (a disk on a SCSI controller). prev_config is the last earlier
+	 * device of this type, or NULL; transport_given says the line had
+	 * transport=. 1 = merged into prev_config (no new device), 0 = a
+	 * device of its own, -EINVAL with the reason in err. */
+	int (*join)(void *prev_config, void *config, bool transport_given, char *err, size_t errlen);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */
@@ -74,5 +80,11 @@ void device_types_help(FILE *f);
 
 /* For key parsers: a positive whole decimal number. */
 bool device_parse_positive(const char *value, uint64_t *out);
+/* For key parsers: "on" or "off" into *out; else -EINVAL, "KEY 'VALUE' must be on or off". */
+int device_parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen);
+/* For check hooks of disk types: does path name something a disk can be
+ * opened from (exists, not a directory)? The usual mistakes, before
+ * anything starts; the rest (locks, permissions) when it is opened. */
+int device_check_disk_path(const char *path, char *err, size_t errlen);
 
 #endif

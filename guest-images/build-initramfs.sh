@@ -13,6 +13,12 @@
 #       lib/modules, or a root holding lib/modules. Default output:
 #       $SKIFF_CACHE/initramfs-debian.cpio.
 #   build-initramfs.sh --output FILE     one archive without modules.
+#   build-initramfs.sh --sg3-utils [--output FILE]
+#       also sg_inq, sg_vpd, sg_readcap and sg_luns (from the host's
+#       sg3-utils) with the shared libraries they load (libsgutils2, glibc,
+#       the dynamic loader: ~2.6 MiB), for the scsi guest check. Default
+#       output: $SKIFF_CACHE/initramfs-sg.cpio. A separate archive: the
+#       other boots do not pay for unpacking it.
 #
 # Idempotent: an archive is rebuilt only when its inputs change.
 # Environment: SKIFF_CACHE (default /var/cache/skiff), BUSYBOX (default /bin/busybox).
@@ -23,6 +29,7 @@ busybox=${BUSYBOX:-/bin/busybox}
 init=$here/initramfs/init
 checks=$here/initramfs/checks
 canary_src=$here/xstate-canary/canary.c
+sg_tools="sg_inq sg_vpd sg_readcap sg_luns"
 
 # Modules the Debian cloud kernel needs for skiff's devices; dependencies
 # are added from modules.dep. Names match with '-' and '_' treated alike.
@@ -35,9 +42,10 @@ say() { echo "initramfs: $*"; }
 die() { echo "initramfs: error: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit "${1:-0}"; }
 
-modules='' kver='' output=''
+modules='' kver='' output='' sg=''
 while [ $# -gt 0 ]; do
 	case $1 in
+	--sg3-utils) sg=yes; shift ;;
 	--modules) [ $# -ge 2 ] || usage 2; modules=$2; shift 2 ;;
 	--kver) [ $# -ge 2 ] || usage 2; kver=$2; shift 2 ;;
 	-o|--output) [ $# -ge 2 ] || usage 2; output=$2; shift 2 ;;
@@ -47,8 +55,9 @@ while [ $# -gt 0 ]; do
 done
 
 # No arguments: build every archive that can be built, each by a recursive call.
-if [ -z "$modules$output" ]; then
+if [ -z "$modules$output$sg" ]; then
 	"$0" --output "$cache/initramfs.cpio"
+	"$0" --sg3-utils --output "$cache/initramfs-sg.cpio"
 	if [ -d "$cache/debian/modules" ]; then
 		"$0" --modules "$cache/debian/modules" --output "$cache/initramfs-debian.cpio"
 	else
@@ -56,7 +65,16 @@ if [ -z "$modules$output" ]; then
 	fi
 	exit 0
 fi
-[ -n "$output" ] || output=$cache/initramfs-debian.cpio
+if [ -z "$output" ]; then
+	if [ -n "$sg" ] && [ -z "$modules" ]; then output=$cache/initramfs-sg.cpio; else output=$cache/initramfs-debian.cpio; fi
+fi
+sg_paths=()
+if [ -n "$sg" ]; then
+	for tool in $sg_tools; do
+		[ -x "/usr/bin/$tool" ] || die "/usr/bin/$tool missing (apt-get install sg3-utils)"
+		sg_paths+=("/usr/bin/$tool")
+	done
+fi
 
 # Tools and inputs, with the Debian package that provides each.
 [ -x "$busybox" ] || die "$busybox missing (apt-get install busybox-static)"
@@ -73,7 +91,7 @@ command -v cpio >/dev/null || die "cpio missing (apt-get install cpio)"
 if [ "$(id -u)" != 0 ]; then
 	# mknod for /dev/console needs root; fakeroot fakes it and cpio records it.
 	command -v fakeroot >/dev/null || die "not root: /dev/console needs mknod (run as root, or apt-get install fakeroot)"
-	exec fakeroot -- "$0" ${modules:+--modules "$modules"} ${kver:+--kver "$kver"} --output "$output"
+	exec fakeroot -- "$0" ${modules:+--modules "$modules"} ${kver:+--kver "$kver"} ${sg:+--sg3-utils} --output "$output"
 fi
 
 # --- Module selection (only with --modules) ---------------------------------
@@ -131,7 +149,7 @@ fi
 
 # --- Up to date? --------------------------------------------------------------
 stamp=$( {
-	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" | cut -d' ' -f1
+	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "${sg_paths[@]}" | cut -d' ' -f1
 	echo "$kver"
 	for ko in "${load_order[@]}"; do echo "$ko"; sha256sum < "$modules/$ko"; done
 } | sha256sum | cut -c1-16)
@@ -184,6 +202,18 @@ install -m 0644 "$checks"/*.sh lib/skiff/checks/
 # guest needs no libc of its own.
 ${CC:-gcc} -O2 -static -s -o bin/xstate-canary "$canary_src" ||
 	die "building $canary_src failed (apt-get install gcc libc6-dev)"
+# sg3-utils (dynamic): each program, and every library ldd names, at its host path.
+if [ ${#sg_paths[@]} -gt 0 ]; then
+	command -v ldd >/dev/null || die "ldd missing (apt-get install libc-bin)"
+	for prog in "${sg_paths[@]}"; do
+		for file in "$prog" $(ldd "$prog" | grep -o '/[^ ]*'); do
+			[ -e ".$file" ] && continue
+			mkdir -p ".$(dirname "$file")"
+			cp -L "$file" ".$file"
+		done
+	done
+	say "sg3-utils: ${#sg_paths[@]} programs and their libraries, $(du -sck usr/bin/sg_* lib64 lib/x86_64-linux-gnu 2>/dev/null | tail -1 | cut -f1) KiB"
+fi
 mknod -m 0600 dev/console c 5 1
 mknod -m 0666 dev/null c 1 3
 

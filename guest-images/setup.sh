@@ -36,6 +36,7 @@ if [ -n "$debian" ]; then
 	"$here/build-initramfs.sh"
 else
 	"$here/build-initramfs.sh" --output "$cache/initramfs.cpio"
+	"$here/build-initramfs.sh" --sg3-utils --output "$cache/initramfs-sg.cpio"
 fi
 
 show() { # show WHAT FILE

@@ -377,12 +377,25 @@ static int parse_device_key(struct parser *p, const char *spec, struct device_sp
 
 /* A device whose keys are all parsed: the type's own checks across keys
  * (e.g. a required key), then onto the list. */
-static int add_device(struct parser *p, const char *option, const char *spec, struct device_spec *dev)
+static int add_device(struct parser *p, const char *option, const char *spec, struct device_spec *dev,
+		      bool transport_given)
 {
 	char why[256] = "";
 
 	if (dev->type->check && dev->type->check(dev->config.bytes, why, sizeof(why)) < 0)
 		return PERR(p, "%s %s: %s", option, spec, why);
+	if (dev->type->join) {
+		struct device_spec *prev = NULL;
+		for (unsigned i = p->o->nr_devices; i-- > 0 && !prev;)
+			if (p->o->devices[i].type == dev->type)
+				prev = &p->o->devices[i];
+		int joined = dev->type->join(prev ? prev->config.bytes : NULL, dev->config.bytes, transport_given,
+					     why, sizeof(why));
+		if (joined < 0)
+			return PERR(p, "%s %s: %s", option, spec, why);
+		if (joined > 0)
+			return 0;
+	}
 	p->o->devices[p->o->nr_devices++] = *dev;
 	return 0;
 }
@@ -436,7 +449,7 @@ static int parse_device(struct parser *p, const char *spec)
 		if (ret)
 			goto out;
 	}
-	ret = add_device(p, "--device", spec, &dev);
+	ret = add_device(p, "--device", spec, &dev, seen & 1);
 out:
 	free(copy);
 	return ret;
@@ -455,7 +468,7 @@ static int parse_disk(struct parser *p, const char *file)
 		return PERR(p, "--disk %s: too many devices (at most %d)", file, OPTIONS_MAX_DEVICES);
 	if ((ret = parse_device_key(p, file, &dev, "path", file, &seen)) != 0)
 		return ret;
-	return add_device(p, "--disk", file, &dev);
+	return add_device(p, "--disk", file, &dev, false);
 }
 
 /* ---- Strings ---- */

@@ -96,6 +96,17 @@ expect_checks() {
 }
 status_is() { [ "$status" = "$1" ]; }
 
+# bad_input WHAT EXPECTED-TEXT SKIFF-ARGS...: skiff refuses the command
+# line before any guest starts: exit status 2, one line, saying EXPECTED-TEXT.
+bad_input() {
+	local what=$1 want=$2 out st
+	shift 2
+	out=$("$SKIFF" run --kernel "$SMALL_KERNEL" "$@" </dev/null 2>&1)
+	st=$?
+	check "bad input, $what: exit status 2, one line" test "$st" = 2 -a "$(echo "$out" | grep -vc 'software KVM detected')" = 1
+	check "bad input, $what: says '$want'" grep -q -- "$want" <<<"$out"
+}
+
 
 finish() {
 	echo "$test_name: $((checks - failures)) passed, $failures failed"

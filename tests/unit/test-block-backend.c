@@ -4,6 +4,7 @@
  * buffers, cache=none bounce buffers, flush, discard freeing host blocks,
  * write-zeroes, range and read-only refusals, and the image lock. */
 #include <check.h>
+#include <time.h>
 #include "tests/unit/check-run.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -158,6 +159,69 @@ END_TEST
 START_TEST(rw_direct_io_uring) { many_in_flight(BLK_ENGINE_IO_URING, BLK_CACHE_NONE); }
 END_TEST
 START_TEST(rw_direct_threads) { many_in_flight(BLK_ENGINE_THREADS, BLK_CACHE_NONE); }
+END_TEST
+
+/* Every completion is followed by a batch end, also when another worker
+ * ended its batch while this one still ran: io1's done() finishes only
+ * after io2's batch ended (as a device's done() that is slow to take its
+ * lock), so a pool that decided "last of the batch" when it took io1
+ * would never publish io1. */
+static unsigned dones, covered;
+
+static void cover_batch(void *opaque)
+{
+	pthread_mutex_lock(&lock);
+	covered = dones;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+static void late_done(struct blk_io *io, int result)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&lock);
+	while (covered == 0 && pthread_cond_timedwait(&cond, &lock, &until) == 0)
+		;
+	dones++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void quick_done(struct blk_io *io, int result)
+{
+	pthread_mutex_lock(&lock);
+	dones++;
+	pthread_mutex_unlock(&lock);
+}
+
+START_TEST(batch_end_after_every_completion)
+{
+	for (unsigned round = 0; round < 20; round++) {
+		struct blk_backend_options opt = {.path = image, .engine = BLK_ENGINE_THREADS, .batch_end = cover_batch};
+		struct blk_backend *b;
+		char err[256], buf[2][512];
+		struct iovec iov[2] = {{buf[0], 512}, {buf[1], 512}};
+		struct blk_io io[2] = {{.op = BLK_OP_READ, .iov = &iov[0], .iovcnt = 1, .done = late_done},
+				       {.op = BLK_OP_READ, .offset = 4096, .iov = &iov[1], .iovcnt = 1, .done = quick_done}};
+
+		dones = covered = 0;
+		ck_assert_msg(blk_backend_open(&b, &opt, err, sizeof(err)) == 0, "open: %s", err);
+		ck_assert_int_eq(blk_backend_submit(b, &io[0]), 0);
+		ck_assert_int_eq(blk_backend_submit(b, &io[1]), 0);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 3;
+		pthread_mutex_lock(&lock);
+		while ((dones < 2 || covered < 2) && pthread_cond_timedwait(&cond, &lock, &until) == 0)
+			;
+		unsigned d = dones, c = covered;
+		pthread_mutex_unlock(&lock);
+		ck_assert_msg(d == 2 && c == 2, "round %u: %u completions, the last batch end covered %u", round, d, c);
+		blk_backend_close(b);
+	}
+}
 END_TEST
 
 START_TEST(engine_names)
@@ -372,6 +436,7 @@ static Suite *block_backend_suite(void)
 	tcase_add_test(tc, rw_direct_io_uring);
 	tcase_add_test(tc, rw_direct_threads);
 	tcase_add_test(tc, engine_names);
+	tcase_add_test(tc, batch_end_after_every_completion);
 	tcase_add_test(tc, direct_unaligned_memory);
 	tcase_add_test(tc, range_checks);
 	tcase_add_test(tc, readonly_refuses_writes);

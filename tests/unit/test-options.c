@@ -2,6 +2,7 @@
 #include "vmm/options.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
+#include "devices/virtio-scsi.h"
 #include "devices/virtio-rng.h"
 
 #include <check.h>
@@ -324,6 +325,43 @@ START_TEST(test_device_blk_errors)
 }
 END_TEST
 
+/* --device scsi: a line without path= is a controller, a line with path=
+ * a disk on the last controller (or a new one when there is none). */
+START_TEST(test_device_scsi_join)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "scsi,path=/dev/null,serial=s0", "--device",
+			       "scsi,path=/dev/null,lun=2,readonly=on", "--device", "rng", "--device",
+			       "scsi,transport=mmio,queues=2", "--device", "scsi,path=/dev/zero,target=1,discard=on"),
+			 OPTIONS_RUN);
+	ck_assert_uint_eq(o.nr_devices, 3);
+	const struct virtio_scsi_config_opts *c = (const void *)o.devices[0].config.bytes;
+	ck_assert_ptr_eq(o.devices[0].type, &virtio_scsi_type);
+	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_PCI);
+	ck_assert_uint_eq(c->nr_disks, 2);
+	ck_assert_str_eq(c->disks[0].serial, "s0");
+	ck_assert_uint_eq(c->disks[1].lun, 2);
+	ck_assert(c->disks[1].readonly);
+	c = (const void *)o.devices[2].config.bytes;
+	ck_assert_int_eq(o.devices[2].transport, TRANSPORT_MMIO);
+	ck_assert_uint_eq(c->queues, 2);
+	ck_assert_uint_eq(c->nr_disks, 1);
+	ck_assert_str_eq(c->disks[0].path, "/dev/zero");
+	ck_assert_uint_eq(c->disks[0].target, 1);
+	ck_assert(c->disks[0].discard);
+}
+END_TEST
+
+START_TEST(test_device_scsi_errors)
+{
+	ck_parse_error("skiff: --device scsi,path=/dev/null: target 0 LUN 0 already holds /dev/null", "run", "--kernel",
+		       "k", "--device", "scsi,path=/dev/null", "--device", "scsi,path=/dev/null");
+	ck_parse_error("skiff: --device scsi,path=/dev/null,lun=256: lun '256' must be a number from 0 to 255", "run",
+		       "--kernel", "k", "--device", "scsi,path=/dev/null,lun=256");
+	ck_parse_error("skiff: --device scsi,path=/nonexistent/x: cannot open /nonexistent/x: No such file or directory",
+		       "run", "--kernel", "k", "--device", "scsi,path=/nonexistent/x");
+}
+END_TEST
+
 /* Build "skiff run --kernel k" plus n times "--device rng" and parse it. */
 static enum options_result parse_n_devices(int n)
 {
@@ -534,6 +572,8 @@ START_TEST(test_device_unknown_type)
 	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console)",
 		       "run", "--kernel", "k", "--device", "bogus");
 	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, scsi)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, scsi)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
 }
 END_TEST
@@ -943,6 +983,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_rng_keys);
 	tcase_add_test(good, test_device_blk_keys);
 	tcase_add_test(good, test_console_virtio);
+	tcase_add_test(good, test_device_scsi_join);
 	tcase_add_test(good, test_device_32_allowed);
 	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
@@ -975,6 +1016,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_device_bad_transport);
 	tcase_add_test(bad, test_device_unknown_key);
 	tcase_add_test(bad, test_device_blk_errors);
+	tcase_add_test(bad, test_device_scsi_errors);
 	tcase_add_test(bad, test_device_bad_rate);
 	tcase_add_test(bad, test_device_malformed_items);
 	tcase_add_test(bad, test_device_too_many);
