@@ -20,7 +20,7 @@
 #include "devices/virtio-device.h"
 #include "kvm/guest-mem.h"
 
-#define DEVICE_CONFIG_MAX 128 /* bytes of parsed options a type may keep */
+#define DEVICE_CONFIG_MAX 1024/* bytes of parsed options a type may keep */
 
 /* One KEY=VALUE a type accepts. */
 struct device_key {
@@ -30,7 +30,10 @@ struct device_key {
 	/* Store value into config. 0, or -EINVAL with the reason in err
 	 * (without any "--device ..." prefix: the caller adds it). */
 	int (*parse)(void *config, const char *value, char *err, size_t errlen);
+	bool repeatable;   /* may be given several times (each call adds one) */
 };
+
+struct reactor;
 
 struct device_type {
 	const char *name;              /* "rng": --device rng; instances virtio-rng0, virtio-rng1, ... */
@@ -38,9 +41,18 @@ struct device_type {
 	const struct device_key *keys; /* ends with a { NULL } entry */
 	size_t config_size;            /* parsed options, <= DEVICE_CONFIG_MAX; all-zero = defaults */
 	size_t state_size;             /* the device model; the core allocates it zeroed */
-	/* Build the model in state. name is the instance's ("virtio-rng1").
-	 * Returns the virtio_device the transport will drive, or NULL. */
-	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem);
+	/* Build the model in state. name is the instance's ("virtio-rng1");
+	 * fds the device watches go on reactor (not running yet). Returns the
+	 * virtio_device the transport will drive, or NULL with one line in err
+	 * (bad host resources: a TAP that cannot be opened, a port in use). */
+	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem,
+					struct reactor *reactor, char *err, size_t errlen);
+	/* Optional: start the device's own threads, once the reactor runs
+	 * (after the seccomp filter is in place, so they inherit it). */
+	int (*start)(void *state);
+	/* Optional: system calls the device needs beyond the VMM's own (NULL-
+	 * terminated), for the seccomp filter; config as parsed. */
+	const char *const *(*syscalls)(const void *config);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */

@@ -160,6 +160,11 @@ int virtio_request_iov(const struct virtio_request *req, bool writable, struct i
 void virtio_request_complete(struct virtio_request *req, uint32_t written);
 /* The same from inside queue_notify (dev->lock held). */
 void virtio_request_complete_locked(struct virtio_request *req, uint32_t written);
+/* Complete n requests of one queue, popped together under dev->lock, as
+ * one batch: the driver sees all of them used or none (virtio-net spreads
+ * one received frame over several chains). n <= VIRTIO_REQUEST_BATCH_MAX. */
+#define VIRTIO_REQUEST_BATCH_MAX 64
+void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uint32_t *written, unsigned n);
 
 /* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
 

@@ -346,7 +346,7 @@ static int parse_device_key(struct parser *p, const char *spec, struct device_sp
 				    why);
 		}
 	}
-	if (*seen & (1u << bit))
+	if ((*seen & (1u << bit)) && !(bit && keys[bit - 1].repeatable))
 		return PERR(p, "--device %s: key '%s' given twice", spec, key);
 	*seen |= 1u << bit;
 	if (bit == 0)
