@@ -484,6 +484,8 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 	net->ops = net_ops_template;
 	net->ops.nr_queues = 2 * pairs + 1;
 	virtio_device_init(&net->vdev, &net->ops, net, name, mem);
+	for (unsigned p = 0; p < NET_MAX_QUEUE_PAIRS; p++)
+		net->rx_src[p].id = -1; /* destroy after a failed init removes nothing */
 	net->be = be;
 	net->reactor = reactor;
 	net->max_pairs = pairs;
@@ -527,11 +529,16 @@ void virtio_net_destroy(struct virtio_net *net)
 	for (unsigned p = 0; p < net->max_pairs; p++) {
 		if (net->reactor && net->rx_src[p].id >= 0)
 			reactor_remove(net->reactor, net->rx_src[p].id);
+		net->rx_src[p].id = -1;
 		free(net->rx_frame[p]);
+		net->rx_frame[p] = NULL;
 	}
 	if (net->be)
 		net->be->ops->destroy(net->be);
 	free(net->tx_buf);
 	free(net->rx_reqs);
 	net->be = NULL;
+	net->tx_buf = NULL;
+	net->rx_reqs = NULL;
+	memset(&net->stats, 0, sizeof(net->stats)); /* destroying twice is harmless */
 }
