@@ -30,7 +30,7 @@
 #define NET_BACKEND_HDR_LEN 12     /* sizeof(struct virtio_net_hdr_v1) */
 #define NET_MAX_QUEUE_PAIRS 8
 #define NET_MAX_FRAME       65536  /* Ethernet frame incl. GSO super-frames (64 KiB), without header */
-#define NET_MAX_HOSTFWD     64
+#define NET_MAX_HOSTFWD     32
 
 /* Guest-bound offloads the driver accepted (TUN_F_* meaning). */
 #define NET_OFFLOAD_CSUM 1u

@@ -350,3 +350,5 @@ const struct device_type virtio_net_type = {
 	.destroy = net_destroy,
 	.syscalls = net_syscalls,
 };
+
+_Static_assert(sizeof(struct virtio_net_options) <= DEVICE_CONFIG_MAX, "--device net keys must fit the parsed config");
