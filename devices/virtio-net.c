@@ -435,6 +435,8 @@ static int net_activate(struct virtio_device *dev)
 {
 	struct virtio_net *net = dev->priv;
 
+	log_debug(dev->name, "features %#llx: %zu-byte header, receive offloads %#x",
+		  (unsigned long long)dev->features, guest_hdr_len(net), guest_offloads(dev->features));
 	net->be->ops->set_offloads(net->be, guest_offloads(dev->features));
 	/* Until VQ_PAIRS_SET the driver uses pair 0 only (spec 5.1.6.5.5). */
 	net->active_pairs = 1;
