@@ -384,8 +384,8 @@ static void user_check_icmp(const char *name)
 		close(fd);
 		return;
 	}
-	log_warn(name, "backend=user: ICMP echo (ping) from the guest will not work: this host does not allow "
-		       "unprivileged ping sockets (%s; see sysctl net.ipv4.ping_group_range)",
+	log_warn(name, "backend=user: the guest's pings beyond the gateway will get no reply: this host does not "
+		       "allow unprivileged ping sockets (%s; see sysctl net.ipv4.ping_group_range)",
 		 strerror(errno));
 }
 

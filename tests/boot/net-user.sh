@@ -38,23 +38,27 @@ cleanup() {
 }
 trap cleanup EXIT
 in_ns() { ip netns exec "$ns" "$@"; }
-as_user() { setpriv --reuid="$USER_ID" --regid="$USER_ID" --clear-groups "$@"; }
+as_user=(setpriv --reuid="$USER_ID" --regid="$USER_ID" --clear-groups)
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 setfacl -m "u:$USER_ID:rw" /dev/kvm
-tun_closed() { ! in_ns as_user sh -c 'exec 3<>/dev/net/tun' 2>/dev/null; }
+tun_closed() {
+	in_ns "${as_user[@]}" sh -c 'test "$(id -u)" = '"$USER_ID"' && ! (exec 3<>/dev/net/tun) 2>/dev/null'
+}
 check "uid $USER_ID cannot open /dev/net/tun (really unprivileged)" tun_closed
 
 # Host loopback listeners: 5300 sends a line, 5301 takes it back.
 mkfifo "$work/hold"
 exec 3<>"$work/hold"
-echo "hello-from-host-$$" | in_ns as_user "$BUSYBOX" nc -l -p 5300 > /dev/null &
-in_ns as_user "$BUSYBOX" nc -l -p 5301 <&3 > "$work/back" &
+echo "hello-from-host-$$" | in_ns "${as_user[@]}" "$BUSYBOX" nc -l -p 5300 > /dev/null &
+in_ns "${as_user[@]}" "$BUSYBOX" nc -l -p 5301 <&3 > "$work/back" &
 
 log=$LOG_DIR/$test_name-user.log
+: > "$log"
+chown "$USER_ID" "$log" # skiff-ping-test, as the user, writes the console there
 start=$(date +%s.%N)
-in_ns as_user "$here/tools/skiff-ping-test" --skiff "$SKIFF" --timeout 600 --log "$log" --checks virtio,netuser \
+in_ns "${as_user[@]}" "$here/tools/skiff-ping-test" --skiff "$SKIFF" --timeout 600 --log "$log" --checks virtio,netuser \
 	-- --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" \
 	--device net,backend=user,hostfwd=tcp:127.0.0.1:5500-:5400,hostfwd=udp:127.0.0.1:5501-:5401,transport=pci-modern \
 	> "$work/result" 2>&1 &
@@ -64,7 +68,7 @@ for _ in $(seq 1200); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.5
 done
-echo "host-hello" | in_ns as_user timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 > "$work/hostfwd" 2>&1
+echo "host-hello" | in_ns "${as_user[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 > "$work/hostfwd" 2>&1
 wait "$pid"
 status=$?
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)

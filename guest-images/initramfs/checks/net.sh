@@ -43,6 +43,23 @@ net_link_up() {
 	return 1
 }
 
+# Wait up to $2 seconds until a TCP socket listens on port $1 (exec is
+# slow here: a background `nc -l` may take seconds to get there).
+net_wait_listen() {
+	local hex i=0 sl local rest
+	hex=$(printf '%04X' "$1")
+	while [ $i -lt $(($2 * 4)) ]; do
+		for f in /proc/net/tcp /proc/net/tcp6; do
+			while read -r sl local rest; do
+				case "$local ${rest#* }" in *":$hex 0A "*) return 0 ;; esac
+			done < "$f" 2>/dev/null
+		done
+		sleep 0.25
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # udhcpc calls this (as `$0 EVENT`) with the lease in its environment.
 net_dhcp_script() {
 	cat > /tmp/udhcpc.script <<'SCRIPT'
@@ -52,7 +69,7 @@ bound|renew)
 	ip addr flush dev "$interface"
 	ip addr add "$ip/${mask:-24}" dev "$interface"
 	for r in $router; do ip route add default via "$r" dev "$interface"; break; done
-	echo "skiff-guest: dhcp $interface $ip/${mask:-24} router ${router:-none} dns ${dns:-none}"
+	echo "skiff-guest: dhcp $interface $ip/${mask:-24} router ${router:-none} dns ${dns:-none}" > /dev/console
 	: > "/tmp/dhcp.$interface" ;;
 esac
 SCRIPT

@@ -14,6 +14,7 @@ check_netuser() {
 	net_configure "$iface" dhcp || bad="$bad no-dhcp-lease"
 	# Listen before telling the host we are ready: its hostfwd may connect at once.
 	echo guest-hostfwd-ok | timeout 120 nc -l -p 5400 > /tmp/hostfwd.in &
+	net_wait_listen 5400 30 || bad="$bad listener-not-up"
 	echo "skiff-ready: netuser $iface"
 	mkfifo /tmp/hold
 	exec 3<>/tmp/hold
