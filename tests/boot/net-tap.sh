@@ -86,6 +86,14 @@ expect_checks virtio net nettap
 check "transitional PCI (00:01.0) bound to virtio_net, modern" device_is virtio_net modern '.*/0000:00:01.0'
 check "legacy-only PCI (00:02.0) bound to virtio_net, legacy" device_is virtio_net legacy '.*/0000:00:02.0'
 check "virtio-mmio v2 (LNRO0005:00) bound to virtio_net, modern" device_is virtio_net modern '.*/LNRO0005:00'
+# Feature bits as the guest's driver shows them (a string from bit 0).
+feature() { log_has "skiff-guest: eth[0-9] nic $1 rx-queues $2 features $(head -c "$3" /dev/zero | tr '\0' .)1"; }
+check "NIC 1: MQ negotiated, 2 rx queues" feature 1 2 22
+check "NIC 1: MRG_RXBUF negotiated" feature 1 2 15
+check "NIC 1: GUEST_TSO4 negotiated (TAP takes receive offloads)" feature 1 2 7
+check "NIC 1: HOST_TSO4 negotiated" feature 1 2 11
+check "NIC 2 (legacy): CTRL_VQ negotiated" feature 2 1 17
+check "NIC 3 (mmio): CSUM negotiated" feature 3 1 0
 for n in 1 2 3; do
 	check "NIC $n: the host side pinged the guest" grep -q ' 0% packet loss' "$work/ping$n"
 	check "NIC $n: guest received $MIB MiB with the host's md5sum" \

@@ -14,12 +14,16 @@ nettap_index() {
 
 check_nettap() {
 	. /lib/skiff/checks/net.sh
-	local ifaces i n bad= sum size
+	local ifaces i n bad= sum size features mode=$1
 	ifaces=$(net_ifaces)
 	[ -n "$ifaces" ] || { fail nettap "no virtio-net interface"; return; }
 	for i in $ifaces; do
 		n=$(nettap_index "$i")
 		[ -n "$n" ] || { bad="$bad $i:unexpected-mac"; continue; }
+		# What the driver negotiated (bit string from bit 0) and its rx queues.
+		read -r features < "/sys/class/net/$i/device/features"
+		set -- /sys/class/net/$i/queues/rx-*
+		echo "skiff-guest: $i nic $n rx-queues $# features $features"
 		net_link_up "$i" 5 || bad="$bad $i:no-carrier"
 		net_configure "$i" "10.77.$n.2/24" || bad="$bad $i:no-address"
 	done
@@ -30,7 +34,7 @@ check_nettap() {
 	echo "skiff-ready: nettap $ifaces"
 	mkfifo /tmp/hold
 	exec 3<>/tmp/hold # nc's stdin: never at EOF, so nc waits for the host to finish
-	[ "$1" = :ping ] || for i in $ifaces; do
+	[ "$mode" = :ping ] || for i in $ifaces; do
 		n=$(nettap_index "$i")
 		[ -n "$n" ] || continue
 		timeout 600 nc "10.77.$n.1" $((5100 + n)) <&3 > /tmp/rx || bad="$bad $i:receive-failed"
@@ -42,7 +46,7 @@ check_nettap() {
 	done
 	exec 3>&-
 	if [ -z "$bad" ]; then
-		pass nettap "$ifaces: link, address, ping$([ "$1" = :ping ] || echo ', TCP both ways')"
+		pass nettap "$ifaces: link, address, ping$([ "$mode" = :ping ] || echo ', TCP both ways')"
 	else
 		fail nettap "$bad"
 	fi
