@@ -506,6 +506,80 @@ START_TEST(ctrl_receive_filter)
 }
 END_TEST
 
+/* Two queue pairs: the control queue moves to index 4 with MQ, pair 1
+ * carries nothing until VQ_PAIRS_SET 2, then its rx queue (2) takes the
+ * backend's pair-1 frames and its tx queue (3) sends on backend pair 1. */
+static unsigned sent_on_pair;
+
+static int fake_send_pair(struct net_backend *be, unsigned q, const void *frame, size_t len)
+{
+	sent_on_pair = q;
+	return fake_send(be, q, frame, len);
+}
+
+START_TEST(multiqueue_pairs)
+{
+	struct virtio_net_options c = { .mac = { 0x52, 0x54, 0, 0, 0, 1 }, .queues = 2 };
+	static struct net_backend_ops ops;
+	struct vqd rx1, tx1, ctrl4;
+	uint64_t features = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) |
+			    F(VIRTIO_NET_F_MQ);
+	uint16_t pairs = 2;
+	uint32_t len;
+
+	ops = fake_ops;
+	ops.send = fake_send_pair;
+	fb->be.ops = &ops;
+	ck_assert_int_eq(virtio_net_init(net, "virtio-net0", &mem, &c, &fb->be, NULL), 0);
+	struct virtio_device *dev = &net->vdev;
+	ck_assert_uint_eq(dev->ops->nr_queues, 5);
+	dev->offered = dev->ops->features(dev) | F(VIRTIO_F_VERSION_1);
+	virtio_device_write_driver_features(dev, 0, (uint32_t)features);
+	virtio_device_write_driver_features(dev, 1, (uint32_t)(features >> 32));
+	virtio_device_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	start_queue(0, &rxq, RX_RING);
+	start_queue(1, &txq, TX_RING);
+	start_queue(2, &rx1, 0x40000);
+	start_queue(3, &tx1, 0x50000);
+	start_queue(4, &ctrl4, CTRL_RING);
+	virtio_device_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+					      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	ck_assert_uint_eq(fb->pairs, 1); /* one pair until the driver asks for more */
+
+	struct vqd_buf in = { BUFS, 1600 };
+	ck_assert_int_eq(vqd_add(&rx1, NULL, 0, &in, 1, (void *)1, false), 0);
+	fake_queue_frame(fb, 80, 5);
+	ck_assert(!virtio_net_backend_ready(net, 1, 64)); /* pair 1 not in use yet */
+	ck_assert_uint_eq(fb->recv_calls, 0);
+
+	/* VQ_PAIRS_SET 2 through the control queue at index 4. */
+	struct virtio_net_ctrl_hdr hdr = { .class = VIRTIO_NET_CTRL_MQ, .cmd = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET };
+	memcpy(ram + BUFS + 0x2000, &hdr, sizeof(hdr));
+	memcpy(ram + BUFS + 0x2100, &pairs, 2);
+	ram[BUFS + 0x3000] = 0xee;
+	struct vqd_buf out[2] = { { BUFS + 0x2000, sizeof(hdr) }, { BUFS + 0x2100, 2 } };
+	struct vqd_buf ack = { BUFS + 0x3000, 1 };
+	ck_assert_int_eq(vqd_add(&ctrl4, out, 2, &ack, 1, (void *)1, false), 0);
+	virtio_device_kick(dev, 4);
+	ck_assert_ptr_eq(vqd_get_used(&ctrl4, &len), (void *)1);
+	ck_assert_uint_eq(ram[BUFS + 0x3000], VIRTIO_NET_OK);
+	ck_assert_uint_eq(net->active_pairs, 2);
+	ck_assert_uint_eq(fb->pairs, 2);
+
+	ck_assert(!virtio_net_backend_ready(net, 1, 64));
+	ck_assert_ptr_eq(vqd_get_used(&rx1, &len), (void *)1);
+	ck_assert_uint_eq(len, 12 + 80);
+
+	struct vqd_buf frame[2] = { { BUFS + 0x4000, 12 }, { BUFS + 0x5000, 60 } };
+	memset(ram + BUFS + 0x4000, 0, 12);
+	ck_assert_int_eq(vqd_add(&tx1, frame, 2, NULL, 0, (void *)1, false), 0);
+	virtio_device_kick(dev, 3);
+	ck_assert_ptr_eq(vqd_get_used(&tx1, &len), (void *)1);
+	ck_assert_uint_eq(fb->nr_sent, 1);
+	ck_assert_uint_eq(sent_on_pair, 1);
+}
+END_TEST
+
 /* Config space: MAC, link status, pairs, MTU as the driver reads them. */
 START_TEST(config_space)
 {
@@ -559,6 +633,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, tx_with_offload_header);
 	tcase_add_test(tc, tx_malformed_chains_dropped_and_counted);
 	tcase_add_test(tc, ctrl_receive_filter);
+	tcase_add_test(tc, multiqueue_pairs);
 	tcase_add_test(tc, config_space);
 	tcase_add_test(tc, mac_parser);
 	suite_add_tcase(s, tc);
