@@ -7,6 +7,7 @@
 
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-scsi.h"
 
@@ -15,6 +16,7 @@ const struct device_type *const device_types[] = {
     &virtio_blk_type,
     &virtio_console_type,
     &virtio_scsi_type,
+    &virtio_net_type,
     NULL,
 };
 

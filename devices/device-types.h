@@ -21,7 +21,7 @@
 #include "devices/virtio-device.h"
 #include "kvm/guest-mem.h"
 
-#define DEVICE_CONFIG_MAX 128 /* bytes of parsed options a type may keep */
+#define DEVICE_CONFIG_MAX 1024/* bytes of parsed options a type may keep */
 
 /* One KEY=VALUE a type accepts. */
 struct device_key {
@@ -31,8 +31,10 @@ struct device_key {
 	/* Store value into config. 0, or -EINVAL with the reason in err
 	 * (without any "--device ..." prefix: the caller adds it). */
 	int (*parse)(void *config, const char *value, char *err, size_t errlen);
-	bool repeatable; /* may be given more than once (each call adds) */
+	bool repeatable;   /* may be given several times (each call adds one) */
 };
+
+struct reactor;
 
 struct device_type {
 	const char *name;              /* "rng": --device rng; instances virtio-rng0, virtio-rng1, ... */
@@ -40,16 +42,20 @@ struct device_type {
 	const struct device_key *keys; /* ends with a { NULL } entry */
 	size_t config_size;            /* parsed options, <= DEVICE_CONFIG_MAX; all-zero = defaults */
 	size_t state_size;             /* the device model; the core allocates it zeroed */
-	/* Build the model in state. name is the instance's ("virtio-rng1").
-	 * Returns the virtio_device the transport will drive, or NULL. */
-	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem);
-	/* Optional, instead of create for types whose set-up can fail for a
-	 * reason the user must read (a disk image missing or locked): NULL
-	 * with one line in err. */
-	struct virtio_device *(*open)(void *state, const void *config, const char *name, const struct guest_mem *mem,
-				      char *err, size_t errlen);
+	/* Build the model in state. name is the instance's ("virtio-rng1");
+	 * fds the device watches go on reactor (not running yet). Returns the
+	 * virtio_device the transport will drive, or NULL with one line in err
+	 * (bad host resources: a TAP that cannot be opened, a port in use). */
+	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem,
+					struct reactor *reactor, char *err, size_t errlen);
+	/* Optional: start the device's own threads, once the reactor runs
+	 * (after the seccomp filter is in place, so they inherit it). */
+	int (*start)(void *state);
+	/* Optional: system calls the device needs beyond the VMM's own (NULL-
+	 * terminated), for the seccomp filter; config as parsed. */
+	const char *const *(*syscalls)(const void *config);
 	/* Optional: the machine's stop request (e.g. Ctrl-A x typed on a
-	 * console the device owns), handed in after create/open. */
+	 * console the device owns), handed in after create. */
 	void (*set_stop)(void *state, struct stop_hook hook);
 	/* Optional: after all KEY=VALUEs are parsed, check them together
 	 * (e.g. a required key). -EINVAL with the reason in err. */

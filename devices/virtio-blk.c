@@ -494,9 +494,10 @@ static int blk_check(const void *config, char *err, size_t errlen)
 	return 0;
 }
 
-static struct virtio_device *blk_open(void *state, const void *config, const char *name, const struct guest_mem *mem,
-				      char *err, size_t errlen)
+static struct virtio_device *blk_create(void *state, const void *config, const char *name, const struct guest_mem *mem,
+				      struct reactor *reactor, char *err, size_t errlen)
 {
+	(void)reactor; /* no fds on the reactor: the device has its own threads */
 	struct virtio_blk *blk = state;
 
 	const struct virtio_blk_config_opts *c = config;
@@ -518,6 +519,6 @@ const struct device_type virtio_blk_type = {
 	.config_size = sizeof(struct virtio_blk_config_opts),
 	.state_size = sizeof(struct virtio_blk),
 	.check = blk_check,
-	.open = blk_open,
+	.create = blk_create,
 	.destroy = blk_destroy,
 };

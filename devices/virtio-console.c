@@ -667,9 +667,10 @@ static int console_check(const void *config, char *err, size_t errlen)
 	return 0;
 }
 
-static struct virtio_device *console_open(void *state, const void *config, const char *name,
-					  const struct guest_mem *mem, char *err, size_t errlen)
+static struct virtio_device *console_create(void *state, const void *config, const char *name,
+					  const struct guest_mem *mem, struct reactor *reactor, char *err, size_t errlen)
 {
+	(void)reactor; /* no fds on the reactor: the device has its own threads */
 	struct virtio_console *con = state;
 
 	if (virtio_console_init(con, config, name, mem, err, errlen) < 0)
@@ -702,7 +703,7 @@ const struct device_type virtio_console_type = {
 	.config_size = sizeof(struct virtio_console_config_opts),
 	.state_size = sizeof(struct virtio_console),
 	.check = console_check,
-	.open = console_open,
+	.create = console_create,
 	.destroy = console_destroy,
 	.set_stop = console_set_stop,
 };

@@ -149,6 +149,27 @@ void virtio_request_complete_locked(struct virtio_request *req, uint32_t written
 		virtio_device_notify_used(dev, req->q);
 }
 
+void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uint32_t *written, unsigned n)
+{
+	const struct vq_chain *chains[VIRTIO_REQUEST_BATCH_MAX];
+	struct virtio_device *dev;
+	unsigned live = 0;
+
+	if (n == 0)
+		return;
+	dev = reqs[0].dev;
+	for (unsigned i = 0; i < n && i < VIRTIO_REQUEST_BATCH_MAX; i++)
+		if (reqs[i].epoch == dev->reset_epoch)
+			chains[live++] = &reqs[i].chain;
+	/* Popped in one go under dev->lock: all of one epoch, or none. */
+	if (live == n) {
+		vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n);
+		virtio_device_notify_used(dev, reqs[0].q);
+	}
+	for (unsigned i = 0; i < n; i++)
+		request_done(dev);
+}
+
 void virtio_request_complete(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;

@@ -164,6 +164,11 @@ void virtio_request_complete_locked(struct virtio_request *req, uint32_t written
  * interrupt; after the batch, call virtio_device_notify_used() once for
  * each queue it touched (EVENT_IDX then decides on one interrupt). */
 void virtio_request_push_locked(struct virtio_request *req, uint32_t written);
+/* Complete n requests of one queue, popped together under dev->lock, as
+ * one batch: the driver sees all of them used or none (virtio-net spreads
+ * one received frame over several chains). n <= VIRTIO_REQUEST_BATCH_MAX. */
+#define VIRTIO_REQUEST_BATCH_MAX 64
+void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uint32_t *written, unsigned n);
 
 /* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
 

@@ -182,7 +182,7 @@ static const struct device_key rng_keys[] = {
 };
 
 static struct virtio_device *rng_create(void *state, const void *config, const char *name,
-					const struct guest_mem *mem)
+					const struct guest_mem *mem, struct reactor *reactor, char *err, size_t errlen)
 {
 	const struct virtio_rng_config *c = config;
 	struct virtio_rng *rng = state;

@@ -728,9 +728,10 @@ static int scsi_join(void *prev_config, void *config, bool transport_given, char
 	return add_disk(prev, &c->disk, err, errlen) < 0 ? -EINVAL : 1;
 }
 
-static struct virtio_device *scsi_open(void *state, const void *config, const char *name,
-				       const struct guest_mem *mem, char *err, size_t errlen)
+static struct virtio_device *scsi_create(void *state, const void *config, const char *name,
+				       const struct guest_mem *mem, struct reactor *reactor, char *err, size_t errlen)
 {
+	(void)reactor; /* no fds on the reactor: the device has its own threads */
 	struct virtio_scsi *s = state;
 
 	if (virtio_scsi_init(s, config, name, mem, BLK_ENGINE_AUTO, err, errlen) < 0)
@@ -751,6 +752,6 @@ const struct device_type virtio_scsi_type = {
 	.state_size = sizeof(struct virtio_scsi),
 	.check = scsi_check,
 	.join = scsi_join,
-	.open = scsi_open,
+	.create = scsi_create,
 	.destroy = scsi_destroy,
 };

@@ -554,38 +554,55 @@ int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool 
 
 void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written)
 {
-	if (vq->broken || !vq->ready)
+	vq_push_batch(vq, &chain, &written, 1);
+}
+
+void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n)
+{
+	if (vq->broken || !vq->ready || n == 0)
 		return;
-	if (written > chain->in_bytes)
-		written = (uint32_t)chain->in_bytes; /* never claim more than the driver gave */
 
 	if (!vq->packed) {
-		uint32_t *elem = used_elem(vq, vq->used_idx & (vq->size - 1));
+		/* Every element first, then one index update that covers them. */
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t *elem = used_elem(vq, (uint16_t)(vq->used_idx + i) & (vq->size - 1));
+			uint32_t len = written[i] > chains[i]->in_bytes ? (uint32_t)chains[i]->in_bytes : written[i];
 
-		store32(&elem[0], chain->id);
-		store32(&elem[1], written);
-		/* The element must be visible before the index that covers it. */
+			store32(&elem[0], chains[i]->id);
+			store32(&elem[1], len); /* never claim more than the driver gave */
+		}
+		/* The elements must be visible before the index that covers them. */
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-		vq->used_idx++;
+		vq->used_idx += n;
 		store16(used_idx_field(vq), vq->used_idx);
 	} else {
-		struct vring_packed_desc *d = packed_desc(vq, vq->used_idx);
-		uint16_t flags = vq->used_wrap ? PACKED_AVAIL | PACKED_USED : 0;
+		/* The driver reads a batch from its first slot on: hand that slot
+		 * back last, so it never sees the batch half written. */
+		struct vring_packed_desc *first = packed_desc(vq, vq->used_idx);
+		uint16_t first_flags = vq->used_wrap ? PACKED_AVAIL | PACKED_USED : 0;
 
-		store16(&d->id, chain->id);
-		store32(&d->len, written);
-		/* id and len before the flags that hand the slot back. */
-		__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
-		/* A used element stands for the whole chain: skip its slots. */
-		vq->used_idx += chain->ndesc;
-		if (vq->used_idx >= vq->size) {
-			vq->used_idx -= vq->size;
-			vq->used_wrap = !vq->used_wrap;
+		for (unsigned i = 0; i < n; i++) {
+			struct vring_packed_desc *d = packed_desc(vq, vq->used_idx);
+			uint16_t flags = vq->used_wrap ? PACKED_AVAIL | PACKED_USED : 0;
+			uint32_t len = written[i] > chains[i]->in_bytes ? (uint32_t)chains[i]->in_bytes : written[i];
+
+			store16(&d->id, chains[i]->id);
+			store32(&d->len, len);
+			/* id and len before the flags that hand the slot back. */
+			if (i > 0)
+				__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+			/* A used element stands for the whole chain: skip its slots. */
+			vq->used_idx += chains[i]->ndesc;
+			if (vq->used_idx >= vq->size) {
+				vq->used_idx -= vq->size;
+				vq->used_wrap = !vq->used_wrap;
+			}
 		}
+		__atomic_store_n(&first->flags, first_flags, __ATOMIC_RELEASE);
 	}
 	/* For vq_needs_interrupt(); past 65536 it only matters that it is a lot. */
-	if (vq->pending_used <= UINT16_MAX)
-		vq->pending_used += vq->packed ? chain->ndesc : 1;
+	for (unsigned i = 0; i < n && vq->pending_used <= UINT16_MAX; i++)
+		vq->pending_used += vq->packed ? chains[i]->ndesc : 1;
 }
 
 /* Packed ring, driver asked for an interrupt at a given slot (spec "Event

@@ -127,6 +127,10 @@ int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool 
  * (clamped to chain->in_bytes). Ignored on a broken queue. */
 void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written);
 
+/* Return n chains as used at once: the driver sees all of them or none
+ * (virtio-net's mergeable rx buffers: one frame over several chains). */
+void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n);
+
 /* After one or more vq_push(): does the driver want an interrupt now? */
 bool vq_needs_interrupt(struct virtqueue *vq);
 

@@ -470,7 +470,7 @@ int machine_run(struct machine *m)
 
 	if (m->opts->seccomp) {
 		char err[256];
-		if ((ret = seccomp_install(err, sizeof(err))) < 0) {
+		if ((ret = seccomp_install(m->opts, err, sizeof(err))) < 0) {
 			log_error(NULL, "%s", err);
 			return EXIT_ERROR;
 		}

@@ -119,6 +119,24 @@ void reactor_remove(struct reactor *r, int id)
 	pthread_mutex_unlock(&r->lock);
 }
 
+int reactor_set_events(struct reactor *r, int id, uint32_t events)
+{
+	int ret = -ENOENT;
+
+	if (id < 0 || id >= REACTOR_MAX_SOURCES)
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	struct reactor_source *s = &r->sources[id];
+	if (s->in_use && !s->timer) {
+		struct epoll_event ev = {.events = events, .data.u64 = source_tag((unsigned)id, s->generation)};
+		ret = epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
+		if (!events)
+			s->more = false; /* paused: no extra turns either */
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
 /* Run source index's handler if it is still the source the event was for. */
 static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
 {

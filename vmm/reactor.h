@@ -77,6 +77,10 @@ __attribute__((warn_unused_result)) int reactor_init(struct reactor *r);
  * reactor_remove(), or -errno. The caller keeps owning fd. */
 __attribute__((warn_unused_result)) int reactor_add(struct reactor *r, int fd, uint32_t events, unsigned flags,
                                                     reactor_handler handler, void *opaque, unsigned budget);
+/* Pause (events 0) or resume watching a source's fd, e.g. a device that
+ * stops reading its TAP while the guest's ring is full and resumes on
+ * the guest's kick. Level-triggered only. 0, or -errno. */
+int reactor_set_events(struct reactor *r, int id, uint32_t events);
 /* Call handler(opaque, EPOLLIN, budget) every period_ms. Returns a source id or -errno. */
 __attribute__((warn_unused_result)) int reactor_add_timer(struct reactor *r, unsigned period_ms,
                                                           reactor_handler handler, void *opaque);

@@ -2,6 +2,7 @@
 #include "vmm/seccomp.h"
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
+#include "devices/device-types.h"
 #include "vmm/terminal.h"
 
 #include <errno.h>
@@ -50,7 +51,20 @@ static void seccomp_sigsys(int sig, siginfo_t *info, void *uctx)
 	_exit(EXIT_VCPU_ERROR);
 }
 
-int seccomp_install(char *err, size_t errlen)
+static int allow(scmp_filter_ctx ctx, const char *name, char *err, size_t errlen)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	int ret;
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0; /* not a system call on this architecture */
+	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	if (ret < 0)
+		err_printf(err, errlen, "seccomp: cannot allow %s: %s", name, strerror(-ret));
+	return ret;
+}
+
+int seccomp_install(const struct options *opts, char *err, size_t errlen)
 {
 	/* Let the C library do its lazy file reads now: the first gmtime_r()
 	 * (the CMOS clock) reads /etc/localtime. */
@@ -69,13 +83,15 @@ int seccomp_install(char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	int ret = 0;
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && ret == 0; i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue; /* not a system call on this architecture */
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (ret < 0)
-			err_printf(err, errlen, "seccomp: cannot allow %s: %s", allowed[i], strerror(-ret));
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && ret == 0; i++)
+		ret = allow(ctx, allowed[i], err, errlen);
+	/* What the devices asked for need (e.g. backend=user's sockets). */
+	for (unsigned d = 0; d < opts->nr_devices && ret == 0; d++) {
+		const struct device_spec *spec = &opts->devices[d];
+		const char *const *extra = spec->type->syscalls ? spec->type->syscalls(spec->config.bytes) : NULL;
+
+		for (; extra && *extra && ret == 0; extra++)
+			ret = allow(ctx, *extra, err, errlen);
 	}
 	/* Opening files fails quietly (EACCES) instead of trapping: glibc's
 	 * malloc reads /proc/sys/vm/overcommit_memory the first time it

@@ -48,18 +48,11 @@ static int model_create(struct virtio_devices *vd, struct virtio_slot *s, char *
 	s->state = calloc(1, type->state_size);
 	if (!s->state)
 		return -ENOMEM;
-	if (type->open) {
-		char why[256] = "";
-		s->vdev = type->open(s->state, s->spec->config.bytes, s->name, &vd->vm->mem, why, sizeof(why));
-		if (!s->vdev) {
-			snprintf(err, errlen, "%s: %s", s->name, why);
-			return -EINVAL;
-		}
-	} else {
-		s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem);
-	}
+	char why[200] = "";
+
+	s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem, &vd->reactor, why, sizeof(why));
 	if (!s->vdev) {
-		snprintf(err, errlen, "--device %s: cannot create %s", type->name, s->name);
+		snprintf(err, errlen, "--device %s: %s", type->name, why[0] ? why : "cannot create the device");
 		return -EINVAL;
 	}
 	if ((ret = kvm_platform_attach_queues(&vd->platform, s->vdev)) < 0) {
@@ -184,7 +177,12 @@ void virtio_devices_set_stop_hook(struct virtio_devices *vd, struct stop_hook ho
 
 int virtio_devices_start(struct virtio_devices *vd)
 {
-	return reactor_start(&vd->reactor);
+	int ret = reactor_start(&vd->reactor);
+
+	for (unsigned i = 0; i < vd->nr_slots && ret == 0; i++)
+		if (vd->slot[i].spec->type->start)
+			ret = vd->slot[i].spec->type->start(vd->slot[i].state);
+	return ret;
 }
 
 void virtio_devices_stop(struct virtio_devices *vd)

@@ -18,7 +18,9 @@
  *    handler gets a budget per wake-up.
  *  - per-device I/O threads, where a device needs one (blocking file
  *    I/O): created and joined by the device; they finish requests with
- *    virtio_request_complete().
+ *    virtio_request_complete(). virtio-net's backend=user runs libslirp's
+ *    poll loop on its own thread ("slirp"); it never takes dev->lock and
+ *    hands frames over through a queue and an eventfd the reactor watches.
  *  - the main thread: set-up, then waits for the vCPUs; tear-down.
  *
  * Locks, outermost first (never take an earlier one while holding a later one):
@@ -35,7 +37,8 @@
  *     (the GSI routing copy), reactor->lock (the source table): leaves,
  *     nothing is called with them held but the kernel.
  * A device's own locks nest inside dev->lock and are never held across
- * virtio_request_complete().
+ * virtio_request_complete() (e.g. the slirp backend's lock, taken by the
+ * reactor under dev->lock for tx and rx).
  */
 #ifndef SKIFF_VIRTIO_DEVICES_H
 #define SKIFF_VIRTIO_DEVICES_H

@@ -4,6 +4,9 @@
 #include "devices/virtio-console.h"
 #include "devices/virtio-scsi.h"
 #include "devices/virtio-rng.h"
+#include "devices/virtio-net.h"
+
+#include <arpa/inet.h>
 
 #include <check.h>
 #include <stdio.h>
@@ -569,12 +572,40 @@ END_TEST
 
 START_TEST(test_device_unknown_type)
 {
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console, scsi, net)",
 		       "run", "--kernel", "k", "--device", "bogus");
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console)",
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, scsi)",
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, scsi)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console, scsi, net)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
+}
+END_TEST
+
+/* --device net: keys checked on the command line (the rest, like a TAP
+ * that cannot be opened or a port in use, before the guest starts). */
+START_TEST(test_device_net_keys)
+{
+	ck_parse_error("skiff: --device net,mac=01:00:00:00:00:01: mac '01:00:00:00:00:01' is a multicast address, not a unicast address",
+		       "run", "--kernel", "k", "--device", "net,mac=01:00:00:00:00:01");
+	ck_parse_error("skiff: --device net,mac=52:54:00:00:01: mac '52:54:00:00:01' is not a MAC address like 52:54:00:12:34:56",
+		       "run", "--kernel", "k", "--device", "net,mac=52:54:00:00:01");
+	ck_parse_error("skiff: --device net,backend=user,hostfwd=tcp:8080-:80: hostfwd 'tcp:8080-:80' must look like tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (or udp:...)",
+		       "run", "--kernel", "k", "--device", "net,backend=user,hostfwd=tcp:8080-:80");
+	ck_parse_error("skiff: --device net,backend=slirp: backend 'slirp' must be tap or user",
+		       "run", "--kernel", "k", "--device", "net,backend=slirp");
+	ck_parse_error("skiff: --device net,queues=9: queues '9' must be a number of queue pairs from 1 to 8",
+		       "run", "--kernel", "k", "--device", "net,queues=9");
+	ck_parse_error("skiff: --device net,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02: key 'mac' given twice",
+		       "run", "--kernel", "k", "--device", "net,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02");
+	/* hostfwd may repeat: both rules kept. */
+	options_free(&o);
+	options_defaults(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device",
+			       "net,backend=user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-10.0.2.15:53"), 0);
+	const struct virtio_net_options *c = (const void *)o.devices[0].config.bytes;
+	ck_assert_uint_eq(c->backend.nr_hostfwd, 2);
+	ck_assert_uint_eq(c->backend.hostfwd[0].host_port, 2222);
+	ck_assert_uint_eq(c->backend.hostfwd[0].guest_port, 22);
+	ck_assert_uint_eq(c->backend.hostfwd[1].udp, 1);
+	ck_assert_uint_eq(c->backend.hostfwd[1].guest_addr, htonl(0x0a00020f));
 }
 END_TEST
 
@@ -1014,6 +1045,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_empty_file_name);
 	tcase_add_test(bad, test_device_unknown_type);
 	tcase_add_test(bad, test_device_bad_transport);
+	tcase_add_test(bad, test_device_net_keys);
 	tcase_add_test(bad, test_device_unknown_key);
 	tcase_add_test(bad, test_device_blk_errors);
 	tcase_add_test(bad, test_device_scsi_errors);

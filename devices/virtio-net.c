@@ -1,0 +1,546 @@
+/* virtio-net: the device model. See virtio-net.h; backends are in
+ * net-tap.c and net-user.c, the command-line keys in net-options.c. */
+#include "devices/virtio-net.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+
+#include "vmm/log.h"
+
+#define F(bit) VIRTIO_FEATURE(bit)
+
+/* Offloads the driver takes on receive, from the negotiated features. */
+static unsigned guest_offloads(uint64_t features)
+{
+	unsigned o = 0;
+
+	if (features & F(VIRTIO_NET_F_GUEST_CSUM))
+		o |= NET_OFFLOAD_CSUM;
+	if (features & F(VIRTIO_NET_F_GUEST_TSO4))
+		o |= NET_OFFLOAD_TSO4;
+	if (features & F(VIRTIO_NET_F_GUEST_TSO6))
+		o |= NET_OFFLOAD_TSO6;
+	return o;
+}
+
+/* The driver's header: 12 bytes with VERSION_1 or MRG_RXBUF, else the
+ * legacy 10 (no num_buffers). */
+static size_t guest_hdr_len(const struct virtio_net *net)
+{
+	uint64_t f = net->vdev.features;
+
+	return (f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF))) ? sizeof(struct virtio_net_hdr_v1) :
+									    sizeof(struct virtio_net_hdr);
+}
+
+static unsigned ctrl_queue(const struct virtio_net *net)
+{
+	return (net->vdev.features & F(VIRTIO_NET_F_MQ)) ? 2 * net->max_pairs : 2;
+}
+
+/* ---- reactor plumbing: watch a pair's backend fd, or pause it ---- */
+
+static void rx_watch(struct virtio_net *net, unsigned pair, bool on)
+{
+	struct virtio_net_rx_source *src = &net->rx_src[pair];
+
+	if (src->watching == on)
+		return;
+	src->watching = on;
+	if (net->reactor && src->id >= 0)
+		(void)reactor_set_events(net->reactor, src->id, on ? EPOLLIN : 0);
+}
+
+static enum reactor_result rx_source_ready(void *opaque, uint32_t events, unsigned budget)
+{
+	struct virtio_net_rx_source *src = opaque;
+
+	return virtio_net_backend_ready(src->net, src->pair, budget) ? REACTOR_MORE : REACTOR_DONE;
+}
+
+/* ---- receive ---- */
+
+static bool mac_in(const uint8_t (*table)[6], unsigned count, const uint8_t *mac)
+{
+	for (unsigned i = 0; i < count && i < VIRTIO_NET_MAC_TABLE; i++)
+		if (memcmp(table[i], mac, 6) == 0)
+			return true;
+	return false;
+}
+
+/* Does the driver want this frame (CTRL_RX filter)? */
+static bool rx_accept(const struct virtio_net *net, const uint8_t *frame, size_t len)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	if (!(net->vdev.features & F(VIRTIO_NET_F_CTRL_RX)) || net->promisc || len < 6)
+		return true;
+	if (memcmp(frame, bcast, 6) == 0)
+		return true;
+	if (frame[0] & 1)
+		return net->allmulti || net->mc_count > VIRTIO_NET_MAC_TABLE || mac_in(net->mc, net->mc_count, frame);
+	return memcmp(frame, net->mac, 6) == 0 || net->uc_count > VIRTIO_NET_MAC_TABLE ||
+	       mac_in(net->uc, net->uc_count, frame);
+}
+
+/* Give back chains popped for a frame that cannot be placed now. */
+static void rx_unpop(struct virtio_net *net, unsigned n)
+{
+	while (n--)
+		virtio_request_unpop(&net->rx_reqs[n]);
+}
+
+/* Place one frame (backend header first) into rx queue q. 1 = placed (or
+ * dropped for good: too big for the driver's buffers), 0 = no room yet,
+ * -EIO = the driver broke the ring. */
+static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, size_t len)
+{
+	bool mergeable = net->vdev.features & F(VIRTIO_NET_F_MRG_RXBUF);
+	size_t hdr_len = guest_hdr_len(net), plen = len - NET_BACKEND_HDR_LEN, need = hdr_len + plen, have = 0;
+	unsigned max = mergeable ? VIRTIO_REQUEST_BATCH_MAX : 1, n = 0;
+	uint32_t written[VIRTIO_REQUEST_BATCH_MAX];
+	struct virtio_net_hdr_v1 hdr;
+	int ret;
+
+	/* Enough chains for the frame: one without MRG_RXBUF, else as many as it takes. */
+	while (have < need && n < max) {
+		struct virtio_request *req = &net->rx_reqs[n];
+
+		ret = virtio_request_pop(&net->vdev, q, req);
+		if (ret < 0) {
+			rx_unpop(net, n);
+			return ret;
+		}
+		if (ret == 0) {
+			rx_unpop(net, n);
+			return 0; /* wait for the driver's next buffers */
+		}
+		n++;
+		if (req->chain.nout || (n == 1 && req->chain.in_bytes < hdr_len)) {
+			/* rx buffers are device-writable and hold at least a header. */
+			log_debug(net->vdev.name, "rx queue %u: malformed buffer", q);
+			rx_unpop(net, n);
+			virtio_device_needs_reset(&net->vdev);
+			return -EIO;
+		}
+		have += req->chain.in_bytes;
+	}
+	if (have < need) {
+		/* Buffers too small for this frame (no GUEST_TSO, or a driver
+		 * posting tiny buffers): it can never be placed. */
+		rx_unpop(net, n);
+		net->stats.rx_too_big++;
+		return 1;
+	}
+
+	memcpy(&hdr, frame, sizeof(hdr));
+	hdr.num_buffers = (uint16_t)n; /* little-endian on x86, as both interfaces want */
+	for (unsigned i = 0, off = 0; i < n; i++) {
+		const struct vq_chain *c = &net->rx_reqs[i].chain;
+		size_t room = c->in_bytes, put = 0;
+
+		if (i == 0) {
+			put = vq_chain_write(&net->vdev.vqs[q], c, 0, &hdr, hdr_len);
+			room -= hdr_len;
+		}
+		size_t chunk = plen - off < room ? plen - off : room;
+		put += vq_chain_write(&net->vdev.vqs[q], c, put, frame + NET_BACKEND_HDR_LEN + off, chunk);
+		off += (unsigned)chunk;
+		written[i] = (uint32_t)put;
+	}
+	virtio_request_complete_batch_locked(net->rx_reqs, written, n);
+	net->stats.rx_frames++;
+	return 1;
+}
+
+/* Move frames from the backend to rx queue pair `pair` until the backend
+ * is empty, the ring is full, or the budget is spent. dev->lock held.
+ * Returns true if the budget ran out with frames left. */
+static bool rx_pump(struct virtio_net *net, unsigned pair, unsigned budget)
+{
+	unsigned q = 2 * pair;
+
+	if (pair >= net->active_pairs || !virtio_device_queue_live(&net->vdev, q)) {
+		rx_watch(net, pair, false); /* activate or the rx kick resumes it */
+		return false;
+	}
+	for (unsigned done = 0; done < budget; done++) {
+		if (!net->rx_len[pair]) {
+			ssize_t n = net->be->ops->recv(net->be, pair, net->rx_frame[pair], VIRTIO_NET_RX_BUF);
+
+			if (n == -EAGAIN) {
+				rx_watch(net, pair, true); /* drained: wait for the fd */
+				return false;
+			}
+			if (n < NET_BACKEND_HDR_LEN) {
+				net->stats.rx_errors++;
+				continue;
+			}
+			if (!rx_accept(net, net->rx_frame[pair] + NET_BACKEND_HDR_LEN, (size_t)n - NET_BACKEND_HDR_LEN)) {
+				net->stats.rx_filtered++;
+				continue;
+			}
+			net->rx_len[pair] = (size_t)n;
+		}
+		int ret = rx_place(net, q, net->rx_frame[pair], net->rx_len[pair]);
+		if (ret == 0) {
+			/* Ring full: keep the frame, stop reading, wait for the kick. */
+			net->stats.rx_ring_full++;
+			rx_watch(net, pair, false);
+			return false;
+		}
+		net->rx_len[pair] = 0;
+		if (ret < 0) {
+			rx_watch(net, pair, false);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget)
+{
+	bool more;
+
+	pthread_mutex_lock(&net->vdev.lock);
+	more = pair < net->max_pairs && !net->vdev.resetting && rx_pump(net, pair, budget);
+	pthread_mutex_unlock(&net->vdev.lock);
+	return more;
+}
+
+/* ---- transmit ---- */
+
+static bool tx_serve(struct virtio_net *net, unsigned q, unsigned budget)
+{
+	size_t hdr_len = guest_hdr_len(net);
+	struct virtio_request req;
+	unsigned served = 0;
+
+	while (served < budget && virtio_request_pop(&net->vdev, q, &req) == 1) {
+		const struct vq_chain *c = &req.chain;
+		size_t frame_len = c->out_bytes - (c->out_bytes < hdr_len ? c->out_bytes : hdr_len);
+
+		served++;
+		if (c->out_bytes < hdr_len || frame_len > NET_MAX_FRAME || frame_len == 0) {
+			/* Header cut short or a frame no Ethernet carries: drop it. */
+			net->stats.tx_malformed++;
+			virtio_request_complete_locked(&req, 0);
+			continue;
+		}
+		/* The backend's header is the 12-byte one: copy the driver's
+		 * (10 or 12 bytes) and clear what it did not send. */
+		memset(net->tx_buf, 0, NET_BACKEND_HDR_LEN);
+		vq_chain_read(&net->vdev.vqs[q], c, 0, net->tx_buf, hdr_len);
+		((struct virtio_net_hdr_v1 *)net->tx_buf)->num_buffers = 0;
+		vq_chain_read(&net->vdev.vqs[q], c, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
+		if (net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len) < 0)
+			net->stats.tx_backend_errors++;
+		else
+			net->stats.tx_frames++;
+		virtio_request_complete_locked(&req, 0);
+	}
+	return served == budget;
+}
+
+/* ---- control queue ---- */
+
+/* A MAC table command with generous lists; fits the tx buffer it borrows. */
+#define CTRL_MAX_DATA (2 * (4 + 6 * 1024))
+_Static_assert(CTRL_MAX_DATA <= NET_MAX_FRAME, "control data borrows tx_buf");
+
+/* VIRTIO_NET_CTRL_MAC_TABLE_SET: two tables, unicast then multicast, each
+ * a 32-bit count and that many addresses; nothing may be left over. */
+static int ctrl_mac_table(struct virtio_net *net, const uint8_t *data, size_t len)
+{
+	uint32_t counts[2];
+	size_t off = 0;
+
+	for (int t = 0; t < 2; t++) {
+		if (len - off < 4)
+			return -1;
+		memcpy(&counts[t], data + off, 4);
+		off += 4;
+		if (counts[t] > (len - off) / 6)
+			return -1;
+		uint8_t(*table)[6] = t == 0 ? net->uc : net->mc;
+		unsigned keep = counts[t] < VIRTIO_NET_MAC_TABLE ? counts[t] : VIRTIO_NET_MAC_TABLE;
+		memcpy(table, data + off, keep * 6u);
+		off += counts[t] * 6u;
+	}
+	if (off != len)
+		return -1;
+	net->uc_count = counts[0];
+	net->mc_count = counts[1];
+	return 0;
+}
+
+static int ctrl_command(struct virtio_net *net, uint8_t class, uint8_t cmd, const uint8_t *data, size_t len)
+{
+	uint64_t f = net->vdev.features;
+
+	switch (class) {
+	case VIRTIO_NET_CTRL_RX:
+		if (!(f & F(VIRTIO_NET_F_CTRL_RX)) || len != 1)
+			return -1;
+		if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+			net->promisc = data[0];
+		else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+			net->allmulti = data[0];
+		else
+			return -1; /* CTRL_RX_EXTRA is not offered */
+		return 0;
+	case VIRTIO_NET_CTRL_MAC:
+		if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET && (f & F(VIRTIO_NET_F_CTRL_RX)))
+			return ctrl_mac_table(net, data, len);
+		if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && (f & F(VIRTIO_NET_F_CTRL_MAC_ADDR)) && len == 6) {
+			memcpy(net->mac, data, 6);
+			return 0;
+		}
+		return -1;
+	case VIRTIO_NET_CTRL_ANNOUNCE:
+		if (cmd != VIRTIO_NET_CTRL_ANNOUNCE_ACK || !(f & F(VIRTIO_NET_F_GUEST_ANNOUNCE)))
+			return -1;
+		net->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
+		return 0;
+	case VIRTIO_NET_CTRL_MQ: {
+		uint16_t pairs;
+
+		if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || !(f & F(VIRTIO_NET_F_MQ)) || len != 2)
+			return -1;
+		memcpy(&pairs, data, 2);
+		if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > net->max_pairs)
+			return -1;
+		net->active_pairs = pairs;
+		net->be->ops->set_queue_pairs(net->be, pairs);
+		for (unsigned p = 0; p < net->max_pairs; p++)
+			rx_watch(net, p, p < pairs);
+		return 0;
+	}
+	case VIRTIO_NET_CTRL_GUEST_OFFLOADS: {
+		uint64_t offloads;
+
+		if (cmd != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || !(f & F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) || len != 8)
+			return -1;
+		memcpy(&offloads, data, 8);
+		if (offloads & ~f) /* only what was negotiated */
+			return -1;
+		net->be->ops->set_offloads(net->be, guest_offloads(offloads));
+		return 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+static bool ctrl_serve(struct virtio_net *net, unsigned q, unsigned budget)
+{
+	uint8_t *data = net->tx_buf; /* tx and ctrl are both served under dev->lock, never at once */
+	struct virtio_request req;
+	unsigned served = 0;
+
+	while (served < budget && virtio_request_pop(&net->vdev, q, &req) == 1) {
+		const struct vq_chain *c = &req.chain;
+		struct virtio_net_ctrl_hdr hdr;
+		uint8_t ack = VIRTIO_NET_ERR;
+		size_t len;
+
+		served++;
+		/* Header readable, data readable, one writable ack byte at least. */
+		if (c->out_bytes < sizeof(hdr) || c->out_bytes - sizeof(hdr) > CTRL_MAX_DATA || c->in_bytes < 1) {
+			net->stats.ctrl_errors++;
+			virtio_request_complete_locked(&req, 0);
+			continue;
+		}
+		len = c->out_bytes - sizeof(hdr);
+		vq_chain_read(&net->vdev.vqs[q], c, 0, &hdr, sizeof(hdr));
+		vq_chain_read(&net->vdev.vqs[q], c, sizeof(hdr), data, len);
+		if (ctrl_command(net, hdr.class, hdr.cmd, data, len) == 0)
+			ack = VIRTIO_NET_OK;
+		else
+			net->stats.ctrl_errors++;
+		vq_chain_write(&net->vdev.vqs[q], c, 0, &ack, 1);
+		virtio_request_complete_locked(&req, 1);
+	}
+	return served == budget;
+}
+
+/* ---- virtio_device_ops ---- */
+
+static bool net_queue_notify(struct virtio_device *dev, unsigned q, unsigned budget)
+{
+	struct virtio_net *net = dev->priv;
+
+	if (q == ctrl_queue(net))
+		return ctrl_serve(net, q, budget);
+	if (q / 2 >= net->max_pairs)
+		return false; /* a pair's queue beyond what MQ negotiated */
+	if (q % 2)
+		return tx_serve(net, q, budget);
+	/* The driver posted rx buffers: place what waits, then read on. */
+	return rx_pump(net, q / 2, budget);
+}
+
+static uint64_t net_features(struct virtio_device *dev)
+{
+	struct virtio_net *net = dev->priv;
+	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
+		     F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) |
+		     F(VIRTIO_NET_F_GUEST_ANNOUNCE) | net->be->features;
+
+	if (net->be->features & F(VIRTIO_NET_F_GUEST_CSUM))
+		f |= F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
+	if (net->max_pairs > 1)
+		f |= F(VIRTIO_NET_F_MQ);
+	if (net->mtu)
+		f |= F(VIRTIO_NET_F_MTU);
+	return f;
+}
+
+/* Config space: mac[6], status, max_virtqueue_pairs, mtu (struct virtio_net_options's start). */
+static void net_config_bytes(const struct virtio_net *net, uint8_t *cfg)
+{
+	uint16_t pairs = (uint16_t)net->max_pairs;
+
+	memcpy(cfg, net->mac, 6);
+	memcpy(cfg + 6, &net->status, 2);
+	memcpy(cfg + 8, &pairs, 2);
+	memcpy(cfg + 10, &net->mtu, 2);
+}
+
+#define NET_CONFIG_SIZE 12
+
+static void net_config_read(struct virtio_device *dev, size_t offset, void *data, size_t len)
+{
+	uint8_t cfg[NET_CONFIG_SIZE];
+
+	net_config_bytes(dev->priv, cfg);
+	memcpy(data, cfg + offset, len);
+}
+
+static void net_config_write(struct virtio_device *dev, size_t offset, const void *data, size_t len)
+{
+	struct virtio_net *net = dev->priv;
+
+	/* Legacy drivers without CTRL_MAC_ADDR set the MAC here; the rest is read-only. */
+	if (offset < 6 && offset + len <= 6)
+		memcpy(net->mac + offset, data, len);
+}
+
+static int net_activate(struct virtio_device *dev)
+{
+	struct virtio_net *net = dev->priv;
+
+	log_debug(dev->name, "features %#llx: %zu-byte header, receive offloads %#x",
+		  (unsigned long long)dev->features, guest_hdr_len(net), guest_offloads(dev->features));
+	net->be->ops->set_offloads(net->be, guest_offloads(dev->features));
+	/* Until VQ_PAIRS_SET the driver uses pair 0 only (spec 5.1.6.5.5). */
+	net->active_pairs = 1;
+	net->be->ops->set_queue_pairs(net->be, 1);
+	rx_watch(net, 0, true);
+	if ((dev->features & F(VIRTIO_NET_F_GUEST_ANNOUNCE)) && (net->status & VIRTIO_NET_S_LINK_UP)) {
+		/* Tell the network where we are (gratuitous ARP, IPv6 NA). */
+		net->status |= VIRTIO_NET_S_ANNOUNCE;
+		virtio_device_notify_config(dev);
+	}
+	return 0;
+}
+
+static void net_reset(struct virtio_device *dev)
+{
+	struct virtio_net *net = dev->priv;
+
+	for (unsigned p = 0; p < net->max_pairs; p++) {
+		rx_watch(net, p, false);
+		net->rx_len[p] = 0; /* the driver's rings are gone: so is the frame for them */
+	}
+	net->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
+	net->promisc = true; /* until the driver sets its filter */
+	net->allmulti = false;
+	net->uc_count = net->mc_count = 0;
+	net->active_pairs = 1;
+}
+
+static const struct virtio_device_ops net_ops_template = {
+	.type = "net",
+	.device_id = VIRTIO_ID_NET,
+	.queue_max_size = VIRTIO_NET_QUEUE_SIZE,
+	.config_size = NET_CONFIG_SIZE,
+	.features = net_features,
+	.config_read = net_config_read,
+	.config_write = net_config_write,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+};
+
+int virtio_net_init(struct virtio_net *net, const char *name, const struct guest_mem *mem,
+		    const struct virtio_net_options *c, struct net_backend *be, struct reactor *reactor)
+{
+	unsigned pairs = c->queues ? c->queues : 1;
+
+	net->ops = net_ops_template;
+	net->ops.nr_queues = 2 * pairs + 1;
+	virtio_device_init(&net->vdev, &net->ops, net, name, mem);
+	for (unsigned p = 0; p < NET_MAX_QUEUE_PAIRS; p++)
+		net->rx_src[p].id = -1; /* destroy after a failed init removes nothing */
+	net->be = be;
+	net->reactor = reactor;
+	net->max_pairs = pairs;
+	net->active_pairs = 1;
+	net->mtu = c->mtu;
+	net->status = c->link_down ? 0 : VIRTIO_NET_S_LINK_UP;
+	net->promisc = true;
+	memcpy(net->mac, c->mac, 6);
+	net->tx_buf = malloc(NET_BACKEND_HDR_LEN + NET_MAX_FRAME);
+	net->rx_reqs = calloc(VIRTIO_REQUEST_BATCH_MAX, sizeof(*net->rx_reqs));
+	if (!net->tx_buf || !net->rx_reqs)
+		return -ENOMEM;
+	for (unsigned p = 0; p < pairs; p++) {
+		struct virtio_net_rx_source *src = &net->rx_src[p];
+		int fd = be->ops->rx_fd(be, p);
+
+		*src = (struct virtio_net_rx_source){ .net = net, .pair = p, .id = -1 };
+		if (!(net->rx_frame[p] = malloc(VIRTIO_NET_RX_BUF)))
+			return -ENOMEM;
+		/* Registered paused: activate (DRIVER_OK) starts watching. */
+		if (reactor && fd >= 0) {
+			src->id = reactor_add(reactor, fd, 0, 0, rx_source_ready, src, 0);
+			if (src->id < 0)
+				return src->id;
+		}
+	}
+	return 0;
+}
+
+void virtio_net_destroy(struct virtio_net *net)
+{
+	const struct virtio_net_stats *s = &net->stats;
+
+	if (s->rx_too_big || s->rx_errors || s->tx_malformed || s->tx_backend_errors)
+		log_info(net->vdev.name,
+			 "rx %llu frames (%llu too big for the driver's buffers, %llu errors), tx %llu frames "
+			 "(%llu malformed, %llu refused by the backend)",
+			 (unsigned long long)s->rx_frames, (unsigned long long)s->rx_too_big,
+			 (unsigned long long)s->rx_errors, (unsigned long long)s->tx_frames,
+			 (unsigned long long)s->tx_malformed, (unsigned long long)s->tx_backend_errors);
+	for (unsigned p = 0; p < net->max_pairs; p++) {
+		if (net->reactor && net->rx_src[p].id >= 0)
+			reactor_remove(net->reactor, net->rx_src[p].id);
+		net->rx_src[p].id = -1;
+		free(net->rx_frame[p]);
+		net->rx_frame[p] = NULL;
+	}
+	if (net->be)
+		net->be->ops->destroy(net->be);
+	free(net->tx_buf);
+	free(net->rx_reqs);
+	net->be = NULL;
+	net->tx_buf = NULL;
+	net->rx_reqs = NULL;
+	memset(&net->stats, 0, sizeof(net->stats)); /* destroying twice is harmless */
+}
