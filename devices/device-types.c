@@ -3,10 +3,12 @@
 
 #include <string.h>
 
+#include "devices/virtio-balloon.h"
 #include "devices/virtio-rng.h"
 
 const struct device_type *const device_types[] = {
     &virtio_rng_type,
+    &virtio_balloon_type,
     NULL,
 };
 

@@ -23,6 +23,7 @@ busybox=${BUSYBOX:-/bin/busybox}
 init=$here/initramfs/init
 checks=$here/initramfs/checks
 canary_src=$here/xstate-canary/canary.c
+mem_helper_src=$here/mem-helper/mem-helper.c
 
 # Modules the Debian cloud kernel needs for skiff's devices; dependencies
 # are added from modules.dep. Names match with '-' and '_' treated alike.
@@ -131,7 +132,7 @@ fi
 
 # --- Up to date? --------------------------------------------------------------
 stamp=$( {
-	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" | cut -d' ' -f1
+	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "$mem_helper_src" | cut -d' ' -f1
 	echo "$kver"
 	for ko in "${load_order[@]}"; do echo "$ko"; sha256sum < "$modules/$ko"; done
 } | sha256sum | cut -c1-16)
@@ -184,6 +185,9 @@ install -m 0644 "$checks"/*.sh lib/skiff/checks/
 # guest needs no libc of its own.
 ${CC:-gcc} -O2 -static -s -o bin/xstate-canary "$canary_src" ||
 	die "building $canary_src failed (apt-get install gcc libc6-dev)"
+# The balloon check's memory toucher and 100 ms ticker (mem-helper.c).
+${CC:-gcc} -O2 -static -s -o bin/mem-helper "$mem_helper_src" ||
+	die "building $mem_helper_src failed (apt-get install gcc libc6-dev)"
 mknod -m 0600 dev/console c 5 1
 mknod -m 0666 dev/null c 1 3
 

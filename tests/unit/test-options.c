@@ -455,9 +455,9 @@ END_TEST
 
 START_TEST(test_device_unknown_type)
 {
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, balloon)",
 		       "run", "--kernel", "k", "--device", "bogus");
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, balloon)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
 }
 END_TEST
@@ -586,7 +586,7 @@ END_TEST
 
 START_TEST(test_unknown_command)
 {
-	ck_parse_error("skiff: unknown command 'start' (the only command is 'run')", "start", "--kernel", "k");
+	ck_parse_error("skiff: unknown command 'start' (the commands are 'run' and 'ctl')", "start", "--kernel", "k");
 	ck_parse_error("skiff: unknown option '--kernel' before the command (try 'skiff --help')", "--kernel", "k", "run");
 }
 END_TEST
