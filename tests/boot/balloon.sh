@@ -32,11 +32,11 @@ check "... saying so" grep -q 'api-sock.*directory does not exist' "$dir/out"
 check "--api-sock on a regular file: exit 2, file kept" test $? = 2 -a -f "$dir/plain-file"
 
 # ---- the main boot ----
-boot_start main 900 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M --cpus 1 \
+boot_start main 1500 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M --cpus 1 \
 	--device balloon,stats-interval=2,deflate-on-oom=on --api-sock "$sock" \
 	--cmdline skiff.test=virtio,balloon
 t0=$(date +%s)
-wait_for 'skiff-guest: init reached' 300
+wait_for 'skiff-guest: init reached' 600
 check "socket is owner-only (0600)" test "$(stat -c %a "$sock")" = 600
 "$SKIFF" run --kernel "$SMALL_KERNEL" --api-sock "$sock" >"$dir/out" 2>&1
 check "a second skiff on the live socket: exit 2" test $? = 2
@@ -109,10 +109,10 @@ check "socket file removed at exit" test ! -e "$sock"
 echo "  main boot: $(($(date +%s) - t0)) s"
 
 # ---- free page reporting, then kill ----
-boot_start report 400 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M \
+boot_start report 900 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M \
 	--device balloon,free-page-reporting=on,transport=mmio --api-sock "$sock" \
 	--cmdline skiff.test=balloon:report
-check "guest touched and freed 100 MiB" wait_for 'skiff-balloon: freed' 300
+check "guest touched and freed 100 MiB" wait_for 'skiff-balloon: freed' 600
 reported=0
 for i in $(seq 30); do
 	reported=$(ctl --json balloon-stats | json_number reported_mib)
