@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/virtio_ids.h>
 
@@ -226,6 +227,26 @@ static void balloon_config_write(struct virtio_device *dev, size_t offset, const
 	b->actual = actual;
 }
 
+/* DRIVER_OK. Linux queues its first statistics buffer and kicks before it
+ * sets DRIVER_OK (virtballoon_probe: init_vqs, then virtio_device_ready),
+ * a kick the core ignores while the queue is not live. Kick once more now,
+ * through the queue's eventfd, so the reactor serves it (this runs on a
+ * vCPU). Without an eventfd (unit tests) serve it here. */
+static int balloon_activate(struct virtio_device *dev)
+{
+	uint64_t one = 1;
+
+	for (unsigned q = 0; q < VIRTIO_BALLOON_MAX_QUEUES; q++) {
+		if (virtio_balloon_queue_role(dev->features, q) != BALLOON_Q_STATS)
+			continue;
+		if (dev->kick_fd[q] >= 0)
+			(void)!write(dev->kick_fd[q], &one, sizeof(one));
+		else if (virtio_device_queue_live(dev, q))
+			balloon_queue_notify(dev, q, VIRTIO_BALLOON_QUEUE_SIZE);
+	}
+	return 0;
+}
+
 static void balloon_reset(struct virtio_device *dev)
 {
 	struct virtio_balloon *b = dev->priv;
@@ -248,6 +269,7 @@ static const struct virtio_device_ops balloon_ops = {
 	.features = balloon_features,
 	.config_read = balloon_config_read,
 	.config_write = balloon_config_write,
+	.activate = balloon_activate,
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
 };

@@ -198,6 +198,28 @@ START_TEST(stats_buffer_held_and_returned)
 }
 END_TEST
 
+/* Linux kicks the stats queue before DRIVER_OK: the buffer must still be
+ * taken when the driver sets DRIVER_OK. */
+START_TEST(stats_kick_before_driver_ok)
+{
+	start(false, false, VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ));
+	b.vdev.status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
+	put_stat(low + BUF_GPA, VIRTIO_BALLOON_S_MEMFREE, 777);
+	struct vqd_buf out = { .addr = BUF_GPA, .len = 10 };
+	ck_assert_int_eq(vqd_add(&vq[2], &out, 1, NULL, 0, &vq[2], false), 0);
+	virtio_device_kick(&b.vdev, 2); /* ignored: not live yet */
+	struct virtio_balloon_info info;
+	virtio_balloon_get_info(&b, &info);
+	ck_assert_uint_eq(info.nr_stats, 0);
+	pthread_mutex_lock(&b.vdev.lock);
+	virtio_device_set_status(&b.vdev, b.vdev.status | VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&b.vdev.lock);
+	virtio_balloon_get_info(&b, &info);
+	ck_assert_uint_eq(info.nr_stats, 1);
+	ck_assert_uint_eq(info.stat_val[0], 777);
+}
+END_TEST
+
 START_TEST(free_page_reporting)
 {
 	start(false, true, VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ) | VIRTIO_FEATURE(VIRTIO_BALLOON_F_REPORTING));
@@ -286,6 +308,7 @@ int main(void)
 	tcase_add_test(tc, inflate_releases_checked_pages);
 	tcase_add_test(tc, truncated_pfn_buffer);
 	tcase_add_test(tc, stats_buffer_held_and_returned);
+	tcase_add_test(tc, stats_kick_before_driver_ok);
 	tcase_add_test(tc, free_page_reporting);
 	tcase_add_test(tc, queue_roles_follow_features);
 	tcase_add_test(tc, features_and_config);
