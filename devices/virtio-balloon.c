@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -54,15 +55,53 @@ static void release(void *host, size_t len)
 		log_warn("virtio-balloon", "madvise(MADV_DONTNEED) of %zu bytes: %s", len, strerror(errno));
 }
 
+static int pfn_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Release a batch of PFNs, sorted so that runs of consecutive pages go
+ * in one madvise() each. Batching matters: every madvise() makes KVM
+ * invalidate the guest's mappings of that range (MMU notifier), which on
+ * a software-KVM host costs the guest dearly; Linux hands pages over in
+ * descending order, which unsorted would be one call per page. */
+static void release_pfns(struct virtio_balloon *b, uint32_t *pfns, size_t n)
+{
+	uint8_t *run = NULL;
+	size_t run_len = 0;
+
+	qsort(pfns, n, sizeof(pfns[0]), pfn_cmp);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *host = guest_mem_ptr(b->vdev.mem, (uint64_t)pfns[i] << VIRTIO_BALLOON_PFN_SHIFT,
+					      VIRTIO_BALLOON_PAGE_SIZE);
+		if (i > 0 && pfns[i] == pfns[i - 1])
+			continue; /* a duplicate: released already */
+		if (run && host == run + run_len) {
+			run_len += VIRTIO_BALLOON_PAGE_SIZE;
+			continue;
+		}
+		if (run)
+			release(run, run_len);
+		run = host;
+		run_len = VIRTIO_BALLOON_PAGE_SIZE;
+	}
+	if (run)
+		release(run, run_len);
+}
+
+#define PFN_BATCH 1024 /* Linux sends at most 256 per buffer */
+
 /* One inflate or deflate buffer: an array of 32-bit PFNs (little-endian;
- * legacy drivers use the guest's byte order, the same on x86). Runs of
- * consecutive pages are released with one madvise(). */
+ * legacy drivers use the guest's byte order, the same on x86). Each is
+ * checked against guest RAM first; only good ones are released. */
 static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *req, bool inflate)
 {
 	struct iovec iov[VQ_MAX_SEGS];
 	int n = virtio_request_iov(req, false, iov, VQ_MAX_SEGS);
-	uint8_t *run = NULL;
-	size_t run_len = 0;
+	uint32_t batch[PFN_BATCH];
+	size_t nr = 0;
 
 	for (int i = 0; i < n; i++) {
 		const uint8_t *p = iov[i].iov_base;
@@ -73,9 +112,8 @@ static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *re
 
 			memcpy(&pfn, p + off, 4);
 			pfn = le32toh(pfn);
-			uint8_t *host = guest_mem_ptr(b->vdev.mem, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT,
-						      VIRTIO_BALLOON_PAGE_SIZE);
-			if (!host) {
+			if (!guest_mem_ptr(b->vdev.mem, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT,
+					   VIRTIO_BALLOON_PAGE_SIZE)) {
 				if (b->bad_pfns++ == 0)
 					log_warn(b->vdev.name, "PFN %#x is not guest RAM, ignored", pfn);
 				b->vdev.stats.errors++;
@@ -86,18 +124,15 @@ static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *re
 				continue;
 			}
 			b->pages_released++;
-			if (run && host == run + run_len) {
-				run_len += VIRTIO_BALLOON_PAGE_SIZE;
-				continue;
+			batch[nr++] = pfn;
+			if (nr == PFN_BATCH) {
+				release_pfns(b, batch, nr);
+				nr = 0;
 			}
-			if (run)
-				release(run, run_len);
-			run = host;
-			run_len = VIRTIO_BALLOON_PAGE_SIZE;
 		}
 	}
-	if (run)
-		release(run, run_len);
+	if (nr)
+		release_pfns(b, batch, nr);
 }
 
 /* Free page reporting: each device-writable buffer is a block of free

@@ -4,11 +4,13 @@
  *
  *   pause    parks every vCPU outside KVM_RUN (kvm/vcpu.c), saves the
  *            VM's kvmclock (KVM_GET_CLOCK) and sets each vCPU's
- *            PVCLOCK_GUEST_STOPPED (KVM_KVMCLOCK_CTRL); resume puts the
- *            saved kvmclock back (KVM_SET_CLOCK) so a guest on kvmclock
- *            sees no jump. On software-KVM hosts kvmclock is hidden from
- *            the guest, which then counts on its TSC: that keeps running
- *            while paused and the guest's clock catches up on resume.
+ *            PVCLOCK_GUEST_STOPPED (KVM_KVMCLOCK_CTRL, so the guest's
+ *            watchdogs do not blame the pause on a lockup); resume puts
+ *            the saved kvmclock back (KVM_SET_CLOCK), so a guest whose
+ *            clocksource is kvm-clock sees no jump. A guest that switched
+ *            to the TSC (Linux does once it trusts it, as the small kernel
+ *            does here) sees its clock move on by the pause: the TSC keeps
+ *            counting and skiff does not rewrite it (QEMU does not either).
  *   shutdown presses the ACPI power button (devices/acpi-pm.c) and stops
  *            the VM if the guest has not powered off after the timeout
  *   kill     stops the VM at once (exit status 128+SIGKILL, 137) */
