@@ -4,8 +4,9 @@
 # acts with `skiff ctl`, and the guest waits for the effect it can see.
 #
 # balloon          touch 300 MiB and free it; wait until the host's
-#                  balloon-set 256 shows (MemAvailable down >= 200 MiB);
-#                  wait for the deflate (MemAvailable back); touch 300 MiB
+#                  balloon-set 256 has filled the balloon (/proc/vmstat),
+#                  MemAvailable down >= 200 MiB; wait for the deflate to 0
+#                  (MemAvailable back); touch 300 MiB
 #                  again; tick every 100 ms (mem-helper tick) while the host
 #                  pauses and resumes; power off when the ACPI power button
 #                  is pressed (skiff ctl shutdown)
@@ -22,18 +23,28 @@ balloon_meminfo() { # MemTotal, MemFree, MemAvailable in kB
 	done < /proc/meminfo
 }
 
-balloon_say() {
-	balloon_meminfo
-	echo "skiff-balloon: $1 MemTotal=$mem_total MemFree=$mem_free MemAvailable=$mem_avail"
+# Pages in the balloon, from the kernel's own counters (/proc/vmstat).
+balloon_pages() {
+	local k v in=0 out=0
+	while read -r k v; do
+		case $k in
+		balloon_inflate) in=$v ;;
+		balloon_deflate) out=$v ;;
+		esac
+	done < /proc/vmstat
+	echo $((in - out))
 }
 
-# balloon_wait_avail below|above KB SECONDS: until MemAvailable crosses KB.
-balloon_wait_avail() {
+balloon_say() {
+	balloon_meminfo
+	echo "skiff-balloon: $1 MemTotal=$mem_total MemFree=$mem_free MemAvailable=$mem_avail balloon=$(balloon_pages)"
+}
+
+# balloon_wait_pages N SECONDS: until the balloon holds N pages.
+balloon_wait_pages() {
 	local i=0
-	while [ "$i" -lt "$3" ]; do
-		balloon_meminfo
-		if [ "$1" = below ] && [ "$mem_avail" -lt "$2" ]; then return 0; fi
-		if [ "$1" = above ] && [ "$mem_avail" -gt "$2" ]; then return 0; fi
+	while [ "$i" -lt "$2" ]; do
+		[ "$(balloon_pages)" -eq "$1" ] && return 0
 		sleep 1
 		i=$((i + 1))
 	done
@@ -62,18 +73,25 @@ check_balloon() {
 	mem-helper touch 300 || { fail balloon "could not touch 300 MiB"; return; }
 	balloon_say "touched"
 	freed=$mem_avail
-	# The host inflates by 256 MiB: wait for at least 200 of them to go.
-	if ! balloon_wait_avail below $((freed - 200 * 1024)) 300; then
+	# The host inflates by 256 MiB (65536 pages), then deflates to 0.
+	if ! balloon_wait_pages 65536 600; then
 		balloon_say "inflate-timeout"
-		fail balloon "MemAvailable did not drop by 200 MiB within 300 s"
+		fail balloon "the balloon did not reach 256 MiB within 600 s"
 		return
 	fi
-	sleep 3 # let the driver finish the last pages
 	balloon_say "inflated"
-	# The host deflates to 0: the memory comes back.
-	if ! balloon_wait_avail above $((freed - 40 * 1024)) 300; then
+	if [ $((freed - mem_avail)) -lt $((200 * 1024)) ]; then
+		fail balloon "MemAvailable fell by only $((freed - mem_avail)) kB for a 256 MiB balloon"
+		return
+	fi
+	if ! balloon_wait_pages 0 600; then
 		balloon_say "deflate-timeout"
-		fail balloon "MemAvailable did not come back within 300 s"
+		fail balloon "the balloon did not deflate within 600 s"
+		return
+	fi
+	balloon_meminfo
+	if [ "$mem_avail" -lt $((freed - 40 * 1024)) ]; then
+		fail balloon "MemAvailable $mem_avail kB after the deflate, $freed kB before the inflate"
 		return
 	fi
 	balloon_say "deflated"
