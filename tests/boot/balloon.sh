@@ -32,7 +32,7 @@ check "... saying so" grep -q 'api-sock.*directory does not exist' "$dir/out"
 check "--api-sock on a regular file: exit 2, file kept" test $? = 2 -a -f "$dir/plain-file"
 
 # ---- the main boot ----
-boot_start main 1500 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M --cpus 1 \
+boot_start main 2700 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --mem 512M --cpus 1 \
 	--device balloon,stats-interval=2,deflate-on-oom=on --api-sock "$sock" \
 	--cmdline skiff.test=virtio,balloon
 t0=$(date +%s)
@@ -50,7 +50,7 @@ check "guest touched and freed 300 MiB" wait_for 'skiff-balloon: touched' 400
 rss_before=$(rss_kib)
 ctl balloon-set 256 > /dev/null
 check "balloon-set 256 accepted" test $? = 0
-check "guest balloon inflated (MemAvailable down >= 200 MiB)" wait_for 'skiff-balloon: inflated' 400
+check "guest balloon inflated (MemAvailable down >= 200 MiB)" wait_for 'skiff-balloon: inflated' 1200
 rss_after=$(rss_kib)
 avail_touched=$(marker_field touched MemAvailable)
 avail_inflated=$(marker_field inflated MemAvailable)
@@ -72,8 +72,8 @@ check "balloon-stats free memory within 10% of the guest's MemFree" \
 	within "$free_host" $((${free_guest:-0} * 9 / 10)) $((${free_guest:-0} * 11 / 10))
 
 ctl balloon-set 0 > /dev/null
-check "deflated: guest got its memory back" wait_for 'skiff-balloon: deflated' 400
-check "guest allocated 300 MiB again" wait_for 'skiff-balloon: reallocated' 400
+check "deflated: guest got its memory back" wait_for 'skiff-balloon: deflated' 1200
+check "guest allocated 300 MiB again" wait_for 'skiff-balloon: reallocated' 600
 echo "  skiff VmRSS after reallocation: $(rss_kib) kB"
 
 check "guest ticking every 100 ms" wait_for 'skiff-tick 5$' 60

@@ -74,9 +74,9 @@ check_balloon() {
 	balloon_say "touched"
 	freed=$mem_avail
 	# The host inflates by 256 MiB (65536 pages), then deflates to 0.
-	if ! balloon_wait_pages 65536 600; then
+	if ! balloon_wait_pages 65536 1200; then
 		balloon_say "inflate-timeout"
-		fail balloon "the balloon did not reach 256 MiB within 600 s"
+		fail balloon "the balloon did not reach 256 MiB within 1200 s"
 		return
 	fi
 	balloon_say "inflated"
@@ -84,9 +84,9 @@ check_balloon() {
 		fail balloon "MemAvailable fell by only $((freed - mem_avail)) kB for a 256 MiB balloon"
 		return
 	fi
-	if ! balloon_wait_pages 0 600; then
+	if ! balloon_wait_pages 0 1200; then
 		balloon_say "deflate-timeout"
-		fail balloon "the balloon did not deflate within 600 s"
+		fail balloon "the balloon did not deflate within 1200 s"
 		return
 	fi
 	balloon_meminfo
