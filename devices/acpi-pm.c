@@ -38,6 +38,17 @@ static void acpi_pm_evt_read(void *opaque, uint64_t offset, uint8_t *data, unsig
 	}
 }
 
+/* The SCI follows (STS & EN) (pm->lock held). */
+static void update_sci(struct acpi_pm *pm)
+{
+	int level = (pm->sts & pm->en & ACPI_PM_STS_PWRBTN) != 0;
+
+	if (level != pm->sci_level) {
+		pm->sci_level = level;
+		irq_line_set(&pm->sci, level);
+	}
+}
+
 static void acpi_pm_evt_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned len)
 {
 	struct acpi_pm *pm = opaque;
@@ -51,6 +62,7 @@ static void acpi_pm_evt_write(void *opaque, uint64_t offset, const uint8_t *data
 		else if (b < 4) /* PM1_EN: plain read/write */
 			pm->en = (uint16_t)((pm->en & ~(0xff << (8 * (b - 2)))) | data[i] << (8 * (b - 2)));
 	}
+	update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 }
 
@@ -129,6 +141,21 @@ int acpi_pm_init(struct acpi_pm *pm, struct stop_hook stop)
 	pm->stop = stop;
 	pm->cnt = CNT_SCI_EN;
 	return 0;
+}
+
+void acpi_pm_set_sci(struct acpi_pm *pm, struct irq_line sci)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->sci = sci;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_press_power_button(struct acpi_pm *pm)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->sts |= ACPI_PM_STS_PWRBTN;
+	update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)

@@ -14,7 +14,12 @@
  * states are not supported: the request is logged and the guest "wakes"
  * at once (WAK_STS set), so it does not wait forever. SCI_EN always reads 1:
  * the machine is always in ACPI mode (the FADT has no SMI command port).
- * Nothing here raises the SCI: no event (power button, timer) is modelled. */
+ *
+ * One event is modelled: the fixed-feature power button (the FADT leaves
+ * PWR_BUTTON clear, so Linux's ACPI button driver registers it as
+ * LNXPWRBN). acpi_pm_press_power_button() sets PWRBTN_STS; the SCI
+ * (level-triggered, IRQ_ACPI_SCI) is asserted while any status bit is set
+ * whose enable bit is set too, and drops when the guest clears it. */
 #ifndef SKIFF_ACPI_PM_H
 #define SKIFF_ACPI_PM_H
 
@@ -24,6 +29,8 @@
 
 #include "bus/bus.h"
 #include "devices/hooks.h"
+
+#define ACPI_PM_STS_PWRBTN  0x0100 /* PM1_STS/PM1_EN bit 8: power button */
 
 #define ACPI_PM_EVT_LEN     4
 #define ACPI_PM_CNT_LEN     2
@@ -36,11 +43,17 @@ struct acpi_pm {
 	uint16_t en;            /* PM1_EN */
 	uint16_t cnt;           /* PM1_CNT as it reads back */
 	bool warned_sleep;      /* logged an unsupported sleep request already */
+	struct irq_line sci;    /* the SCI; no line = never raised */
+	int sci_level;
 };
 
 /* 0 or a negative errno. */
 int acpi_pm_init(struct acpi_pm *pm, struct stop_hook stop);
 void acpi_pm_destroy(struct acpi_pm *pm);
+/* Wire the SCI (before the guest runs). */
+void acpi_pm_set_sci(struct acpi_pm *pm, struct irq_line sci);
+/* Press the power button: PWRBTN_STS, and the SCI if the guest enabled it. */
+void acpi_pm_press_power_button(struct acpi_pm *pm);
 
 extern const struct bus_ops acpi_pm_evt_ops; /* opaque = struct acpi_pm * */
 extern const struct bus_ops acpi_pm_cnt_ops; /* opaque = struct acpi_pm * */

@@ -8,6 +8,7 @@
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
 #include "devices/virtio-net.h"
+#include "devices/virtio-balloon.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-scsi.h"
 
@@ -17,6 +18,7 @@ const struct device_type *const device_types[] = {
     &virtio_console_type,
     &virtio_scsi_type,
     &virtio_net_type,
+    &virtio_balloon_type,
     NULL,
 };
 

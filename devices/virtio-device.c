@@ -50,6 +50,7 @@ void virtio_device_needs_reset(struct virtio_device *dev)
 {
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return; /* already reported; one interrupt is enough */
+	dev->stats.needs_reset++;
 	/* Warn once: a guest looping through error and reset must not flood the log. */
 	if (!dev->needs_reset_logged)
 		log_warn(dev->name, "driver error, device needs reset");
@@ -101,6 +102,7 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 		return 0;
 	int ret = vq_pop(&dev->vqs[q], &req->chain);
 	if (ret < 0) {
+		dev->stats.errors++;
 		virtio_device_needs_reset(dev); /* the engine found a broken ring */
 		return ret;
 	}
@@ -134,8 +136,11 @@ void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;
 
-	if (req->epoch == dev->reset_epoch)
+	if (req->epoch == dev->reset_epoch) {
+		dev->stats.requests++;
+		dev->stats.bytes += req->chain.out_bytes + written;
 		vq_push(&dev->vqs[req->q], &req->chain, written);
+	}
 	request_done(dev);
 }
 
@@ -163,6 +168,10 @@ void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uin
 			chains[live++] = &reqs[i].chain;
 	/* Popped in one go under dev->lock: all of one epoch, or none. */
 	if (live == n) {
+		for (unsigned i = 0; i < n; i++) {
+			dev->stats.requests++;
+			dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
+		}
 		vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n);
 		virtio_device_notify_used(dev, reqs[0].q);
 	}

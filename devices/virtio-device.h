@@ -86,6 +86,14 @@ struct virtio_transport_ops {
 	void (*needs_reset)(struct virtio_device *dev);             /* set DEVICE_NEEDS_RESET + config irq */
 };
 
+/* Counters for the control socket's `stats` (guarded by dev->lock). */
+struct virtio_device_stats {
+	uint64_t requests;     /* chains completed */
+	uint64_t bytes;        /* their bytes: read by the device plus written */
+	uint64_t errors;       /* broken rings and requests the device refused */
+	uint64_t needs_reset;  /* times DEVICE_NEEDS_RESET was raised */
+};
+
 struct virtio_device {
 	const struct virtio_device_ops *ops;
 	void *priv;                 /* the device model's own state */
@@ -120,6 +128,7 @@ struct virtio_device {
 	bool resetting;             /* a reset waits for in-flight requests */
 	pthread_cond_t quiesced;    /* inflight dropped to 0 */
 	char vq_names[VIRTIO_MAX_QUEUES][48]; /* storage for vqs[q].name */
+	struct virtio_device_stats stats;
 };
 
 /* Called by a device after vq_push(): interrupt the driver if it wants one.

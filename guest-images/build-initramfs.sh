@@ -30,6 +30,7 @@ init=$here/initramfs/init
 checks=$here/initramfs/checks
 canary_src=$here/xstate-canary/canary.c
 sg_tools="sg_inq sg_vpd sg_readcap sg_luns"
+mem_helper_src=$here/mem-helper/mem-helper.c
 
 # Modules the Debian cloud kernel needs for skiff's devices; dependencies
 # are added from modules.dep. Names match with '-' and '_' treated alike.
@@ -149,7 +150,7 @@ fi
 
 # --- Up to date? --------------------------------------------------------------
 stamp=$( {
-	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "${sg_paths[@]}" | cut -d' ' -f1
+	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "$mem_helper_src" "${sg_paths[@]}" | cut -d' ' -f1
 	echo "$kver"
 	for ko in "${load_order[@]}"; do echo "$ko"; sha256sum < "$modules/$ko"; done
 } | sha256sum | cut -c1-16)
@@ -214,6 +215,9 @@ if [ ${#sg_paths[@]} -gt 0 ]; then
 	done
 	say "sg3-utils: ${#sg_paths[@]} programs and their libraries, $(du -sck usr/bin/sg_* lib64 lib/x86_64-linux-gnu 2>/dev/null | tail -1 | cut -f1) KiB"
 fi
+# The balloon check's memory toucher and 100 ms ticker (mem-helper.c).
+${CC:-gcc} -O2 -static -s -o bin/mem-helper "$mem_helper_src" ||
+	die "building $mem_helper_src failed (apt-get install gcc libc6-dev)"
 mknod -m 0600 dev/console c 5 1
 mknod -m 0666 dev/null c 1 3
 

@@ -17,6 +17,31 @@
 struct kvm_run;
 struct kvm_cpuid2;
 
+/* Pausing the VM (the control socket's pause/resume): every vCPU thread
+ * leaves KVM_RUN and parks on `resumed` until `paused` is cleared. */
+struct vcpu_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t parked_changed; /* nr_parked moved */
+	pthread_cond_t resumed;        /* paused cleared (or the VM stops) */
+	bool paused;
+	unsigned nr_parked;
+	atomic_bool requested;         /* read by vCPUs without the lock */
+};
+
+/* Exits counted per reason, for the control socket's `stats`. */
+enum vcpu_exit_kind {
+	VCPU_EXIT_IO,
+	VCPU_EXIT_MMIO,
+	VCPU_EXIT_INTR,           /* a signal: kick, watchdog tick, pause */
+	VCPU_EXIT_HLT,
+	VCPU_EXIT_INTERNAL_ERROR, /* on software-KVM hosts: emulation failures skiff handles */
+	VCPU_EXIT_SYSTEM_EVENT,
+	VCPU_EXIT_SHUTDOWN,
+	VCPU_EXIT_OTHER,
+	VCPU_EXIT_KINDS,
+};
+extern const char *const vcpu_exit_kind_names[VCPU_EXIT_KINDS];
+
 /* What every vCPU's run loop needs from the machine around it. */
 struct vcpu_env {
 	struct kvm_vm *vm;
@@ -25,6 +50,7 @@ struct vcpu_env {
 	atomic_bool *stopping;      /* set once the VM is stopping */
 	struct swkvm *swkvm;        /* software-KVM workarounds (inactive on hardware KVM) */
 	_Atomic int64_t *first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN (0 until then) */
+	struct vcpu_pause *pause;   /* NULL: the VM is never paused */
 };
 
 struct vcpu {
@@ -41,6 +67,7 @@ struct vcpu {
 	long watchdog_period_ns;     /* current period (swkvm_tick_period_ns) */
 	struct swkvm_vcpu sw;
 	int64_t last_sample_ns;     /* -v: when RIP was last logged */
+	_Atomic unsigned long exits[VCPU_EXIT_KINDS];
 };
 
 /* KVM_CREATE_VCPU, map kvm_run, set CPUID, MSRs and the local APIC's LINT pins. */
@@ -55,6 +82,14 @@ int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
+
+void vcpu_pause_init(struct vcpu_pause *p);
+void vcpu_pause_destroy(struct vcpu_pause *p);
+/* Stop the nr vCPUs of vcpus[] in KVM_RUN and wait until all are parked
+ * (at most timeout_ms). 0, or -ETIMEDOUT (they stay asked to park). */
+int vcpu_pause_all(struct vcpu_pause *p, struct vcpu *vcpus, unsigned nr, unsigned timeout_ms);
+/* Let parked vCPUs run again (also used when the VM stops while paused). */
+void vcpu_resume_all(struct vcpu_pause *p);
 
 /* The signal used to interrupt KVM_RUN; install once per process. */
 int vcpu_signals_init(void);

@@ -13,6 +13,7 @@
 #include "vmm/dtb.h"
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
+#include "vmm/machine-control.h"
 #include "vmm/seccomp.h"
 #include "vmm/terminal.h"
 
@@ -47,7 +48,7 @@ static int64_t monotonic_ns(void)
 
 /* ---- hooks handed to devices and vCPUs ---- */
 
-static void machine_stop(void *ctx, enum stop_reason why, int status)
+void machine_stop(void *ctx, enum stop_reason why, int status)
 {
 	struct machine *m = ctx;
 	bool expected = false;
@@ -64,6 +65,11 @@ static void machine_irq_set(void *ctx, int level, unsigned gsi)
 {
 	struct machine *m = ctx;
 	kvm_vm_irq_line(&m->vm, gsi, level);
+}
+
+static void sci_irq_set(void *ctx, int level)
+{
+	machine_irq_set(ctx, level, IRQ_ACPI_SCI);
 }
 
 static void uart_irq_set(void *ctx, int level)
@@ -105,6 +111,7 @@ static int machine_add_devices(struct machine *m, char *err, size_t errlen)
 	i8042_init(&m->i8042, stop);
 	cmos_rtc_init(&m->cmos, NULL, NULL);
 	acpi_pm_init(&m->acpi_pm, stop);
+	acpi_pm_set_sci(&m->acpi_pm, (struct irq_line){ .set = sci_irq_set, .ctx = m });
 	pvpanic_init(&m->pvpanic, stop);
 
 	struct {
@@ -233,6 +240,7 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 		.stopping = &m->stopping,
 		.swkvm = &m->swkvm,
 		.first_run_ns = &m->first_run_ns,
+		.pause = &m->pause,
 	};
 	for (unsigned i = 0; i < m->opts->cpus && ret == 0; i++) {
 		memcpy(mine, cpuid, sz);
@@ -261,11 +269,21 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	m->opts = opts;
 	m->start_ns = monotonic_ns();
 	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = -1;
+	m->shutdown_timer = -1;
+	m->control.listen_fd = -1;
+	vcpu_pause_init(&m->pause);
 	err[0] = 0;
 
 	/* The kernel file is checked before anything else is set up. */
 	if ((ret = kernel_image_open(opts->kernel, &m->kernel, err, errlen)) < 0)
 		return ret;
+	/* Then the control socket: a bad path or a live skiff on it is a
+	 * command-line error. */
+	if (opts->api_sock) {
+		if ((ret = control_socket_open(&m->control, opts->api_sock, err, errlen)) < 0)
+			goto fail;
+		m->control_open = true;
+	}
 	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
 	bus_init(&m->pio, "pio");
 	bus_init(&m->mmio, "mmio");
@@ -303,6 +321,13 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->pio, &m->mmio, opts, err, errlen)) < 0)
 		goto fail;
 	virtio_devices_set_stop_hook(&m->virtio, (struct stop_hook){ .stop = machine_stop, .ctx = m });
+	if (m->control_open) {
+		struct control_ops ops = { .run = machine_control_run, .ctx = m };
+		if ((ret = control_socket_attach(&m->control, &m->virtio.reactor, &ops, 0)) < 0) {
+			snprintf(err, errlen, "--api-sock %s: cannot serve it: %s", opts->api_sock, strerror(-ret));
+			goto fail;
+		}
+	}
 
 	if ((ret = cpu_boot_write_tables(&m->vm.mem)) < 0) {
 		snprintf(err, errlen, "guest memory too small for the boot page tables");
@@ -490,6 +515,7 @@ int machine_run(struct machine *m)
 
 	machine_console_loop(m, sigfd, interactive);
 
+	vcpu_resume_all(&m->pause); /* parked vCPUs see `stopping` and leave */
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_kick(&m->vcpus[i]);
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
@@ -522,6 +548,9 @@ int machine_run(struct machine *m)
 
 void machine_destroy(struct machine *m)
 {
+	if (m->control_open)
+		control_socket_close(&m->control); /* before the reactor goes */
+	m->control_open = false;
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	m->nr_vcpus_created = 0;
@@ -533,4 +562,5 @@ void machine_destroy(struct machine *m)
 	if (m->stop_eventfd >= 0)
 		close(m->stop_eventfd);
 	m->stop_eventfd = -1;
+	vcpu_pause_destroy(&m->pause);
 }

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <linux/kvm.h>
 
 #include "bus/bus.h"
 #include "devices/acpi-pm.h"
@@ -17,6 +18,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/x86/kernel-load.h"
 #include "kvm/x86/swkvm.h"
+#include "vmm/control-socket.h"
 #include "vmm/options.h"
 #include "vmm/virtio-devices.h"
 
@@ -43,6 +45,15 @@ struct machine {
 	struct virtio_devices virtio; /* --device ... */
 	bool virtio_created;
 
+	/* --api-sock (vmm/machine-control.c); reactor thread only, except pause. */
+	struct control_socket control;
+	bool control_open;
+	struct vcpu_pause pause;
+	bool paused;
+	bool clock_saved;
+	struct kvm_clock_data paused_clock; /* kvmclock when paused */
+	int shutdown_timer;                 /* reactor source, -1 = none */
+
 	/* Stopping: the first request wins; the main thread is woken. */
 	atomic_bool stopping;
 	enum stop_reason stop_reason;
@@ -54,6 +65,9 @@ struct machine {
  * err holds one line for the user and the machine is torn down. */
 __attribute__((warn_unused_result)) int machine_create(struct machine *m, const struct options *opts, char *err,
 						       size_t errlen);
+/* Ask the machine to stop (any thread; the first request wins). */
+void machine_stop(void *machine, enum stop_reason why, int status);
+
 /* Start the vCPUs, run the console until the guest stops; returns skiff's exit status. */
 int machine_run(struct machine *m);
 void machine_destroy(struct machine *m);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kvm/kvm.h"
+#include "vmm/control-client.h"
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -31,9 +32,12 @@ static uint64_t host_mem_bytes(void)
 int main(int argc, char **argv)
 {
 	struct options opts;
+	/* skiff ctl: a client of a running skiff, nothing to do with KVM. */
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return control_client_main(argc - 1, argv + 1);
+
 	struct options_limits limits = { .host_mem_bytes = host_mem_bytes(), .max_cpus = kvm_max_vcpus_probe() };
 	char err[512] = "";
-
 	switch (options_parse(argc, argv, &limits, &opts, err, sizeof(err))) {
 	case OPTIONS_HELP:
 		options_usage(stdout);

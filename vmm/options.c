@@ -59,6 +59,7 @@ enum opt_id {
 	OPT_DEVICE,
 	OPT_DISK,
 	OPT_DUMP_DTB,
+	OPT_API_SOCK,
 	OPT_DEBUG_EXIT_PORT,
 	OPT_SECCOMP,
 	OPT_VERBOSE,
@@ -86,6 +87,7 @@ static const struct opt_def opt_defs[] = {
 	{ "device",          0,   "SPEC",  true,  OPT_DEVICE },
 	{ "disk",            0,   "FILE",  true,  OPT_DISK },
 	{ "dump-dtb",        0,   "FILE",  false, OPT_DUMP_DTB },
+	{ "api-sock",        0,   "PATH",  false, OPT_API_SOCK },
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
@@ -528,6 +530,8 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return set_path(p, d->name, &o->initrd, val);
 	case OPT_DUMP_DTB:
 		return set_path(p, d->name, &o->dump_dtb, val);
+	case OPT_API_SOCK:
+		return set_path(p, d->name, &o->api_sock, val);
 	case OPT_CMDLINE:
 		if (o->cmdline_replace)
 			return cmdline_conflict(p);
@@ -661,6 +665,7 @@ void options_free(struct options *o)
 	free(o->initrd);
 	free(o->cmdline);
 	free(o->dump_dtb);
+	free(o->api_sock);
 	options_defaults(o);
 }
 
@@ -692,7 +697,7 @@ enum options_result options_parse(int argc, char **argv, const struct options_li
 		if (cmd[0] == '-')
 			errorf(err, errlen, "unknown option '%s' before the command (try 'skiff --help')", cmd);
 		else
-			errorf(err, errlen, "unknown command '%s' (the only command is 'run')", cmd);
+			errorf(err, errlen, "unknown command '%s' (the commands are 'run' and 'ctl')", cmd);
 		return OPTIONS_ERROR;
 	}
 
@@ -789,6 +794,7 @@ void options_usage(FILE *f)
 	fputs(
 "Usage: skiff run --kernel FILE [OPTIONS]\n"
 "       skiff run --help\n"
+"       skiff ctl [--json] PATH COMMAND [ARG]   (see 'skiff ctl --help')\n"
 "       skiff --help | --version\n"
 "\n"
 "Boot a Linux kernel in a minimal KVM virtual machine.\n"
@@ -823,6 +829,9 @@ void options_usage(FILE *f)
 "                           block device): short for --device blk,path=FILE\n"
 "  --dump-dtb FILE          write the guest's device tree (as skiff builds it)\n"
 "                           to FILE\n"
+"  --api-sock PATH          serve the control socket (JSON, see 'skiff ctl')\n"
+"                           at PATH, owner-only; a stale socket there is\n"
+"                           replaced, one a running skiff listens on is refused\n"
 "  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"
 "                           (default 0xf4; 0 = no debug-exit device)\n"
 "  --seccomp on|off         confine skiff to the system calls it needs while\n"

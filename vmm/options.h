@@ -69,6 +69,7 @@ struct options {
 	struct device_spec devices[OPTIONS_MAX_DEVICES];
 	unsigned nr_devices;    /* in command-line order */
 	char *dump_dtb;         /* --dump-dtb, or NULL */
+	char *api_sock;         /* --api-sock, or NULL */
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
 	bool seccomp;           /* --seccomp on (default) / off */
 	unsigned verbose;       /* number of -v */

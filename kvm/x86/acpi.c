@@ -122,7 +122,7 @@ struct acpi_fadt {
 /* FADT flags (5.2.9, table "Fixed ACPI Description Table Fixed Feature Flags") */
 #define FADT_WBINVD           (1u << 0)
 #define FADT_PROC_C1          (1u << 2)
-#define FADT_PWR_BUTTON       (1u << 4)   /* power button, if any, is a device */
+#define FADT_PWR_BUTTON       (1u << 4)   /* power button, if any, is a device (ours is fixed: clear) */
 #define FADT_SLP_BUTTON       (1u << 5)   /* sleep button, if any, is a device */
 #define FADT_FIX_RTC          (1u << 6)   /* no RTC wake status in PM1 */
 #define FADT_HW_REDUCED_ACPI  (1u << 20)  /* must stay clear, see build_fadt() */
@@ -341,7 +341,8 @@ static int build_fadt(struct acpi_area *a, uint64_t dsdt, uint64_t facs, uint64_
 	f->p_lvl2_lat = 0x0fff;
 	f->p_lvl3_lat = 0x0fff;
 	f->iapc_boot_arch = BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT;
-	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_FIX_RTC;
+	/* PWR_BUTTON clear: a fixed-feature power button (devices/acpi-pm.c). */
+	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC;
 	set_checksum(f);
 	return 0;
 }

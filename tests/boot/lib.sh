@@ -150,3 +150,45 @@ blk_fsck_clean() { e2fsck -fn "$1" >/dev/null 2>&1; }
 
 # blk_du_kib FILE: host blocks the file holds, in KiB.
 blk_du_kib() { du -k "$1" | cut -f1; }
+# For tests that talk to a running guest (e.g. through skiff ctl):
+#   boot_start NAME TIMEOUT_S SKIFF_ARGS...   like boot, in the background;
+#                                             sets $log and $skiff_pid
+#   wait_for PATTERN SECONDS                  until the log has PATTERN
+#                                             (fails early if skiff exited)
+#   boot_wait                                 wait for skiff: $status, $elapsed
+boot_start() {
+	local name=$1 limit=$2
+	shift 2
+	log=$LOG_DIR/$test_name-$name.log
+	boot_name=$name
+	boot_t0=$(date +%s.%N)
+	timeout --signal=TERM --kill-after=10 "$limit" "$SKIFF" run "$@" </dev/null >"$log" 2>&1 &
+	boot_timeout_pid=$!
+	skiff_pid=
+	local i
+	for i in $(seq 50); do
+		skiff_pid=$(pgrep -P "$boot_timeout_pid" | head -n1)
+		[ -n "$skiff_pid" ] && break
+		sleep 0.1
+	done
+}
+
+wait_for() {
+	local deadline=$(($(date +%s) + $2))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		grep -a -q -- "$1" "$log" && return 0
+		kill -0 "$boot_timeout_pid" 2>/dev/null || { grep -a -q -- "$1" "$log"; return; }
+		sleep 0.5
+	done
+	echo "  (waited $2 s for '$1'; last lines:)"
+	tail -n 5 "$log" | tr -d '\r' | sed 's/^/  | /'
+	return 1
+}
+
+boot_wait() {
+	wait "$boot_timeout_pid"
+	status=$?
+	elapsed=$(echo "$(date +%s.%N) - $boot_t0" | bc)
+	printf '%s: %s: exit status %s after %.1f s (log: %s)\n' "$test_name" "$boot_name" "$status" "$elapsed" "$log"
+	grep -a 'skiff-guest: init reached\|skiff-check:' "$log" | tr -d '\r' | sed 's/^/  | /'
+}

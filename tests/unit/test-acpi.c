@@ -762,7 +762,7 @@ START_TEST(test_fadt_flags)
 
 	ck_assert_uint_eq(flags & (1u << 20), 0);          /* not HW_REDUCED_ACPI */
 	ck_assert_uint_ne(flags & (1u << 0), 0);           /* WBINVD */
-	ck_assert_uint_ne(flags & (1u << 4), 0);           /* PWR_BUTTON as device */
+	ck_assert_uint_eq(flags & (1u << 4), 0);           /* fixed-feature power button */
 	ck_assert_uint_ne(flags & (1u << 5), 0);           /* SLP_BUTTON as device */
 	ck_assert_uint_eq(flags & (1u << 10), 0);          /* no RESET_REG_SUP */
 	ck_assert_uint_ne(boot_arch & (1u << 1), 0);       /* 8042 present */

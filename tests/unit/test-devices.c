@@ -893,6 +893,42 @@ START_TEST(acpi_pm_status_write_one_to_clear)
 }
 END_TEST
 
+static int sci_level = -1, sci_changes;
+static void fake_sci(void *ctx, int level)
+{
+	(void)ctx;
+	sci_level = level;
+	sci_changes++;
+}
+
+/* The power button: PWRBTN_STS, and the SCI only while it is enabled and
+ * not yet cleared by the guest (ACPICA's fixed-event handling). */
+START_TEST(acpi_pm_power_button_raises_sci)
+{
+	sci_level = -1;
+	sci_changes = 0;
+	acpi_pm_set_sci(&pm, (struct irq_line){ fake_sci, NULL });
+	acpi_pm_press_power_button(&pm); /* not enabled yet: status only */
+	ck_assert_uint_eq(io_read(&acpi_pm_evt_ops, &pm, PM1_STS, 2), ACPI_PM_STS_PWRBTN);
+	ck_assert_int_eq(sci_changes, 0);
+	io_write(&acpi_pm_evt_ops, &pm, PM1_STS, ACPI_PM_STS_PWRBTN, 2); /* guest clears it */
+	io_write(&acpi_pm_evt_ops, &pm, PM1_EN, ACPI_PM_STS_PWRBTN, 2);  /* and enables the event */
+	ck_assert_int_eq(sci_changes, 0);
+	acpi_pm_press_power_button(&pm);
+	ck_assert_int_eq(sci_level, 1);
+	acpi_pm_press_power_button(&pm); /* still pending: no new edge */
+	ck_assert_int_eq(sci_changes, 1);
+	io_write(&acpi_pm_evt_ops, &pm, PM1_STS + 1, ACPI_PM_STS_PWRBTN >> 8, 1); /* byte write clears */
+	ck_assert_int_eq(sci_level, 0);
+	ck_assert_uint_eq(io_read(&acpi_pm_evt_ops, &pm, PM1_STS, 2), 0);
+	acpi_pm_press_power_button(&pm);
+	ck_assert_int_eq(sci_level, 1);
+	io_write(&acpi_pm_evt_ops, &pm, PM1_EN, 0, 2); /* disabling drops it too */
+	ck_assert_int_eq(sci_level, 0);
+	ck_assert_int_eq(pm_stop.count, 0); /* the guest decides to power off */
+}
+END_TEST
+
 START_TEST(acpi_pm_enable_register)
 {
 	io_write(&acpi_pm_evt_ops, &pm, PM1_EN, 0x0121, 2);
@@ -1063,6 +1099,7 @@ Suite *devices_suite(void)
 	tcase_add_test(tc, acpi_pm_control_readback);
 	tcase_add_test(tc, acpi_pm_status_write_one_to_clear);
 	tcase_add_test(tc, acpi_pm_enable_register);
+	tcase_add_test(tc, acpi_pm_power_button_raises_sci);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pvpanic");

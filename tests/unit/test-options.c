@@ -1,4 +1,5 @@
 /* Unit tests for skiff's command-line parser (vmm/options.c). */
+#include "devices/virtio-balloon.h"
 #include "vmm/options.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
@@ -96,8 +97,10 @@ START_TEST(test_all_options)
 {
 	ck_assert_int_eq(parse("run", "--kernel", "vmlinux", "--initrd", "initrd.img", "--cmdline", "quiet",
 			       "--mem", "1G", "--cpus", "4", "--console", "none", "--swkvm", "on",
-			       "--device", "rng", "--dump-dtb", "out.dtb", "--debug-exit-port", "0x501", "-v"),
+			       "--device", "rng", "--dump-dtb", "out.dtb", "--debug-exit-port", "0x501", "-v",
+			       "--api-sock", "/run/vm.sock"),
 			 OPTIONS_RUN);
+	ck_assert_str_eq(o.api_sock, "/run/vm.sock");
 	ck_assert_str_eq(o.kernel, "vmlinux");
 	ck_assert_str_eq(o.initrd, "initrd.img");
 	ck_assert_str_eq(o.cmdline, "quiet");
@@ -572,9 +575,9 @@ END_TEST
 
 START_TEST(test_device_unknown_type)
 {
-	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console, scsi, net)",
+	ck_parse_error("skiff: --device bogus: unknown device type 'bogus' (known: rng, blk, console, scsi, net, balloon)",
 		       "run", "--kernel", "k", "--device", "bogus");
-	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console, scsi, net)",
+	ck_parse_error("skiff: --device ,rate=1: missing device type (known: rng, blk, console, scsi, net, balloon)",
 		       "run", "--kernel", "k", "--device", ",rate=1");
 }
 END_TEST
@@ -620,6 +623,25 @@ START_TEST(test_device_unknown_key)
 {
 	ck_parse_error("skiff: --device rng,foo=1: unknown key 'foo' for rng (known: transport, rate)",
 		       "run", "--kernel", "k", "--device", "rng,foo=1");
+}
+END_TEST
+
+START_TEST(test_device_balloon_keys)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device",
+			       "balloon,deflate-on-oom=on,free-page-reporting=on,stats-interval=5,transport=mmio"),
+			 OPTIONS_RUN);
+	const struct balloon_options *b = (const void *)o.devices[0].config.bytes;
+	ck_assert(b->deflate_on_oom);
+	ck_assert(b->free_page_reporting);
+	ck_assert_uint_eq(b->stats_interval_s, 5);
+	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_MMIO);
+	ck_parse_error("skiff: --device balloon,deflate-on-oom=yes: deflate-on-oom 'yes' must be 'on' or 'off'",
+		       "run", "--kernel", "k", "--device", "balloon,deflate-on-oom=yes");
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "balloon,stats-interval=0"), OPTIONS_ERROR);
+	ck_err_has("stats-interval '0'");
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "balloon,stats-interval=3601"), OPTIONS_ERROR);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--api-sock", ""), OPTIONS_ERROR);
 }
 END_TEST
 
@@ -733,7 +755,7 @@ END_TEST
 
 START_TEST(test_unknown_command)
 {
-	ck_parse_error("skiff: unknown command 'start' (the only command is 'run')", "start", "--kernel", "k");
+	ck_parse_error("skiff: unknown command 'start' (the commands are 'run' and 'ctl')", "start", "--kernel", "k");
 	ck_parse_error("skiff: unknown option '--kernel' before the command (try 'skiff --help')", "--kernel", "k", "run");
 }
 END_TEST
@@ -1050,6 +1072,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_device_blk_errors);
 	tcase_add_test(bad, test_device_scsi_errors);
 	tcase_add_test(bad, test_device_bad_rate);
+	tcase_add_test(bad, test_device_balloon_keys);
 	tcase_add_test(bad, test_device_malformed_items);
 	tcase_add_test(bad, test_device_too_many);
 	tcase_add_test(bad, test_unknown_option);
