@@ -251,11 +251,18 @@ static void *pool_worker(void *arg)
 		b->pool_head = io->next;
 		if (!b->pool_head)
 			b->pool_tail = &b->pool_head;
-		bool last = !b->pool_head;
 		pthread_mutex_unlock(&b->pool_lock);
 
 		io_finish(b, io, sync_execute(b, io));
-		if (last)
+
+		/* End the batch unless more work is queued *now*: then some
+		 * worker completes it later, after this request, and ends that
+		 * batch. (Deciding when the request was taken lost completions:
+		 * another worker could end its batch before this one finished.) */
+		pthread_mutex_lock(&b->pool_lock);
+		bool more = b->pool_head != NULL;
+		pthread_mutex_unlock(&b->pool_lock);
+		if (!more)
 			batch_end(b);
 
 		pthread_mutex_lock(&b->pool_lock);
