@@ -90,27 +90,40 @@ static void io_done(struct blk_io *io, int result)
 
 /* End of a backend batch: return every finished request as used, then
  * interrupt each queue that got some (once, if EVENT_IDX lets us). */
+/* The finished requests collected so far (oldest last). */
+static struct blk_request *take_done(struct virtio_blk *blk)
+{
+	pthread_mutex_lock(&blk->done_lock);
+	struct blk_request *list = blk->done_head;
+	blk->done_head = NULL;
+	pthread_mutex_unlock(&blk->done_lock);
+	return list;
+}
+
+/* Return them as used (dev->lock held); mark the queues they were on. */
+static void push_done_locked(struct virtio_blk *blk, struct blk_request *list, bool *touched)
+{
+	while (list) {
+		struct blk_request *r = list;
+		list = r->next;
+		if (touched)
+			touched[r->vreq.q] = true;
+		virtio_request_push_locked(&r->vreq, r->written);
+		slot_put(blk, r);
+	}
+}
+
 static void publish_done(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
 	struct virtio_device *dev = &blk->vdev;
 	bool touched[VIRTIO_BLK_MAX_QUEUES] = {false};
+	struct blk_request *list = take_done(blk);
 
-	pthread_mutex_lock(&blk->done_lock);
-	struct blk_request *list = blk->done_head;
-	blk->done_head = NULL;
-	pthread_mutex_unlock(&blk->done_lock);
 	if (!list)
 		return;
-
 	pthread_mutex_lock(&dev->lock);
-	while (list) {
-		struct blk_request *r = list;
-		list = r->next;
-		touched[r->vreq.q] = true;
-		virtio_request_push_locked(&r->vreq, r->written);
-		slot_put(blk, r);
-	}
+	push_done_locked(blk, list, touched);
 	for (unsigned q = 0; q < blk->queues; q++)
 		if (touched[q])
 			virtio_device_notify_used(dev, q);
@@ -263,7 +276,9 @@ static void blk_reset(struct virtio_device *dev)
 	struct virtio_blk *blk = dev->priv;
 
 	/* In-flight I/O finishes on its own (file I/O cannot be cancelled,
-	 * but it ends): the reset waits for it. */
+	 * but it ends) and the reset waits for it; finished requests waiting
+	 * for their batch to end are void now: out of the way at once. */
+	push_done_locked(blk, take_done(blk), NULL);
 	blk->writeback = true;
 }
 

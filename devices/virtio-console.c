@@ -26,6 +26,8 @@
 #define CTRL_RX 2 /* control queues (MULTIPORT) */
 #define CTRL_TX 3
 
+static void wake(struct virtio_console *con);
+
 /* ---- control messages ---- */
 
 /* Queue a message for the driver (vdev.lock held). The queue is sized for
@@ -118,6 +120,8 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 		if (!known)
 			break;
 		con->port[id].guest_open = value != 0;
+		if (value)
+			wake(con); /* input held for this port may go now */
 		return;
 	default:
 		break;
@@ -258,7 +262,10 @@ static void deliver_input(struct virtio_console *con, unsigned id)
 	if (!p->in_len)
 		return;
 	pthread_mutex_lock(&dev->lock);
-	while (p->in_len && virtio_device_queue_live(dev, q) && virtio_request_pop(dev, q, &req) == 1) {
+	/* Linux throws away what arrives on a port no guest program has
+	 * open: hold it until one opens the port (PORT_OPEN wakes us). */
+	bool closed = con->multiport && !p->guest_open;
+	while (!closed && p->in_len && virtio_device_queue_live(dev, q) && virtio_request_pop(dev, q, &req) == 1) {
 		size_t n = vq_chain_write(&dev->vqs[q], &req.chain, 0, p->in_buf + p->in_off, p->in_len);
 		virtio_request_complete_locked(&req, (uint32_t)n);
 		p->in_off += n;

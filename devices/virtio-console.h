@@ -26,7 +26,9 @@
  * Nothing is lost: guest output is taken from the transmit queue only as
  * fast as the host side accepts it (a socket without a client takes
  * nothing; the guest's writes then block); host input is read only while
- * the guest has receive buffers to put it in, and delivered in order.
+ * the guest has receive buffers to put it in, delivered in order, and on
+ * a named port held until a guest program has the port open (Linux drops
+ * what arrives on a closed port).
  *
  * Threads: the rings are served on the reactor (queue_notify) only as far
  * as the control queue goes; moving data runs on the device's own I/O

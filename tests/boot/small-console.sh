@@ -50,6 +50,7 @@ expect_checks virtio console
 check "the guest's console is hvc0" log_has 'skiff-guest: console active: hvc0'
 check "file port: the guest's line is in the host file" grep -q 'skiff console port log: hello from the guest' "$file"
 
+check "the guest's echo has the socket port open" wait_for 'skiff-guest: console echo ready' 60
 token=ping-$RANDOM-$RANDOM
 reply=$(python3 - "$sock" "$token" <<'PY'
 import socket, sys

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/block-backend.h"
@@ -45,7 +46,7 @@ static void teardown(void)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static unsigned completed, batches;
+static unsigned completed, batches, covered; /* covered: completions a batch end came after */
 static int last_result;
 
 static void on_done(struct blk_io *io, int result)
@@ -63,6 +64,8 @@ static void on_batch(void *opaque)
 {
 	pthread_mutex_lock(&lock);
 	batches++;
+	covered = completed;
+	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -81,7 +84,7 @@ static struct blk_backend *open_ok(enum blk_engine engine, enum blk_cache cache,
 	struct blk_backend *b = NULL;
 	char err[256] = "";
 
-	completed = batches = 0;
+	completed = batches = covered = 0;
 	last_result = 0;
 	ck_assert_msg(blk_backend_open(&b, &opt, err, sizeof(err)) == 0, "open: %s", err);
 	return b;
@@ -149,6 +152,16 @@ static void many_in_flight(enum blk_engine engine, enum blk_cache cache)
 			ck_assert_uint_eq(bufs[i][j], i + 1);
 	}
 	ck_assert_uint_gt(batches, 0);
+	/* Every completion is followed by a batch end: a device publishes
+	 * its used entries there, so a missing one strands a request. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&lock);
+	while (covered < completed && pthread_cond_timedwait(&cond, &lock, &until) == 0)
+		;
+	ck_assert_uint_eq(covered, completed);
+	pthread_mutex_unlock(&lock);
 	blk_backend_close(b);
 }
 

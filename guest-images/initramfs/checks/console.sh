@@ -3,6 +3,7 @@
 #   log    write a line; the host finds it in the port's file
 #   echo   a cat with the port open read-write as its stdin and stdout,
 #          left running: the host sends through the socket and reads it back
+#          (the marker comes once the port is open)
 # Also says which tty is the console (hvc0 with --console virtio).
 check_console() {
 	local port name n=0 log= echo=
@@ -22,7 +23,10 @@ check_console() {
 		return
 	fi
 	echo "skiff console port log: hello from the guest" > "$log"
-	cat 0<>"$echo" 1>&0 &
-	echo "skiff-guest: console echo ready"
+	(
+		exec 0<>"$echo" 1>&0 # one open, read-write: a port allows one opener
+		echo "skiff-guest: console echo ready" >/dev/console
+		exec cat
+	) &
 	pass console "$n named ports; echo running"
 }
