@@ -30,15 +30,7 @@ trap 'rm -rf "$work"' EXIT
 generations=24
 kill_at=$((20 + RANDOM % (generations - 19)))
 
-# ---- bad input: one line, exit status 2, before any guest ----
-bad_input() { # WHAT EXPECTED-TEXT SKIFF-ARGS...
-	local what=$1 want=$2 out st
-	shift 2
-	out=$("$SKIFF" run --kernel "$SMALL_KERNEL" "$@" </dev/null 2>&1)
-	st=$?
-	check "bad input, $what: exit status 2, one line" test "$st" = 2 -a "$(echo "$out" | grep -vc 'software KVM detected')" = 1
-	check "bad input, $what: says '$want'" grep -q -- "$want" <<<"$out"
-}
+# ---- bad input: one line, exit status 2, before any guest (lib.sh) ----
 mkdir "$work/a-directory"
 bad_input "missing image" "cannot open $work/missing.img: No such file or directory" --device "blk,path=$work/missing.img"
 bad_input "--disk missing image" "cannot open $work/missing.img" --disk "$work/missing.img"
