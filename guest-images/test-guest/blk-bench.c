@@ -107,7 +107,7 @@ __attribute__((section(".user.text"))) long blk_user_run(void *arg)
 }
 
 /* TSC ticks per second against the CMOS clock's seconds (two edges). */
-static uint64_t tsc_hz(void)
+uint64_t tsc_hz(void)
 {
 	static uint64_t hz;
 	if (hz)

@@ -71,7 +71,7 @@ static void add_mmio(uint64_t a)
  *   mmio=ADDR[,ADDR...]                     virtio-mmio addresses to probe
  *   virtio_mmio.device=SIZE@ADDR[:IRQ]      (Linux's syntax) likewise
  *   pci=cf8|ecam|off  ecam=ADDR  pcimem=ADDR[,SIZE]  pciio=PORT[,SIZE]
- *   requests=N  timeout=MS  features=min  ring=auto|split|packed  blk-bench=MS
+ *   requests=N  timeout=MS  features=min  ring=auto|split|packed  blk-bench=MS  net-bench=MS
  *   crash=ud3|gp3|pf3|de3|ud0 */
 static void parse_cmdline(const char *c)
 {
@@ -159,6 +159,9 @@ static void parse_cmdline(const char *c)
 		} else if ((v = value_of(t, "blk-bench="))) {
 			if (parse_u64(v, &x))
 				opt.bench_ms = (unsigned)x;
+		} else if ((v = value_of(t, "net-bench="))) {
+			if (parse_u64(v, &x))
+				opt.net_bench_ms = (unsigned)x;
 		} else if (value_of(t, "features=min")) {
 			opt.features_min = true;
 		} else if ((v = value_of(t, "crash="))) {

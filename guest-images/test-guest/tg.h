@@ -82,6 +82,7 @@ struct options {
 	bool features_min;             /* don't negotiate EVENT_IDX / INDIRECT / RING_PACKED */
 	int ring;                      /* RING_* for modern transports */
 	unsigned bench_ms;             /* blk-bench=MS: benchmark virtio-blk devices, MS per figure */
+	unsigned net_bench_ms;         /* net-bench=MS: benchmark virtio-net devices, MS per figure */
 };
 extern struct options opt;
 

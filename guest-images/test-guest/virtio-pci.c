@@ -213,9 +213,20 @@ void virtio_pci_probe(const struct pci_func *funcs, unsigned n, unsigned *found,
 		bool transitional = f->device < 0x1040;
 		unsigned type = transitional ? f->subsys_id : f->device - 0x1040u;
 		bool bench = type == VIRTIO_ID_BLOCK && opt.bench_ms;
-		if (type != VIRTIO_ID_RNG && !bench)
+		bool net_bench = type == VIRTIO_ID_NET && opt.net_bench_ms;
+		if (type != VIRTIO_ID_RNG && !bench && !net_bench)
 			continue;
 		pci_enable(f);
+		if (net_bench) {
+			/* Like the blk benchmark: the modern interface only. */
+			struct vdev d = { .ops = &modern_ops, .transport = TRANSPORT_PCI, .pci = f, .kind = "virtio-net" };
+			where_bdf(&d, f);
+			if (modern_caps(&d))
+				virtio_net_bench(&d);
+			else
+				printf("virtio-net pci %s: skipped (no modern interface)\n", d.where);
+			continue;
+		}
 		if (bench) {
 			/* The benchmark drives the modern interface only. */
 			struct vdev d = { .ops = &modern_ops, .transport = TRANSPORT_PCI, .pci = f, .kind = "virtio-blk" };

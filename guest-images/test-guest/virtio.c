@@ -36,7 +36,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rq)
+bool virtio_queues_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rqs, unsigned nq)
 {
 	const struct vdev_ops *ops = d->ops;
 
@@ -77,51 +77,55 @@ bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_si
 		}
 	}
 
-	unsigned max = ops->queue_max(d, 0);
-	if (max == 0) {
-		fail_line(d, "queue 0 unavailable (size 0)");
-		goto failed;
-	}
-	unsigned size = ops->queue_size_fixed ? max : (max < max_size ? max : max_size);
+	unsigned size = 0, max = 0;
 	bool packed = want & VIRTIO_F_RING_PACKED;
-	if (size > VRING_MAX_SIZE || (!packed && (size & (size - 1)))) {
-		fail_line(d, "queue size %u unusable (power of two <= %u needed)", size, VRING_MAX_SIZE);
-		goto failed;
-	}
-
-	uint64_t desc, avail, used;
-	rq->size = size;
-	rq->vqd = 0, rq->vq = 0;
-	if (ops->legacy) {
-		/* The legacy layout (used ring on the next 4 KiB boundary), which
-		 * the shared driver does not lay out: vring.c. */
-		size_t avail_off, used_off;
-		size_t bytes = vring_legacy_layout((uint16_t)size, 4096, &avail_off, &used_off);
-		uint8_t *ring = dma_alloc(bytes, 4096);
-		rq->vq = dma_alloc(sizeof(*rq->vq), 64);
-		if (!ring || !rq->vq)
-			goto oom;
-		vring_drv_init(rq->vq, (uint16_t)size, ring, ring + avail_off, ring + used_off,
-			       (want & VIRTIO_F_EVENT_IDX) != 0, (want & VIRTIO_F_INDIRECT_DESC) != 0);
-		desc = (uint64_t)ring, avail = desc + avail_off, used = desc + used_off;
-	} else {
-		size_t bytes = vqd_mem_size((uint16_t)size, packed);
-		uint8_t *mem = dma_alloc(bytes, 4096);
-		rq->vqd = dma_alloc(sizeof(*rq->vqd), 64);
-		if (!mem || !rq->vqd)
-			goto oom;
-		uint64_t f = want & (VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC);
-		int r = packed ? vqd_init_packed(rq->vqd, (uint16_t)size, mem, (uint64_t)mem, f)
-			       : vqd_init_split(rq->vqd, (uint16_t)size, mem, (uint64_t)mem, f);
-		if (r < 0) {
-			fail_line(d, "vqd_init_%s(size %u) failed: %d", packed ? "packed" : "split", size, r);
+	for (unsigned qi = 0; qi < nq; qi++) {
+		struct vqueue *rq = &rqs[qi];
+		max = ops->queue_max(d, qi);
+		if (max == 0) {
+			fail_line(d, "queue %u unavailable (size 0)", qi);
 			goto failed;
 		}
-		vqd_disable_cb(rq->vqd); /* we poll */
-		desc = rq->vqd->desc_gpa, avail = rq->vqd->avail_gpa, used = rq->vqd->used_gpa;
+		size = ops->queue_size_fixed ? max : (max < max_size ? max : max_size);
+		if (size > VRING_MAX_SIZE || (!packed && (size & (size - 1)))) {
+			fail_line(d, "queue size %u unusable (power of two <= %u needed)", size, VRING_MAX_SIZE);
+			goto failed;
+		}
+
+		uint64_t desc, avail, used;
+		rq->size = size;
+		rq->vqd = 0, rq->vq = 0;
+		if (ops->legacy) {
+			/* The legacy layout (used ring on the next 4 KiB boundary), which
+			 * the shared driver does not lay out: vring.c. */
+			size_t avail_off, used_off;
+			size_t bytes = vring_legacy_layout((uint16_t)size, 4096, &avail_off, &used_off);
+			uint8_t *ring = dma_alloc(bytes, 4096);
+			rq->vq = dma_alloc(sizeof(*rq->vq), 64);
+			if (!ring || !rq->vq)
+				goto oom;
+			vring_drv_init(rq->vq, (uint16_t)size, ring, ring + avail_off, ring + used_off,
+				       (want & VIRTIO_F_EVENT_IDX) != 0, (want & VIRTIO_F_INDIRECT_DESC) != 0);
+			desc = (uint64_t)ring, avail = desc + avail_off, used = desc + used_off;
+		} else {
+			size_t bytes = vqd_mem_size((uint16_t)size, packed);
+			uint8_t *mem = dma_alloc(bytes, 4096);
+			rq->vqd = dma_alloc(sizeof(*rq->vqd), 64);
+			if (!mem || !rq->vqd)
+				goto oom;
+			uint64_t f = want & (VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC);
+			int r = packed ? vqd_init_packed(rq->vqd, (uint16_t)size, mem, (uint64_t)mem, f)
+				       : vqd_init_split(rq->vqd, (uint16_t)size, mem, (uint64_t)mem, f);
+			if (r < 0) {
+				fail_line(d, "vqd_init_%s(size %u) failed: %d", packed ? "packed" : "split", size, r);
+				goto failed;
+			}
+			vqd_disable_cb(rq->vqd); /* we poll */
+			desc = rq->vqd->desc_gpa, avail = rq->vqd->avail_gpa, used = rq->vqd->used_gpa;
+		}
+		if (ops->queue_setup(d, qi, (uint16_t)size, desc, avail, used) < 0)
+			goto failed;
 	}
-	if (ops->queue_setup(d, 0, (uint16_t)size, desc, avail, used) < 0)
-		goto failed;
 
 	st |= VIRTIO_STATUS_DRIVER_OK;
 	ops->set_status(d, st);
@@ -140,6 +144,11 @@ oom:
 failed:
 	ops->set_status(d, ops->get_status(d) | VIRTIO_STATUS_FAILED);
 	return false;
+}
+
+bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rq)
+{
+	return virtio_queues_init(d, device_features, max_size, rq, 1);
 }
 
 bool virtio_rng_test(struct vdev *d)

@@ -22,6 +22,7 @@
 
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_NET 1
 
 /* How ring 3 notifies the device (the kick). */
 enum { NOTIFY_MMIO16, NOTIFY_MMIO32, NOTIFY_PIO16 };
@@ -84,10 +85,20 @@ struct vqueue {
  * device_features where offered), FEATURES_OK, queue 0 of at most
  * max_size entries, DRIVER_OK. Prints a FAIL line and returns false on error. */
 bool virtio_queue_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rq);
+/* The same for queues 0 .. nq-1 (rqs[nq]) before DRIVER_OK. */
+bool virtio_queues_init(struct vdev *d, uint64_t device_features, unsigned max_size, struct vqueue *rqs, unsigned nq);
+
+/* TSC ticks per second, timed against the CMOS clock (blk-bench.c; ring 0). */
+uint64_t tsc_hz(void);
 
 /* Benchmark a virtio-blk device (blk-bench=MS): 4 KiB random reads at
  * queue depth 1 and 32, 1 MiB sequential reads and writes; one line each. */
 bool virtio_blk_bench(struct vdev *d);
+
+/* Benchmark a virtio-net device (net-bench=MS) against the host-side peer
+ * tests/bench/net-peer.c: echo round trip, 64- and 1514-byte frames each
+ * way; one line each. */
+bool virtio_net_bench(struct vdev *d);
 
 /* Initialise d as a virtio-rng device, run the ring-3 requests, check and
  * print the result line, reset the device. Returns true if it passed. */

@@ -1,0 +1,96 @@
+#!/bin/bash
+# virtio-net benchmark (not a test: prints figures, asserts nothing). The
+# freestanding test guest (guest-images/test-guest, net-bench=MS) drives a
+# modern virtio-net PCI device from ring 3, polling the used rings, under
+# skiff (backend=tap) and under QEMU (Debian's qemu-system-x86: q35 + qboot,
+# virtio-net-pci, -netdev tap without vhost), both on the same TAP in a
+# network namespace this script creates and removes. On the host end,
+# tests/bench/net-peer.c (built here) answers the guest on a raw AF_PACKET
+# socket: an Ethernet-level echo (ping-rtt: guest -> VMM -> TAP -> user-
+# space responder -> back, not ICMP), the TAP's own counters for what the
+# guest sent, and a blast of frames for the guest to receive.
+#
+#   tests/bench/net-guest.sh [MS]        (root: ip netns, TAP)
+#
+# MS (default 2000) is each figure's duration. Figures: ping-rtt (mean
+# round trip, us), tx-64 / rx-64 (64-byte frames a second, guest to host /
+# host to guest), tx-1514 / rx-1514 (MB/s of 1514-byte Ethernet frames).
+set -u
+here=$(cd "$(dirname "$0")/../.." && pwd)
+SKIFF=${SKIFF:-$here/skiff}
+ms=${1:-2000}
+[ "$(id -u)" = 0 ] || { echo "net-guest.sh: needs root (a network namespace and a TAP device)"; exit 2; }
+work=$(mktemp -d /var/tmp/skiff-netbench.XXXXXX)
+ns=skiff-netbench-$$
+tap=nb0
+mac=52:54:00:12:34:56
+peer_pid=
+cleanup() {
+	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$here/guest-images/test-guest/build.sh" "$work/tg.elf" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 2; }
+${CC:-cc} -O2 -Wall -o "$work/net-peer" "$here/tests/bench/net-peer.c" || exit 2
+
+# The namespace: a persistent TAP that both VMMs attach to in turn, IPv6
+# off so the host kernel sends the guest nothing of its own.
+ip netns add "$ns" || exit 2
+ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$ns" link set lo up
+ip -n "$ns" tuntap add dev "$tap" mode tap || exit 2
+ip -n "$ns" link set "$tap" up
+
+tests="ping-rtt tx-64 tx-1514 rx-64 rx-1514"
+declare -A R
+
+# run NAME COMMAND...: the peer on the TAP, the VMM in the namespace, the
+# guest's figures into R[NAME,test].
+run() {
+	local name=$1 line t
+	shift
+	ip netns exec "$ns" "$work/net-peer" "$tap" 300 2> "$work/$name.peer" &
+	peer_pid=$!
+	sleep 0.2
+	ip netns exec "$ns" "$@" > "$work/$name.log" 2>&1 </dev/null
+	kill "$peer_pid" 2>/dev/null
+	wait "$peer_pid" 2>/dev/null
+	peer_pid=
+	for t in $tests; do
+		line=$(grep -a -o "$t [0-9]* \(ns\|pps\|MB/s\)" "$work/$name.log" | head -1)
+		R[$name,$t]=$(echo "$line" | cut -d' ' -f2)
+	done
+	R[$name,ping-rtt]=$([ -n "${R[$name,ping-rtt]}" ] && echo "scale=1; ${R[$name,ping-rtt]} / 1000" | bc)
+	if grep -a -q "virtio-net .*\(FAIL\|the TAP took\)" "$work/$name.log" || ! grep -a -q "virtio-net pci" "$work/$name.log"; then
+		echo "$name: the guest reported a problem:"
+		grep -a "virtio-net\|test-guest: [0-9]* passed" "$work/$name.log"
+		cat "$work/$name.peer"
+	fi
+}
+
+run skiff timeout 120 "$SKIFF" run --kernel "$work/tg.elf" --console serial \
+	--device "net,backend=tap,ifname=$tap,transport=pci-modern,mac=$mac" --cmdline "net-bench=$ms ring=split"
+if command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/qemu/qboot.rom ]; then
+	run qemu timeout 120 qemu-system-x86_64 -machine q35,accel=kvm -bios /usr/share/qemu/qboot.rom -m 256M \
+		-nodefaults -nographic -serial stdio -no-reboot -kernel "$work/tg.elf" \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,disable-legacy=on,mac=$mac" -append "net-bench=$ms ring=split"
+else
+	echo "qemu-system-x86_64 (and qboot.rom) not installed: no QEMU column"
+fi
+
+# ratio A B: A/B, or B/A for the round trip (lower is better): > 1 means skiff is better.
+ratio() {
+	[ -n "${2:-}" ] && [ -n "${3:-}" ] && [ "${2:-0}" != 0 ] && [ "${3:-0}" != 0 ] || { echo -; return; }
+	if [ "$1" = ping-rtt ]; then echo "scale=2; $3 / $2" | bc; else echo "scale=2; $2 / $3" | bc; fi
+}
+printf '%-10s %6s %12s %12s %14s\n' test unit skiff qemu skiff/qemu
+for t in $tests; do
+	case $t in ping-*) unit=us ;; *-64) unit=pps ;; *) unit=MB/s ;; esac
+	printf '%-10s %6s %12s %12s %14s\n' "$t" "$unit" "${R[skiff,$t]:--}" "${R[qemu,$t]:--}" \
+		"$(ratio "$t" "${R[skiff,$t]:-}" "${R[qemu,$t]:-}")"
+done
+echo "(skiff/qemu > 1: skiff better; for ping-rtt that is qemu's RTT over skiff's)"
