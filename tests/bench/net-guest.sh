@@ -10,16 +10,22 @@
 # space responder -> back, not ICMP), the TAP's own counters for what the
 # guest sent, and a blast of frames for the guest to receive.
 #
-#   tests/bench/net-guest.sh [MS]        (root: ip netns, TAP)
+#   tests/bench/net-guest.sh [MS [ROUNDS]]     (root: ip netns, TAP)
 #
-# MS (default 2000) is each figure's duration. Figures: ping-rtt (mean
-# round trip, us), tx-64 / rx-64 (64-byte frames a second, guest to host /
-# host to guest), tx-1514 / rx-1514 (MB/s of 1514-byte Ethernet frames).
+# MS (default 2000) is each figure's duration. ROUNDS (default 3) runs of
+# each VMM, alternating, and the table shows each figure's median: on a
+# shared host one run is noise. NETBENCH_VERBOSE=1 also prints the
+# guest's lines (frame counts, min/max RTT) and the peer's. Figures:
+# ping-rtt (mean round trip, us), tx-64 / rx-64 (64-byte frames a second,
+# guest to host / host to guest), tx-1514 / rx-1514 (MB/s of 1514-byte
+# Ethernet frames, 1500-byte MTU).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 SKIFF=${SKIFF:-$here/skiff}
 ms=${1:-2000}
-[ "$(id -u)" = 0 ] || { echo "net-guest.sh: needs root (a network namespace and a TAP device)"; exit 2; }
+rounds=${2:-3}
+# Not root: say so and let `make bench` go on.
+[ "$(id -u)" = 0 ] || { echo "net-guest.sh: skipped: needs root (a network namespace and a TAP device)"; exit 0; }
 work=$(mktemp -d /var/tmp/skiff-netbench.XXXXXX)
 ns=skiff-netbench-$$
 tap=nb0
@@ -46,11 +52,11 @@ ip -n "$ns" link set "$tap" up
 tests="ping-rtt tx-64 tx-1514 rx-64 rx-1514"
 declare -A R
 
-# run NAME COMMAND...: the peer on the TAP, the VMM in the namespace, the
-# guest's figures into R[NAME,test].
+# run NAME ROUND COMMAND...: the peer on the TAP, the VMM in the
+# namespace, the guest's figures into R[NAME,test,ROUND].
 run() {
-	local name=$1 line t
-	shift
+	local name=$1 round=$2 line t v
+	shift 2
 	ip netns exec "$ns" "$work/net-peer" "$tap" 300 2> "$work/$name.peer" &
 	peer_pid=$!
 	sleep 0.2
@@ -60,37 +66,61 @@ run() {
 	peer_pid=
 	for t in $tests; do
 		line=$(grep -a -o "$t [0-9]* \(ns\|pps\|MB/s\)" "$work/$name.log" | head -1)
-		R[$name,$t]=$(echo "$line" | cut -d' ' -f2)
+		v=$(echo "$line" | cut -d' ' -f2)
+		[ "$t" = ping-rtt ] && [ -n "$v" ] && v=$(echo "scale=1; $v / 1000" | bc)
+		R[$name,$t,$round]=$v
 	done
-	R[$name,ping-rtt]=$([ -n "${R[$name,ping-rtt]}" ] && echo "scale=1; ${R[$name,ping-rtt]} / 1000" | bc)
-	if grep -a -q "virtio-net .*\(FAIL\|the TAP took\)" "$work/$name.log" || ! grep -a -q "virtio-net pci" "$work/$name.log"; then
-		echo "$name: the guest reported a problem:"
+	if [ -n "${NETBENCH_VERBOSE:-}" ]; then
+		grep -a "virtio-net" "$work/$name.log" | sed "s/^/$name #$round: /"
+		sed "s/^/$name #$round: /" "$work/$name.peer"
+	elif grep -a -q "virtio-net .*\(FAIL\|the TAP took\)" "$work/$name.log" || ! grep -a -q "virtio-net pci" "$work/$name.log"; then
+		echo "$name #$round: the guest reported a problem:"
 		grep -a "virtio-net\|test-guest: [0-9]* passed" "$work/$name.log"
 		cat "$work/$name.peer"
 	fi
 }
 
-run skiff timeout 120 "$SKIFF" run --kernel "$work/tg.elf" --console serial \
-	--device "net,backend=tap,ifname=$tap,transport=pci-modern,mac=$mac" --cmdline "net-bench=$ms ring=split"
+have_qemu=
 if command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/qemu/qboot.rom ]; then
-	run qemu timeout 120 qemu-system-x86_64 -machine q35,accel=kvm -bios /usr/share/qemu/qboot.rom -m 256M \
+	have_qemu=1
+else
+	echo "qemu-system-x86_64 (and qboot.rom) not installed: no QEMU column"
+fi
+for round in $(seq "$rounds"); do
+	run skiff "$round" timeout 120 "$SKIFF" run --kernel "$work/tg.elf" --console serial \
+		--device "net,backend=tap,ifname=$tap,transport=pci-modern,mac=$mac" --cmdline "net-bench=$ms ring=split"
+	[ -n "$have_qemu" ] || continue
+	run qemu "$round" timeout 120 qemu-system-x86_64 -machine q35,accel=kvm -bios /usr/share/qemu/qboot.rom -m 256M \
 		-nodefaults -nographic -serial stdio -no-reboot -kernel "$work/tg.elf" \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,disable-legacy=on,mac=$mac" -append "net-bench=$ms ring=split"
-else
-	echo "qemu-system-x86_64 (and qboot.rom) not installed: no QEMU column"
-fi
+done
+
+# median NAME TEST: the middle of the rounds' figures (- if none);
+# all NAME TEST: every round's figure.
+median() {
+	local r
+	for r in $(seq "$rounds"); do [ -n "${R[$1,$2,$r]:-}" ] && echo "${R[$1,$2,$r]}"; done |
+		sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "" }'
+}
+all() {
+	local r out=
+	for r in $(seq "$rounds"); do out="$out${out:+ }${R[$1,$2,$r]:--}"; done
+	echo "$out"
+}
 
 # ratio A B: A/B, or B/A for the round trip (lower is better): > 1 means skiff is better.
 ratio() {
 	[ -n "${2:-}" ] && [ -n "${3:-}" ] && [ "${2:-0}" != 0 ] && [ "${3:-0}" != 0 ] || { echo -; return; }
 	if [ "$1" = ping-rtt ]; then echo "scale=2; $3 / $2" | bc; else echo "scale=2; $2 / $3" | bc; fi
 }
-printf '%-10s %6s %12s %12s %14s\n' test unit skiff qemu skiff/qemu
+echo "median of $rounds rounds, $ms ms a figure (every round in brackets)"
+printf '%-9s %5s %9s %9s %11s   %-24s %s\n' test unit skiff qemu skiff/qemu "[skiff]" "[qemu]"
 for t in $tests; do
 	case $t in ping-*) unit=us ;; *-64) unit=pps ;; *) unit=MB/s ;; esac
-	printf '%-10s %6s %12s %12s %14s\n' "$t" "$unit" "${R[skiff,$t]:--}" "${R[qemu,$t]:--}" \
-		"$(ratio "$t" "${R[skiff,$t]:-}" "${R[qemu,$t]:-}")"
+	s=$(median skiff "$t") q=$(median qemu "$t")
+	printf '%-9s %5s %9s %9s %11s   %-24s %s\n' "$t" "$unit" "${s:--}" "${q:--}" "$(ratio "$t" "$s" "$q")" \
+		"[$(all skiff "$t")]" "[$(all qemu "$t")]"
 done
 echo "(skiff/qemu > 1: skiff better; for ping-rtt that is qemu's RTT over skiff's)"

@@ -9,17 +9,19 @@
  *                               VMM since 'S' (the kernel's counters, so the
  *                               peer never reads the data frames themselves)
  *   'B' size ms -> data frames to the guest for ms, then 'F' sent
- * Exits after --seconds (a safety net) or on SIGTERM.
+ * Exits after SECONDS (default 600, a safety net) or on SIGTERM.
  *
  *   net-peer IFNAME [SECONDS]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,19 +48,34 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* One of the TAP's counters (/sys/class/net/IF/statistics/NAME). */
-static uint64_t stat_read(const char *name)
+/* One of the TAP's counters (/sys/class/net/IF/statistics/NAME), through
+ * a descriptor kept open: pread at offset 0 reads a fresh value. */
+struct counter {
+	int fd;
+};
+
+static struct counter counter_open(const char *name)
 {
 	char path[128];
-	unsigned long long v = 0;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, name);
-	FILE *f = fopen(path, "r");
-	if (!f || fscanf(f, "%llu", &v) != 1) {
-		fprintf(stderr, "net-peer: cannot read %s\n", path);
+	struct counter c = { open(path, O_RDONLY | O_CLOEXEC) };
+	if (c.fd < 0) {
+		fprintf(stderr, "net-peer: %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
-	fclose(f);
-	return v;
+	return c;
+}
+
+static uint64_t counter_read(struct counter c)
+{
+	char buf[32];
+	ssize_t n = pread(c.fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0) {
+		fprintf(stderr, "net-peer: reading a counter of %s: %s\n", ifname, n ? strerror(errno) : "empty");
+		exit(2);
+	}
+	buf[n] = 0;
+	return strtoull(buf, 0, 10);
 }
 
 static void send_frame(int fd, const struct sockaddr_ll *to, const void *frame, size_t len)
@@ -103,9 +120,22 @@ int main(int argc, char **argv)
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = (int)idx, .sll_halen = 6 };
 	int one = 1;
 	(void)setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	/* The TAP queues up to tx_queue_len frames for its reader; keep half. */
+	char qpath[128];
+	unsigned long window = 0;
+	snprintf(qpath, sizeof(qpath), "/sys/class/net/%s/tx_queue_len", ifname);
+	FILE *qf = fopen(qpath, "r");
+	if (!qf || fscanf(qf, "%lu", &window) != 1 || window < 64) {
+		fprintf(stderr, "net-peer: %s unreadable or under 64\n", qpath);
+		return 2;
+	}
+	fclose(qf);
+	window /= 2;
 	uint8_t own[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	uint64_t base_frames = 0, base_bytes = 0, end_frames = 0, end_bytes = 0;
-	fprintf(stderr, "net-peer: on %s (ifindex %u)\n", ifname, idx);
+	struct counter rx_packets = counter_open("rx_packets"), rx_bytes = counter_open("rx_bytes");
+	struct counter tx_packets = counter_open("tx_packets"), tx_dropped = counter_open("tx_dropped");
+	fprintf(stderr, "net-peer: on %s (ifindex %u), %lu frames in flight at most\n", ifname, idx, window);
 
 	while (now_ns() < deadline) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -123,8 +153,8 @@ int main(int argc, char **argv)
 			reply(fd, &to, guest, own, 'Q', c.a, 0, 0);
 			break;
 		case 'S':
-			base_frames = stat_read("rx_packets");
-			base_bytes = stat_read("rx_bytes");
+			base_frames = counter_read(rx_packets);
+			base_bytes = counter_read(rx_bytes);
 			end_frames = end_bytes = 0;
 			reply(fd, &to, guest, own, 'A', 0, 0, 0);
 			break;
@@ -133,8 +163,8 @@ int main(int argc, char **argv)
 			 * 'E' is one more). */
 			end_frames++;
 			end_bytes += (uint64_t)n;
-			reply(fd, &to, guest, own, 'R', 0, stat_read("rx_packets") - base_frames - end_frames,
-			      stat_read("rx_bytes") - base_bytes - end_bytes);
+			reply(fd, &to, guest, own, 'R', 0, counter_read(rx_packets) - base_frames - end_frames,
+			      counter_read(rx_bytes) - base_bytes - end_bytes);
 			break;
 		case 'B': {
 			uint32_t size = c.a < 60 ? 60 : c.a > 1514 ? 1514 : c.a;
@@ -144,16 +174,25 @@ int main(int argc, char **argv)
 			d[12] = ETH_DATA >> 8, d[13] = ETH_DATA & 0xff;
 			for (unsigned i = 14; i < size; i++)
 				d[i] = (uint8_t)i;
-			uint64_t dropped0 = stat_read("tx_dropped"), sent = 0;
+			/* Paced: at most `window` frames between us and the VMM (sent,
+			 * less what the VMM read from the TAP or the TAP dropped), so
+			 * that the TAP's queue never overflows and the peer yields the
+			 * CPU instead of spinning on drops. */
+			uint64_t read0 = counter_read(tx_packets), dropped0 = counter_read(tx_dropped), sent = 0;
 			uint64_t t0 = now_ns(), end = t0 + (uint64_t)c.b * 1000000u;
 			do {
-				for (unsigned i = 0; i < 64; i++, sent++)
+				uint64_t gone = counter_read(tx_packets) - read0 + counter_read(tx_dropped) - dropped0;
+				if (sent - gone + 32 > window) {
+					sched_yield();
+					continue;
+				}
+				for (unsigned i = 0; i < 32; i++, sent++)
 					send_frame(fd, &to, d, size);
 			} while (now_ns() < end);
 			/* Let the VMM drain the TAP's queue before the end marker,
 			 * which would otherwise be dropped with the surplus. */
 			usleep(300000);
-			uint64_t dropped = stat_read("tx_dropped") - dropped0;
+			uint64_t dropped = counter_read(tx_dropped) - dropped0;
 			reply(fd, &to, guest, own, 'F', 0, sent, dropped);
 			fprintf(stderr, "net-peer: sent %llu frames of %u bytes in %u ms, the TAP dropped %llu\n",
 				(unsigned long long)sent, size, c.b, (unsigned long long)dropped);
