@@ -14,8 +14,10 @@
 #
 # MS (default 2000) is each figure's duration. ROUNDS (default 3) runs of
 # each VMM, alternating, and the table shows each figure's median: on a
-# shared host one run is noise. NETBENCH_VERBOSE=1 also prints the
-# guest's lines (frame counts, min/max RTT) and the peer's. Figures:
+# shared host one run is noise (the rx figures are bimodal for both VMMs:
+# see tests/bench/README). NETBENCH_VERBOSE=1 also prints the guest's
+# lines (frame counts, min/max RTT) and the peer's; NETBENCH_WINDOW=N sets
+# the peer's frames in flight when it sends (default: half the TAP queue). Figures:
 # ping-rtt (mean round trip, us), tx-64 / rx-64 (64-byte frames a second,
 # guest to host / host to guest), tx-1514 / rx-1514 (MB/s of 1514-byte
 # Ethernet frames, 1500-byte MTU).
@@ -57,7 +59,7 @@ declare -A R
 run() {
 	local name=$1 round=$2 line t v
 	shift 2
-	ip netns exec "$ns" "$work/net-peer" "$tap" 300 2> "$work/$name.peer" &
+	ip netns exec "$ns" "$work/net-peer" "$tap" 300 ${NETBENCH_WINDOW:-} 2> "$work/$name.peer" &
 	peer_pid=$!
 	sleep 0.2
 	ip netns exec "$ns" "$@" > "$work/$name.log" 2>&1 </dev/null
