@@ -17,10 +17,10 @@
 # shared host one run is noise (the rx figures are bimodal for both VMMs:
 # see tests/bench/README). NETBENCH_VERBOSE=1 also prints the guest's
 # lines (frame counts, min/max RTT) and the peer's; NETBENCH_WINDOW=N sets
-# the peer's frames in flight when it sends (default: half the TAP queue). Figures:
-# ping-rtt (mean round trip, us), tx-64 / rx-64 (64-byte frames a second,
-# guest to host / host to guest), tx-1514 / rx-1514 (MB/s of 1514-byte
-# Ethernet frames, 1500-byte MTU).
+# the peer's frames in flight when it sends (default: half the TAP queue).
+# Figures: ping-rtt (mean round trip, us), tx-64 / rx-64 (64-byte frames
+# a second, guest to host / host to guest), tx-1514 / rx-1514 (MB/s of
+# 1514-byte Ethernet frames, 1500-byte MTU).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 SKIFF=${SKIFF:-$here/skiff}
@@ -54,15 +54,35 @@ ip -n "$ns" link set "$tap" up
 tests="ping-rtt tx-64 tx-1514 rx-64 rx-1514"
 declare -A R
 
+# pin_threads PID: PID (timeout) runs the VMM; put the VMM's vCPU thread
+# (skiff "vcpu0", QEMU "CPU 0/KVM") on CPU 1 and its other threads on CPU 0
+# with the peer, so that both VMMs get the same placement.
+pin=${NETBENCH_PIN:-}
+pin_threads() {
+	local vmm= t comm i
+	for i in $(seq 100); do
+		vmm=$(pgrep -P "$1" | head -1)
+		[ -n "$vmm" ] && [ -n "$(grep -l -E '^(vcpu|CPU )' /proc/"$vmm"/task/*/comm 2>/dev/null)" ] && break
+		sleep 0.01
+	done
+	[ -n "$vmm" ] || return
+	for t in /proc/"$vmm"/task/*; do
+		comm=$(cat "$t/comm" 2>/dev/null) || continue
+		case $comm in vcpu* | "CPU "*) taskset -pc 1 "${t##*/}" ;; *) taskset -pc 0 "${t##*/}" ;; esac >/dev/null
+	done
+}
+
 # run NAME ROUND COMMAND...: the peer on the TAP, the VMM in the
 # namespace, the guest's figures into R[NAME,test,ROUND].
 run() {
 	local name=$1 round=$2 line t v
 	shift 2
-	ip netns exec "$ns" "$work/net-peer" "$tap" 300 ${NETBENCH_WINDOW:-} 2> "$work/$name.peer" &
+	ip netns exec "$ns" ${pin:+taskset -c 0} "$work/net-peer" "$tap" 300 ${NETBENCH_WINDOW:-} 2> "$work/$name.peer" &
 	peer_pid=$!
 	sleep 0.2
-	ip netns exec "$ns" "$@" > "$work/$name.log" 2>&1 </dev/null
+	ip netns exec "$ns" "$@" > "$work/$name.log" 2>&1 </dev/null &
+	[ -n "$pin" ] && pin_threads $!
+	wait $!
 	kill "$peer_pid" 2>/dev/null
 	wait "$peer_pid" 2>/dev/null
 	peer_pid=
