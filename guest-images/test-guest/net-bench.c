@@ -58,6 +58,7 @@ struct net_job {
 	struct ctrl reply;
 	/* results */
 	uint64_t frames, bytes, cycles;            /* guest side */
+	uint64_t rx_frames, rx_bytes;              /* data frames recv_ctrl() saw */
 	uint64_t host_frames, host_bytes;          /* what the peer counted */
 	uint64_t rtt_min, rtt_max, rtt_sum, rtts;
 	unsigned retries;
@@ -137,7 +138,7 @@ static U int recv_ctrl(struct net_job *j, uint8_t op, uint32_t seq, uint64_t wai
 		if (!buf) {
 			if (j->rx->broken)
 				return j->error = -2;
-			if (now - t0 > wait || (j->frames && now - seen > j->quiet_cycles))
+			if (now - t0 > wait || (j->rx_frames && now - seen > j->quiet_cycles))
 				return -1;
 			__asm__ volatile("pause");
 			continue;
@@ -151,12 +152,12 @@ static U int recv_ctrl(struct net_job *j, uint8_t op, uint32_t seq, uint64_t wai
 		uint16_t type = flen >= 14 ? (uint16_t)(f[12] << 8 | f[13]) : 0;
 		bool found = false;
 		if (type == ETH_DATA) {
-			if (!j->frames && first)
+			if (!j->rx_frames && first)
 				*first = now;
 			if (last)
 				*last = now;
-			j->frames++;
-			j->bytes += flen;
+			j->rx_frames++;
+			j->rx_bytes += flen;
 		} else if (type == ETH_CTRL && flen >= 14 + sizeof(struct ctrl)) {
 			const struct ctrl *c = (const struct ctrl *)(f + 14);
 			if (c->op == op && (op != 'Q' || c->a == seq)) {
@@ -253,6 +254,7 @@ static U long op_rx(struct net_job *j)
 	if (send_ctrl(j, 'B', j->size, j->ms) < 0)
 		return j->error;
 	int r = recv_ctrl(j, 'F', 0, j->run_cycles + j->timeout_cycles, &first, &last);
+	j->frames = j->rx_frames, j->bytes = j->rx_bytes;
 	if (r < 0 && j->error)
 		return j->error;
 	if (!j->frames)
@@ -351,6 +353,7 @@ bool virtio_net_bench(struct vdev *d)
 		j->op = tests[t].op, j->size = tests[t].size, j->ms = opt.net_bench_ms;
 		j->run_cycles = hz / 1000 * opt.net_bench_ms;
 		j->frames = j->bytes = j->cycles = j->host_frames = j->host_bytes = 0;
+		j->rx_frames = j->rx_bytes = 0;
 		j->rtt_min = j->rtt_max = j->rtt_sum = j->rtts = 0;
 		j->retries = 0;
 		long r = user_call(net_user_run, j);
