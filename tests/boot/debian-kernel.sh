@@ -31,7 +31,10 @@ fi
 ip link set lo up
 
 work=$(mktemp -d "$LOG_DIR/debian-kernel.XXXXXX")
-trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
+listeners=
+# The listeners are killed by pid: they hold this script's stdout, and a
+# survivor would keep the test harness waiting for ever.
+trap 'kill $listeners 2>/dev/null; rm -rf "$work"' EXIT
 
 blk_make_fs "$work/blk-pci.img" 32;  sha_blk_pci=$blk_hello_sha
 blk_make_fs "$work/blk-mmio.img" 32; sha_blk_mmio=$blk_hello_sha
@@ -42,8 +45,10 @@ blk_make_fs "$work/scsi.img" 32;     sha_scsi=$blk_hello_sha
 # the hostfwd rule (127.0.0.1:5500 -> guest port 5400).
 mkfifo "$work/hold"
 exec 3<>"$work/hold"
-echo "hello-from-host-$$" | "$BUSYBOX" nc -l -p 5300 >/dev/null &
+"$BUSYBOX" nc -l -p 5300 < <(echo "hello-from-host-$$") >/dev/null &
+listeners="$listeners $!"
 "$BUSYBOX" nc -l -p 5301 <&3 >"$work/back" &
+listeners="$listeners $!"
 
 boot_start 2cpu 4800 --kernel "$DEBIAN_VMLINUX" --initrd "$SKIFF_CACHE/initramfs-debian.cpio" --cpus 2 \
 	--cmdline "skiff.test=virtio,blk,scsi:1,netuser skiff.modules=virtio_pci,virtio_mmio,virtio_blk,virtio_scsi,sd_mod,virtio_net" \
