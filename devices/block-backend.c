@@ -24,6 +24,19 @@
 #include "devices/io-thread.h"
 #include "vmm/log.h"
 
+/* ThreadSanitizer cannot see that the kernel orders a request's hand-over
+ * through io_uring (prepared on the submitting thread, completed on the
+ * reaper): say so in sanitizer builds (./configure --enable-tsan). */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_hand_over(io) __tsan_release(io)
+#define tsan_take_over(io) __tsan_acquire(io)
+#else
+#define tsan_hand_over(io) ((void)(io))
+#define tsan_take_over(io) ((void)(io))
+#endif
+
 #define POOL_THREADS_ALONE  4 /* no io_uring: the pool does everything */
 #define POOL_THREADS_HELPER 1 /* beside io_uring: discards and write-zeroes only */
 #define DEFAULT_QUEUE_DEPTH 256
@@ -306,6 +319,7 @@ static int ring_prep(struct blk_backend *b, struct blk_io *io)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
+	tsan_hand_over(io);
 	return 0;
 }
 
@@ -380,6 +394,7 @@ static void *ring_reaper(void *arg)
 				stop = true;
 				continue;
 			}
+			tsan_take_over(io);
 			if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result))
 				io_finish(b, io, result);
 		}

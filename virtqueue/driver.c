@@ -387,8 +387,8 @@ static bool packed_is_used(const struct vqd *q, uint16_t flags)
 
 static bool more_used(const struct vqd *q)
 {
-	if (!q->packed)
-		return load16(used_idx(q)) != q->last_used;
+	if (!q->packed) /* acquire: pairs with the device's release store of used->idx */
+		return __atomic_load_n(used_idx(q), __ATOMIC_ACQUIRE) != q->last_used;
 	return packed_is_used(q, __atomic_load_n(&packed_desc(q)[q->last_used].flags, __ATOMIC_ACQUIRE));
 }
 
