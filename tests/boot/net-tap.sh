@@ -63,7 +63,8 @@ in_ns timeout --signal=TERM --kill-after=10 900 "$SKIFF" run --kernel "$SMALL_KE
 	</dev/null >"$log" 2>&1 &
 skiff_pid=$!
 
-# The guest says when its addresses are up; then ping it from the host side.
+# The guest says when its addresses are up; then ping it from the host side
+# while it waits for us.
 for _ in $(seq 1200); do
 	grep -aq 'skiff-ready: nettap' "$log" && break
 	kill -0 "$skiff_pid" 2>/dev/null || break
@@ -75,6 +76,11 @@ for n in 1 2 3; do
 	else
 		echo "host -> guest NIC $n: no reply"; cat "$work/ping$n"
 	fi
+done
+# Then let the guest start its transfers (it waits so that they do not
+# delay the echo replies above); any NIC that is up carries the word.
+for n in 1 2 3; do
+	echo go | in_ns timeout 30 "$BUSYBOX" nc -w 1 "10.77.$n.2" 5000 && break
 done
 wait "$skiff_pid"
 status=$?

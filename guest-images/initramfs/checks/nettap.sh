@@ -2,10 +2,11 @@
 # NIC N the MAC 52:54:00:77:0N:02 and puts its TAP, 10.77.N.1/24, in the
 # test's network namespace; the interface with that MAC gets 10.77.N.2/24
 # (the MAC, not the probe order, says which TAP an interface is on). For
-# each: ping the host side, then (after the "skiff-ready" line, when the
-# host pings us) a TCP round trip through busybox nc: receive what the
-# host sends on port 5100+N, print its md5sum, send it back to port
-# 5200+N, where the host compares. nettap:ping skips the transfers.
+# each: ping the host side; print "skiff-ready", and wait until the host
+# has pinged us and says "go" on port 5000; then a TCP round trip through
+# busybox nc: receive what the host sends on port 5100+N, print its
+# md5sum, send it back to port 5200+N, where the host compares.
+# nettap:ping skips the transfers.
 nettap_index() {
 	local mac
 	read -r mac < "/sys/class/net/$1/address"
@@ -32,6 +33,10 @@ check_nettap() {
 		[ -z "$n" ] || net_ping "10.77.$n.1" 2 || bad="$bad $i:no-ping-reply"
 	done
 	echo "skiff-ready: nettap $ifaces"
+	# Our transfers would queue the host's echo requests behind hundreds
+	# of TCP segments, each costing this emulated kernel milliseconds, and
+	# its ping would give up on the late replies; so wait for its "go".
+	[ "$mode" = :ping ] || timeout 600 nc -l -p 5000 </dev/null >/dev/null || bad="$bad no-go-from-host"
 	mkfifo /tmp/hold
 	exec 3<>/tmp/hold # nc's stdin: never at EOF, so nc waits for the host to finish
 	[ "$mode" = :ping ] || for i in $ifaces; do
