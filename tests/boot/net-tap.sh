@@ -78,9 +78,19 @@ for n in 1 2 3; do
 	fi
 done
 # Then let the guest start its transfers (it waits so that they do not
-# delay the echo replies above); any NIC that is up carries the word.
-for n in 1 2 3; do
-	echo go | in_ns timeout 30 "$BUSYBOX" nc -w 1 "10.77.$n.2" 5000 && break
+# delay the echo replies above). Its listener may not be up yet (an exec
+# costs it ~0.6 s), so knock until it answers; any NIC that is up will do.
+go_sent() {
+	local n
+	for n in 1 2 3; do
+		echo go | in_ns timeout 30 "$BUSYBOX" nc -w 1 "10.77.$n.2" 5000 2>/dev/null && return 0
+	done
+	return 1
+}
+for _ in $(seq 60); do
+	go_sent && break
+	kill -0 "$skiff_pid" 2>/dev/null || break
+	sleep 1
 done
 wait "$skiff_pid"
 status=$?
