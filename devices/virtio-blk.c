@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <linux/virtio_ids.h>
 
@@ -398,29 +397,19 @@ static int parse_path(void *config, const char *value, char *err, size_t errlen)
 	return c->path ? 0 : -ENOMEM;
 }
 
-static int parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
-{
-	if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
-		*out = value[1] == 'n';
-		return 0;
-	}
-	snprintf(err, errlen, "%s '%s' must be on or off", key, value);
-	return -EINVAL;
-}
-
 static int parse_readonly(void *config, const char *value, char *err, size_t errlen)
 {
-	return parse_on_off("readonly", value, &((struct virtio_blk_config_opts *)config)->readonly, err, errlen);
+	return device_parse_on_off("readonly", value, &((struct virtio_blk_config_opts *)config)->readonly, err, errlen);
 }
 
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
 {
-	return parse_on_off("discard", value, &((struct virtio_blk_config_opts *)config)->discard, err, errlen);
+	return device_parse_on_off("discard", value, &((struct virtio_blk_config_opts *)config)->discard, err, errlen);
 }
 
 static int parse_write_zeroes(void *config, const char *value, char *err, size_t errlen)
 {
-	return parse_on_off("write-zeroes", value, &((struct virtio_blk_config_opts *)config)->write_zeroes, err,
+	return device_parse_on_off("write-zeroes", value, &((struct virtio_blk_config_opts *)config)->write_zeroes, err,
 			    errlen);
 }
 
@@ -490,23 +479,13 @@ static int blk_check(const void *config, char *err, size_t errlen)
 {
 	const struct virtio_blk_config_opts *c = config;
 
-	struct stat st;
-
 	if (!c->path) {
 		snprintf(err, errlen, "path=FILE is required");
 		return -EINVAL;
 	}
 	/* The usual mistakes, before anything starts; the rest (locks,
 	 * permissions) when the image is opened. */
-	if (stat(c->path, &st) < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", c->path, strerror(errno));
-		return -EINVAL;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s is a directory, not a disk image", c->path);
-		return -EINVAL;
-	}
-	return 0;
+	return device_check_disk_path(c->path, err, errlen);
 }
 
 static struct virtio_device *blk_create(void *state, const void *config, const char *name, const struct guest_mem *mem,

@@ -7,7 +7,8 @@
 #   ro-*, crash-src   a readonly=on disk: the kernel must see it read-only
 #          and a direct write to it must fail.
 check_blk() {
-	local sys dev serial n=0 bad=0 sum want mnt ro
+	. /lib/skiff/checks/disk-common.sh
+	local sys dev serial n=0 bad=0
 	for sys in /sys/block/vd*; do
 		[ -e "$sys" ] || continue
 		dev=${sys##*/}
@@ -16,41 +17,11 @@ check_blk() {
 		case $serial in
 		fs-*)
 			n=$((n + 1))
-			mnt=/mnt/$serial
-			mkdir -p "$mnt"
-			if ! mount -t ext4 "/dev/$dev" "$mnt"; then
-				echo "skiff-guest: blk $serial ($dev): mount failed"
-				bad=$((bad + 1))
-				continue
-			fi
-			sum=$(sha256sum "$mnt/hello.bin")
-			sum=${sum%% *}
-			read -r want < "$mnt/hello.sha256"
-			echo "skiff-guest: blk $serial ($dev) hello.bin sha256 $sum"
-			[ "$sum" = "$want" ] || { echo "skiff-guest: blk $serial: expected $want"; bad=$((bad + 1)); }
-			echo "guest wrote this on $serial" > "$mnt/guest.txt"
-			cp "$mnt/hello.bin" "$mnt/copy.bin" || bad=$((bad + 1))
-			if [ -f "$mnt/big.bin" ]; then
-				rm "$mnt/big.bin"
-				sync
-				echo "skiff-guest: blk $serial fstrim: $(fstrim -v "$mnt" 2>&1)"
-			fi
-			sync
-			umount "$mnt" || bad=$((bad + 1))
-			echo "skiff-guest: blk $serial written and unmounted"
+			disk_fs_roundtrip blk "$serial" "$dev" || bad=$((bad + $?))
 			;;
 		ro-*|crash-src)
 			n=$((n + 1))
-			read -r ro < "$sys/ro"
-			if [ "$ro" != 1 ]; then
-				echo "skiff-guest: blk $serial ($dev): kernel does not see it read-only"
-				bad=$((bad + 1))
-			elif dd if=/dev/zero of="/dev/$dev" bs=4096 count=1 oflag=direct 2>/dev/null; then
-				echo "skiff-guest: blk $serial ($dev): a write to the read-only disk succeeded"
-				bad=$((bad + 1))
-			else
-				echo "skiff-guest: blk $serial ($dev) read-only: write refused"
-			fi
+			disk_readonly blk "$serial" "$dev" || bad=$((bad + 1))
 			;;
 		esac
 	done

@@ -4,8 +4,9 @@
 # match them with what it configured:
 #   skiff-guest: scsi SERIAL (sdX) hctl H:C:T:L sectors N discard BYTES
 #   fs-*   an ext4 image the host made: mount it, check hello.bin against
-#          hello.sha256, write guest.txt and copy.bin, sync, unmount. The
-#          host checks the image afterwards (debugfs, e2fsck).
+#          hello.sha256, write guest.txt and copy.bin, sync, unmount, as
+#          blk.sh does (disk-common.sh). The host checks the image
+#          afterwards (debugfs, e2fsck).
 #   ro-*   a readonly=on disk: the kernel must see it read-only (the
 #          MODE SENSE WP bit) and a direct write must fail.
 #   trim-* a discard=on disk: blkdiscard all of it (the host sees the
@@ -14,7 +15,8 @@
 # sg_readcap and sg_luns run on the first fs-* disk and their output is
 # printed for the host to compare.
 check_scsi() {
-	local want=${1#:} sys dev serial n=0 bad=0 sum expect mnt ro hctl x sectors discard first= tries=0
+	. /lib/skiff/checks/disk-common.sh
+	local want=${1#:} sys dev serial n=0 bad=0 hctl x sectors discard first= tries=0
 	# With modules (the Debian kernel) the SCSI scan and sd's probe run
 	# asynchronously after insmod returns: wait for the disks to appear.
 	while [ -n "$want" ] && [ "$tries" -lt 120 ]; do
@@ -40,36 +42,11 @@ check_scsi() {
 		fs-*)
 			n=$((n + 1))
 			[ -n "$first" ] || first=$dev
-			mnt=/mnt/$serial
-			mkdir -p "$mnt"
-			if ! mount -t ext4 "/dev/$dev" "$mnt"; then
-				echo "skiff-guest: scsi $serial ($dev): mount failed"
-				bad=$((bad + 1))
-				continue
-			fi
-			sum=$(sha256sum "$mnt/hello.bin")
-			sum=${sum%% *}
-			read -r expect < "$mnt/hello.sha256"
-			echo "skiff-guest: scsi $serial ($dev) hello.bin sha256 $sum"
-			[ "$sum" = "$expect" ] || { echo "skiff-guest: scsi $serial: expected $expect"; bad=$((bad + 1)); }
-			echo "guest wrote this on $serial" > "$mnt/guest.txt"
-			cp "$mnt/hello.bin" "$mnt/copy.bin" || bad=$((bad + 1))
-			sync
-			umount "$mnt" || bad=$((bad + 1))
-			echo "skiff-guest: scsi $serial written and unmounted"
+			disk_fs_roundtrip scsi "$serial" "$dev" || bad=$((bad + $?))
 			;;
 		ro-*)
 			n=$((n + 1))
-			read -r ro < "$sys/ro"
-			if [ "$ro" != 1 ]; then
-				echo "skiff-guest: scsi $serial ($dev): kernel does not see it read-only"
-				bad=$((bad + 1))
-			elif dd if=/dev/zero of="/dev/$dev" bs=4096 count=1 oflag=direct 2>/dev/null; then
-				echo "skiff-guest: scsi $serial ($dev): a write to the read-only disk succeeded"
-				bad=$((bad + 1))
-			else
-				echo "skiff-guest: scsi $serial ($dev) read-only: write refused"
-			fi
+			disk_readonly scsi "$serial" "$dev" || bad=$((bad + 1))
 			;;
 		trim-*)
 			n=$((n + 1))
