@@ -14,7 +14,7 @@
 # The whole test runs in a network namespace of its own (unshare -n, only
 # its loopback exists), so no traffic leaves it.
 # On software-KVM hosts this kernel takes ~10 minutes to reach /init, its
-# 14 module loads ~4 s each, and every exec in its user space ~4 s (README,
+# 14 module loads a few seconds each, as is every exec in its user space (README,
 # "Software-KVM hosts"), hence the long limit. virtio_rng is proven on the
 # small kernel (every transport) and is left out here to save a load.
 . "$(dirname "$0")/lib.sh"
