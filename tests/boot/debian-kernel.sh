@@ -71,14 +71,10 @@ check "blk on PCI (00:01.0) bound to virtio_blk, modern" device_is virtio_blk mo
 check "blk on virtio-mmio found through ACPI (LNRO0005:00), modern" device_is virtio_blk modern '.*/LNRO0005:00'
 check "scsi controller (00:02.0) bound to virtio_scsi, modern" device_is virtio_scsi modern '.*/0000:00:02.0'
 check "net (00:03.0) bound to virtio_net, modern" device_is virtio_net modern '.*/0000:00:03.0'
-blk_check_fs "$work/blk-pci.img" fs-blk-pci "$sha_blk_pci"
-blk_check_fs "$work/blk-mmio.img" fs-blk-mmio "$sha_blk_mmio"
+disk_check_fs blk "$work/blk-pci.img" fs-blk-pci "$sha_blk_pci"
+disk_check_fs blk "$work/blk-mmio.img" fs-blk-mmio "$sha_blk_mmio"
 check "fs-scsi0: sdX at target 0 LUN 0, 32 MiB" log_has 'skiff-guest: scsi fs-scsi0 (sd[a-z]*) hctl [0-9]*:0:0:0 sectors 65536'
-check "fs-scsi0: guest read hello.bin with the host's SHA-256" \
-	log_has "skiff-guest: scsi fs-scsi0 (sd[a-z]*) hello.bin sha256 $sha_scsi"
-check "fs-scsi0: e2fsck -fn finds the file system clean" blk_fsck_clean "$work/scsi.img"
-check "fs-scsi0: debugfs reads guest.txt as the guest wrote it" \
-	test "$(debugfs -R 'cat /guest.txt' "$work/scsi.img" 2>/dev/null)" = "guest wrote this on fs-scsi0"
+disk_check_fs scsi "$work/scsi.img" fs-scsi0 "$sha_scsi"
 check "net: DHCP lease from slirp (10.0.2.15)" log_has 'skiff-guest: dhcp eth0 10.0.2.15/24 router 10.0.2.2'
 check "net: the host loopback listener's line came back through the gateway" \
 	test "$(cat "$work/back")" = "hello-from-host-$$"

@@ -113,7 +113,7 @@ finish() {
 	[ "$failures" -eq 0 ]
 }
 
-# ---- disks (virtio-blk tests) ----
+# ---- disks (virtio-blk and virtio-scsi tests) ----
 
 # blk_make_fs IMAGE SIZE_MIB [BIG_MIB]: an ext4 image made on the host
 # (mkfs.ext4 -d, e2fsprogs) holding hello.bin (1 MiB of random bytes) and
@@ -132,13 +132,15 @@ blk_make_fs() {
 	rm -rf "$root"
 }
 
-# blk_check_fs IMAGE SERIAL SHA: after the guest's blk check wrote to it:
-# the file system is clean, guest.txt says what the guest wrote, copy.bin
-# is hello.bin, and the guest read hello.bin with the host's checksum.
-blk_check_fs() {
-	local image=$1 serial=$2 sha=$3
+# disk_check_fs KIND IMAGE SERIAL SHA: after the guest's blk or scsi check
+# (KIND; both use checks/disk-common.sh) wrote to it: the file system is
+# clean, guest.txt says what the guest wrote, copy.bin is hello.bin, and
+# the guest read hello.bin with the host's checksum.
+disk_check_fs() {
+	local kind=$1 image=$2 serial=$3 sha=$4 dev='vd[a-z]*'
+	[ "$kind" = blk ] || dev='sd[a-z]*'
 	check "$serial: guest read hello.bin with the host's SHA-256" \
-		log_has "skiff-guest: blk $serial (vd[a-z]*) hello.bin sha256 $sha"
+		log_has "skiff-guest: $kind $serial ($dev) hello.bin sha256 $sha"
 	check "$serial: e2fsck -fn finds the file system clean" blk_fsck_clean "$image"
 	check "$serial: debugfs reads guest.txt as the guest wrote it" \
 		test "$(debugfs -R 'cat /guest.txt' "$image" 2>/dev/null)" = "guest wrote this on $serial"

@@ -100,9 +100,9 @@ check "crash-dst on modern PCI (00:03.0), modern" device_is virtio_blk modern '.
 check "fs-mmio on virtio-mmio v2, modern" device_is virtio_blk modern '.*/LNRO0005:00'
 check "crash-src on virtio-mmio v1, legacy" device_is virtio_blk legacy '.*/LNRO0005:01'
 
-blk_check_fs "$work/fs-pci.img" fs-pci "$sha_pci"
-blk_check_fs "$work/fs-legacy.img" fs-legacy "$sha_legacy"
-blk_check_fs "$work/fs-mmio.img" fs-mmio "$sha_mmio"
+disk_check_fs blk "$work/fs-pci.img" fs-pci "$sha_pci"
+disk_check_fs blk "$work/fs-legacy.img" fs-legacy "$sha_legacy"
+disk_check_fs blk "$work/fs-mmio.img" fs-mmio "$sha_mmio"
 
 du_after=$(blk_du_kib "$work/fs-pci.img")
 echo "  fs-pci.img holds $du_before KiB before, $du_after KiB after (big.bin: 16384 KiB)"

@@ -67,13 +67,7 @@ h1=$(grep -a -o 'scsi ro-scsi1 (sd[a-z]*) hctl [0-9]*' "$log" | grep -o '[0-9]*$
 h2=$(grep -a -o 'scsi trim-scsi2 (sd[a-z]*) hctl [0-9]*' "$log" | grep -o '[0-9]*$')
 check "LUNs 0 and 2 share a host, target 1 is on the other one" test -n "$h0" -a "$h0" = "$h1" -a "$h2" != "$h0"
 check "sd reads the write cache setting (MODE SENSE caching page)" log_has 'sd [0-9:]*: \[sd[a-z]*\] Write cache: enabled'
-check "fs-scsi0: guest read hello.bin with the host's SHA-256" \
-	log_has "skiff-guest: scsi fs-scsi0 (sd[a-z]*) hello.bin sha256 $sha_fs"
-check "fs-scsi0: e2fsck -fn finds the file system clean" e2fsck -fn "$work/fs.img" >/dev/null 2>&1
-check "fs-scsi0: debugfs reads guest.txt as the guest wrote it" \
-	test "$(debugfs -R 'cat /guest.txt' "$work/fs.img" 2>/dev/null)" = "guest wrote this on fs-scsi0"
-check "fs-scsi0: the guest's copy.bin has hello.bin's SHA-256" \
-	test "$(debugfs -R 'cat /copy.bin' "$work/fs.img" 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$sha_fs"
+disk_check_fs scsi "$work/fs.img" fs-scsi0 "$sha_fs"
 du_after=$(blk_du_kib "$work/mm.img")
 echo "  mm.img holds $du_before KiB before, $du_after KiB after the guest's blkdiscard"
 check "trim-scsi2: blkdiscard ran in the guest" log_has 'skiff-guest: scsi trim-scsi2 (sd[a-z]*) blkdiscard done'

@@ -25,6 +25,6 @@ check "force_legacy: transitional PCI driven as legacy" device_is virtio_rng leg
 check "virtio-mmio v2 bound, modern" device_is virtio_rng modern '.*/LNRO0005:00'
 check "force_legacy: the transitional PCI disk (00:02.0) driven as legacy" device_is virtio_blk legacy '.*/0000:00:02.0'
 check "the disk uses 2 request queues (MQ)" log_has 'virtio_blk virtio[0-9]*: 2/0/0 default/read/poll queues'
-blk_check_fs "$work/fs-fl.img" fs-force-legacy "$blk_hello_sha"
+disk_check_fs blk "$work/fs-fl.img" fs-force-legacy "$blk_hello_sha"
 check "exit status 0" status_is 0
 finish
