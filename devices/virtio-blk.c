@@ -399,18 +399,23 @@ static int parse_path(void *config, const char *value, char *err, size_t errlen)
 
 static int parse_readonly(void *config, const char *value, char *err, size_t errlen)
 {
-	return device_parse_on_off("readonly", value, &((struct virtio_blk_config_opts *)config)->readonly, err, errlen);
+	struct virtio_blk_config_opts *c = config;
+
+	return device_parse_on_off("readonly", value, &c->readonly, err, errlen);
 }
 
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
 {
-	return device_parse_on_off("discard", value, &((struct virtio_blk_config_opts *)config)->discard, err, errlen);
+	struct virtio_blk_config_opts *c = config;
+
+	return device_parse_on_off("discard", value, &c->discard, err, errlen);
 }
 
 static int parse_write_zeroes(void *config, const char *value, char *err, size_t errlen)
 {
-	return device_parse_on_off("write-zeroes", value, &((struct virtio_blk_config_opts *)config)->write_zeroes, err,
-			    errlen);
+	struct virtio_blk_config_opts *c = config;
+
+	return device_parse_on_off("write-zeroes", value, &c->write_zeroes, err, errlen);
 }
 
 static int parse_serial(void *config, const char *value, char *err, size_t errlen)

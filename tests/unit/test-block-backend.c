@@ -258,7 +258,8 @@ START_TEST(direct_unaligned_memory)
 {
 	struct blk_backend *b = open_ok(BLK_ENGINE_AUTO, BLK_CACHE_NONE, false);
 	unsigned bs = blk_backend_block_size(b);
-	uint8_t *raw = malloc(2 * bs + 1), *odd = raw + 1, *back = aligned_alloc(4096, (2 * bs + 4095) / 4096 * 4096); /* C11: a multiple of the alignment */
+	/* C11's aligned_alloc wants a size that is a multiple of the alignment. */
+	uint8_t *raw = malloc(2 * bs + 1), *odd = raw + 1, *back = aligned_alloc(4096, (2 * bs + 4095) / 4096 * 4096);
 
 	ck_assert_uint_ge(bs, 512);
 	for (unsigned i = 0; i < 2 * bs; i++)
