@@ -31,6 +31,7 @@ checks=$here/initramfs/checks
 canary_src=$here/xstate-canary/canary.c
 sg_tools="sg_inq sg_vpd sg_readcap sg_luns"
 mem_helper_src=$here/mem-helper/mem-helper.c
+net_stream_src=$here/net-stream/net-stream.c
 
 # Modules the Debian cloud kernel needs for skiff's devices; dependencies
 # are added from modules.dep. Names match with '-' and '_' treated alike.
@@ -150,7 +151,7 @@ fi
 
 # --- Up to date? --------------------------------------------------------------
 stamp=$( {
-	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "$mem_helper_src" "${sg_paths[@]}" | cut -d' ' -f1
+	sha256sum "$0" "$init" "$busybox" "$checks"/* "$canary_src" "$mem_helper_src" "$net_stream_src" "${sg_paths[@]}" | cut -d' ' -f1
 	echo "$kver"
 	for ko in "${load_order[@]}"; do echo "$ko"; sha256sum < "$modules/$ko"; done
 } | sha256sum | cut -c1-16)
@@ -218,6 +219,9 @@ fi
 # The balloon check's memory toucher and 100 ms ticker (mem-helper.c).
 ${CC:-gcc} -O2 -static -s -o bin/mem-helper "$mem_helper_src" ||
 	die "building $mem_helper_src failed (apt-get install gcc libc6-dev)"
+# The network checks' bulk TCP sender and receiver (net-stream.c).
+${CC:-gcc} -O2 -static -s -o bin/net-stream "$net_stream_src" -lmd ||
+	die "building $net_stream_src failed (apt-get install gcc libc6-dev libmd-dev)"
 mknod -m 0600 dev/console c 5 1
 mknod -m 0666 dev/null c 1 3
 

@@ -194,3 +194,85 @@ boot_wait() {
 	printf '%s: %s: exit status %s after %.1f s (log: %s)\n' "$test_name" "$boot_name" "$status" "$elapsed" "$log"
 	grep -a 'skiff-guest: init reached\|skiff-check:' "$log" | tr -d '\r' | sed 's/^/  | /'
 }
+
+# ---- user-mode networking: the host side of the guest's netuser check ----
+#
+# For a test with a network namespace of its own (its 127.0.0.1 and port
+# 53 are nobody else's). The guest (checks/netuser.sh) gets a DHCP lease,
+# asks slirp's DNS (10.0.2.3) for skiff-dns.test, fetches a line from a
+# loopback listener through the gateway and sends it back, asks a UDP
+# echo server there, and answers one TCP connection and one UDP datagram
+# that come through the hostfwd rules in $NETUSER_HOSTFWD. slirp forwards DNS to the nameserver in skiff's
+# /etc/resolv.conf: the test makes that say 127.0.0.1, where a dnsmasq
+# answers skiff-dns.test with 10.9.8.7 and logs the query.
+#   netuser_host_start WORK     before the boot: DNS server, listeners
+#                               (pids added to $listeners)
+#   netuser_host_connect WORK   after "skiff-ready: netuser": TCP and UDP
+#                               through the hostfwd rules
+#   netuser_checks WORK         what both ends saw
+# Host commands run through "${netuser_in[@]}" (e.g. ip netns exec NS).
+NETUSER_HOSTFWD=hostfwd=tcp:127.0.0.1:5500-:5400,hostfwd=udp:127.0.0.1:5501-:5401
+netuser_in=()
+listeners=
+
+netuser_host_start() {
+	local work=$1
+	command -v dnsmasq >/dev/null || skip_or_fail "dnsmasq missing (apt-get install dnsmasq-base)"
+	"${netuser_in[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+		--listen-address=127.0.0.1 --bind-interfaces --pid-file \
+		--address=/skiff-dns.test/10.9.8.7 --log-queries --log-facility=- 2>"$work/dns.log" &
+	listeners="$listeners $!"
+	mkfifo "$work/hold"
+	exec 3<>"$work/hold" # 5301's stdin: never at EOF, so it waits for the guest's line
+	"${netuser_in[@]}" "$BUSYBOX" nc -l -p 5300 < <(echo "hello-from-host-$$") >/dev/null &
+	listeners="$listeners $!"
+	"${netuser_in[@]}" "$BUSYBOX" nc -l -p 5301 <&3 >"$work/back" &
+	listeners="$listeners $!"
+	netuser_udp echo 5302 >"$work/udp-echo" 2>&1 &
+	listeners="$listeners $!"
+}
+
+# netuser_udp echo PORT | ask PORT TEXT: one UDP exchange on the host's
+# loopback (busybox nc has no UDP). echo answers the first datagram with
+# "udp-echo: TEXT" and prints TEXT; ask prints the answer to TEXT.
+netuser_udp() {
+	"${netuser_in[@]}" timeout 3000 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if sys.argv[1] == "echo":
+    s.bind(("127.0.0.1", int(sys.argv[2])))
+    text, peer = s.recvfrom(512)
+    s.sendto(b"udp-echo: " + text.strip(), peer)
+    print(text.decode().strip())
+else:
+    s.settimeout(30)
+    s.sendto(sys.argv[3].encode(), ("127.0.0.1", int(sys.argv[2])))
+    print(s.recv(512).decode().strip())' "$@"
+}
+
+netuser_host_connect() {
+	local work=$1
+	echo "host-hello" | "${netuser_in[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 >"$work/hostfwd" 2>&1
+	netuser_udp ask 5501 "host-udp-$$" >"$work/udp" 2>&1
+}
+
+netuser_checks() {
+	local work=$1
+	check "net: DHCP lease from slirp (10.0.2.15)" log_has 'skiff-guest: dhcp eth0 10.0.2.15/24 router 10.0.2.2'
+	check "net: slirp's DNS (10.0.2.3) answered skiff-dns.test with 10.9.8.7" \
+		log_has 'skiff-guest: dns skiff-dns.test 10.9.8.7'
+	check "net: ... forwarded to the host's resolver (dnsmasq on 127.0.0.1 logged the query)" \
+		grep -q 'query\[A\] skiff-dns.test from 127.0.0.1' "$work/dns.log"
+	check "net: the host loopback listener's line came back through the gateway" \
+		test "$(cat "$work/back")" = "hello-from-host-$$"
+	check "net: the guest's datagram reached the host's UDP echo server through the gateway" \
+		test "$(cat "$work/udp-echo")" = guest-udp
+	check "net: ... and its answer came back to the guest" \
+		log_has "skiff-guest: net-stream: udp answer from 10.0.2.2:5302 'udp-echo: guest-udp'"
+	check "net: TCP hostfwd 127.0.0.1:5500 reached the guest's listener" grep -q guest-hostfwd-ok "$work/hostfwd"
+	check "net: the guest's listener got the host's line through the TCP hostfwd" \
+		log_has "through hostfwd: 'host-hello'"
+	check "net: UDP hostfwd 127.0.0.1:5501: the guest got the datagram" \
+		log_has "skiff-guest: net-stream: udp from 10.0.2.2:[0-9]* 'host-udp-$$'"
+	check "net: ... and its answer came back to the host" test "$(cat "$work/udp")" = "udp-echo: host-udp-$$"
+}

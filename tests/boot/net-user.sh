@@ -3,12 +3,14 @@
 # command's success path, in one boot of the small kernel:
 #   - tools/skiff-ping-test boots skiff as uid 65534 (nobody): DHCP from
 #     slirp, then the guest pings the slirp gateway and gets replies;
-#   - before that, the netuser check: the guest reaches a TCP listener on
-#     the host's loopback through the gateway (10.0.2.2) and back, and a
-#     hostfwd rule (host 127.0.0.1:5500 -> guest :5400) reaches a listener
-#     in the guest.
+#   - before that, the netuser check (host side: netuser_* in lib.sh):
+#     slirp's DNS forwards the guest's query to the test's own resolver,
+#     the guest reaches a TCP listener on the host's loopback through the
+#     gateway (10.0.2.2) and back, and TCP and UDP hostfwd rules (host
+#     127.0.0.1:5500 and 5501 -> guest 5400 and 5401) reach the guest.
 # Everything runs in a network namespace the test creates (only its
-# loopback exists), so no traffic leaves it.
+# loopback exists), so no traffic leaves it; `ip netns exec` gives its
+# processes /etc/netns/NS/resolv.conf as /etc/resolv.conf.
 #
 # The unprivileged user needs /dev/kvm and nothing else: the test grants
 # uid 65534 read/write on /dev/kvm with a POSIX ACL (setfacl) for the
@@ -30,9 +32,11 @@ ns=skiff-netuser-$$
 work=$(mktemp -d)
 chmod 755 "$work"
 cleanup() {
+	kill $listeners 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
+	rm -rf "/etc/netns/$ns"
 	setfacl -x "u:$USER_ID" /dev/kvm 2>/dev/null
 	rm -rf "$work"
 }
@@ -48,11 +52,10 @@ tun_closed() {
 }
 check "uid $USER_ID cannot open /dev/net/tun (really unprivileged)" tun_closed
 
-# Host loopback listeners: 5300 sends a line, 5301 takes it back.
-mkfifo "$work/hold"
-exec 3<>"$work/hold"
-echo "hello-from-host-$$" | in_ns "${as_user[@]}" "$BUSYBOX" nc -l -p 5300 > /dev/null &
-in_ns "${as_user[@]}" "$BUSYBOX" nc -l -p 5301 <&3 > "$work/back" &
+mkdir -p "/etc/netns/$ns"
+echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
+netuser_in=(ip netns exec "$ns")
+netuser_host_start "$work"
 
 # Bad host resources, refused before any guest starts: one line, status 2.
 refused() { # refused PATTERN DEVICE-SPEC
@@ -74,7 +77,7 @@ chown "$USER_ID" "$log" # skiff-ping-test, as the user, writes the console there
 start=$(date +%s.%N)
 in_ns "${as_user[@]}" "$here/tools/skiff-ping-test" --skiff "$SKIFF" --timeout 600 --log "$log" --checks virtio,netuser \
 	-- --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" \
-	--device net,backend=user,hostfwd=tcp:127.0.0.1:5500-:5400,hostfwd=udp:127.0.0.1:5501-:5401,transport=pci-modern \
+	--device "net,backend=user,$NETUSER_HOSTFWD,transport=pci-modern" \
 	> "$work/result" 2>&1 &
 pid=$!
 for _ in $(seq 1200); do
@@ -82,22 +85,18 @@ for _ in $(seq 1200); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.5
 done
-echo "host-hello" | in_ns "${as_user[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 > "$work/hostfwd" 2>&1
+netuser_host_connect "$work"
 wait "$pid"
 status=$?
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 printf '%s: user: exit status %s after %.1f s (log: %s)\n' "$test_name" "$status" "$elapsed" "$log"
 sed 's/^/  | /' "$work/result"
-grep -a 'skiff-guest: init reached\|skiff-check:\|skiff-guest: dhcp\|from the host\|through hostfwd\|round-trip' "$log" |
+grep -a 'skiff-guest: init reached\|skiff-check:\|skiff-guest: \(dhcp\|dns\|net-stream\)\|from the host\|through hostfwd\|round-trip' "$log" |
 	tr -d '\r' | sed 's/^/  | /'
 
 expect_checks virtio netuser netping
 check "modern-only PCI (00:01.0) bound to virtio_net" device_is virtio_net modern '.*/0000:00:01.0'
-check "DHCP lease from slirp (10.0.2.15)" log_has 'skiff-guest: dhcp eth0 10.0.2.15/24 router 10.0.2.2'
-check "the host loopback listener's line came back through the gateway" \
-	test "$(cat "$work/back")" = "hello-from-host-$$"
-check "hostfwd 127.0.0.1:5500 reached the guest's listener" grep -q guest-hostfwd-ok "$work/hostfwd"
-check "the guest's listener got the host's line through hostfwd" log_has "through hostfwd: 'host-hello'"
+netuser_checks "$work"
 check "skiff-ping-test said ok" grep -q '^skiff-ping-test: ok' "$work/result"
 check "skiff-ping-test exit status 0" status_is 0
 finish

@@ -43,19 +43,35 @@ net_link_up() {
 	return 1
 }
 
-# Wait up to $2 seconds until a TCP socket listens on port $1 (exec is
-# slow here: a background `nc -l` may take seconds to get there).
+# net_wait_listen PORT SECONDS [udp]: wait until a TCP socket listens on
+# PORT (or a UDP socket is bound to it). Exec is slow here: a program
+# started in the background may take seconds to get there.
 net_wait_listen() {
-	local hex i=0 sl local rest
+	local hex i=0 sl local rest proto=${3:-tcp} state=0A
+	[ "$proto" = tcp ] || state=07 # TCP_CLOSE: how an unconnected UDP socket shows
 	hex=$(printf '%04X' "$1")
 	while [ $i -lt $(($2 * 4)) ]; do
-		for f in /proc/net/tcp /proc/net/tcp6; do
+		for f in /proc/net/$proto /proc/net/${proto}6; do
 			while read -r sl local rest; do
-				case "$local ${rest#* }" in *":$hex 0A "*) return 0 ;; esac
+				case "$local ${rest#* }" in *":$hex $state "*) return 0 ;; esac
 			done < "$f" 2>/dev/null
 		done
 		sleep 0.25
 		i=$((i + 1))
+	done
+	return 1
+}
+
+# net_dns_lookup NAME SERVER: the first address SERVER gives for NAME
+# (busybox nslookup prints the server's own "Address:" before "Name:").
+net_dns_lookup() {
+	local word name_seen= take=
+	for word in $(nslookup "$1" "$2" 2>/dev/null); do
+		[ -n "$take" ] && { echo "$word"; return 0; }
+		case $word in
+		Name:) name_seen=1 ;;
+		Address:) [ -z "$name_seen" ] || take=1 ;;
+		esac
 	done
 	return 1
 }
