@@ -92,7 +92,7 @@ static bool rx_accept(const struct virtio_net *net, const uint8_t *frame, size_t
 static void rx_unpop(struct virtio_net *net, unsigned n)
 {
 	while (n--)
-		virtio_request_unpop(&net->rx_reqs[n]);
+		virtio_request_unpop(&net->reqs[n]);
 }
 
 /* Place one frame (backend header first) into rx queue q. 1 = placed (or
@@ -109,7 +109,7 @@ static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, si
 
 	/* Enough chains for the frame: one without MRG_RXBUF, else as many as it takes. */
 	while (have < need && n < max) {
-		struct virtio_request *req = &net->rx_reqs[n];
+		struct virtio_request *req = &net->reqs[n];
 
 		ret = virtio_request_pop(&net->vdev, q, req);
 		if (ret < 0) {
@@ -141,7 +141,7 @@ static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, si
 	memcpy(&hdr, frame, sizeof(hdr));
 	hdr.num_buffers = (uint16_t)n; /* little-endian on x86, as both interfaces want */
 	for (unsigned i = 0, off = 0; i < n; i++) {
-		const struct vq_chain *c = &net->rx_reqs[i].chain;
+		const struct vq_chain *c = &net->reqs[i].chain;
 		size_t room = c->in_bytes, put = 0;
 
 		if (i == 0) {
@@ -153,7 +153,7 @@ static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, si
 		off += (unsigned)chunk;
 		written[i] = (uint32_t)put;
 	}
-	virtio_request_complete_batch_locked(net->rx_reqs, written, n);
+	virtio_request_complete_batch_locked(net->reqs, written, n);
 	net->stats.rx_frames++;
 	return 1;
 }
@@ -215,35 +215,45 @@ bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned bu
 
 /* ---- transmit ---- */
 
-static bool tx_serve(struct virtio_net *net, unsigned q, unsigned budget)
+/* Send one tx chain's frame to the backend, or drop it if malformed. */
+static void tx_send(struct virtio_net *net, unsigned q, const struct vq_chain *c)
 {
 	size_t hdr_len = guest_hdr_len(net);
-	struct virtio_request req;
-	unsigned served = 0;
+	size_t frame_len = c->out_bytes - (c->out_bytes < hdr_len ? c->out_bytes : hdr_len);
 
-	while (served < budget && virtio_request_pop(&net->vdev, q, &req) == 1) {
-		const struct vq_chain *c = &req.chain;
-		size_t frame_len = c->out_bytes - (c->out_bytes < hdr_len ? c->out_bytes : hdr_len);
-
-		served++;
-		if (c->out_bytes < hdr_len || frame_len > NET_MAX_FRAME || frame_len == 0) {
-			/* Header cut short or a frame no Ethernet carries: drop it. */
-			net->stats.tx_malformed++;
-			virtio_request_complete_locked(&req, 0);
-			continue;
-		}
-		/* The backend's header is the 12-byte one: copy the driver's
-		 * (10 or 12 bytes) and clear what it did not send. */
-		memset(net->tx_buf, 0, NET_BACKEND_HDR_LEN);
-		vq_chain_read(&net->vdev.vqs[q], c, 0, net->tx_buf, hdr_len);
-		((struct virtio_net_hdr_v1 *)net->tx_buf)->num_buffers = 0;
-		vq_chain_read(&net->vdev.vqs[q], c, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
-		if (net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len) < 0)
-			net->stats.tx_backend_errors++;
-		else
-			net->stats.tx_frames++;
-		virtio_request_complete_locked(&req, 0);
+	if (c->out_bytes < hdr_len || frame_len > NET_MAX_FRAME || frame_len == 0) {
+		/* Header cut short or a frame no Ethernet carries: drop it. */
+		net->stats.tx_malformed++;
+		return;
 	}
+	/* The backend's header is the 12-byte one: copy the driver's
+	 * (10 or 12 bytes) and clear what it did not send. */
+	memset(net->tx_buf, 0, NET_BACKEND_HDR_LEN);
+	vq_chain_read(&net->vdev.vqs[q], c, 0, net->tx_buf, hdr_len);
+	((struct virtio_net_hdr_v1 *)net->tx_buf)->num_buffers = 0;
+	vq_chain_read(&net->vdev.vqs[q], c, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
+	if (net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len) < 0)
+		net->stats.tx_backend_errors++;
+	else
+		net->stats.tx_frames++;
+}
+
+/* Sent chains go back to the driver in batches: one used-index update and
+ * at most one interrupt for up to VIRTIO_REQUEST_BATCH_MAX frames. */
+static bool tx_serve(struct virtio_net *net, unsigned q, unsigned budget)
+{
+	static const uint32_t nothing_written[VIRTIO_REQUEST_BATCH_MAX];
+	unsigned served = 0, n = 0;
+
+	while (served < budget && virtio_request_pop(&net->vdev, q, &net->reqs[n]) == 1) {
+		served++;
+		tx_send(net, q, &net->reqs[n].chain);
+		if (++n == VIRTIO_REQUEST_BATCH_MAX) {
+			virtio_request_complete_batch_locked(net->reqs, nothing_written, n);
+			n = 0;
+		}
+	}
+	virtio_request_complete_batch_locked(net->reqs, nothing_written, n);
 	return served == budget;
 }
 
@@ -497,8 +507,8 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 	net->promisc = true;
 	memcpy(net->mac, c->mac, 6);
 	net->tx_buf = malloc(NET_BACKEND_HDR_LEN + NET_MAX_FRAME);
-	net->rx_reqs = calloc(VIRTIO_REQUEST_BATCH_MAX, sizeof(*net->rx_reqs));
-	if (!net->tx_buf || !net->rx_reqs)
+	net->reqs = calloc(VIRTIO_REQUEST_BATCH_MAX, sizeof(*net->reqs));
+	if (!net->tx_buf || !net->reqs)
 		return -ENOMEM;
 	for (unsigned p = 0; p < pairs; p++) {
 		struct virtio_net_rx_source *src = &net->rx_src[p];
@@ -538,9 +548,9 @@ void virtio_net_destroy(struct virtio_net *net)
 	if (net->be)
 		net->be->ops->destroy(net->be);
 	free(net->tx_buf);
-	free(net->rx_reqs);
+	free(net->reqs);
 	net->be = NULL;
 	net->tx_buf = NULL;
-	net->rx_reqs = NULL;
+	net->reqs = NULL;
 	memset(&net->stats, 0, sizeof(net->stats)); /* destroying twice is harmless */
 }

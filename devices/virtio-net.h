@@ -88,7 +88,10 @@ struct virtio_net {
 	struct virtio_net_rx_source rx_src[NET_MAX_QUEUE_PAIRS];
 
 	uint8_t *tx_buf;                     /* header + frame, linearized */
-	struct virtio_request *rx_reqs;      /* VIRTIO_REQUEST_BATCH_MAX: chains of one mergeable frame */
+	/* VIRTIO_REQUEST_BATCH_MAX requests, used under vdev.lock for one
+	 * batch: the chains of one mergeable rx frame, or tx frames sent and
+	 * not yet given back. */
+	struct virtio_request *reqs;
 	struct virtio_net_stats stats;
 };
 
