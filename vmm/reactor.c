@@ -51,6 +51,8 @@ static int reactor_add_source(struct reactor *r, const struct reactor_source *pr
 			s->in_use = false;
 		} else {
 			ret = (int)i;
+			if (i >= r->nr_slots)
+				r->nr_slots = i + 1;
 		}
 		break;
 	}
@@ -173,14 +175,16 @@ static void reactor_run_leftovers(struct reactor *r, const bool *ran)
 {
 	uint32_t generation[REACTOR_MAX_SOURCES];
 	bool again[REACTOR_MAX_SOURCES];
+	unsigned n;
 
 	pthread_mutex_lock(&r->lock);
-	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++) {
+	n = r->nr_slots;
+	for (unsigned i = 0; i < n; i++) {
 		again[i] = r->sources[i].in_use && r->sources[i].more && !ran[i];
 		generation[i] = r->sources[i].generation;
 	}
 	pthread_mutex_unlock(&r->lock);
-	for (unsigned i = 0; i < REACTOR_MAX_SOURCES; i++)
+	for (unsigned i = 0; i < n; i++)
 		if (again[i])
 			reactor_dispatch(r, i, generation[i], 0);
 }
@@ -191,7 +195,7 @@ static bool reactor_pending(struct reactor *r, bool *stopping)
 
 	pthread_mutex_lock(&r->lock);
 	*stopping = r->stopping;
-	for (unsigned i = 0; i < REACTOR_MAX_SOURCES && !more; i++)
+	for (unsigned i = 0; i < r->nr_slots && !more; i++)
 		more = r->sources[i].in_use && r->sources[i].more;
 	pthread_mutex_unlock(&r->lock);
 	return more;

@@ -68,6 +68,10 @@ struct reactor {
 	bool stopping; /* guarded by lock */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a handler returns */
+	/* One past the highest slot ever used (slots are taken lowest
+	 * first): the thread's scans for leftover work stop there instead
+	 * of walking all REACTOR_MAX_SOURCES slots on every wake-up. */
+	unsigned nr_slots;
 	struct reactor_source sources[REACTOR_MAX_SOURCES];
 };
 
