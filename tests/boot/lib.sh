@@ -202,9 +202,10 @@ boot_wait() {
 # asks slirp's DNS (10.0.2.3) for skiff-dns.test, fetches a line from a
 # loopback listener through the gateway and sends it back, asks a UDP
 # echo server there, and answers one TCP connection and one UDP datagram
-# that come through the hostfwd rules in $NETUSER_HOSTFWD. slirp forwards DNS to the nameserver in skiff's
-# /etc/resolv.conf: the test makes that say 127.0.0.1, where a dnsmasq
-# answers skiff-dns.test with 10.9.8.7 and logs the query.
+# that come through the hostfwd rules in $NETUSER_HOSTFWD. slirp forwards
+# DNS to the nameserver in skiff's /etc/resolv.conf: the test makes that
+# say 127.0.0.1, where a dnsmasq answers skiff-dns.test with 10.9.8.7 and
+# logs the query.
 #   netuser_host_start WORK     before the boot: DNS server, listeners
 #                               (pids added to $listeners)
 #   netuser_host_connect WORK   after "skiff-ready: netuser": TCP and UDP
@@ -220,7 +221,7 @@ netuser_host_start() {
 	command -v dnsmasq >/dev/null || skip_or_fail "dnsmasq missing (apt-get install dnsmasq-base)"
 	"${netuser_in[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 		--listen-address=127.0.0.1 --bind-interfaces --pid-file \
-		--address=/skiff-dns.test/10.9.8.7 --log-queries --log-facility=- 2>"$work/dns.log" &
+		--address=/skiff-dns.test/10.9.8.7 --log-queries --log-facility=- >/dev/null 2>"$work/dns.log" &
 	listeners="$listeners $!"
 	mkfifo "$work/hold"
 	exec 3<>"$work/hold" # 5301's stdin: never at EOF, so it waits for the guest's line
@@ -228,15 +229,16 @@ netuser_host_start() {
 	listeners="$listeners $!"
 	"${netuser_in[@]}" "$BUSYBOX" nc -l -p 5301 <&3 >"$work/back" &
 	listeners="$listeners $!"
-	netuser_udp echo 5302 >"$work/udp-echo" 2>&1 &
+	# Not a shell function in the background: $! must be the process
+	# itself (ip netns exec and timeout exec or forward), so kill reaches it.
+	"${netuser_in[@]}" timeout 3000 python3 -c "$NETUSER_UDP" echo 5302 >"$work/udp-echo" 2>&1 &
 	listeners="$listeners $!"
 }
 
-# netuser_udp echo PORT | ask PORT TEXT: one UDP exchange on the host's
-# loopback (busybox nc has no UDP). echo answers the first datagram with
-# "udp-echo: TEXT" and prints TEXT; ask prints the answer to TEXT.
-netuser_udp() {
-	"${netuser_in[@]}" timeout 3000 python3 -c '
+# python3 -c "$NETUSER_UDP" echo PORT | ask PORT TEXT: one UDP exchange on
+# the host's loopback (busybox nc has no UDP). echo answers the first
+# datagram with "udp-echo: TEXT" and prints TEXT; ask prints the answer.
+NETUSER_UDP='
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 if sys.argv[1] == "echo":
@@ -247,13 +249,12 @@ if sys.argv[1] == "echo":
 else:
     s.settimeout(30)
     s.sendto(sys.argv[3].encode(), ("127.0.0.1", int(sys.argv[2])))
-    print(s.recv(512).decode().strip())' "$@"
-}
+    print(s.recv(512).decode().strip())'
 
 netuser_host_connect() {
 	local work=$1
 	echo "host-hello" | "${netuser_in[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 >"$work/hostfwd" 2>&1
-	netuser_udp ask 5501 "host-udp-$$" >"$work/udp" 2>&1
+	"${netuser_in[@]}" timeout 60 python3 -c "$NETUSER_UDP" ask 5501 "host-udp-$$" >"$work/udp" 2>&1
 }
 
 netuser_checks() {
