@@ -1,5 +1,5 @@
-/* net-stream: bulk TCP for the network boot tests, as one static program
- * the initramfs carries and the host runs too.
+/* net-stream: bulk TCP and small UDP exchanges for the network boot
+ * tests' guest side, as one static program the initramfs carries.
  *
  *   net-stream recv ADDR PORT        connect, read until EOF, print
  *                                    "net-stream: received N bytes md5 X in S s"
@@ -22,8 +22,8 @@
  * at a time and every TCP packet carries only ~2.9 KB. Here one read()
  * takes whatever the socket holds (up to 1 MiB), and the checksum (MD5,
  * from libmd, so it matches the host's md5sum) runs in ring 3, natively.
- * The guest's side of a transfer then sends and receives few, large
- * packets. */
+ * With the TSO settings the tests choose (checks/nettap.sh, net-tap.sh)
+ * the transfer then moves few, large packets: ~37 KB each, ~2 MiB/s. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,8 +69,9 @@ static int connect_to(const char *addr, const char *port)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
-	/* Room for a large window either way; the kernel caps it at
-	 * net.core.[rw]mem_max. */
+	/* Ask for 4 MiB either way; the kernel caps it at net.core.[rw]mem_max
+	 * (and a fixed size turns off autotuning). Measured here: ~2 MiB/s
+	 * each way with the default caps. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
@@ -92,7 +93,8 @@ static void write_all(int fd, const unsigned char *p, size_t n)
 	}
 }
 
-/* xorshift64*: the same bytes for the same seed, on host and guest. */
+/* xorshift64*: the same bytes for the same seed. n is a multiple of 8
+ * (the stream is whole MiB). */
 static void fill(unsigned char *p, size_t n, uint64_t *state)
 {
 	for (size_t i = 0; i < n; i += 8) {
