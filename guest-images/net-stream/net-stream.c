@@ -56,16 +56,24 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int connect_to(const char *addr, const char *port)
+/* ADDR and PORT from the command line, or exit 2. */
+static struct sockaddr_in peer_address(const char *addr, const char *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int fd, size = 4 << 20;
 
 	sin.sin_port = htons((uint16_t)atoi(port));
 	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
 		fprintf(stderr, "net-stream: '%s' is not an IPv4 address\n", addr);
 		exit(2);
 	}
+	return sin;
+}
+
+static int connect_to(const char *addr, const char *port)
+{
+	struct sockaddr_in sin = peer_address(addr, port);
+	int fd, size = 4 << 20;
+
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
@@ -216,15 +224,10 @@ static int do_udp_echo(const char *port, const char *seconds)
 static int do_udp_ask(const char *addr, const char *port, const char *question,
 		      const char *seconds)
 {
+	struct sockaddr_in to = peer_address(addr, port), from;
 	int fd = udp_socket(0, seconds);
-	struct sockaddr_in to = { .sin_family = AF_INET }, from;
 	char text[512];
 
-	to.sin_port = htons((uint16_t)atoi(port));
-	if (inet_pton(AF_INET, addr, &to.sin_addr) != 1) {
-		fprintf(stderr, "net-stream: '%s' is not an IPv4 address\n", addr);
-		exit(2);
-	}
 	if (sendto(fd, question, strlen(question), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
 		die("sendto");
 	udp_receive(fd, text, sizeof(text), &from);

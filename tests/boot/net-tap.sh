@@ -7,7 +7,7 @@
 # the host side, the host side pings the guest, and 64 MiB go each way
 # over TCP with the same md5sum at both ends ($NET_TAP_MIB MiB): busybox nc
 # on the host, the initramfs's net-stream in the guest, which hashes in
-# ring 3 (busybox nc moves 1 KiB a system call: 20x slower here).
+# ring 3 (busybox nc moves 1 KiB a system call: ~5x slower here).
 # Needs root (ip netns, TAP devices).
 . "$(dirname "$0")/lib.sh"
 require_kvm
