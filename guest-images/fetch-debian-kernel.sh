@@ -10,9 +10,10 @@
 #             build-initramfs.sh, which makes initramfs-debian.cpio)
 #   root/     the unpacked package
 #
-#   fetch-debian-kernel.sh [--package NAME] [--update]
-#       --package  another linux-image package (default: the one
-#                  linux-image-cloud-amd64 depends on)
+#   fetch-debian-kernel.sh [--package NAME] [--out DIR] [--update]
+#       --package  another linux-image package, or a metapackage such as
+#                  linux-image-amd64 (default: linux-image-cloud-amd64)
+#       --out      where to put it (default: $SKIFF_CACHE/debian)
 #       --update   look the package up again even when a kernel is cached
 #   fetch-debian-kernel.sh --unpack BZIMAGE VMLINUX
 #       only unpack the ELF kernel from any bzImage (gzip, xz, zstd, lz4,
@@ -30,6 +31,7 @@ pkg='' update='' unpack=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--package) [ $# -ge 2 ] || usage 2; pkg=$2; shift 2 ;;
+	--out) [ $# -ge 2 ] || usage 2; out=$2; shift 2 ;;
 	--update) update=1; shift ;;
 	--unpack) [ $# -ge 3 ] || usage 2; unpack=("$2" "$3"); shift 3 ;;
 	-h|--help) usage ;;
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$update" ] && [ ${#unpack[@]} -eq 0 ] && [ -f "$out/stamp" ] && [ -f "$out/vmlinux" ] && [ -f "$out/vmlinuz" ] &&
-	[ -f "$out/modules/modules.dep" ] && { [ -z "$pkg" ] || grep -q "^$pkg " "$out/stamp"; }; then
+	[ -f "$out/modules/modules.dep" ] && { [ -z "$pkg" ] || awk -v p="$pkg" '$1 == p || $3 == p { f = 1 } END { exit !f }' "$out/stamp"; }; then
 	say "cached in $out ($(cat "$out/stamp"))"
 	exit 0
 fi
@@ -122,10 +124,13 @@ need depmod kmod
 export PATH=$PATH:/usr/sbin:/sbin # depmod lives in /usr/sbin
 
 # --- Download and unpack --------------------------------------------------------
-if [ -z "$pkg" ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+# A metapackage (linux-image-cloud-amd64, linux-image-amd64) names the
+# versioned package that holds the kernel.
+meta=${pkg:-linux-image-cloud-amd64}
+if [[ $meta != linux-image-[0-9]* ]]; then
+	pkg=$(apt-cache depends "$meta" 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (needs Debian 12 amd64 apt sources; run apt-get update)"
+	[ -n "$pkg" ] || die "cannot resolve $meta (needs Debian 12 amd64 apt sources; run apt-get update)"
 fi
 version=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | awk '$1 == "Version:" { print $2; exit }')
 [ -n "$version" ] || die "package $pkg not known to apt (run apt-get update)"
@@ -156,7 +161,7 @@ depmod -b "${moddir%/lib/modules/"$kver"}" "$kver"
 ln -sfn "${moddir#"$out"/}" "$out/modules"
 
 unpack_vmlinux "$out/vmlinuz" "$out/vmlinux"
-echo "$pkg $version" > "$out/stamp"
-echo "$pkg $version" > "$out/stamp"
+# The stamp: package, version and the name asked for (for the cache test).
+echo "$pkg $version $meta" > "$out/stamp"
 
 say "ready in $out: vmlinux ($(du -h --apparent-size "$out/vmlinux" | cut -f1)), vmlinuz ($(du -h "$out/vmlinuz" | cut -f1)), modules -> $(readlink "$out/modules")"

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Where `make check` runs a boot test (the automake LOG_COMPILER of
+# tests/boot/*.sh):
+#   direct  on this machine's /dev/kvm, hardware or software KVM;
+#   nested  inside the nested test host (tests/nested/run): an L1 Linux
+#           under QEMU's TCG with an emulated SVM CPU, for machines
+#           without /dev/kvm.
+# SKIFF_TEST_HOST=direct|nested forces one; unset or auto chooses direct
+# when /dev/kvm is usable. The first line of each test's log names the
+# host kind that ran its boots.
+#
+#   host.sh TEST.sh [ARG...]     run one boot test
+#   host.sh --describe           print that first line only
+#   host.sh --in-l1 TEST.sh ...  (inside L1) run the test with its scratch
+#                                on L1's disk, then copy its logs out
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+kvm_usable() { [ -c /dev/kvm ] && [ -w /dev/kvm ]; }
+
+mode=${SKIFF_TEST_HOST:-auto}
+case $mode in
+auto) if kvm_usable; then mode=direct; else mode=nested; fi ;;
+direct|nested) ;;
+*) echo "boot host: SKIFF_TEST_HOST must be direct, nested or auto, not '$mode'"; exit 99 ;;
+esac
+
+describe() {
+	if [ "$mode" = nested ]; then
+		echo "boot host: nested KVM under QEMU TCG (tests/nested/run; $(kvm_usable && echo 'forced by SKIFF_TEST_HOST' || echo 'no /dev/kvm here'))"
+	elif grep -q -w -m1 -e vmx -e svm /proc/cpuinfo; then
+		echo "boot host: hardware KVM on this machine"
+	else
+		echo "boot host: software KVM on this machine (the CPU has no vmx/svm)"
+	fi
+}
+
+case ${1:-} in
+--describe)
+	describe
+	exit 0
+	;;
+--in-l1)
+	# 9p (L1's view of this machine's /) has no FIFOs, no O_DIRECT and
+	# unreliable locks, and the tests make FIFOs and disk images in their
+	# log folder: give them one on L1's own disk and copy the logs out
+	# after, in one tar stream (9p once failed copies made file by file).
+	shift
+	logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
+	mkdir -p "$logs"
+	export LOG_DIR=/tmp/skiff-boot-logs
+	mkdir -p "$LOG_DIR"
+	bash "$@"
+	status=$?
+	if (cd "$LOG_DIR" && find . -maxdepth 1 -name '*.log' -print0 | tar --null -cf - -T -) | tar -xf - -C "$logs"; then
+		echo "boot host: the logs named $LOG_DIR/* above are in $logs"
+	else
+		echo "boot host: could not copy the logs from L1 to $logs"
+	fi
+	exit $status
+	;;
+esac
+
+describe
+[ $# -gt 0 ] || { echo "usage: host.sh TEST.sh [ARG...] | --describe"; exit 99; }
+if [ "$mode" = direct ]; then
+	exec bash "$@"
+fi
+logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
+mkdir -p "$logs"
+exec "$here/../nested/run" --console "$logs/$(basename "$1" .sh)-l1-console.log" -- bash "$here/host.sh" --in-l1 "$@"
