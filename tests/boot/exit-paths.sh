@@ -51,7 +51,7 @@ check "PCI host bridge present without --device" log_has 'ACPI: PCI Root Bridge 
 check "PCI config space found (no 'PCI: Fatal')" log_has 'PCI: Using configuration type 1 for base access'
 
 # The guest kernel panics (panic=-1, pvpanic) -> 4.
-boot panic 600 "${K[@]}" --cmdline skiff.test=panic
+KERNEL_TROUBLE_EXPECTED=1 boot panic 600 "${K[@]}" --cmdline skiff.test=panic
 check "panic -> exit status 4" status_is 4
 check "kernel reported the panic" log_has 'Kernel panic'
 

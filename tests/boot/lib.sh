@@ -65,6 +65,38 @@ boot() {
 		echo "  timed out after $limit s; last lines:"
 		tail -n 15 "$log" | sed 's/^/  | /'
 	fi
+	kernel_quiet_check
+}
+
+# Every boot's console is checked for the guest kernel's reports of its
+# own trouble: any of these fails the boot that printed it. A boot that
+# provokes one on purpose (a panic) says so: KERNEL_TROUBLE_EXPECTED=1 boot ...
+KERNEL_TROUBLE='WARNING:|BUG:|Call Trace|Oops'
+# Known, explained, and allowed only on the host kind that causes it:
+#  - software KVM: "hrtimer: interrupt took N ns" (the emulated tick is
+#    slow); it matches none of the patterns above.
+#  - the nested test host (SKIFF_BOOT_HOST=nested, set by host.sh): the
+#    guest kernel's "XSAVE consistency problem: size 2696 != kernel_size
+#    576" WARNING. L1's KVM never sees the guest's XSETBV under TCG's SVM,
+#    so CPUID 0xD.0 EBX keeps the x87+SSE size; QEMU/KVM in the same L1
+#    prints the same warning (tests/nested/README). Only that splat, up to
+#    its "end trace" line, is set aside.
+kernel_quiet_check() {
+	[ -z "${KERNEL_TROUBLE_EXPECTED:-}" ] || return 0
+	check "$name: no WARNING, BUG, Oops or Call Trace on the console" kernel_quiet
+}
+kernel_quiet() {
+	local found
+	if [ "${SKIFF_BOOT_HOST:-}" = nested ] && log_has 'XSAVE consistency problem: size'; then
+		echo "  (set aside, known on the nested test host: $(grep -a -m1 -o 'XSAVE consistency problem: .*' "$log" | tr -d '\r'))"
+		found=$(tr -d '\r' < "$log" | awk '/XSAVE consistency problem: size/ { skip = 1 }
+			skip && /---\[ end trace/ { skip = 0; next } !skip' | grep -a -E -m5 "$KERNEL_TROUBLE")
+	else
+		found=$(grep -a -E -m5 "$KERNEL_TROUBLE" "$log" | tr -d '\r')
+	fi
+	[ -z "$found" ] && return 0
+	sed 's/^/  | /' <<<"$found"
+	return 1
 }
 
 check() {
@@ -103,7 +135,7 @@ bad_input() {
 	shift 2
 	out=$("$SKIFF" run --kernel "$SMALL_KERNEL" "$@" </dev/null 2>&1)
 	st=$?
-	check "bad input, $what: exit status 2, one line" test "$st" = 2 -a "$(echo "$out" | grep -vc 'software KVM detected')" = 1
+	check "bad input, $what: exit status 2, one line" test "$st" = 2 -a "$(echo "$out" | grep -vc 'KVM detected (')" = 1
 	check "bad input, $what: says '$want'" grep -q -- "$want" <<<"$out"
 }
 
@@ -193,6 +225,8 @@ boot_wait() {
 	elapsed=$(echo "$(date +%s.%N) - $boot_t0" | bc)
 	printf '%s: %s: exit status %s after %.1f s (log: %s)\n' "$test_name" "$boot_name" "$status" "$elapsed" "$log"
 	grep -a 'skiff-guest: init reached\|skiff-check:' "$log" | tr -d '\r' | sed 's/^/  | /'
+	local name=$boot_name
+	kernel_quiet_check
 }
 
 # ---- user-mode networking: the host side of the guest's netuser check ----

@@ -62,8 +62,8 @@ refused() { # refused PATTERN DEVICE-SPEC
 	local out
 	out=$(in_ns "${as_user[@]}" "$SKIFF" run --kernel "$SMALL_KERNEL" --device "$2" 2>&1 </dev/null)
 	local st=$?
-	echo "$out" | grep -v 'software KVM detected' | sed 's/^/  | /'
-	[ "$st" = 2 ] && [ "$(echo "$out" | grep -vc 'software KVM detected')" = 1 ] && echo "$out" | grep -q -- "$1"
+	echo "$out" | grep -v 'KVM detected (' | sed 's/^/  | /'
+	[ "$st" = 2 ] && [ "$(echo "$out" | grep -vc 'KVM detected (')" = 1 ] && echo "$out" | grep -q -- "$1"
 }
 check "a TAP the user cannot create: one line, status 2" \
 	refused "cannot open or create TAP device 'skiffnope0'" net,backend=tap,ifname=skiffnope0

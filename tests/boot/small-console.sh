@@ -79,6 +79,7 @@ check "stty size follows the resized window: 30 100" wait_for '^30 100' 120
 keys C-a x
 check "Ctrl-A x quits skiff with status 0" wait_for 'skiff-exit-status=0' 60
 check "terminal restored (canonical mode)" wait_for '^icanon' 10
+name=tmux kernel_quiet_check
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 printf '%s: one boot, %.1f s (log: %s)\n' "$test_name" "$elapsed" "$log"
 finish
