@@ -442,6 +442,18 @@ void vcpu_join(struct vcpu *v)
 	}
 }
 
+void vcpu_log_last_position(const struct vcpu *v)
+{
+	struct kvm_regs regs;
+	unsigned long exits = 0;
+
+	for (unsigned k = 0; k < VCPU_EXIT_KINDS; k++)
+		exits += atomic_load_explicit(&v->exits[k], memory_order_relaxed);
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		log_info("vcpu", "vCPU %u was at RIP %#llx, RFLAGS %#llx, after %lu exits", v->index,
+			 (unsigned long long)regs.rip, (unsigned long long)regs.rflags, exits);
+}
+
 void vcpu_destroy(struct vcpu *v)
 {
 	if (v->run)

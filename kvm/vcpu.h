@@ -81,6 +81,9 @@ int vcpu_start(struct vcpu *v);
 /* Make the vCPU leave KVM_RUN soon (used to stop the VM). */
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
+/* After vcpu_join: log where the guest was and how often it exited, the
+ * first thing to know about a guest stopped because it seemed stuck. */
+void vcpu_log_last_position(const struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
 void vcpu_pause_init(struct vcpu_pause *p);

@@ -530,6 +530,10 @@ int machine_run(struct machine *m)
 	log_info(NULL, "%s after %.2f s (first KVM_RUN %.1f ms after start); exit status %d",
 		 stop_reason_text(m->stop_reason), (end - m->start_ns) / 1e9,
 		 first ? (first - m->start_ns) / 1e6 : -1.0, status);
+	/* Stopped from outside (a test's timeout, Ctrl-C): say where the guest was. */
+	if (m->stop_reason == STOP_SIGNAL)
+		for (unsigned i = 0; i < m->nr_vcpus_created; i++)
+			vcpu_log_last_position(&m->vcpus[i]);
 	if (m->swkvm.active) {
 		char fixup[96];
 		if (m->swkvm.pf_tramp_va)

@@ -3,8 +3,8 @@
 # (a real terminal): --console virtio makes hvc0 the guest's console on
 # that terminal, next to a MULTIPORT device with two named ports.
 #   - the guest's console check finds the ports by name, writes to the
-#     file port (the host reads the line from the file) and leaves a cat
-#     echoing on the socket port (the host sends a line and reads it back);
+#     file port (the host reads the line from the file) and leaves an
+#     echo loop on the socket port (the host sends a line and reads it back);
 #   - then a shell on hvc0: keys typed through tmux send-keys run a command
 #     whose output shows; the pane is resized and `stty size` follows
 #     (VIRTIO_CONSOLE_F_SIZE, SIGWINCH);
@@ -18,11 +18,46 @@ command -v python3 >/dev/null || skip_or_fail "python3 missing"
 
 work=$(mktemp -d "$LOG_DIR/small-console.XXXXXX")
 server=skiff-console-$$
-trap 'tmux -L "$server" kill-server 2>/dev/null; rm -rf "$work"' EXIT
+echo_client=
+trap 'tmux -L "$server" kill-server 2>/dev/null; [ -z "$echo_client" ] || kill "$echo_client" 2>/dev/null; rm -rf "$work"' EXIT
 log=$LOG_DIR/$test_name-tmux.log
 : >"$log"
 file=$work/log.txt
 sock=$work/echo.sock
+
+# The socket port's client starts first (python's start-up takes seconds
+# in the nested host) and connects as soon as skiff listens, so the
+# guest's echo loop finds the host connected; it sends its line once the
+# guest says its echo runs.
+token=ping-$RANDOM-$RANDOM
+python3 - "$sock" "$token" "$log" >"$work/echo-reply" 2>&1 <<'PY' &
+import socket, sys, time
+path, token, log = sys.argv[1:4]
+deadline = time.time() + 900
+s = socket.socket(socket.AF_UNIX)
+while True:
+    try:
+        s.connect(path)
+        break
+    except OSError:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.2)
+while b"skiff-guest: console echo ready" not in open(log, "rb").read():
+    if time.time() > deadline:
+        sys.exit("the guest's echo never said it was ready")
+    time.sleep(0.2)
+s.settimeout(60)
+s.sendall((token + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().strip())
+PY
+echo_client=$!
 
 start=$(date +%s.%N)
 tmux -L "$server" new-session -d -s console -x 80 -y 24 \
@@ -31,6 +66,7 @@ tmux -L "$server" new-session -d -s console -x 80 -y 24 \
 	 --device console,port=log:file=$file,port=echo:socket=$sock,transport=mmio; \
 	 echo skiff-exit-status=\$?; stty -a | grep -o -- '-\?icanon'; sleep 60"
 tmux -L "$server" pipe-pane -t console -o "cat >> '$log'"
+
 
 # wait_for PATTERN SECONDS: the pane printed PATTERN.
 wait_for() {
@@ -51,23 +87,10 @@ check "the guest's console is hvc0" log_has 'skiff-guest: console active: hvc0'
 check "file port: the guest's line is in the host file" grep -q 'skiff console port log: hello from the guest' "$file"
 
 check "the guest's echo has the socket port open" wait_for 'skiff-guest: console echo ready' 60
-token=ping-$RANDOM-$RANDOM
-reply=$(python3 - "$sock" "$token" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(60)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-buf = b""
-while not buf.endswith(b"\n"):
-    chunk = s.recv(100)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip())
-PY
-)
-check "socket port: the guest's cat echoed '$token'" test "$reply" = "$token"
+wait "$echo_client"
+reply=$(cat "$work/echo-reply")
+[ "$reply" = "$token" ] || sed 's/^/  | /' "$work/echo-reply"
+check "socket port: the guest's echo loop sent back '$token'" test "$reply" = "$token"
 
 check "a shell prompt on hvc0" wait_for 'skiff# ' 300
 keys 'echo sum=$((6*7))' Enter
