@@ -25,6 +25,17 @@ direct|nested) ;;
 *) echo "boot host: SKIFF_TEST_HOST must be direct, nested or auto, not '$mode'"; exit 99 ;;
 esac
 
+# The kind of host, for the tests (lib.sh): nested, hardware or software.
+host_kind() {
+	if [ "$mode" = nested ]; then
+		echo nested
+	elif grep -q -w -m1 -e vmx -e svm /proc/cpuinfo; then
+		echo hardware
+	else
+		echo software
+	fi
+}
+
 describe() {
 	if [ "$mode" = nested ]; then
 		echo "boot host: nested KVM under QEMU TCG (tests/nested/run; $(kvm_usable && echo 'forced by SKIFF_TEST_HOST' || echo 'no /dev/kvm here'))"
@@ -63,11 +74,13 @@ esac
 
 describe
 [ $# -gt 0 ] || { echo "usage: host.sh TEST.sh [ARG...] | --describe"; exit 99; }
+# The boot-test library sets aside one warning known on the nested host,
+# and sizes the longest guest loops by it.
+SKIFF_BOOT_HOST=$(host_kind)
+export SKIFF_BOOT_HOST
 if [ "$mode" = direct ]; then
 	exec bash "$@"
 fi
 logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
 mkdir -p "$logs"
-# The boot-test library sets aside one warning known on this host kind.
-export SKIFF_BOOT_HOST=nested
 exec "$here/../nested/run" --console "$logs/$(basename "$1" .sh)-l1-console.log" -- bash "$here/host.sh" --in-l1 "$@"

@@ -26,6 +26,13 @@ INITRAMFS=$SKIFF_CACHE/initramfs.cpio
 LOG_DIR=${LOG_DIR:-$(pwd)/tests/boot/logs}
 mkdir -p "$LOG_DIR"
 
+# nested, hardware or software (tests/boot/host.sh sets it; run alone, the
+# test looks at this machine's CPU flags).
+if [ -z "${SKIFF_BOOT_HOST:-}" ]; then
+	SKIFF_BOOT_HOST=software
+	grep -q -w -m1 -e vmx -e svm /proc/cpuinfo && SKIFF_BOOT_HOST=hardware
+fi
+
 test_name=$(basename "$0" .sh)
 failures=0
 checks=0
