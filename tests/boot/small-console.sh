@@ -25,15 +25,45 @@ log=$LOG_DIR/$test_name-tmux.log
 file=$work/log.txt
 sock=$work/echo.sock
 
-# The socket port's client starts first (python's start-up takes seconds
-# in the nested host) and connects as soon as skiff listens, so the
-# guest's echo loop finds the host connected; it sends its line once the
-# guest says its echo runs.
+
+start=$(date +%s.%N)
+tmux -L "$server" new-session -d -s console -x 80 -y 24 \
+	"'$SKIFF' run --kernel '$SMALL_KERNEL' --initrd '$INITRAMFS' --console virtio \
+	 --cmdline 'skiff.test=virtio,console,shell' \
+	 --device console,port=log:file=$file,port=echo:socket=$sock,transport=mmio; \
+	 echo skiff-exit-status=\$?; stty -a | grep -o -- '-\?icanon'; sleep 60"
+tmux -L "$server" pipe-pane -t console -o "cat >> '$log'"
+
+
+# wait_for PATTERN SECONDS: the pane printed PATTERN.
+wait_for() {
+	local deadline=$(($(date +%s) + $2))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		grep -a -q -- "$1" "$log" && return 0
+		sleep 0.5
+	done
+	echo "  (waited $2 s for '$1'; the pane now:)"
+	tmux -L "$server" capture-pane -p -t console 2>&1 | grep -v '^$' | tail -n 15 | sed 's/^/  | /'
+	return 1
+}
+keys() { tmux -L "$server" send-keys -t console "$@"; }
+
+check "guest console check ran" wait_for 'skiff-check: console' 900
+log_has() { grep -a -q -- "$1" "$log"; } # the pane log
+expect_checks virtio console
+check "the guest's console is hvc0" log_has 'skiff-guest: console active: hvc0'
+check "file port: the guest's line is in the host file" grep -q 'skiff console port log: hello from the guest' "$file"
+
+check "the guest's echo has the socket port open" wait_for 'skiff-guest: console echo ready' 60
+# The socket port's client: it connects (retrying until skiff listens),
+# sends its line once the guest says its echo runs, and reads it back.
+# The guest's loop waits for it: Linux gives a reader EOF while no host
+# program is connected (checks/console.sh).
 token=ping-$RANDOM-$RANDOM
 python3 - "$sock" "$token" "$log" >"$work/echo-reply" 2>&1 <<'PY' &
 import socket, sys, time
 path, token, log = sys.argv[1:4]
-deadline = time.time() + 900
+deadline = time.time() + 120
 s = socket.socket(socket.AF_UNIX)
 while True:
     try:
@@ -58,35 +88,6 @@ while not buf.endswith(b"\n"):
 print(buf.decode().strip())
 PY
 echo_client=$!
-
-start=$(date +%s.%N)
-tmux -L "$server" new-session -d -s console -x 80 -y 24 \
-	"'$SKIFF' run --kernel '$SMALL_KERNEL' --initrd '$INITRAMFS' --console virtio \
-	 --cmdline 'skiff.test=virtio,console,shell' \
-	 --device console,port=log:file=$file,port=echo:socket=$sock,transport=mmio; \
-	 echo skiff-exit-status=\$?; stty -a | grep -o -- '-\?icanon'; sleep 60"
-tmux -L "$server" pipe-pane -t console -o "cat >> '$log'"
-
-
-# wait_for PATTERN SECONDS: the pane printed PATTERN.
-wait_for() {
-	local deadline=$(($(date +%s) + $2))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		grep -a -q -- "$1" "$log" && return 0
-		sleep 0.5
-	done
-	echo "  (waited $2 s for '$1')"
-	return 1
-}
-keys() { tmux -L "$server" send-keys -t console "$@"; }
-
-check "guest console check ran" wait_for 'skiff-check: console' 900
-log_has() { grep -a -q -- "$1" "$log"; } # the pane log
-expect_checks virtio console
-check "the guest's console is hvc0" log_has 'skiff-guest: console active: hvc0'
-check "file port: the guest's line is in the host file" grep -q 'skiff console port log: hello from the guest' "$file"
-
-check "the guest's echo has the socket port open" wait_for 'skiff-guest: console echo ready' 60
 wait "$echo_client"
 reply=$(cat "$work/echo-reply")
 [ "$reply" = "$token" ] || sed 's/^/  | /' "$work/echo-reply"
