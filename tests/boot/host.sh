@@ -83,4 +83,6 @@ if [ "$mode" = direct ]; then
 fi
 logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
 mkdir -p "$logs"
-exec "$here/../nested/run" --console "$logs/$(basename "$1" .sh)-l1-console.log" -- bash "$here/host.sh" --in-l1 "$@"
+# A stuck L1 ends the test, not the whole run (no boot test needs half
+# an hour there).
+exec "$here/../nested/run" --timeout 1800 --console "$logs/$(basename "$1" .sh)-l1-console.log" -- bash "$here/host.sh" --in-l1 "$@"
