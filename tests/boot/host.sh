@@ -11,6 +11,7 @@
 #
 #   host.sh TEST.sh [ARG...]     run one boot test
 #   host.sh --describe           print that first line only
+#   host.sh --kind               print the kind: nested, hardware or software
 #   host.sh --in-l1 TEST.sh ...  (inside L1) run the test with its scratch
 #                                on L1's disk, then copy its logs out
 set -uo pipefail
@@ -37,18 +38,23 @@ host_kind() {
 }
 
 describe() {
-	if [ "$mode" = nested ]; then
-		echo "boot host: nested KVM under QEMU TCG (tests/nested/run; $(kvm_usable && echo 'forced by SKIFF_TEST_HOST' || echo 'no /dev/kvm here'))"
-	elif grep -q -w -m1 -e vmx -e svm /proc/cpuinfo; then
-		echo "boot host: hardware KVM on this machine"
-	else
-		echo "boot host: software KVM on this machine (the CPU has no vmx/svm)"
-	fi
+	case $(host_kind) in
+	nested) echo "boot host: nested KVM under QEMU TCG (tests/nested/run; $(kvm_usable && echo 'forced by SKIFF_TEST_HOST' || echo 'no /dev/kvm here'))" ;;
+	hardware) echo "boot host: hardware KVM on this machine" ;;
+	software) echo "boot host: software KVM on this machine (the CPU has no vmx/svm)" ;;
+	esac
 }
+
+# The test's logs folder (LOG_DIR, as automake's test harness has it).
+logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
 
 case ${1:-} in
 --describe)
 	describe
+	exit 0
+	;;
+--kind)
+	host_kind
 	exit 0
 	;;
 --in-l1)
@@ -57,7 +63,6 @@ case ${1:-} in
 	# log folder: give them one on L1's own disk and copy the logs out
 	# after, in one tar stream (9p once failed copies made file by file).
 	shift
-	logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
 	mkdir -p "$logs"
 	export LOG_DIR=/tmp/skiff-boot-logs
 	mkdir -p "$LOG_DIR"
@@ -81,7 +86,6 @@ export SKIFF_BOOT_HOST
 if [ "$mode" = direct ]; then
 	exec bash "$@"
 fi
-logs=${LOG_DIR:-$(pwd)/tests/boot/logs}
 mkdir -p "$logs"
 # A stuck L1 ends the test, not the whole run (no boot test needs half
 # an hour there).
