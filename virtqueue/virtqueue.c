@@ -26,6 +26,12 @@
  *  - packed: the buffer id (taken from the chain's last descriptor, where
  *    the spec puts it) is < size.
  *
+ * And on the device, because a device bug or a chain held across a queue
+ * restart must never become a write outside the ring: a chain handed back
+ * (vq_push, vq_unpop) has an id < size, 1..size descriptors, and no more
+ * descriptors than the ring has out. The ring accessors bound every index
+ * by ring_size, the size the rings were mapped with.
+ *
  * Each descriptor is copied out of guest memory once and only the copy is
  * checked and used, so a driver changing it under us cannot slip a value
  * past the checks (no "double fetch").
@@ -208,7 +214,7 @@ int vq_enable(struct virtqueue *vq)
 	vq->pending_used = 0;
 	vq->slots_out = 0;
 	vq->want_notify = true;
-	vq->ring_size = 0; /* no ring access passes a bound check until mapped */
+	vq->ring_size = 0; /* set once the rings are checked and mapped */
 
 	if (vq->size == 0 || vq->size > VQ_MAX_SIZE || (!vq->packed && (vq->size & (vq->size - 1)))) {
 		vq_break(vq, "bad queue size %u", vq->size);
