@@ -161,10 +161,12 @@ void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 	struct virtio_device *dev = req->dev;
 
 	if (request_current(req)) {
-		dev->stats.requests++;
-		dev->stats.bytes += req->chain.out_bytes + written;
-		if (vq_push(&dev->vqs[req->q], &req->chain, written) < 0)
+		if (vq_push(&dev->vqs[req->q], &req->chain, written) < 0) {
 			ring_refused_chain(dev);
+		} else {
+			dev->stats.requests++;
+			dev->stats.bytes += req->chain.out_bytes + written;
+		}
 	}
 	request_done(dev);
 }
@@ -193,12 +195,14 @@ void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uin
 			chains[live++] = &reqs[i].chain;
 	/* Popped in one go under dev->lock: all of one epoch, or none. */
 	if (live == n) {
-		for (unsigned i = 0; i < n; i++) {
-			dev->stats.requests++;
-			dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
-		}
-		if (vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n) < 0)
+		if (vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n) < 0) {
 			ring_refused_chain(dev);
+		} else {
+			for (unsigned i = 0; i < n; i++) {
+				dev->stats.requests++;
+				dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
+			}
+		}
 		virtio_device_notify_used(dev, reqs[0].q);
 	}
 	for (unsigned i = 0; i < n; i++)

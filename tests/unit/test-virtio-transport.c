@@ -2171,6 +2171,8 @@ START_TEST(foreign_chain_needs_reset)
 	ck_assert_int_eq(memcmp(before, w->ram, RAM_SIZE), 0);
 	ck_assert_uint_lt(vq->used_idx, vq->size);
 	ck_assert_uint_eq(w->fd.vdev.inflight, 0);
+	ck_assert_uint_eq(w->fd.vdev.stats.errors, 1);
+	ck_assert_uint_eq(w->fd.vdev.stats.requests, 0);
 	free(before);
 }
 END_TEST
