@@ -70,15 +70,28 @@ void virtio_device_notify_config(struct virtio_device *dev)
 		dev->transport->notify_config(dev);
 }
 
+/* The driver lets go of queue q's rings (reset or queue disable): start a
+ * new epoch for q. Requests popped from q before now complete into
+ * nothing, so a late completion can never land in, or run past, the rings
+ * the driver sets up next. */
+static void queue_new_epoch(struct virtio_device *dev, unsigned q)
+{
+	dev->queue_epoch[q]++;
+}
+
+static bool request_current(const struct virtio_request *req)
+{
+	return req->epoch == req->dev->queue_epoch[req->q];
+}
+
 void virtio_device_reset(struct virtio_device *dev)
 {
 	dev->status = 0;
 	dev->features = 0;
 	dev->driver_features = 0;
 	dev->legacy_features = false;
-	/* Requests popped from here on belong to the new epoch; completions of
-	 * older ones must not touch rings the driver is about to reuse. */
-	dev->reset_epoch++;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		queue_new_epoch(dev, q);
 	dev->resetting = true; /* nothing is served while we wait */
 	if (dev->ops->reset)
 		dev->ops->reset(dev);
@@ -110,7 +123,7 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 		return 0;
 	req->dev = dev;
 	req->q = q;
-	req->epoch = dev->reset_epoch;
+	req->epoch = dev->queue_epoch[q];
 	dev->inflight++;
 	return 1;
 }
@@ -121,10 +134,21 @@ static void request_done(struct virtio_device *dev)
 		pthread_cond_broadcast(&dev->quiesced);
 }
 
+/* The engine refused to take a chain back (it cannot be from this ring)
+ * and stopped the queue: a device bug or a stale chain, never written. */
+static void ring_refused_chain(struct virtio_device *dev)
+{
+	dev->stats.errors++;
+	virtio_device_needs_reset(dev);
+}
+
 void virtio_request_unpop(struct virtio_request *req)
 {
-	vq_unpop(&req->dev->vqs[req->q], &req->chain);
-	request_done(req->dev);
+	struct virtio_device *dev = req->dev;
+
+	if (request_current(req) && vq_unpop(&dev->vqs[req->q], &req->chain) < 0)
+		ring_refused_chain(dev);
+	request_done(dev);
 }
 
 int virtio_request_iov(const struct virtio_request *req, bool writable, struct iovec *iov, unsigned max)
@@ -136,10 +160,13 @@ void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;
 
-	if (req->epoch == dev->reset_epoch) {
-		dev->stats.requests++;
-		dev->stats.bytes += req->chain.out_bytes + written;
-		vq_push(&dev->vqs[req->q], &req->chain, written);
+	if (request_current(req)) {
+		if (vq_push(&dev->vqs[req->q], &req->chain, written) < 0) {
+			ring_refused_chain(dev);
+		} else {
+			dev->stats.requests++;
+			dev->stats.bytes += req->chain.out_bytes + written;
+		}
 	}
 	request_done(dev);
 }
@@ -147,7 +174,7 @@ void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 void virtio_request_complete_locked(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;
-	bool current = req->epoch == dev->reset_epoch;
+	bool current = request_current(req);
 
 	virtio_request_push_locked(req, written);
 	if (current)
@@ -164,15 +191,18 @@ void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uin
 		return;
 	dev = reqs[0].dev;
 	for (unsigned i = 0; i < n && i < VIRTIO_REQUEST_BATCH_MAX; i++)
-		if (reqs[i].epoch == dev->reset_epoch)
+		if (request_current(&reqs[i]))
 			chains[live++] = &reqs[i].chain;
 	/* Popped in one go under dev->lock: all of one epoch, or none. */
 	if (live == n) {
-		for (unsigned i = 0; i < n; i++) {
-			dev->stats.requests++;
-			dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
+		if (vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n) < 0) {
+			ring_refused_chain(dev);
+		} else {
+			for (unsigned i = 0; i < n; i++) {
+				dev->stats.requests++;
+				dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
+			}
 		}
-		vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n);
 		virtio_device_notify_used(dev, reqs[0].q);
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -313,6 +343,7 @@ void virtio_device_disable_queue(struct virtio_device *dev, unsigned q)
 
 	if (q >= dev->ops->nr_queues)
 		return;
+	queue_new_epoch(dev, q);
 	vq = &dev->vqs[q];
 	size = vq->size;
 	desc = vq->desc_addr;

@@ -123,8 +123,11 @@ struct virtio_device {
 	int kick_fd[VIRTIO_MAX_QUEUES];
 
 	/* Asynchronous requests (guarded by lock). */
-	unsigned inflight;          /* popped, not yet completed */
-	uint32_t reset_epoch;       /* bumped by each reset: older requests are void */
+	unsigned inflight;          /* popped, not yet completed (void ones too) */
+	/* Bumped for queue q whenever its rings are let go (device reset,
+	 * queue disabled): requests popped before are void, their
+	 * completions never reach the rings the driver may set up next. */
+	uint32_t queue_epoch[VIRTIO_MAX_QUEUES];
 	bool resetting;             /* a reset waits for in-flight requests */
 	pthread_cond_t quiesced;    /* inflight dropped to 0 */
 	char vq_names[VIRTIO_MAX_QUEUES][48]; /* storage for vqs[q].name */
@@ -150,7 +153,7 @@ void virtio_device_init(struct virtio_device *dev, const struct virtio_device_op
 struct virtio_request {
 	struct virtio_device *dev;
 	unsigned q;
-	uint32_t epoch;            /* dev->reset_epoch when popped */
+	uint32_t epoch;            /* dev->queue_epoch[q] when popped */
 	struct vq_chain chain;     /* segments, already checked against guest RAM */
 };
 
@@ -164,8 +167,8 @@ void virtio_request_unpop(struct virtio_request *req);
 int virtio_request_iov(const struct virtio_request *req, bool writable, struct iovec *iov, unsigned max);
 /* Done: return it as used with `written` bytes and interrupt the driver
  * if it wants one. Any thread, any order; dev->lock must NOT be held (it
- * is taken here). A request popped before a reset is dropped silently:
- * its rings are gone. */
+ * is taken here). A request popped before a reset, or before its queue
+ * was disabled, is dropped silently: its rings are gone. */
 void virtio_request_complete(struct virtio_request *req, uint32_t written);
 /* The same from inside queue_notify (dev->lock held). */
 void virtio_request_complete_locked(struct virtio_request *req, uint32_t written);
@@ -201,7 +204,10 @@ uint32_t virtio_device_offered_word(const struct virtio_device *dev, uint32_t se
  * queue, sets DEVICE_NEEDS_RESET and returns <0. */
 int virtio_device_enable_queue(struct virtio_device *dev, unsigned q);
 /* Stop queue q but keep its size and addresses (MMIO QueueReady = 0,
- * legacy PFN = 0). */
+ * legacy PFN = 0). Requests of q still in flight become void, as on a
+ * reset: their completions are dropped, never pushed into the rings the
+ * driver enables next (which may be smaller, or elsewhere). A device
+ * reset still waits for them. */
 void virtio_device_disable_queue(struct virtio_device *dev, unsigned q);
 /* May queue q be served now? Started, device not failed or needing a
  * reset, and DRIVER_OK (legacy drivers: not required). dev->lock held. */

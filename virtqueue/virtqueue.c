@@ -26,6 +26,12 @@
  *  - packed: the buffer id (taken from the chain's last descriptor, where
  *    the spec puts it) is < size.
  *
+ * And on the device, because a device bug or a chain held across a queue
+ * restart must never become a write outside the ring: a chain handed back
+ * (vq_push, vq_unpop) has an id < size, 1..size descriptors, and no more
+ * descriptors than the ring has out. The ring accessors bound every index
+ * by ring_size, the size the rings were mapped with.
+ *
  * Each descriptor is copied out of guest memory once and only the copy is
  * checked and used, so a driver changing it under us cannot slip a value
  * past the checks (no "double fetch").
@@ -131,24 +137,39 @@ size_t vq_split_used_bytes(uint16_t size)
 	return 2 + 2 + 8 * (size_t)size + 2; /* flags, idx, ring[], avail_event */
 }
 
-/* Split avail ring: flags, idx, ring[size], used_event. */
+/* Ring entries are reached only through the accessors below, which bound
+ * every index by ring_size (the size the rings were mapped with): however
+ * an index was computed, no access lands outside the ring. */
+
+/* Split avail ring: flags, idx, ring[size], used_event. `idx` is a
+ * free-running index; the ring size is a power of two. */
 static uint16_t *avail_flags(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host; }
 static uint16_t *avail_idx(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 1; }
-static uint16_t *avail_ring(const struct virtqueue *vq, uint16_t i) { return (uint16_t *)vq->avail_host + 2 + i; }
-static uint16_t *used_event(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 2 + vq->size; }
+static uint16_t *avail_ring(const struct virtqueue *vq, uint16_t idx)
+{
+	return (uint16_t *)vq->avail_host + 2 + (idx & (vq->ring_size - 1));
+}
+static uint16_t *used_event(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 2 + vq->ring_size; }
 
 /* Split used ring: flags, idx, ring[size] of {u32 id, u32 len}, avail_event. */
 static uint16_t *used_flags(const struct virtqueue *vq) { return (uint16_t *)vq->used_host; }
 static uint16_t *used_idx_field(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 1; }
-static uint32_t *used_elem(const struct virtqueue *vq, uint16_t i) { return (uint32_t *)vq->used_host + 1 + 2 * i; }
-static uint16_t *avail_event(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 2 + 4 * vq->size; }
+static uint32_t *used_elem(const struct virtqueue *vq, uint16_t idx)
+{
+	return (uint32_t *)vq->used_host + 1 + 2 * (idx & (vq->ring_size - 1));
+}
+static uint16_t *avail_event(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 2 + 4 * vq->ring_size; }
 
 /* Packed: avail_host is the driver's event suppression area, used_host
  * the device's (struct vring_packed_desc_event: off_wrap, flags). */
 static struct vring_packed_desc_event *driver_event(const struct virtqueue *vq) { return vq->avail_host; }
 static struct vring_packed_desc_event *device_event(const struct virtqueue *vq) { return vq->used_host; }
+/* Packed ring slot, or NULL if `slot` is not in the ring (callers break
+ * the queue: a slot index gone wrong is a bug we refuse to write through). */
 static struct vring_packed_desc *packed_desc(const struct virtqueue *vq, uint16_t slot)
 {
+	if (slot >= vq->ring_size)
+		return NULL;
 	return (struct vring_packed_desc *)vq->desc_host + slot;
 }
 
@@ -191,7 +212,9 @@ int vq_enable(struct virtqueue *vq)
 	vq->last_avail = vq->used_idx = 0;
 	vq->avail_wrap = vq->used_wrap = true; /* packed wrap counters start at 1 */
 	vq->pending_used = 0;
+	vq->slots_out = 0;
 	vq->want_notify = true;
+	vq->ring_size = 0; /* set once the rings are checked and mapped */
 
 	if (vq->size == 0 || vq->size > VQ_MAX_SIZE || (!vq->packed && (vq->size & (vq->size - 1)))) {
 		vq_break(vq, "bad queue size %u", vq->size);
@@ -204,20 +227,23 @@ int vq_enable(struct virtqueue *vq)
 		return -EINVAL;
 	}
 
+	/* From here on the engine uses this copy: a transport changing `size`
+	 * later cannot move a ring access past what is mapped below. */
+	vq->ring_size = vq->size;
 	if (vq->packed) {
 		avail_len = used_len = sizeof(struct vring_packed_desc_event);
 	} else {
 		/* The EVENT_IDX fields exist only when negotiated. */
-		avail_len = vq_split_avail_bytes(vq->size) - (vq->event_idx ? 0 : 2);
-		used_len = vq_split_used_bytes(vq->size) - (vq->event_idx ? 0 : 2);
+		avail_len = vq_split_avail_bytes(vq->ring_size) - (vq->event_idx ? 0 : 2);
+		used_len = vq_split_used_bytes(vq->ring_size) - (vq->event_idx ? 0 : 2);
 	}
-	vq->desc_host = map_ring(vq, vq->desc_addr, (size_t)DESC_SIZE * vq->size, 16);
+	vq->desc_host = map_ring(vq, vq->desc_addr, (size_t)DESC_SIZE * vq->ring_size, 16);
 	vq->avail_host = map_ring(vq, vq->avail_addr, avail_len, vq->packed ? 4 : 2);
 	vq->used_host = map_ring(vq, vq->used_addr, used_len, 4);
 	if (!vq->desc_host || !vq->avail_host || !vq->used_host) {
 		vq_break(vq, "ring outside guest RAM (desc %#llx avail %#llx used %#llx, size %u)",
 			 (unsigned long long)vq->desc_addr, (unsigned long long)vq->avail_addr,
-			 (unsigned long long)vq->used_addr, vq->size);
+			 (unsigned long long)vq->used_addr, vq->ring_size);
 		return -EFAULT;
 	}
 
@@ -283,7 +309,7 @@ static const uint8_t *indirect_table(struct virtqueue *vq, uint64_t addr, uint32
 /* Descriptors holding buffers a chain may have (see max_chain). */
 static unsigned chain_limit(const struct virtqueue *vq)
 {
-	return vq->max_chain > vq->size ? vq->max_chain : vq->size;
+	return vq->max_chain > vq->ring_size ? vq->max_chain : vq->ring_size;
 }
 
 /* Walk a split chain from `head` (spec "The Virtqueue Descriptor Table"
@@ -292,7 +318,7 @@ static unsigned chain_limit(const struct virtqueue *vq)
 static int split_read_chain(struct virtqueue *vq, uint16_t head, struct vq_chain *chain)
 {
 	const uint8_t *table = vq->desc_host;
-	unsigned table_len = vq->size; /* descriptors in the current table */
+	unsigned table_len = vq->ring_size; /* descriptors in the current table */
 	bool in_indirect = false;
 	unsigned nbufs = 0;            /* descriptors holding buffers, all tables */
 	unsigned i = head;
@@ -340,8 +366,8 @@ static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
 	uint16_t avail = load16(avail_idx(vq));
 	uint16_t head;
 
-	if ((uint16_t)(avail - vq->last_avail) > vq->size)
-		return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->size, vq->last_avail);
+	if ((uint16_t)(avail - vq->last_avail) > vq->ring_size)
+		return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->ring_size, vq->last_avail);
 	if (avail == vq->last_avail) {
 		if (!vq->event_idx || !vq->want_notify)
 			return 0;
@@ -352,20 +378,21 @@ static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
 		avail = load16(avail_idx(vq));
 		if (avail == vq->last_avail)
 			return 0;
-		if ((uint16_t)(avail - vq->last_avail) > vq->size)
-			return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->size,
+		if ((uint16_t)(avail - vq->last_avail) > vq->ring_size)
+			return vq_break(vq, "avail idx %u is more than %u ahead of %u", avail, vq->ring_size,
 					vq->last_avail);
 	}
 	/* Read the ring entry only after seeing the index that covers it. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 
-	head = load16(avail_ring(vq, vq->last_avail & (vq->size - 1)));
-	if (head >= vq->size)
-		return vq_break(vq, "head index %u, queue size %u", head, vq->size);
+	head = load16(avail_ring(vq, vq->last_avail));
+	if (head >= vq->ring_size)
+		return vq_break(vq, "head index %u, queue size %u", head, vq->ring_size);
 	chain->id = head;
 	if (split_read_chain(vq, head, chain) < 0)
 		return -EIO;
 	vq->last_avail++;
+	vq->slots_out += chain->ndesc;
 	return 1;
 }
 
@@ -385,14 +412,17 @@ static int packed_read_chain(struct virtqueue *vq, uint16_t head_flags, struct v
 
 	chain->ndesc = 0;
 	for (;;) {
+		const struct vring_packed_desc *slot_desc = packed_desc(vq, slot);
 		struct vring_packed_desc d;
 		/* The head's flags were read (with acquire) by the caller. */
 		uint16_t flags;
 
-		read_desc(&d, packed_desc(vq, slot));
+		if (!slot_desc)
+			return vq_break(vq, "packed slot %u outside a ring of %u", slot, vq->ring_size);
+		read_desc(&d, slot_desc);
 		flags = chain->ndesc == 0 ? head_flags : d.flags;
 		chain->ndesc++;
-		if (++slot == vq->size)
+		if (++slot == vq->ring_size)
 			slot = 0;
 
 		if (flags & VRING_DESC_F_INDIRECT) {
@@ -429,19 +459,22 @@ static int packed_read_chain(struct virtqueue *vq, uint16_t head_flags, struct v
 			chain->id = d.id; /* the buffer id is in the last descriptor */
 			break;
 		}
-		if (chain->ndesc == vq->size)
+		if (chain->ndesc == vq->ring_size)
 			return vq_break(vq, "packed chain longer than the ring");
 	}
-	if (chain->id >= vq->size)
-		return vq_break(vq, "buffer id %u, queue size %u", chain->id, vq->size);
+	if (chain->id >= vq->ring_size)
+		return vq_break(vq, "buffer id %u, queue size %u", chain->id, vq->ring_size);
 	return 0;
 }
 
 static int packed_pop(struct virtqueue *vq, struct vq_chain *chain)
 {
 	struct vring_packed_desc *head = packed_desc(vq, vq->last_avail);
-	uint16_t flags = __atomic_load_n(&head->flags, __ATOMIC_ACQUIRE);
+	uint16_t flags;
 
+	if (!head)
+		return vq_break(vq, "packed slot %u outside a ring of %u", vq->last_avail, vq->ring_size);
+	flags = __atomic_load_n(&head->flags, __ATOMIC_ACQUIRE);
 	if (!packed_is_avail(vq, flags)) {
 		if (!vq->event_idx || !vq->want_notify)
 			return 0;
@@ -454,9 +487,10 @@ static int packed_pop(struct virtqueue *vq, struct vq_chain *chain)
 	}
 	if (packed_read_chain(vq, flags, chain) < 0)
 		return -EIO;
+	vq->slots_out += chain->ndesc;
 	vq->last_avail += chain->ndesc;
-	if (vq->last_avail >= vq->size) {
-		vq->last_avail -= vq->size;
+	if (vq->last_avail >= vq->ring_size) {
+		vq->last_avail -= vq->ring_size;
 		vq->avail_wrap = !vq->avail_wrap;
 	}
 	return 1;
@@ -473,20 +507,47 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	return vq->packed ? packed_pop(vq, chain) : split_pop(vq, chain);
 }
 
-void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain)
+/* Could this ring have given out these n chains, still out? Every id and
+ * descriptor count inside the ring, and no more descriptors than are out.
+ * Checked before a chain moves an index: a chain popped before the queue
+ * was restarted (its ring is gone) or any bug that would carry the used
+ * index past the ring stops the queue instead of writing. */
+static int chains_given_out(struct virtqueue *vq, const struct vq_chain *const *chains, unsigned n)
+{
+	uint64_t slots = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct vq_chain *c = chains[i];
+
+		if (c->id >= vq->ring_size || c->ndesc == 0 || c->ndesc > vq->ring_size)
+			return vq_break(vq, "chain id %u of %u descriptors handed back to a ring of %u", c->id,
+					c->ndesc, vq->ring_size);
+		slots += c->ndesc;
+	}
+	if (slots > vq->slots_out)
+		return vq_break(vq, "%llu descriptors handed back, %u were out", (unsigned long long)slots,
+				vq->slots_out);
+	vq->slots_out -= (uint32_t)slots;
+	return 0;
+}
+
+int vq_unpop(struct virtqueue *vq, const struct vq_chain *chain)
 {
 	if (vq->broken || !vq->ready)
-		return;
+		return 0;
+	if (chains_given_out(vq, &chain, 1) < 0)
+		return -EIO;
 	if (!vq->packed) {
 		vq->last_avail--;
-		return;
+		return 0;
 	}
 	/* Step back over the chain's slots, into the previous lap if need be. */
 	if (vq->last_avail < chain->ndesc) {
-		vq->last_avail += vq->size;
+		vq->last_avail += vq->ring_size;
 		vq->avail_wrap = !vq->avail_wrap;
 	}
 	vq->last_avail -= chain->ndesc;
+	return 0;
 }
 
 /* ---- data ---- */
@@ -552,20 +613,22 @@ int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool 
 
 /* ---- used buffers and interrupts ---- */
 
-void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written)
+int vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written)
 {
-	vq_push_batch(vq, &chain, &written, 1);
+	return vq_push_batch(vq, &chain, &written, 1);
 }
 
-void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n)
+int vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n)
 {
 	if (vq->broken || !vq->ready || n == 0)
-		return;
+		return 0;
+	if (chains_given_out(vq, chains, n) < 0)
+		return -EIO;
 
 	if (!vq->packed) {
 		/* Every element first, then one index update that covers them. */
 		for (unsigned i = 0; i < n; i++) {
-			uint32_t *elem = used_elem(vq, (uint16_t)(vq->used_idx + i) & (vq->size - 1));
+			uint32_t *elem = used_elem(vq, (uint16_t)(vq->used_idx + i));
 			uint32_t len = written[i] > chains[i]->in_bytes ? (uint32_t)chains[i]->in_bytes : written[i];
 
 			store32(&elem[0], chains[i]->id);
@@ -588,6 +651,9 @@ void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, c
 			uint16_t flags = vq->used_wrap ? PACKED_AVAIL | PACKED_USED : 0;
 			uint32_t len = written[i] > chains[i]->in_bytes ? (uint32_t)chains[i]->in_bytes : written[i];
 
+			/* Cannot happen after chains_given_out(); never write through it. */
+			if (!d)
+				return vq_break(vq, "used slot %u outside a ring of %u", vq->used_idx, vq->ring_size);
 			store16(&d->id, chains[i]->id);
 			store32(&d->len, len);
 			/* id and len before the flags that hand the slot back. */
@@ -595,8 +661,8 @@ void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, c
 				__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
 			/* A used element stands for the whole chain: skip its slots. */
 			vq->used_idx += chains[i]->ndesc;
-			if (vq->used_idx >= vq->size) {
-				vq->used_idx -= vq->size;
+			if (vq->used_idx >= vq->ring_size) {
+				vq->used_idx -= vq->ring_size;
 				vq->used_wrap = !vq->used_wrap;
 			}
 		}
@@ -605,6 +671,7 @@ void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, c
 	/* For vq_needs_interrupt(); past 65536 it only matters that it is a lot. */
 	for (unsigned i = 0; i < n && vq->pending_used <= UINT16_MAX; i++)
 		vq->pending_used += vq->packed ? chains[i]->ndesc : 1;
+	return 0;
 }
 
 /* Packed ring, driver asked for an interrupt at a given slot (spec "Event
@@ -617,10 +684,10 @@ static bool packed_need_event(const struct virtqueue *vq, uint16_t off_wrap, uns
 	bool event_wrap = off_wrap & WRAP_BIT;
 	uint16_t new_idx = vq->used_idx;
 
-	if (pending >= vq->size)
+	if (pending >= vq->ring_size)
 		return true; /* a whole lap since we last looked: surely passed */
 	if (event_wrap != vq->used_wrap)
-		event -= vq->size;
+		event -= vq->ring_size;
 	return need_event(event, new_idx, (uint16_t)(new_idx - pending));
 }
 

@@ -16,7 +16,8 @@
  * exactly once (the rules, with the spec sections, are in virtqueue.c).
  * Any violation marks the queue broken: vq_pop() returns -EIO from then on
  * and the transport sets DEVICE_NEEDS_RESET. Nothing outside guest RAM is
- * ever touched.
+ * ever touched, and the engine's ring writes cannot leave the rings: each
+ * ring index is checked against the size the rings were mapped with.
  *
  * The usual device loop never misses a kick:
  *     while ((ret = vq_pop(vq, &chain)) == 1) { serve; vq_push(...); }
@@ -80,6 +81,8 @@ struct virtqueue {
 	bool ready;
 
 	/* Engine state (do not touch from devices/transports). */
+	uint16_t ring_size;    /* `size` as vq_enable() checked and mapped it: every
+				  ring access is bounded by this, never by `size` */
 	bool broken;
 	bool broken_logged;    /* kept across vq_reset(): a guest cannot flood the log */
 	bool want_notify;      /* device wants kicks (vq_enable_notify) */
@@ -92,6 +95,7 @@ struct virtqueue {
 	bool used_wrap;        /* packed: device wrap counter */
 	unsigned pending_used; /* used entries (split) / ring slots (packed) written
 				  since the last vq_needs_interrupt() */
+	uint32_t slots_out;    /* ring descriptors popped and not yet pushed */
 };
 
 /* Check the ring addresses against guest RAM and start using the queue
@@ -106,8 +110,10 @@ void vq_reset(struct virtqueue *vq);
  * the driver broke the rules (queue is now broken; logged once). */
 int vq_pop(struct virtqueue *vq, struct vq_chain *chain);
 /* Give the most recently popped chain back unused (e.g. no room to serve
- * it yet): the next vq_pop() returns it again. */
-void vq_unpop(struct virtqueue *vq, const struct vq_chain *chain);
+ * it yet): the next vq_pop() returns it again. 0, or -EIO if this ring
+ * cannot have given the chain out (the queue is then broken, as for
+ * vq_push()). */
+int vq_unpop(struct virtqueue *vq, const struct vq_chain *chain);
 
 /* Copy between a chain's segments and a host buffer, starting at byte
  * offset within the out (read) or in (write) segments. Return bytes copied. */
@@ -124,12 +130,17 @@ int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool 
 		 unsigned max);
 
 /* Return a chain as used with `written` bytes written into its in segments
- * (clamped to chain->in_bytes). Ignored on a broken queue. */
-void vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written);
+ * (clamped to chain->in_bytes). Ignored on a broken or stopped queue.
+ * A chain this ring cannot have given out (id or descriptor count beyond
+ * the ring, more descriptors than are out: e.g. one popped before the
+ * queue was restarted) writes nothing and breaks the queue: -EIO, and the
+ * caller sets DEVICE_NEEDS_RESET. 0 otherwise. */
+int vq_push(struct virtqueue *vq, const struct vq_chain *chain, uint32_t written);
 
 /* Return n chains as used at once: the driver sees all of them or none
- * (virtio-net's mergeable rx buffers: one frame over several chains). */
-void vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n);
+ * (virtio-net's mergeable rx buffers: one frame over several chains).
+ * Checked as vq_push(), all chains before anything is written. */
+int vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, const uint32_t *written, unsigned n);
 
 /* After one or more vq_push(): does the driver want an interrupt now? */
 bool vq_needs_interrupt(struct virtqueue *vq);

@@ -20,6 +20,8 @@
 #define QSIZE       16
 #define RING_GPA    (768u << 10)      /* rings and buffers in the top quarter of region 0 */
 #define BUF_GPA     (960u << 10)
+#define GUARD       4096u             /* host memory right after region 0: must stay intact */
+#define GUARD_BYTE  0xa5
 
 static uint8_t *low, *high;
 static struct guest_mem mem;
@@ -29,9 +31,10 @@ static struct vqd vq[VIRTIO_BALLOON_MAX_QUEUES];
 static void setup(void)
 {
 	/* Anonymous private mappings, like guest RAM (kvm/kvm.c). */
-	low = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	low = mmap(NULL, REGION_SIZE + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	high = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert(low != MAP_FAILED && high != MAP_FAILED);
+	memset(low + REGION_SIZE, GUARD_BYTE, GUARD);
 	mem = (struct guest_mem){ .region = { { .gpa = 0, .size = REGION_SIZE, .host = low },
 					      { .gpa = HIGH_GPA, .size = REGION_SIZE, .host = high } },
 				  .nr_regions = 2 };
@@ -39,7 +42,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	munmap(low, REGION_SIZE);
+	for (unsigned i = 0; i < GUARD; i++)
+		ck_assert_uint_eq(low[REGION_SIZE + i], GUARD_BYTE);
+	munmap(low, REGION_SIZE + GUARD);
 	munmap(high, REGION_SIZE);
 }
 
@@ -200,6 +205,79 @@ END_TEST
 
 /* Linux kicks the stats queue before DRIVER_OK: the buffer must still be
  * taken when the driver sets DRIVER_OK. */
+/* Point queue q at the driver's rings in d and start it (as the
+ * transport does when the driver enables the queue). */
+static void queue_enable_at(unsigned q, uint16_t size, const struct vqd *d)
+{
+	struct virtqueue *v = &b.vdev.vqs[q];
+
+	v->size = size;
+	v->desc_addr = d->desc_gpa;
+	v->avail_addr = d->avail_gpa;
+	v->used_addr = d->used_gpa;
+	ck_assert_int_eq(virtio_device_enable_queue(&b.vdev, q), 0);
+}
+
+/* Issue 17's reproducer, on the device it was found with: the statistics
+ * buffer, a chain of 15 descriptors on a packed queue of 16, is held by
+ * the device; the driver stops the queue (MMIO QueueReady=0 or PFN=0 end
+ * in virtio_device_disable_queue), restarts it as one slot in the last 16
+ * bytes of RAM, the device hands the old buffer back and then serves a
+ * new one. Nothing outside the new ring may change. */
+START_TEST(stats_held_across_queue_restart)
+{
+	struct virtio_device *dev = &b.vdev;
+	const uint64_t tail = REGION_SIZE - 16; /* the one-slot ring */
+	uint64_t ring;                          /* the driver's queue memory */
+	struct vqd_buf out[15];
+	uint8_t *before = malloc(REGION_SIZE + GUARD);
+	uint32_t len;
+
+	ck_assert_ptr_nonnull(before);
+	start(false, false, VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ));
+	ring = vq[2].desc_gpa;
+	ck_assert_uint_gt(ring, 0);
+	dev->features |= VIRTIO_FEATURE(VIRTIO_F_RING_PACKED);
+	virtio_device_disable_queue(dev, 2);
+	ck_assert_int_eq(vqd_init_packed(&vq[2], QSIZE, low + ring, ring, 0), 0);
+	queue_enable_at(2, QSIZE, &vq[2]);
+	ck_assert(dev->vqs[2].packed);
+	for (unsigned i = 0; i < 15; i++) {
+		put_stat(low + BUF_GPA + 10 * i, VIRTIO_BALLOON_S_MEMFREE, i);
+		out[i] = (struct vqd_buf){ .addr = BUF_GPA + 10 * i, .len = 10 };
+	}
+	ck_assert_int_eq(vqd_add(&vq[2], out, 15, NULL, 0, (void *)1, false), 0);
+	virtio_device_kick(dev, 2);
+	ck_assert_uint_eq(dev->inflight, 1); /* held */
+
+	virtio_device_disable_queue(dev, 2);
+	ck_assert_int_eq(vqd_init_packed(&vq[2], 1, low + ring, ring, 0), 0);
+	vq[2].desc = low + tail;
+	vq[2].desc_gpa = tail;
+	memset(low + tail, 0, 16);
+	queue_enable_at(2, 1, &vq[2]);
+	memcpy(before, low, REGION_SIZE + GUARD);
+
+	virtio_balloon_request_stats(&b); /* the old buffer goes back */
+	ck_assert_int_eq(vqd_add(&vq[2], out, 1, NULL, 0, (void *)2, false), 0);
+	virtio_device_kick(dev, 2);
+	virtio_balloon_request_stats(&b); /* and the new one */
+
+	ck_assert_int_eq(memcmp(before + REGION_SIZE, low + REGION_SIZE, GUARD), 0);
+	ck_assert_int_eq(memcmp(before, low, ring), 0);
+	ck_assert_int_eq(memcmp(before + ring + vqd_mem_size(1, true), low + ring + vqd_mem_size(1, true),
+				tail - ring - vqd_mem_size(1, true)),
+			 0);
+	ck_assert_uint_lt(dev->vqs[2].used_idx, dev->vqs[2].size);
+	ck_assert_ptr_eq(vqd_get_used(&vq[2], &len), (void *)2);
+	ck_assert_ptr_null(vqd_get_used(&vq[2], &len));
+	ck_assert(!vq[2].broken);
+	ck_assert_uint_eq(dev->status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	ck_assert_uint_eq(dev->inflight, 0);
+	free(before);
+}
+END_TEST
+
 START_TEST(stats_kick_before_driver_ok)
 {
 	start(false, false, VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ));
@@ -308,6 +386,7 @@ int main(void)
 	tcase_add_test(tc, inflate_releases_checked_pages);
 	tcase_add_test(tc, truncated_pfn_buffer);
 	tcase_add_test(tc, stats_buffer_held_and_returned);
+	tcase_add_test(tc, stats_held_across_queue_restart);
 	tcase_add_test(tc, stats_kick_before_driver_ok);
 	tcase_add_test(tc, free_page_reporting);
 	tcase_add_test(tc, queue_roles_follow_features);

@@ -2,7 +2,8 @@
  * per vector and the notifier table behind a fake KVM (fake-kvm.c), kicks
  * through eventfds and the reactor, two devices of one type, asynchronous
  * requests (out of order, from another thread), a reset racing a request
- * in service, and a BAR move racing kicks. */
+ * in service, a queue restarted under a held request, and a BAR move
+ * racing kicks. */
 #include <check.h>
 #include "tests/unit/check-run.h"
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 
 #include "bus/pci.h"
@@ -454,8 +456,10 @@ END_TEST
 
 /* The driver resets the device while a request is being served: the
  * reset returns only after the request finished, and the finished request
- * does not land in the forgotten ring. */
-START_TEST(reset_waits_for_request_in_service)
+ * does not land in the forgotten ring. With disable_first the driver
+ * stopped the queue before: the request is void already, but its
+ * buffers may still be written, so the reset waits for it all the same. */
+static void reset_waits_for_worker(bool disable_first)
 {
 	struct async_dev *ad = malloc(sizeof(*ad));
 	struct worker_arg wa = {ad, 1};
@@ -471,6 +475,8 @@ START_TEST(reset_waits_for_request_in_service)
 	virtio_device_kick(&ad->vdev, 0);
 	pthread_mutex_lock(&ad->vdev.lock);
 	ck_assert_uint_eq(ad->vdev.inflight, 1);
+	if (disable_first)
+		virtio_device_disable_queue(&ad->vdev, 0);
 	virtio_device_reset(&ad->vdev);         /* as from a status write of 0 */
 	ck_assert(atomic_load(&ad->completed)); /* it waited for the worker */
 	ck_assert_uint_eq(ad->vdev.inflight, 0);
@@ -478,6 +484,47 @@ START_TEST(reset_waits_for_request_in_service)
 	pthread_mutex_unlock(&ad->vdev.lock);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(used_idx(&d), 0); /* the stale completion was dropped */
+	free(ad);
+}
+
+START_TEST(reset_waits_for_request_in_service) { reset_waits_for_worker(false); }
+END_TEST
+
+START_TEST(reset_waits_for_request_voided_by_disable) { reset_waits_for_worker(true); }
+END_TEST
+
+/* The driver stops the queue (MMIO QueueReady=0, PFN=0) while the device
+ * holds a request, and starts it on new rings: the request belongs to
+ * the old rings, so its completion is dropped as after a reset. */
+START_TEST(disable_drops_request_held_across_restart)
+{
+	struct async_dev *ad = malloc(sizeof(*ad));
+	struct vqd old, fresh;
+	int token[2];
+	uint32_t len;
+
+	async_init(ad);
+	queue_start(&ad->vdev, 0, &old, 0x1000);
+	post(&old, 0x40000, 64, &token[0]);
+	virtio_device_kick(&ad->vdev, 0);
+	ck_assert_uint_eq(ad->nreq, 1);
+	pthread_mutex_lock(&ad->vdev.lock);
+	virtio_device_disable_queue(&ad->vdev, 0);
+	pthread_mutex_unlock(&ad->vdev.lock);
+	queue_start(&ad->vdev, 0, &fresh, 0x8000);
+	post(&fresh, 0x50000, 64, &token[1]);
+	virtio_device_kick(&ad->vdev, 0);
+	ck_assert_uint_eq(ad->nreq, 2);
+
+	virtio_request_complete(&ad->req[0], 1); /* the stale one */
+	ck_assert_uint_eq(used_idx(&fresh), 0);
+	ck_assert_uint_eq(used_idx(&old), 0);
+	virtio_request_complete(&ad->req[1], 2);
+	ck_assert_ptr_eq(vqd_get_used(&fresh, &len), &token[1]);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_ptr_null(vqd_get_used(&fresh, &len));
+	ck_assert_uint_eq(ad->vdev.inflight, 0);
+	ck_assert_uint_eq(ad->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 	free(ad);
 }
 END_TEST
@@ -600,6 +647,8 @@ int main(void)
 	tcase_add_test(tc, two_rng_devices_on_the_reactor);
 	tcase_add_test(tc, requests_complete_out_of_order_from_another_thread);
 	tcase_add_test(tc, reset_waits_for_request_in_service);
+	tcase_add_test(tc, disable_drops_request_held_across_restart);
+	tcase_add_test(tc, reset_waits_for_request_voided_by_disable);
 	tcase_add_test(tc, bar_move_races_kicks);
 	tcase_add_test(tc, device_with_max_queues_on_pci);
 	suite_add_tcase(s, tc);

@@ -30,6 +30,8 @@
 #include "vmm/log.h"
 
 #define RAM_SIZE   (8u << 20)
+#define RAM_GUARD  4096u         /* host memory right after guest RAM: must stay intact */
+#define GUARD_BYTE 0xa5
 #define RING_GPA   0x100000ull   /* queue 0 rings */
 #define RING1_GPA  0x200000ull   /* queue 1 rings */
 #define BUF_GPA    0x400000ull   /* data buffers */
@@ -163,12 +165,19 @@ static unsigned active_notifiers(const struct fake_platform *p)
 #define FAKE_FEATURE  5          /* like VIRTIO_NET_F_MAC */
 #define FAKE_QSIZE    16
 
+#define FAKE_HELD_MAX FAKE_QSIZE
+
 struct fake_dev {
 	struct virtio_device vdev;
 	uint8_t config[8];
 	unsigned notified[VIRTIO_MAX_QUEUES];
 	unsigned activated, resets;
 	int activate_ret;
+	/* With hold set, the device keeps what it pops (as blk or the balloon
+	 * do) until the test completes it. */
+	bool hold;
+	unsigned nheld;
+	struct virtio_request held[FAKE_HELD_MAX];
 };
 
 static uint64_t fake_features(struct virtio_device *dev)
@@ -207,6 +216,11 @@ static bool fake_queue_notify(struct virtio_device *dev, unsigned q, unsigned bu
 	int ret;
 
 	fd->notified[q]++;
+	if (fd->hold) {
+		while (fd->nheld < FAKE_HELD_MAX && virtio_request_pop(dev, q, &fd->held[fd->nheld]) == 1)
+			fd->nheld++;
+		return false;
+	}
 	while ((ret = vq_pop(&dev->vqs[q], &chain)) == 1) {
 		vq_push(&dev->vqs[q], &chain, vq_chain_write(&dev->vqs[q], &chain, 0, reply, sizeof(reply)));
 		pushed = true;
@@ -265,8 +279,9 @@ static void world_setup(void)
 {
 	w = calloc(1, sizeof(*w));
 	ck_assert_ptr_nonnull(w);
-	w->ram = calloc(1, RAM_SIZE);
+	w->ram = calloc(1, RAM_SIZE + RAM_GUARD);
 	ck_assert_ptr_nonnull(w->ram);
+	memset(w->ram + RAM_SIZE, GUARD_BYTE, RAM_GUARD);
 	w->mem.region[0] = (struct guest_region){ .gpa = 0, .size = RAM_SIZE, .host = w->ram };
 	w->mem.nr_regions = 1;
 	bus_init(&w->pio, "pio");
@@ -280,6 +295,9 @@ static void world_setup(void)
 
 static void world_teardown(void)
 {
+	/* No test may see a device write past guest RAM. */
+	for (size_t i = 0; i < RAM_GUARD; i++)
+		ck_assert_uint_eq(w->ram[RAM_SIZE + i], GUARD_BYTE);
 	free(w->ram);
 	free(w);
 	w = NULL;
@@ -439,23 +457,29 @@ static void mmio_driver_ok(void)
 	mwr(VIRTIO_MMIO_STATUS, mrd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
+/* Version 2 queue set-up: size and ring addresses, then QueueReady. */
+static void mmio_v2_queue_regs(unsigned q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	mwr(VIRTIO_MMIO_QUEUE_SEL, q);
+	ck_assert_uint_eq(mrd(VIRTIO_MMIO_QUEUE_READY), 0);
+	ck_assert_uint_ge(mrd(VIRTIO_MMIO_QUEUE_NUM_MAX), size);
+	mwr(VIRTIO_MMIO_QUEUE_NUM, size);
+	mwr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	mwr(VIRTIO_MMIO_QUEUE_DESC_HIGH, desc >> 32);
+	mwr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+	mwr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, avail >> 32);
+	mwr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
+	mwr(VIRTIO_MMIO_QUEUE_USED_HIGH, used >> 32);
+	mwr(VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
 /* Version 2 queue set-up with the driver-side ring code. */
 static void mmio_v2_queue(struct vqd *d, unsigned q, uint64_t gpa, uint16_t size, bool packed, uint64_t features)
 {
 	int ret = packed ? vqd_init_packed(d, size, w->ram + gpa, gpa, features)
 			 : vqd_init_split(d, size, w->ram + gpa, gpa, features);
 	ck_assert_int_eq(ret, 0);
-	mwr(VIRTIO_MMIO_QUEUE_SEL, q);
-	ck_assert_uint_eq(mrd(VIRTIO_MMIO_QUEUE_READY), 0);
-	ck_assert_uint_ge(mrd(VIRTIO_MMIO_QUEUE_NUM_MAX), size);
-	mwr(VIRTIO_MMIO_QUEUE_NUM, size);
-	mwr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)d->desc_gpa);
-	mwr(VIRTIO_MMIO_QUEUE_DESC_HIGH, d->desc_gpa >> 32);
-	mwr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)d->avail_gpa);
-	mwr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, d->avail_gpa >> 32);
-	mwr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)d->used_gpa);
-	mwr(VIRTIO_MMIO_QUEUE_USED_HIGH, d->used_gpa >> 32);
-	mwr(VIRTIO_MMIO_QUEUE_READY, 1);
+	mmio_v2_queue_regs(q, size, d->desc_gpa, d->avail_gpa, d->used_gpa);
 }
 
 /* Version 1 queue set-up: the ring at a page frame. */
@@ -574,21 +598,28 @@ static void pci_driver_ok(const struct pci_guest *g)
 	cwr(g, VIRTIO_PCI_COMMON_STATUS, 1, crd(g, VIRTIO_PCI_COMMON_STATUS, 1) | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
-static void pci_modern_queue(const struct pci_guest *g, struct vqd *d, unsigned q, uint64_t gpa, uint16_t size,
-			     uint64_t features)
+/* Modern queue set-up: size and ring addresses, then queue_enable. */
+static void pci_modern_queue_regs(const struct pci_guest *g, unsigned q, uint16_t size, uint64_t desc, uint64_t avail,
+				  uint64_t used)
 {
-	ck_assert_int_eq(vqd_init_split(d, size, w->ram + gpa, gpa, features), 0);
 	cwr(g, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
 	ck_assert_uint_ge(crd(g, VIRTIO_PCI_COMMON_Q_SIZE, 2), size);
 	ck_assert_uint_eq(crd(g, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
 	cwr(g, VIRTIO_PCI_COMMON_Q_SIZE, 2, size);
-	cwr(g, VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)d->desc_gpa);
-	cwr(g, VIRTIO_PCI_COMMON_Q_DESCHI, 4, d->desc_gpa >> 32);
-	cwr(g, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, (uint32_t)d->avail_gpa);
-	cwr(g, VIRTIO_PCI_COMMON_Q_AVAILHI, 4, d->avail_gpa >> 32);
-	cwr(g, VIRTIO_PCI_COMMON_Q_USEDLO, 4, (uint32_t)d->used_gpa);
-	cwr(g, VIRTIO_PCI_COMMON_Q_USEDHI, 4, d->used_gpa >> 32);
+	cwr(g, VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)desc);
+	cwr(g, VIRTIO_PCI_COMMON_Q_DESCHI, 4, desc >> 32);
+	cwr(g, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, (uint32_t)avail);
+	cwr(g, VIRTIO_PCI_COMMON_Q_AVAILHI, 4, avail >> 32);
+	cwr(g, VIRTIO_PCI_COMMON_Q_USEDLO, 4, (uint32_t)used);
+	cwr(g, VIRTIO_PCI_COMMON_Q_USEDHI, 4, used >> 32);
 	cwr(g, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+}
+
+static void pci_modern_queue(const struct pci_guest *g, struct vqd *d, unsigned q, uint64_t gpa, uint16_t size,
+			     uint64_t features)
+{
+	ck_assert_int_eq(vqd_init_split(d, size, w->ram + gpa, gpa, features), 0);
+	pci_modern_queue_regs(g, q, size, d->desc_gpa, d->avail_gpa, d->used_gpa);
 }
 
 static void pci_modern_kick(const struct pci_guest *g, unsigned q)
@@ -1961,6 +1992,191 @@ START_TEST(rng_broken_ring_needs_reset)
 }
 END_TEST
 
+/* ================= a queue restarted under a request in flight =================
+ * Issue 17: the device holds a request (as blk, scsi or the balloon's
+ * statistics queue do); the driver stops the queue (MMIO v2 QueueReady=0,
+ * MMIO v1 or legacy PCI PFN=0), shrinks it and starts it again; then the
+ * held request completes. It belongs to the old rings: it must reach
+ * neither the new ring nor anything past it. */
+
+/* A one-slot packed ring in the last 16 bytes of guest RAM, its event
+ * areas and a buffer just below it. */
+#define TAIL_RING   (RAM_SIZE - 16)
+#define TAIL_EVENTS (RAM_SIZE - 32)  /* driver area, device area 4 bytes on */
+#define TAIL_BUF    (RAM_SIZE - 64)
+#define OLD_CHAIN   (FAKE_QSIZE - 1) /* descriptors of the held request */
+
+enum restart_way { RESTART_MMIO_V2_READY, RESTART_PCI_LEGACY_PFN };
+
+static void restart_kick(enum restart_way way, const struct pci_guest *g)
+{
+	if (way == RESTART_MMIO_V2_READY)
+		mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	else
+		pci_modern_kick(g, 0);
+}
+
+/* Negotiate a packed ring of FAKE_QSIZE on queue 0 and have the device
+ * hold one request of OLD_CHAIN descriptors. */
+static void packed_hold_request(enum restart_way way, struct pci_guest *g)
+{
+	const uint64_t features = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_RING_PACKED);
+	struct vqd_buf in[OLD_CHAIN];
+	struct vqd d;
+
+	ck_assert_int_eq(vqd_init_packed(&d, FAKE_QSIZE, w->ram + RING_GPA, RING_GPA, 0), 0);
+	if (way == RESTART_MMIO_V2_READY) {
+		mmio_create(&w->fd.vdev, 2);
+		ck_assert(mmio_negotiate(features, true) & VIRTIO_CONFIG_S_FEATURES_OK);
+		mmio_v2_queue_regs(0, FAKE_QSIZE, d.desc_gpa, d.avail_gpa, d.used_gpa);
+		mmio_driver_ok();
+	} else {
+		/* The default transitional device: a modern driver negotiated a
+		 * packed ring, the legacy registers are still there. */
+		pci_create(&w->fd.vdev, VIRTIO_PCI_TRANSITIONAL);
+		pci_probe(g);
+		ck_assert(pci_negotiate(g, features) & VIRTIO_CONFIG_S_FEATURES_OK);
+		pci_modern_queue_regs(g, 0, FAKE_QSIZE, d.desc_gpa, d.avail_gpa, d.used_gpa);
+		pci_driver_ok(g);
+	}
+	ck_assert(w->fd.vdev.vqs[0].packed);
+	w->fd.hold = true;
+	for (unsigned i = 0; i < OLD_CHAIN; i++)
+		in[i] = (struct vqd_buf){ BUF_GPA + 16 * i, 16 };
+	ck_assert_int_eq(vqd_add(&d, NULL, 0, in, OLD_CHAIN, (void *)1, false), 0);
+	restart_kick(way, g);
+	ck_assert_uint_eq(w->fd.nheld, 1);
+	ck_assert_uint_eq(w->fd.held[0].chain.ndesc, OLD_CHAIN);
+}
+
+/* The reviewer's reproducer: the held request completes into the new
+ * one-slot ring, then one fresh request goes through it. */
+static void packed_restart_at_ram_end(enum restart_way way)
+{
+	struct virtqueue *vq = &w->fd.vdev.vqs[0];
+	struct pci_guest g;
+	uint8_t *before = malloc(RAM_SIZE + RAM_GUARD);
+	bool stale_landed;
+
+	ck_assert_ptr_nonnull(before);
+	packed_hold_request(way, &g);
+
+	if (way == RESTART_MMIO_V2_READY) {
+		mwr(VIRTIO_MMIO_QUEUE_READY, 0);
+		mmio_v2_queue_regs(0, 1, TAIL_RING, TAIL_EVENTS, TAIL_EVENTS + 4);
+	} else {
+		legacy_wr(&g, VIRTIO_PCI_QUEUE_SEL, 2, 0);
+		legacy_wr(&g, VIRTIO_PCI_QUEUE_PFN, 4, 0);
+		ck_assert(!vq->ready);
+		pci_modern_queue_regs(&g, 0, 1, TAIL_RING, TAIL_EVENTS, TAIL_EVENTS + 4);
+	}
+	ck_assert(vq->ready && vq->packed);
+	ck_assert_uint_eq(vq->size, 1);
+	memcpy(before, w->ram, RAM_SIZE + RAM_GUARD);
+
+	virtio_request_complete(&w->fd.held[0], 4); /* the stale one */
+	stale_landed = !all_zero(w->ram + TAIL_RING, 16);
+	/* The driver makes its slot available (wrap counter 1: AVAIL set). */
+	ram_w64(TAIL_RING, TAIL_BUF);
+	ram_w32(TAIL_RING + 8, 4);
+	ram_w16(TAIL_RING + 12, 0);
+	ram_w16(TAIL_RING + 14, (1u << VRING_PACKED_DESC_F_AVAIL) | VRING_DESC_F_WRITE);
+	restart_kick(way, &g);
+	ck_assert_uint_eq(w->fd.nheld, 2);
+	virtio_request_complete(&w->fd.held[1], 4);
+
+	/* Nothing changed outside the new ring (and its buffer and event
+	 * areas): not in guest RAM, not past it. */
+	ck_assert_int_eq(memcmp(before, w->ram, TAIL_BUF), 0);
+	ck_assert_int_eq(memcmp(before + RAM_SIZE, w->ram + RAM_SIZE, RAM_GUARD), 0);
+	ck_assert_uint_lt(vq->used_idx, vq->size);
+	ck_assert(!stale_landed);
+	/* The fresh request came back used, in the one slot. */
+	ck_assert_uint_eq(ram_r16(TAIL_RING + 14) & ((1u << VRING_PACKED_DESC_F_AVAIL) | (1u << VRING_PACKED_DESC_F_USED)),
+			  (1u << VRING_PACKED_DESC_F_AVAIL) | (1u << VRING_PACKED_DESC_F_USED));
+	ck_assert_uint_eq(ram_r16(TAIL_RING + 12), 0);
+	ck_assert_uint_eq(ram_r32(TAIL_RING + 8), 4);
+	ck_assert_uint_eq(w->fd.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	ck_assert_uint_eq(w->fd.vdev.inflight, 0);
+	free(before);
+}
+
+START_TEST(restart_packed_mmio_v2_queue_ready_0)
+{
+	packed_restart_at_ram_end(RESTART_MMIO_V2_READY);
+}
+END_TEST
+
+START_TEST(restart_packed_pci_legacy_pfn_0)
+{
+	packed_restart_at_ram_end(RESTART_PCI_LEGACY_PFN);
+}
+END_TEST
+
+/* Split rings cannot be pushed out of bounds, but a stale completion
+ * would hand the driver an id it never made available in the new ring. */
+START_TEST(restart_split_mmio_v1_pfn_0)
+{
+	enum { OLD = 8 };
+	struct hring r, fresh;
+	uint32_t id, len;
+
+	mmio_create(&w->fd.vdev, 1);
+	mmio_negotiate(0, false);
+	mmio_v1_queue(&r, 0, RING_GPA, FAKE_QSIZE);
+	mmio_driver_ok();
+	w->fd.hold = true;
+	for (unsigned i = 0; i < OLD; i++)
+		hring_add(&r, BUF_GPA + 16 * i, 4, true);
+	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	ck_assert_uint_eq(w->fd.nheld, OLD);
+
+	mwr(VIRTIO_MMIO_QUEUE_PFN, 0);
+	ck_assert(!w->fd.vdev.vqs[0].ready);
+	mmio_v1_queue(&fresh, 0, RING1_GPA, 4); /* smaller, elsewhere */
+	hring_add(&fresh, BUF_GPA + 0x1000, 4, true);
+	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	ck_assert_uint_eq(w->fd.nheld, OLD + 1);
+
+	for (unsigned i = 0; i < OLD; i++)
+		virtio_request_complete(&w->fd.held[i], 4);
+	ck_assert_uint_eq(ram_r16(fresh.used + 2), 0); /* no stale id in the new ring */
+	virtio_request_complete(&w->fd.held[OLD], 4);
+	ck_assert(hring_used(&fresh, &id, &len));
+	ck_assert_uint_eq(id, 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert(!hring_used(&fresh, &id, &len));
+	ck_assert_uint_eq(ram_r16(r.used + 2), 0); /* nor in the old one, let go */
+	ck_assert_uint_eq(w->fd.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	ck_assert_uint_eq(w->fd.vdev.inflight, 0);
+}
+END_TEST
+
+/* A device handing back a chain its ring cannot have given out (here a
+ * descriptor count past the ring, as a device bug would) gets the queue
+ * stopped and DEVICE_NEEDS_RESET raised: nothing is written. */
+START_TEST(foreign_chain_needs_reset)
+{
+	struct virtqueue *vq = &w->fd.vdev.vqs[0];
+	struct pci_guest g;
+	uint8_t *before = malloc(RAM_SIZE);
+
+	ck_assert_ptr_nonnull(before);
+	packed_hold_request(RESTART_MMIO_V2_READY, &g);
+	w->fd.held[0].chain.ndesc = 200;
+	memcpy(before, w->ram, RAM_SIZE);
+	virtio_request_complete(&w->fd.held[0], 4);
+	ck_assert(mrd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	ck_assert_uint_eq(mmio_ack_interrupt(), VIRTIO_MMIO_INT_CONFIG);
+	ck_assert_int_eq(memcmp(before, w->ram, RAM_SIZE), 0);
+	ck_assert_uint_lt(vq->used_idx, vq->size);
+	ck_assert_uint_eq(w->fd.vdev.inflight, 0);
+	ck_assert_uint_eq(w->fd.vdev.stats.errors, 1);
+	ck_assert_uint_eq(w->fd.vdev.stats.requests, 0);
+	free(before);
+}
+END_TEST
+
 Suite *virtio_transport_suite(void)
 {
 	Suite *s = suite_create("virtio-transport");
@@ -2011,6 +2227,14 @@ Suite *virtio_transport_suite(void)
 	tcase_add_checked_fixture(tc, world_setup, world_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fuzz_all_transports);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("queue-restart");
+	tcase_add_checked_fixture(tc, world_setup, world_teardown);
+	tcase_add_test(tc, restart_packed_mmio_v2_queue_ready_0);
+	tcase_add_test(tc, restart_packed_pci_legacy_pfn_0);
+	tcase_add_test(tc, restart_split_mmio_v1_pfn_0);
+	tcase_add_test(tc, foreign_chain_needs_reset);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("virtio-rng");

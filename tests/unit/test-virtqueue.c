@@ -104,19 +104,14 @@ static void fill(uint64_t off, uint32_t len, uint8_t seed)
 		ram[off + i] = (uint8_t)(seed + i * 7);
 }
 
-/* Set up both sides: the driver lays out the rings in RAM at QMEM_OFF,
- * the device is pointed at them (as a transport would). */
-static void start(bool packed, uint16_t size, uint64_t features)
+/* Point the device at the driver's rings and start it (as a transport
+ * would when the driver enables the queue). */
+static void device_start(bool packed, uint64_t features)
 {
-	int ret = packed ? vqd_init_packed(&q, size, ram + QMEM_OFF, gpa(QMEM_OFF), features)
-			 : vqd_init_split(&q, size, ram + QMEM_OFF, gpa(QMEM_OFF), features);
-
-	ck_assert_int_eq(ret, 0);
-	ck_assert_uint_le(QMEM_OFF + vqd_mem_size(size, packed), DATA_OFF);
 	vq_reset(&vq);
 	vq.mem = &mem;
 	vq.name = "test.q0";
-	vq.size = size;
+	vq.size = q.size;
 	vq.desc_addr = q.desc_gpa;
 	vq.avail_addr = q.avail_gpa;
 	vq.used_addr = q.used_gpa;
@@ -125,6 +120,22 @@ static void start(bool packed, uint16_t size, uint64_t features)
 	vq.indirect = features & F_INDIR;
 	ck_assert_int_eq(vq_enable(&vq), 0);
 	ck_assert(vq.ready);
+}
+
+/* Set up both sides: the driver lays out the rings in RAM at qmem_off. */
+static void start_at(bool packed, uint16_t size, uint64_t features, uint64_t qmem_off)
+{
+	int ret = packed ? vqd_init_packed(&q, size, ram + qmem_off, gpa(qmem_off), features)
+			 : vqd_init_split(&q, size, ram + qmem_off, gpa(qmem_off), features);
+
+	ck_assert_int_eq(ret, 0);
+	device_start(packed, features);
+}
+
+static void start(bool packed, uint16_t size, uint64_t features)
+{
+	ck_assert_uint_le(QMEM_OFF + vqd_mem_size(size, packed), DATA_OFF);
+	start_at(packed, size, features, QMEM_OFF);
 }
 
 /* Device: pop one chain, check it has everything, fill its in part with
@@ -1416,6 +1427,139 @@ START_TEST(split_chain_of_queue_size)
 }
 END_TEST
 
+/* ---- chains the ring did not give out ----
+ * A device handing back a chain popped before the queue was restarted
+ * (issue 17), or the same chain twice, or one it made up: the engine
+ * refuses it, writes nothing and stops the queue; above all the used
+ * index never leaves the ring. */
+
+#define RESTART_OFF 0x40000 /* where the driver lays out its second ring */
+
+/* The driver stops the queue and starts it again on a fresh packed ring
+ * of `size` slots whose descriptors are the last bytes of RAM. */
+static void restart_packed_at_ram_end(uint16_t size)
+{
+	ck_assert_int_eq(vqd_init_packed(&q, size, ram + RESTART_OFF, gpa(RESTART_OFF), 0), 0);
+	q.desc = ram + RAM_SIZE - 16u * size;
+	q.desc_gpa = gpa(RAM_SIZE - 16u * size);
+	memset(q.desc, 0, 16u * size);
+	device_start(true, 0);
+}
+
+/* The reviewer's reproducer at the engine: a 15-descriptor chain held
+ * across a restart onto a one-slot ring at the end of RAM. */
+START_TEST(held_packed_chain_stays_inside_smaller_ring)
+{
+	struct vqd_buf o[15];
+	struct vq_chain held, fresh;
+	uint32_t len;
+
+	for (unsigned i = 0; i < 15; i++)
+		o[i] = buf(DATA_OFF + 16 * i, 4);
+	start(true, 16, 0);
+	ck_assert_int_eq(vqd_add(&q, o, 15, NULL, 0, token(1), false), 0);
+	ck_assert_int_eq(vq_pop(&vq, &held), 1);
+	ck_assert_uint_eq(held.ndesc, 15);
+
+	restart_packed_at_ram_end(1);
+	vq_push(&vq, &held, 0);
+	ck_assert_int_eq(vqd_add(&q, o, 1, NULL, 0, token(2), false), 0);
+	if (vq_pop(&vq, &fresh) == 1)
+		vq_push(&vq, &fresh, 0);
+
+	assert_canaries(); /* nothing written past the ring, i.e. past RAM */
+	ck_assert_uint_lt(vq.used_idx, vq.size);
+	ck_assert(vq.broken);
+	ck_assert_ptr_null(vqd_get_used(&q, &len));
+	ck_assert(!q.broken);
+}
+END_TEST
+
+/* Split rings mask their indices, but an id from the old ring must not
+ * reach the new one. */
+START_TEST(held_split_id_outside_smaller_ring_refused)
+{
+	struct vq_chain held[8];
+	uint32_t len;
+
+	start(false, 16, 0);
+	for (unsigned i = 0; i < 8; i++) {
+		ck_assert_int_eq(vqd_add(&q, NULL, 0, &(struct vqd_buf){ gpa(DATA_OFF), 4 }, 1, token(i), false), 0);
+		ck_assert_int_eq(vq_pop(&vq, &held[i]), 1);
+	}
+	ck_assert_uint_ge(held[7].id, 4);
+	start_at(false, 4, 0, RESTART_OFF);
+	vq_push(&vq, &held[7], 4);
+	ck_assert(vq.broken);
+	ck_assert_uint_eq(((struct vring_used *)q.used)->idx, 0);
+	ck_assert_ptr_null(vqd_get_used(&q, &len));
+}
+END_TEST
+
+/* The same chain pushed twice: the second time hands back descriptors
+ * the driver never made available again. */
+static void push_twice(bool packed)
+{
+	struct vq_chain c;
+	uint32_t len;
+
+	start(packed, 8, 0);
+	ck_assert_int_eq(vqd_add(&q, NULL, 0, &(struct vqd_buf){ gpa(DATA_OFF), 4 }, 1, token(1), false), 0);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	vq_push(&vq, &c, 4);
+	ck_assert(!vq.broken);
+	ck_assert_ptr_eq(vqd_get_used(&q, &len), token(1));
+	vq_push(&vq, &c, 4);
+	ck_assert(vq.broken);
+	ck_assert_ptr_null(vqd_get_used(&q, &len));
+	ck_assert(!q.broken);
+}
+
+START_TEST(split_push_twice_refused) { push_twice(false); }
+END_TEST
+START_TEST(packed_push_twice_refused) { push_twice(true); }
+END_TEST
+
+/* Unpopping a chain longer than the ring would move the packed avail
+ * slot out of the ring. */
+START_TEST(packed_unpop_longer_than_ring_refused)
+{
+	struct vq_chain c;
+
+	start(true, 4, 0);
+	ck_assert_int_eq(vqd_add(&q, NULL, 0, &(struct vqd_buf){ gpa(DATA_OFF), 4 }, 1, token(1), false), 0);
+	ck_assert_int_eq(vq_pop(&vq, &c), 1);
+	c.ndesc = 5;
+	vq_unpop(&vq, &c);
+	ck_assert(vq.broken);
+	ck_assert_uint_lt(vq.last_avail, vq.size);
+}
+END_TEST
+
+/* A batch is checked whole before anything is written. */
+START_TEST(batch_with_one_foreign_chain_writes_nothing)
+{
+	struct vq_chain c[2];
+	const struct vq_chain *chains[2] = { &c[0], &c[1] };
+	const uint32_t written[2] = { 4, 4 };
+	uint8_t *before = malloc(RAM_SIZE);
+
+	ck_assert_ptr_nonnull(before);
+	start(true, 8, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		ck_assert_int_eq(vqd_add(&q, NULL, 0, &(struct vqd_buf){ gpa(DATA_OFF), 4 }, 1, token(i + 1), false),
+				 0);
+		ck_assert_int_eq(vq_pop(&vq, &c[i]), 1);
+	}
+	c[1].id = 8; /* not an id of this ring */
+	memcpy(before, ram, RAM_SIZE);
+	vq_push_batch(&vq, chains, written, 2);
+	ck_assert(vq.broken);
+	ck_assert(memcmp(before, ram, RAM_SIZE) == 0);
+	free(before);
+}
+END_TEST
+
 Suite *virtqueue_suite(void)
 {
 	Suite *s = suite_create("virtqueue");
@@ -1510,6 +1654,16 @@ Suite *virtqueue_suite(void)
 	tcase_add_test(tc, chain_iov_maps_guest_ram);
 	tcase_add_test(tc, bad_packed_addr_outside_ram);
 	tcase_add_test(tc, bad_packed_out_after_in);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("foreign-chains");
+	tcase_add_checked_fixture(tc, ram_setup, ram_teardown);
+	tcase_add_test(tc, held_packed_chain_stays_inside_smaller_ring);
+	tcase_add_test(tc, held_split_id_outside_smaller_ring_refused);
+	tcase_add_test(tc, split_push_twice_refused);
+	tcase_add_test(tc, packed_push_twice_refused);
+	tcase_add_test(tc, packed_unpop_longer_than_ring_refused);
+	tcase_add_test(tc, batch_with_one_foreign_chain_writes_nothing);
 	suite_add_tcase(s, tc);
 
 	return s;
