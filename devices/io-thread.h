@@ -1,9 +1,12 @@
-/* Starting a device's own I/O thread. */
+/* Starting a device's own I/O thread. The thread names its role to the
+ * sandbox first thing (thread_role_enter()). */
 #ifndef SKIFF_IO_THREAD_H
 #define SKIFF_IO_THREAD_H
 
 #include <pthread.h>
 #include <signal.h>
+
+#include "devices/thread-role.h"
 
 /* pthread_create with every signal blocked in the new thread: skiff takes
  * SIGTERM & co. through a signalfd in its main thread, and a process

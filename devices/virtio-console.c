@@ -363,6 +363,7 @@ static void *console_thread(void *arg)
 	struct pollfd fds[2 + VIRTIO_CONSOLE_MAX_PORTS];
 	unsigned owner[2 + VIRTIO_CONSOLE_MAX_PORTS];
 
+	thread_role_enter(THREAD_ROLE_CONSOLE_IO);
 	while (!con->stopping) {
 		/* Move what can move without waiting. */
 		for (unsigned i = 0; i < con->nports; i++) {

@@ -1,0 +1,515 @@
+/* Unit tests of the sandbox (vmm/sandbox.c, vmm/seccomp.c) and the block
+ * backend's restricted io_uring (devices/block-ring.c). Each filter test
+ * runs in a forked child that puts the real filters on itself and then
+ * tries calls: a forbidden one must end in SIGSYS (or the errno chosen
+ * for it), an allowed one must reach the kernel. Without the filter under
+ * test every forbidden call here would return instead, and the test fail. */
+#include <check.h>
+#include "tests/unit/check-run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "devices/block-ring.h"
+#include "devices/thread-role.h"
+#include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
+
+#define TRAPPED 100 /* a child's exit status after SIGSYS */
+
+static int trap_pipe = -1;
+
+/* Report which call was stopped, and end the child. */
+static void on_sigsys(int sig, siginfo_t *info, void *uctx)
+{
+	int nr = info->si_syscall;
+	(void)sig;
+	(void)uctx;
+	(void)!write(trap_pipe, &nr, sizeof(nr));
+	_exit(TRAPPED);
+}
+
+/* In the child: the process-wide filter, this test's SIGSYS reporter
+ * (the sandbox's own would end the process with a message), then the
+ * role's filter through the same hook skiff's threads call. */
+static void child_enter_sandbox(enum thread_role role, const struct options *opts)
+{
+	char err[256];
+
+	sandbox_plan(opts);
+	if (sandbox_lock_down(err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		_exit(3);
+	}
+	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSYS, &sa, NULL);
+	thread_role_enter(role);
+}
+
+/* Run fn in a child; returns its exit status, *trapped_nr the call it was
+ * stopped on (-1: none). */
+static int run_child(void (*fn)(const void *arg), const void *arg, int *trapped_nr)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		trap_pipe = fds[1];
+		fn(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	int status, nr = -1;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (read(fds[0], &nr, sizeof(nr)) != sizeof(nr))
+		nr = -1;
+	close(fds[0]);
+	*trapped_nr = nr;
+	ck_assert_msg(WIFEXITED(status), "child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return WEXITSTATUS(status);
+}
+
+/* ---- one role, one call ---- */
+
+struct call {
+	long nr;
+	long a[3];
+};
+
+struct role_case {
+	enum thread_role role;
+	struct call allowed; /* must reach the kernel: returns allowed_errno */
+	int allowed_errno;
+	struct call forbidden; /* must be stopped */
+};
+
+static char tiocsti_byte = 'x';
+
+/* Forbidden for every role: no new sockets, no programs, no typing into
+ * the terminal. */
+static const struct call forbidden_everywhere[] = {
+	{SYS_socket, {AF_INET, SOCK_STREAM, 0}},
+	{SYS_execve, {0, 0, 0}},
+	{SYS_ioctl, {0, TIOCSTI, 0}}, /* a[2] set at run time */
+	{SYS_ptrace, {0, 0, 0}},
+};
+
+static const struct role_case role_cases[] = {
+	/* A vCPU runs KVM_RUN, but never serves a socket. */
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {-1, KVM_RUN, 0}}, EBADF, {SYS_accept4, {-1, 0, 0}}},
+	/* The reactor serves the control socket, but never runs a vCPU. */
+	{THREAD_ROLE_REACTOR, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_ioctl, {-1, KVM_RUN, 0}}},
+	/* Block I/O syncs and discards, but accepts nothing. */
+	{THREAD_ROLE_BLOCK_IO, {SYS_fdatasync, {-1, 0, 0}}, EBADF, {SYS_accept4, {-1, 0, 0}}},
+	/* The console accepts its port's client, but never touches a disk. */
+	{THREAD_ROLE_CONSOLE_IO, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_io_uring_enter, {-1, 0, 0}}},
+	/* slirp's thread polls, and never touches a disk or a vCPU. */
+	{THREAD_ROLE_NET_USER, {SYS_close, {-1, 0, 0}}, EBADF, {SYS_fdatasync, {-1, 0, 0}}},
+	/* The main thread removes its sockets at exit, and starts no thread. */
+	{THREAD_ROLE_MAIN, {SYS_unlink, {(long)"/nonexistent/skiff", 0, 0}}, ENOENT, {SYS_pwrite64, {-1, 0, 0}}},
+};
+
+#define NR_ROLE_CASES (sizeof(role_cases) / sizeof(role_cases[0]))
+#define NR_EVERYWHERE (sizeof(forbidden_everywhere) / sizeof(forbidden_everywhere[0]))
+
+static long do_call(const struct call *c)
+{
+	long a2 = c->nr == SYS_ioctl && c->a[1] == TIOCSTI ? (long)&tiocsti_byte : c->a[2];
+	return syscall(c->nr, c->a[0], c->a[1], a2);
+}
+
+struct role_run {
+	const struct role_case *rc;
+	const struct call *forbidden;
+};
+
+static void child_role(const void *arg)
+{
+	const struct role_run *run = arg;
+	struct options opts = {.seccomp = true};
+
+	child_enter_sandbox(run->rc->role, &opts);
+	errno = 0;
+	if (do_call(&run->rc->allowed) != -1 || errno != run->rc->allowed_errno)
+		_exit(4); /* the allowed call did not reach the kernel */
+	do_call(run->forbidden);
+	_exit(0); /* not stopped */
+}
+
+static void check_role_call(const struct role_case *rc, const struct call *forbidden)
+{
+	struct role_run run = {rc, forbidden};
+	int nr, status = run_child(child_role, &run, &nr);
+
+	ck_assert_msg(status == TRAPPED, "role %d: call %ld was not stopped (child exit %d)", rc->role, forbidden->nr,
+		      status);
+	ck_assert_int_eq(nr, forbidden->nr);
+}
+
+/* Loop index: a role, and its own forbidden call. */
+START_TEST(role_stops_its_forbidden_call)
+{
+	check_role_call(&role_cases[_i], &role_cases[_i].forbidden);
+}
+END_TEST
+
+/* Loop index: a role x a call no thread may make. */
+START_TEST(role_stops_calls_forbidden_everywhere)
+{
+	check_role_call(&role_cases[_i / NR_EVERYWHERE], &forbidden_everywhere[_i % NR_EVERYWHERE]);
+}
+END_TEST
+
+/* ---- opening files ---- */
+
+static void child_open(const void *arg)
+{
+	const struct options *opts = arg;
+
+	child_enter_sandbox(THREAD_ROLE_REACTOR, opts);
+	int w = open("/var/tmp/skiff-sandbox-test", O_WRONLY | O_CREAT, 0600);
+	int w_errno = errno;
+	int r = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	int r_errno = errno;
+	if (w >= 0 || w_errno != EACCES)
+		_exit(5); /* writing opens must fail quietly, always */
+	_exit(r >= 0 ? 0 : r_errno == EACCES ? 6 : 7);
+}
+
+/* Opens fail with EACCES instead of stopping skiff (glibc's malloc reads
+ * /proc on its own). */
+START_TEST(opens_fail_quietly)
+{
+	struct options opts = {.seccomp = true};
+	int nr;
+
+	ck_assert_int_eq(run_child(child_open, &opts, &nr), 6);
+	ck_assert_int_eq(nr, -1);
+}
+END_TEST
+
+/* backend=user asks for openat (libslirp reads /etc/resolv.conf): reading
+ * works on the roles that run slirp, writing still fails quietly. */
+START_TEST(net_user_gets_read_only_opens)
+{
+	char *argv[] = {"skiff", "run", "--kernel", "k", "--device", "net,backend=user", NULL};
+	static struct options opts;
+	char err[256];
+	int nr;
+
+	ck_assert_int_eq(options_parse(6, argv, NULL, &opts, err, sizeof(err)), OPTIONS_RUN);
+	ck_assert(opts.seccomp);
+	ck_assert_int_eq(run_child(child_open, &opts, &nr), 0);
+	ck_assert_int_eq(nr, -1);
+	options_free(&opts);
+}
+END_TEST
+
+/* ---- one fate per call ---- */
+
+START_TEST(policy_refuses_two_fates)
+{
+	struct seccomp_policy p;
+	char err[256];
+
+	seccomp_policy_init(&p);
+	ck_assert_int_eq(seccomp_policy_allow(&p, "unlink", err, sizeof(err)), 0);
+	ck_assert_int_eq(seccomp_policy_fail(&p, "unlink", EACCES, err, sizeof(err)), -EEXIST);
+	ck_assert_int_eq(seccomp_policy_fail(&p, "unlinkat", EACCES, err, sizeof(err)), 0);
+	ck_assert_int_eq(seccomp_policy_allow(&p, "unlinkat", err, sizeof(err)), -EEXIST);
+	ck_assert_int_eq(seccomp_policy_fail(&p, "unlinkat", EPERM, err, sizeof(err)), -EEXIST);
+	/* Asked twice for the same fate is fine. */
+	ck_assert_int_eq(seccomp_policy_allow(&p, "unlink", err, sizeof(err)), 0);
+	ck_assert_int_eq(seccomp_policy_fail(&p, "unlinkat", EACCES, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.nr_allow, 1);
+	ck_assert_uint_eq(p.nr_fail, 1);
+}
+END_TEST
+
+START_TEST(policy_refuses_argument_filtered_names)
+{
+	static const char *const names[] = {"ioctl", "clone", "clone3", "mmap", "mprotect"};
+	struct seccomp_policy p;
+	char err[256];
+
+	seccomp_policy_init(&p);
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_int_eq(seccomp_policy_allow(&p, names[i], err, sizeof(err)), -EINVAL);
+		ck_assert_int_eq(seccomp_policy_fail(&p, names[i], EPERM, err, sizeof(err)), -EINVAL);
+	}
+	ck_assert_int_eq(seccomp_policy_fail(&p, "openat", EACCES, err, sizeof(err)), -EINVAL);
+	ck_assert(!p.read_only_opens);
+	ck_assert_int_eq(seccomp_policy_allow(&p, "openat", err, sizeof(err)), 0);
+	ck_assert(p.read_only_opens);
+	ck_assert_uint_eq(p.nr_allow, 0);
+}
+END_TEST
+
+/* ---- every thread ---- */
+
+static atomic_bool role_thread_passed;
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A disk's I/O thread, started while the machine is built. */
+static void *role_thread(void *arg)
+{
+	(void)arg;
+	thread_role_enter(THREAD_ROLE_BLOCK_IO);
+	atomic_store(&role_thread_passed, true);
+	pthread_mutex_lock(&hold_lock); /* stay alive until the parent looked */
+	pthread_mutex_unlock(&hold_lock);
+	return NULL;
+}
+
+/* A thread that never names a role (as a library's would). */
+static void *plain_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hold_lock);
+	pthread_mutex_unlock(&hold_lock);
+	return NULL;
+}
+
+/* Every task's status file, opened before the sandbox forbids it (the
+ * kernel writes the text afresh on every read). */
+struct task_files {
+	int fd[8];
+	pid_t tid[8];
+	int n;
+};
+
+static void open_task_files(struct task_files *t)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[300];
+
+	t->n = 0;
+	while (d && (e = readdir(d)) && t->n < 8) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		t->tid[t->n] = atoi(e->d_name);
+		t->fd[t->n++] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* "Seccomp:", "NoNewPrivs:" and "Seccomp_filters:" (Linux 5.9+) of one task. */
+static void task_status(int fd, int *seccomp, int *nnp, int *filters)
+{
+	char text[4096];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+
+	*seccomp = *nnp = *filters = -1;
+	text[n > 0 ? n : 0] = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		sscanf(line, "Seccomp: %d", seccomp);
+		sscanf(line, "NoNewPrivs: %d", nnp);
+		sscanf(line, "Seccomp_filters: %d", filters);
+	}
+}
+
+/* Exit status: 0 when every task has the filter and no_new_privs, the
+ * role thread one more filter than the others; else which check failed. */
+static int check_all_tasks(const struct task_files *t, pid_t role_tid, bool want_on)
+{
+	int bad = 0;
+
+	if (t->n != 3)
+		return 30 + t->n;
+	for (int i = 0; i < t->n; i++) {
+		int seccomp, nnp, filters;
+		task_status(t->fd[i], &seccomp, &nnp, &filters);
+		if (!want_on) {
+			bad |= seccomp != 0;
+			continue;
+		}
+		bad |= (seccomp != 2) << 1;
+		bad |= (nnp != 1) << 2;
+		if (filters >= 0) /* the role's own filter on top */
+			bad |= (filters != (t->tid[i] == role_tid ? 2 : 1)) << 3;
+	}
+	return bad;
+}
+
+static pid_t role_tid;
+
+static void *role_thread_tid(void *arg)
+{
+	role_tid = gettid();
+	return role_thread(arg);
+}
+
+static void child_all_threads(const void *arg)
+{
+	const bool *seccomp = arg;
+	struct options opts = {.seccomp = *seccomp};
+	pthread_t role, plain;
+	struct task_files tasks;
+	char err[256];
+
+	pthread_mutex_lock(&hold_lock);
+	sandbox_plan(&opts);
+	if (pthread_create(&role, NULL, role_thread_tid, NULL) || pthread_create(&plain, NULL, plain_thread, NULL))
+		_exit(21);
+	open_task_files(&tasks);
+	if (*seccomp) {
+		usleep(50 * 1000);
+		if (atomic_load(&role_thread_passed))
+			_exit(22); /* went on before the sandbox */
+		if (sandbox_lock_down(err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			_exit(23);
+		}
+	}
+	for (int i = 0; i < 2000 && !atomic_load(&role_thread_passed); i++)
+		usleep(1000);
+	if (!atomic_load(&role_thread_passed))
+		_exit(24);
+	_exit(check_all_tasks(&tasks, role_tid, *seccomp));
+}
+
+/* The reviewers' measurement, in one process: threads started before the
+ * sandbox (one with a role, one without) and the thread that locks down
+ * all end with Seccomp: 2 and NoNewPrivs: 1. */
+START_TEST(every_thread_is_confined)
+{
+	bool seccomp = true;
+	int nr;
+
+	ck_assert_int_eq(run_child(child_all_threads, &seccomp, &nr), 0);
+}
+END_TEST
+
+/* --seccomp off: threads that name a role go on at once, unconfined. */
+START_TEST(seccomp_off_leaves_threads_alone)
+{
+	bool seccomp = false;
+	int nr;
+
+	ck_assert_int_eq(run_child(child_all_threads, &seccomp, &nr), 0);
+}
+END_TEST
+
+/* ---- the block backend's io_uring ---- */
+
+static int ring_run(struct io_uring *ring, void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+
+	ck_assert_ptr_nonnull(sqe);
+	prep(sqe, arg);
+	ck_assert_int_eq(io_uring_submit(ring), 1);
+	ck_assert_int_eq(io_uring_wait_cqe(ring, &cqe), 0);
+	int res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+static void prep_nop(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_nop(sqe);
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, void *arg)
+{
+	static char buf[16];
+	static struct iovec iov = {buf, sizeof(buf)};
+	io_uring_prep_readv(sqe, *(int *)arg, &iov, 1, 0);
+}
+
+static void prep_openat(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+}
+
+static void prep_socket_read(struct io_uring_sqe *sqe, void *arg)
+{
+	static char buf[16];
+	io_uring_prep_recv(sqe, *(int *)arg, buf, sizeof(buf), 0);
+}
+
+static void prep_linked_nop(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_nop(sqe);
+	sqe->flags |= IOSQE_IO_LINK;
+}
+
+START_TEST(block_ring_allows_only_its_operations)
+{
+	struct io_uring ring;
+	int ret = block_ring_init(&ring, 8);
+
+	if (ret == -ENOSYS || ret == -EPERM) {
+		fprintf(stderr, "test-sandbox: no io_uring here (%s): ring test skipped\n", strerror(-ret));
+		return;
+	}
+	ck_assert_int_eq(ret, 0);
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), sv[2];
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "hello", 5), 5);
+
+	ck_assert_int_eq(ring_run(&ring, prep_nop, NULL), 0);
+	ck_assert_int_eq(ring_run(&ring, prep_readv, &fd), 16);
+	ck_assert_int_eq(ring_run(&ring, prep_openat, NULL), -EACCES);
+	ck_assert_int_eq(ring_run(&ring, prep_socket_read, &sv[0]), -EACCES);
+	ck_assert_int_eq(ring_run(&ring, prep_linked_nop, NULL), -EACCES);
+	/* Nothing can be registered any more (e.g. lifting the restrictions). */
+	ck_assert_int_lt(syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_PROBE, NULL, 0), 0);
+	ck_assert_int_eq(errno, EACCES);
+
+	io_uring_queue_exit(&ring);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+static Suite *sandbox_suite(void)
+{
+	Suite *s = suite_create("sandbox");
+	TCase *tc = tcase_create("sandbox");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, role_stops_its_forbidden_call, 0, NR_ROLE_CASES);
+	tcase_add_loop_test(tc, role_stops_calls_forbidden_everywhere, 0, NR_ROLE_CASES * NR_EVERYWHERE);
+	tcase_add_test(tc, opens_fail_quietly);
+	tcase_add_test(tc, net_user_gets_read_only_opens);
+	tcase_add_test(tc, policy_refuses_two_fates);
+	tcase_add_test(tc, policy_refuses_argument_filtered_names);
+	tcase_add_test(tc, every_thread_is_confined);
+	tcase_add_test(tc, seccomp_off_leaves_threads_alone);
+	tcase_add_test(tc, block_ring_allows_only_its_operations);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run_suite(sandbox_suite());
+}
