@@ -265,17 +265,32 @@ END_TEST
 
 /* ---- every thread ---- */
 
-static atomic_bool role_thread_passed;
+static atomic_int threads_in_role;
 static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A disk's I/O thread, started while the machine is built. */
-static void *role_thread(void *arg)
+static void hold(void)
 {
-	(void)arg;
-	thread_role_enter(THREAD_ROLE_BLOCK_IO);
-	atomic_store(&role_thread_passed, true);
-	pthread_mutex_lock(&hold_lock); /* stay alive until the parent looked */
+	pthread_mutex_lock(&hold_lock); /* stay alive until the child exits */
 	pthread_mutex_unlock(&hold_lock);
+}
+
+/* A disk's I/O thread, started while the machine is built. */
+static void *early_role_thread(void *arg)
+{
+	*(pid_t *)arg = gettid();
+	thread_role_enter(THREAD_ROLE_BLOCK_IO);
+	atomic_fetch_add(&threads_in_role, 1);
+	hold();
+	return NULL;
+}
+
+/* The reactor or a vCPU, started once the sandbox is on. */
+static void *late_role_thread(void *arg)
+{
+	*(pid_t *)arg = gettid();
+	thread_role_enter(THREAD_ROLE_REACTOR);
+	atomic_fetch_add(&threads_in_role, 1);
+	hold();
 	return NULL;
 }
 
@@ -283,131 +298,128 @@ static void *role_thread(void *arg)
 static void *plain_thread(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&hold_lock);
-	pthread_mutex_unlock(&hold_lock);
+	hold();
 	return NULL;
 }
 
-/* Every task's status file, opened before the sandbox forbids it (the
- * kernel writes the text afresh on every read). */
-struct task_files {
-	int fd[8];
-	pid_t tid[8];
-	int n;
+static int release_pipe = -1; /* the child waits for its EOF */
+
+struct threads_report {
+	pid_t role_tid[2]; /* early, late */
+	int early_went_on; /* passed thread_role_enter() before lock-down */
 };
 
-static void open_task_files(struct task_files *t)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	char path[300];
-
-	t->n = 0;
-	while (d && (e = readdir(d)) && t->n < 8) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
-		t->tid[t->n] = atoi(e->d_name);
-		t->fd[t->n++] = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* "Seccomp:", "NoNewPrivs:" and "Seccomp_filters:" (Linux 5.9+) of one task. */
-static void task_status(int fd, int *seccomp, int *nnp, int *filters)
-{
-	char text[4096];
-	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-
-	*seccomp = *nnp = *filters = -1;
-	text[n > 0 ? n : 0] = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		sscanf(line, "Seccomp: %d", seccomp);
-		sscanf(line, "NoNewPrivs: %d", nnp);
-		sscanf(line, "Seccomp_filters: %d", filters);
-	}
-}
-
-/* Exit status: 0 when every task has the filter and no_new_privs, the
- * role thread one more filter than the others; else which check failed. */
-static int check_all_tasks(const struct task_files *t, pid_t role_tid, bool want_on)
-{
-	int bad = 0;
-
-	if (t->n != 3)
-		return 30 + t->n;
-	for (int i = 0; i < t->n; i++) {
-		int seccomp, nnp, filters;
-		task_status(t->fd[i], &seccomp, &nnp, &filters);
-		if (!want_on) {
-			bad |= seccomp != 0;
-			continue;
-		}
-		bad |= (seccomp != 2) << 1;
-		bad |= (nnp != 1) << 2;
-		if (filters >= 0) /* the role's own filter on top */
-			bad |= (filters != (t->tid[i] == role_tid ? 2 : 1)) << 3;
-	}
-	return bad;
-}
-
-static pid_t role_tid;
-
-static void *role_thread_tid(void *arg)
-{
-	role_tid = gettid();
-	return role_thread(arg);
-}
-
+/* The machine's order: threads, lock-down, more threads. Then report the
+ * tids and wait for the parent to look at /proc. */
 static void child_all_threads(const void *arg)
 {
 	const bool *seccomp = arg;
 	struct options opts = {.seccomp = *seccomp};
-	pthread_t role, plain;
-	struct task_files tasks;
-	char err[256];
+	struct threads_report r = {{0, 0}, 0};
+	pthread_t early, late, plain;
+	char err[256], go;
 
 	pthread_mutex_lock(&hold_lock);
 	sandbox_plan(&opts);
-	if (pthread_create(&role, NULL, role_thread_tid, NULL) || pthread_create(&plain, NULL, plain_thread, NULL))
+	if (pthread_create(&early, NULL, early_role_thread, &r.role_tid[0]) ||
+	    pthread_create(&plain, NULL, plain_thread, NULL))
 		_exit(21);
-	open_task_files(&tasks);
-	if (*seccomp) {
-		usleep(50 * 1000);
-		if (atomic_load(&role_thread_passed))
-			_exit(22); /* went on before the sandbox */
-		if (sandbox_lock_down(err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s\n", err);
-			_exit(23);
-		}
+	usleep(50 * 1000);
+	r.early_went_on = atomic_load(&threads_in_role);
+	if (*seccomp && sandbox_lock_down(err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		_exit(23);
 	}
-	for (int i = 0; i < 2000 && !atomic_load(&role_thread_passed); i++)
+	if (pthread_create(&late, NULL, late_role_thread, &r.role_tid[1]))
+		_exit(24); /* clone refused */
+	for (int i = 0; i < 2000 && atomic_load(&threads_in_role) < 2; i++)
 		usleep(1000);
-	if (!atomic_load(&role_thread_passed))
-		_exit(24);
-	_exit(check_all_tasks(&tasks, role_tid, *seccomp));
+	(void)!write(trap_pipe, &r, sizeof(r));
+	(void)!read(release_pipe, &go, 1);
+	_exit(0);
 }
 
-/* The reviewers' measurement, in one process: threads started before the
- * sandbox (one with a role, one without) and the thread that locks down
- * all end with Seccomp: 2 and NoNewPrivs: 1. */
+/* "Seccomp:", "NoNewPrivs:" and "Seccomp_filters:" (Linux 5.9+) of one task. */
+static void task_status(pid_t pid, const char *tid, int *seccomp, int *nnp, int *filters)
+{
+	char path[300], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, tid);
+	FILE *f = fopen(path, "r");
+
+	*seccomp = *nnp = *filters = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "Seccomp: %d", seccomp);
+		sscanf(line, "NoNewPrivs: %d", nnp);
+		sscanf(line, "Seccomp_filters: %d", filters);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* The reviewers' measurement, from outside: every task of the child. */
+static void check_threads(bool seccomp)
+{
+	int report[2], release[2];
+	struct threads_report r;
+
+	ck_assert_int_eq(pipe(report), 0);
+	ck_assert_int_eq(pipe(release), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(report[0]);
+		close(release[1]);
+		trap_pipe = report[1];
+		release_pipe = release[0];
+		child_all_threads(&seccomp);
+	}
+	close(report[1]);
+	close(release[0]);
+	ck_assert_int_eq(read(report[0], &r, sizeof(r)), sizeof(r));
+	ck_assert_msg(!r.early_went_on || !seccomp, "a thread went on before the sandbox");
+
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int tasks = 0;
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int sc, nnp, filters, tid = atoi(e->d_name);
+		bool role = tid == r.role_tid[0] || tid == r.role_tid[1];
+		task_status(pid, e->d_name, &sc, &nnp, &filters);
+		tasks++;
+		ck_assert_msg(sc == (seccomp ? 2 : 0), "task %d: Seccomp: %d", tid, sc);
+		if (!seccomp)
+			continue;
+		ck_assert_msg(nnp == 1, "task %d: NoNewPrivs: %d", tid, nnp);
+		if (filters >= 0) /* a role's own filter on the process-wide one */
+			ck_assert_msg(filters == (role ? 2 : 1), "task %d: Seccomp_filters: %d", tid, filters);
+	}
+	closedir(d);
+	ck_assert_int_eq(tasks, 4);
+	close(release[1]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(report[0]);
+}
+
+/* Threads started before the sandbox (one with a role, one without), the
+ * thread that locks down, and one started after: all end with Seccomp: 2
+ * and NoNewPrivs: 1. */
 START_TEST(every_thread_is_confined)
 {
-	bool seccomp = true;
-	int nr;
-
-	ck_assert_int_eq(run_child(child_all_threads, &seccomp, &nr), 0);
+	check_threads(true);
 }
 END_TEST
 
 /* --seccomp off: threads that name a role go on at once, unconfined. */
 START_TEST(seccomp_off_leaves_threads_alone)
 {
-	bool seccomp = false;
-	int nr;
-
-	ck_assert_int_eq(run_child(child_all_threads, &seccomp, &nr), 0);
+	check_threads(false);
 }
 END_TEST
 
