@@ -29,7 +29,7 @@ enum call_group {
 	CALLS_CORE,         /* every thread: I/O on fds it holds, memory, futexes, signals, clocks */
 	CALLS_EVENTS,       /* epoll and the eventfds/timerfds on it (the reactor's API) */
 	CALLS_VCPU_TIMER,   /* a vCPU's watchdog, created before the filter */
-	CALLS_DISK_SUBMIT,  /* io_uring submissions, from whichever thread serves a queue */
+	CALLS_DISK_SUBMIT,  /* io_uring submissions: the reactor, the reaper, a disk's close */
 	CALLS_DISK_SYNC,    /* the block worker pool's synchronous I/O */
 	CALLS_SOCKET_SERVE, /* the control socket's clients (--api-sock) */
 	CALLS_ACCEPT,       /* a console port's socket client */
@@ -98,9 +98,11 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
 	[THREAD_ROLE_MAIN] = {"main", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_DISK_SUBMIT) |
 				      BIT(CALLS_REMOVE_FILES),
 			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU_REGS) | BIT(IOCTLS_IRQ), false},
-	[THREAD_ROLE_VCPU] = {"vcpu", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_VCPU_TIMER) |
-				      BIT(CALLS_DISK_SUBMIT),
-			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_TAP), true},
+	/* Register exits only: a kick becomes a write to the queue's eventfd
+	 * and the reactor serves the queue (vmm/virtio-platform.c), so no
+	 * disk submissions and no device's extra calls (slirp's sockets). */
+	[THREAD_ROLE_VCPU] = {"vcpu", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_VCPU_TIMER),
+			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_TAP), false},
 	[THREAD_ROLE_REACTOR] = {"reactor", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_DISK_SUBMIT) |
 					    BIT(CALLS_SOCKET_SERVE),
 				 BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP), true},

@@ -113,8 +113,9 @@ static const struct call forbidden_everywhere[] = {
 };
 
 static const struct role_case role_cases[] = {
-	/* A vCPU runs KVM_RUN, but never serves a socket. */
+	/* A vCPU runs KVM_RUN, but never serves a socket or a queue. */
 	{THREAD_ROLE_VCPU, {SYS_ioctl, {-1, KVM_RUN, 0}}, EBADF, {SYS_accept4, {-1, 0, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {-1, KVM_IRQ_LINE, 0}}, EBADF, {SYS_io_uring_enter, {-1, 0, 0}}},
 	/* The reactor serves the control socket, but never runs a vCPU. */
 	{THREAD_ROLE_REACTOR, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_ioctl, {-1, KVM_RUN, 0}}},
 	/* Block I/O syncs and discards, but accepts nothing. */
