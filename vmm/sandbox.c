@@ -68,6 +68,7 @@ enum ioctl_group {
 	IOCTLS_CLOCK,     /* pause and resume (--api-sock) */
 	IOCTLS_TAP,       /* offloads and queues the guest negotiates (devices/net-tap.c) */
 	IOCTLS_DISCARD,   /* discards on a block device (devices/block-backend.c) */
+	IOCTLS_SOCKET,    /* bytes waiting on a socket: libslirp's UDP receive */
 	NR_IOCTL_GROUPS
 };
 
@@ -83,6 +84,7 @@ static const unsigned long ioctl_groups[NR_IOCTL_GROUPS][24] = {
 	[IOCTLS_CLOCK] = {KVM_GET_CLOCK, KVM_SET_CLOCK},
 	[IOCTLS_TAP] = {TUNSETOFFLOAD, TUNSETQUEUE},
 	[IOCTLS_DISCARD] = {BLKDISCARD},
+	[IOCTLS_SOCKET] = {FIONREAD},
 };
 
 #define BIT(n) (1u << (n))
@@ -105,12 +107,15 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
 			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_TAP), false},
 	[THREAD_ROLE_REACTOR] = {"reactor", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_DISK_SUBMIT) |
 					    BIT(CALLS_SOCKET_SERVE),
-				 BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP), true},
+				 BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP) |
+					 BIT(IOCTLS_SOCKET),
+				 true},
 	[THREAD_ROLE_BLOCK_IO] = {"block I/O", BIT(CALLS_CORE) | BIT(CALLS_DISK_SUBMIT) | BIT(CALLS_DISK_SYNC),
 				  BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_DISCARD), false},
 	[THREAD_ROLE_CONSOLE_IO] = {"console I/O", BIT(CALLS_CORE) | BIT(CALLS_ACCEPT),
 				    BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ), false},
-	[THREAD_ROLE_NET_USER] = {"slirp", BIT(CALLS_CORE), BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ), true},
+	[THREAD_ROLE_NET_USER] = {"slirp", BIT(CALLS_CORE), BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_SOCKET),
+				  true},
 };
 
 /* Fail instead of stopping skiff. glibc's malloc opens

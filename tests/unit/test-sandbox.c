@@ -125,6 +125,7 @@ static const struct role_case role_cases[] = {
 	{THREAD_ROLE_CONSOLE_IO, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_io_uring_enter, {-1, 0, 0}}},
 	/* slirp's thread polls, and never touches a disk or a vCPU. */
 	{THREAD_ROLE_NET_USER, {SYS_close, {-1, 0, 0}}, EBADF, {SYS_fdatasync, {-1, 0, 0}}},
+	{THREAD_ROLE_NET_USER, {SYS_ioctl, {-1, FIONREAD, 0}}, EBADF, {SYS_ioctl, {-1, KVM_RUN, 0}}},
 	/* The main thread removes its sockets at exit, and starts no thread. */
 	{THREAD_ROLE_MAIN, {SYS_unlink, {(long)"/nonexistent/skiff", 0, 0}}, ENOENT, {SYS_pwrite64, {-1, 0, 0}}},
 };
