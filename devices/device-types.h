@@ -54,9 +54,13 @@ struct device_type {
 	int (*start)(void *state);
 	/* Optional: system calls the device needs beyond the VMM's own (NULL-
 	 * terminated), for the seccomp filters of the threads that run device
-	 * models (vCPUs, reactor, slirp); "openat" gets read-only opens, ioctl
-	 * and clone cannot be asked for (vmm/seccomp.h). config as parsed. */
+	 * models (reactor, slirp); ioctl, clone and opens cannot be asked for
+	 * (vmm/seccomp.h). config as parsed. */
 	const char *const *(*syscalls)(const void *config);
+	/* Optional: files the device opens for reading while the guest runs
+	 * (NULL-terminated paths), the only ones the sandbox lets those
+	 * threads open (Landlock; seccomp then allows read-only opens). */
+	const char *const *(*reads)(const void *config);
 	/* Optional: the machine's stop request (e.g. Ctrl-A x typed on a
 	 * console the device owns), handed in after create. */
 	void (*set_stop)(void *state, struct stop_hook hook);

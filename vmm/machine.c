@@ -496,12 +496,10 @@ int machine_run(struct machine *m)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	if (m->opts->seccomp) {
-		char err[256];
-		if ((ret = sandbox_lock_down(err, sizeof(err))) < 0) {
-			log_error(NULL, "%s", err);
-			return EXIT_ERROR;
-		}
+	char err[256];
+	if ((ret = sandbox_lock_down(err, sizeof(err))) < 0) {
+		log_error(NULL, "%s", err);
+		return EXIT_ERROR;
 	}
 	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
 		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));

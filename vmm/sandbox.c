@@ -7,6 +7,7 @@
 #include "vmm/sandbox.h"
 #include "devices/device-types.h"
 #include "vmm/exit-status.h"
+#include "vmm/landlock.h"
 #include "vmm/log.h"
 #include "vmm/seccomp.h"
 #include "vmm/terminal.h"
@@ -57,8 +58,9 @@ static const char *const call_groups[NR_CALL_GROUPS][40] = {
 	[CALLS_SOCKET_SERVE] = {"accept4", "recvfrom", "sendto"},
 	[CALLS_ACCEPT] = {"accept4"},
 	[CALLS_REMOVE_FILES] = {"unlink"},
-	/* libseccomp's load: no_new_privs, then seccomp(); pthread_setname_np */
-	[CALLS_SETUP] = {"prctl", "seccomp"},
+	/* libseccomp's load: no_new_privs, then seccomp(); pthread_setname_np;
+	 * each thread's Landlock ruleset */
+	[CALLS_SETUP] = {"prctl", "seccomp", "landlock_restrict_self"},
 };
 
 /* ioctl requests after set-up, by what they act on. TIOCSTI is in none. */
@@ -126,12 +128,34 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
  * fail with EACCES (vmm/seccomp.c); removing files by directory fd too. */
 static const char *const fail_quietly[] = {"unlinkat"};
 
-/* ---- building a policy ---- */
+/* ---- what the devices ask for ---- */
 
-static const struct options *sandbox_opts; /* the devices' extra calls */
+static const struct options *sandbox_opts;
+static bool use_seccomp, use_landlock;
+
+#define MAX_DEVICE_READS 16
+
+/* The files devices read while the guest runs (device_type.reads). */
+static unsigned device_reads(const char *out[MAX_DEVICE_READS + 1])
+{
+	unsigned n = 0;
+
+	for (unsigned d = 0; sandbox_opts && d < sandbox_opts->nr_devices; d++) {
+		const struct device_spec *spec = &sandbox_opts->devices[d];
+		const char *const *reads = spec->type->reads ? spec->type->reads(spec->config.bytes) : NULL;
+
+		for (; reads && *reads && n < MAX_DEVICE_READS; reads++)
+			out[n++] = *reads;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+/* ---- building a seccomp policy ---- */
 
 static int policy_add_role(struct seccomp_policy *p, const struct role_policy *role, char *err, size_t errlen)
 {
+	const char *reads[MAX_DEVICE_READS + 1];
 	int ret = 0;
 
 	for (unsigned g = 0; g < NR_CALL_GROUPS; g++)
@@ -147,6 +171,9 @@ static int policy_add_role(struct seccomp_policy *p, const struct role_policy *r
 		for (; extra && *extra && ret == 0; extra++)
 			ret = seccomp_policy_allow(p, *extra, err, errlen);
 	}
+	/* Which files may be opened is Landlock's to say (read-only here). */
+	if (ret == 0 && role->device_calls && device_reads(reads))
+		ret = seccomp_policy_allow(p, "openat", err, errlen);
 	for (size_t i = 0; i < sizeof(fail_quietly) / sizeof(fail_quietly[0]) && ret == 0; i++)
 		ret = seccomp_policy_fail(p, fail_quietly[i], EACCES, err, errlen);
 	return ret;
@@ -164,13 +191,61 @@ static int policy_process_wide(struct seccomp_policy *p, char *err, size_t errle
 	return ret;
 }
 
-int sandbox_enter_role(enum thread_role role, char *err, size_t errlen)
+/* ---- Landlock ---- */
+
+static int landlock_fd[THREAD_ROLE_COUNT] = {-1, -1, -1, -1, -1, -1};
+
+/* One ruleset per role: the threads that run device models may read what
+ * the devices named; the main thread may still remove its sockets at exit
+ * (seccomp allows unlink there only); nothing else anywhere. */
+static void landlock_forget(void)
+{
+	for (unsigned r = 0; r < THREAD_ROLE_COUNT; r++) {
+		if (landlock_fd[r] >= 0)
+			close(landlock_fd[r]);
+		landlock_fd[r] = -1;
+	}
+}
+
+static int landlock_prepare(char *err, size_t errlen)
+{
+	const char *reads[MAX_DEVICE_READS + 1];
+	int ret = 0;
+
+	device_reads(reads);
+	for (unsigned r = 0; r < THREAD_ROLE_COUNT && ret == 0; r++) {
+		int fd = landlock_ruleset_create(roles[r].device_calls ? reads : NULL, r == THREAD_ROLE_MAIN, err, errlen);
+		if (fd < 0)
+			ret = fd;
+		else
+			landlock_fd[r] = fd;
+	}
+	if (ret < 0)
+		landlock_forget();
+	if (ret == -ENOSYS || ret == -EOPNOTSUPP) {
+		log_warn(NULL, "%s: no file-system sandbox (it needs Linux 5.13+ with Landlock enabled)", err);
+		return 0;
+	}
+	return ret;
+}
+
+/* ---- a thread's own confinement ---- */
+
+/* Landlock, then the role's seccomp filter (which has no Landlock calls). */
+static int confine_thread(enum thread_role role, char *err, size_t errlen)
 {
 	struct seccomp_policy p;
+	int ret = 0;
 
-	seccomp_policy_init(&p);
-	int ret = policy_add_role(&p, &roles[role], err, errlen);
-	return ret < 0 ? ret : seccomp_policy_load(&p, false, err, errlen);
+	if (landlock_fd[role] >= 0 && (ret = landlock_confine_self(landlock_fd[role])) < 0)
+		err_printf(err, errlen, "landlock: %s", strerror(-ret));
+	if (ret == 0 && use_seccomp) {
+		seccomp_policy_init(&p);
+		ret = policy_add_role(&p, &roles[role], err, errlen);
+		if (ret == 0)
+			ret = seccomp_policy_load(&p, false, err, errlen);
+	}
+	return ret;
 }
 
 /* ---- SIGSYS ---- */
@@ -189,6 +264,21 @@ static void sandbox_sigsys(int sig, siginfo_t *info, void *uctx)
 	if (n > 0)
 		(void)!write(STDERR_FILENO, msg, n);
 	_exit(EXIT_VCPU_ERROR);
+}
+
+static int seccomp_lock_down(char *err, size_t errlen)
+{
+	struct seccomp_policy p;
+	struct sigaction sa = {.sa_sigaction = sandbox_sigsys, .sa_flags = SA_SIGINFO};
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0) {
+		err_printf(err, errlen, "seccomp: cannot handle SIGSYS: %s", strerror(errno));
+		return -errno;
+	}
+	seccomp_policy_init(&p);
+	int ret = policy_process_wide(&p, err, errlen);
+	return ret < 0 ? ret : seccomp_policy_load(&p, true, err, errlen);
 }
 
 /* ---- the gate ---- */
@@ -216,14 +306,17 @@ static void sandbox_thread_enter(enum thread_role role)
 	bool on = sandbox_state == SANDBOX_ON;
 	pthread_mutex_unlock(&gate_lock);
 	/* On failure the thread still has the process-wide filter. */
-	if (on && sandbox_enter_role(role, err, sizeof(err)) < 0)
+	if (on && confine_thread(role, err, sizeof(err)) < 0)
 		log_error(NULL, "%s thread: %s", roles[role].name, err);
 }
 
 void sandbox_plan(const struct options *opts)
 {
 	sandbox_opts = opts;
-	set_state(opts->seccomp ? SANDBOX_PENDING : SANDBOX_OFF);
+	landlock_forget();
+	use_seccomp = opts->sandbox && opts->seccomp;
+	use_landlock = opts->sandbox;
+	set_state(use_seccomp || use_landlock ? SANDBOX_PENDING : SANDBOX_OFF);
 	thread_role_set_hook(sandbox_thread_enter);
 }
 
@@ -238,23 +331,21 @@ void sandbox_release(void)
 
 int sandbox_lock_down(char *err, size_t errlen)
 {
-	struct seccomp_policy p;
-	int ret;
+	int ret = 0;
 
+	pthread_mutex_lock(&gate_lock);
+	bool pending = sandbox_state == SANDBOX_PENDING;
+	pthread_mutex_unlock(&gate_lock);
+	if (!pending)
+		return 0; /* --sandbox off */
 	/* Let the C library do its lazy file reads now: the first gmtime_r()
 	 * (the CMOS clock) reads /etc/localtime. */
 	tzset();
-	struct sigaction sa = {.sa_sigaction = sandbox_sigsys, .sa_flags = SA_SIGINFO};
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0) {
-		ret = -errno;
-		err_printf(err, errlen, "seccomp: cannot handle SIGSYS: %s", strerror(errno));
-	} else {
-		seccomp_policy_init(&p);
-		ret = policy_process_wide(&p, err, errlen);
-		if (ret == 0)
-			ret = seccomp_policy_load(&p, true, err, errlen);
-	}
+	/* The rulesets first: the process-wide filter has no Landlock set-up calls. */
+	if (use_landlock)
+		ret = landlock_prepare(err, errlen);
+	if (ret == 0 && use_seccomp)
+		ret = seccomp_lock_down(err, errlen);
 	set_state(ret == 0 ? SANDBOX_ON : SANDBOX_OFF);
 	return ret;
 }

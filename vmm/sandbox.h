@@ -37,8 +37,4 @@ int sandbox_lock_down(char *err, size_t errlen);
  * hook stays off from here. Safe to call more than once. */
 void sandbox_release(void);
 
-/* The calling thread's role filter, on top of the process-wide one (what
- * thread_role_enter() does once the sandbox is on). 0, or <0 with err. */
-int sandbox_enter_role(enum thread_role role, char *err, size_t errlen);
-
 #endif

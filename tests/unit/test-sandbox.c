@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/landlock.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -147,7 +148,7 @@ struct role_run {
 static void child_role(const void *arg)
 {
 	const struct role_run *run = arg;
-	struct options opts = {.seccomp = true};
+	struct options opts = {.seccomp = true, .sandbox = true};
 
 	child_enter_sandbox(run->rc->role, &opts);
 	errno = 0;
@@ -183,6 +184,16 @@ END_TEST
 
 /* ---- opening files ---- */
 
+static bool have_landlock(void)
+{
+	return syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 0;
+}
+
+#define OPENED_RESOLV_CONF 1
+#define OPENED_HOSTNAME    2
+#define WRITE_OPEN_REFUSED 4
+
+/* Exit status: which opens worked, as the flags above. */
 static void child_open(const void *arg)
 {
 	const struct options *opts = arg;
@@ -190,39 +201,53 @@ static void child_open(const void *arg)
 	child_enter_sandbox(THREAD_ROLE_REACTOR, opts);
 	int w = open("/var/tmp/skiff-sandbox-test", O_WRONLY | O_CREAT, 0600);
 	int w_errno = errno;
-	int r = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-	int r_errno = errno;
-	if (w >= 0 || w_errno != EACCES)
-		_exit(5); /* writing opens must fail quietly, always */
-	_exit(r >= 0 ? 0 : r_errno == EACCES ? 6 : 7);
+	int resolv = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
+	int hostname = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	_exit((resolv >= 0 ? OPENED_RESOLV_CONF : 0) | (hostname >= 0 ? OPENED_HOSTNAME : 0) |
+	      (w < 0 && w_errno == EACCES ? WRITE_OPEN_REFUSED : 0));
+}
+
+static int open_in_child(const char *device, const char *seccomp)
+{
+	char *argv[] = {"skiff", "run", "--kernel", "k", "--seccomp", (char *)seccomp, "--device", (char *)device, NULL};
+	static struct options opts;
+	char err[256];
+	int nr, status;
+
+	ck_assert_int_eq(options_parse(device ? 8 : 6, argv, NULL, &opts, err, sizeof(err)), OPTIONS_RUN);
+	status = run_child(child_open, &opts, &nr);
+	ck_assert_int_eq(nr, -1); /* nothing stopped: opens fail quietly */
+	options_free(&opts);
+	return status;
 }
 
 /* Opens fail with EACCES instead of stopping skiff (glibc's malloc reads
  * /proc on its own). */
 START_TEST(opens_fail_quietly)
 {
-	struct options opts = {.seccomp = true};
-	int nr;
-
-	ck_assert_int_eq(run_child(child_open, &opts, &nr), 6);
-	ck_assert_int_eq(nr, -1);
+	ck_assert_int_eq(open_in_child(NULL, "on"), WRITE_OPEN_REFUSED);
 }
 END_TEST
 
-/* backend=user asks for openat (libslirp reads /etc/resolv.conf): reading
- * works on the roles that run slirp, writing still fails quietly. */
-START_TEST(net_user_gets_read_only_opens)
+/* backend=user names /etc/resolv.conf (libslirp reads it): the threads
+ * that run slirp may open it for reading, and nothing else (Landlock, where
+ * the kernel has it; seccomp alone allows every read-only open). */
+START_TEST(net_user_reads_only_resolv_conf)
 {
-	char *argv[] = {"skiff", "run", "--kernel", "k", "--device", "net,backend=user", NULL};
-	static struct options opts;
-	char err[256];
-	int nr;
+	ck_assert_int_eq(open_in_child("net,backend=user", "on"),
+			 WRITE_OPEN_REFUSED | OPENED_RESOLV_CONF | (have_landlock() ? 0 : OPENED_HOSTNAME));
+}
+END_TEST
 
-	ck_assert_int_eq(options_parse(6, argv, NULL, &opts, err, sizeof(err)), OPTIONS_RUN);
-	ck_assert(opts.seccomp);
-	ck_assert_int_eq(run_child(child_open, &opts, &nr), 0);
-	ck_assert_int_eq(nr, -1);
-	options_free(&opts);
+/* Landlock on its own (--seccomp off): still no writing, no other file. */
+START_TEST(landlock_closes_the_file_system)
+{
+	if (!have_landlock()) {
+		fprintf(stderr, "test-sandbox: no Landlock in this kernel: test skipped\n");
+		return;
+	}
+	ck_assert_int_eq(open_in_child("net,backend=user", "off"), WRITE_OPEN_REFUSED | OPENED_RESOLV_CONF);
+	ck_assert_int_eq(open_in_child(NULL, "off"), WRITE_OPEN_REFUSED);
 }
 END_TEST
 
@@ -316,8 +341,8 @@ struct threads_report {
  * tids and wait for the parent to look at /proc. */
 static void child_all_threads(const void *arg)
 {
-	const bool *seccomp = arg;
-	struct options opts = {.seccomp = *seccomp};
+	const bool *sandbox = arg;
+	struct options opts = {.seccomp = true, .sandbox = *sandbox};
 	struct threads_report r = {{0, 0}, 0};
 	pthread_t early, late, plain;
 	char err[256], go;
@@ -329,7 +354,7 @@ static void child_all_threads(const void *arg)
 		_exit(21);
 	usleep(50 * 1000);
 	r.early_went_on = atomic_load(&threads_in_role);
-	if (*seccomp && sandbox_lock_down(err, sizeof(err)) < 0) {
+	if (sandbox_lock_down(err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		_exit(23);
 	}
@@ -419,8 +444,8 @@ START_TEST(every_thread_is_confined)
 }
 END_TEST
 
-/* --seccomp off: threads that name a role go on at once, unconfined. */
-START_TEST(seccomp_off_leaves_threads_alone)
+/* --sandbox off: threads that name a role go on at once, unconfined. */
+START_TEST(sandbox_off_leaves_threads_alone)
 {
 	check_threads(false);
 }
@@ -488,7 +513,7 @@ static int disk_run(struct blk_backend *b, struct blk_io *io)
 static void child_disk(const void *arg)
 {
 	const struct blk_backend_options *bo = arg;
-	struct options opts = {.seccomp = true};
+	struct options opts = {.seccomp = true, .sandbox = true};
 	struct blk_backend *b;
 	char err[256];
 	/* Odd offsets into the buffers: cache=none bounces them. */
@@ -616,11 +641,12 @@ static Suite *sandbox_suite(void)
 	tcase_add_loop_test(tc, role_stops_its_forbidden_call, 0, NR_ROLE_CASES);
 	tcase_add_loop_test(tc, role_stops_calls_forbidden_everywhere, 0, NR_ROLE_CASES * NR_EVERYWHERE);
 	tcase_add_test(tc, opens_fail_quietly);
-	tcase_add_test(tc, net_user_gets_read_only_opens);
+	tcase_add_test(tc, net_user_reads_only_resolv_conf);
+	tcase_add_test(tc, landlock_closes_the_file_system);
 	tcase_add_test(tc, policy_refuses_two_fates);
 	tcase_add_test(tc, policy_refuses_argument_filtered_names);
 	tcase_add_test(tc, every_thread_is_confined);
-	tcase_add_test(tc, seccomp_off_leaves_threads_alone);
+	tcase_add_test(tc, sandbox_off_leaves_threads_alone);
 	tcase_add_test(tc, block_ring_allows_only_its_operations);
 	suite_add_tcase(s, tc);
 
