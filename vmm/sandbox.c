@@ -33,13 +33,13 @@
 enum call_group {
 	CALLS_CORE,         /* every thread: I/O on fds it holds, memory, futexes, signals, clocks */
 	CALLS_EVENTS,       /* epoll and the eventfds/timerfds on it (the reactor's API) */
-	CALLS_VCPU_TIMER,   /* a vCPU's watchdog, created before the filter */
+	CALLS_VCPU_TIMER,   /* a vCPU's watchdog (created before its role filter) */
 	CALLS_DISK_SUBMIT,  /* io_uring submissions: the reactor, the reaper, a disk's close */
 	CALLS_DISK_SYNC,    /* the block worker pool's synchronous I/O */
 	CALLS_SOCKET_SERVE, /* the control socket's clients (--api-sock) */
 	CALLS_ACCEPT,       /* a console port's socket client */
 	CALLS_REMOVE_FILES, /* sockets removed at exit (--api-sock, console ports) */
-	CALLS_SETUP,        /* the process-wide filter only: stacking the role filters */
+	CALLS_SETUP,        /* the process-wide filter only: what threads do before their role */
 	NR_CALL_GROUPS
 };
 
@@ -63,8 +63,8 @@ static const char *const call_groups[NR_CALL_GROUPS][40] = {
 	[CALLS_ACCEPT] = {"accept4"},
 	[CALLS_REMOVE_FILES] = {"unlink"},
 	/* libseccomp's load: no_new_privs, then seccomp(); pthread_setname_np;
-	 * each thread's Landlock ruleset */
-	[CALLS_SETUP] = {"prctl", "seccomp", "landlock_restrict_self"},
+	 * each thread's Landlock ruleset; a vCPU's watchdog timer */
+	[CALLS_SETUP] = {"prctl", "seccomp", "landlock_restrict_self", "timer_create"},
 };
 
 /* ioctl requests after set-up, by what they act on. TIOCSTI is in none. */

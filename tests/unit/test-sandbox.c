@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/block-backend.h"
@@ -46,10 +47,9 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 	_exit(TRAPPED);
 }
 
-/* In the child: the process-wide filter, this test's SIGSYS reporter
- * (the sandbox's own would end the process with a message), then the
- * role's filter through the same hook skiff's threads call. */
-static void child_enter_sandbox(enum thread_role role, const struct options *opts)
+/* In the child: the process-wide filter, and this test's SIGSYS reporter
+ * (the sandbox's own would end the process with a message). */
+static void child_lock_down(const struct options *opts)
 {
 	char err[256];
 
@@ -61,6 +61,12 @@ static void child_enter_sandbox(enum thread_role role, const struct options *opt
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSYS, &sa, NULL);
+}
+
+/* ... then the role's filter, through the hook skiff's threads call. */
+static void child_enter_sandbox(enum thread_role role, const struct options *opts)
+{
+	child_lock_down(opts);
 	thread_role_enter(role);
 }
 
@@ -179,6 +185,50 @@ END_TEST
 START_TEST(role_stops_calls_forbidden_everywhere)
 {
 	check_role_call(&role_cases[_i / NR_EVERYWHERE], &forbidden_everywhere[_i % NR_EVERYWHERE]);
+}
+END_TEST
+
+/* ---- what threads do before their role ---- */
+
+/* A vCPU thread's start (kvm/vcpu.c) under the process-wide filter alone:
+ * its name, its watchdog timer, then its role, and the timer used there. */
+static void *vcpu_like_thread(void *arg)
+{
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR1};
+	struct itimerspec its = {.it_value = {.tv_sec = 1000}};
+	timer_t timer;
+	int *result = arg;
+
+	sev._sigev_un._tid = gettid();
+	pthread_setname_np(pthread_self(), "vcpu0");
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) {
+		*result = 51;
+		return NULL;
+	}
+	thread_role_enter(THREAD_ROLE_VCPU);
+	*result = timer_settime(timer, 0, &its, NULL) < 0 || timer_delete(timer) < 0 ? 52 : 0;
+	return NULL;
+}
+
+static void child_thread_start(const void *arg)
+{
+	struct options opts = {.seccomp = true, .sandbox = true};
+	pthread_t t;
+	int result = 50;
+
+	(void)arg;
+	child_lock_down(&opts);
+	/* Started from the main thread before its role, as skiff does. */
+	if (pthread_create(&t, NULL, vcpu_like_thread, &result) || pthread_join(t, NULL))
+		_exit(53);
+	_exit(result);
+}
+
+START_TEST(threads_start_under_the_process_wide_filter)
+{
+	int nr, status = run_child(child_thread_start, NULL, &nr);
+
+	ck_assert_msg(status == 0, "child exit %d, system call %d stopped", status, nr);
 }
 END_TEST
 
@@ -640,6 +690,7 @@ static Suite *sandbox_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, role_stops_its_forbidden_call, 0, NR_ROLE_CASES);
 	tcase_add_loop_test(tc, role_stops_calls_forbidden_everywhere, 0, NR_ROLE_CASES * NR_EVERYWHERE);
+	tcase_add_test(tc, threads_start_under_the_process_wide_filter);
 	tcase_add_test(tc, opens_fail_quietly);
 	tcase_add_test(tc, net_user_reads_only_resolv_conf);
 	tcase_add_test(tc, landlock_closes_the_file_system);
