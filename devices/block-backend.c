@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "devices/block-ring.h"
 #include "devices/io-thread.h"
 #include "vmm/log.h"
 
@@ -254,6 +255,7 @@ static void *pool_worker(void *arg)
 {
 	struct blk_backend *b = arg;
 
+	thread_role_enter(THREAD_ROLE_BLOCK_IO);
 	pthread_mutex_lock(&b->pool_lock);
 	for (;;) {
 		while (!b->pool_head && !b->pool_stop)
@@ -376,6 +378,7 @@ static void *ring_reaper(void *arg)
 	struct blk_backend *b = arg;
 	bool stop = false;
 
+	thread_role_enter(THREAD_ROLE_BLOCK_IO);
 	while (!stop) {
 		struct io_uring_cqe *cqe;
 		int ret = io_uring_wait_cqe(&b->ring, &cqe);
@@ -664,7 +667,7 @@ static int start_threads(struct blk_backend *b, const struct blk_backend_options
 {
 	if (opt->engine != BLK_ENGINE_THREADS) {
 		unsigned depth = opt->queue_depth ? opt->queue_depth : DEFAULT_QUEUE_DEPTH;
-		int ret = io_uring_queue_init(depth, &b->ring, 0);
+		int ret = block_ring_init(&b->ring, depth);
 		if (ret == 0) {
 			b->has_ring = true;
 		} else if (opt->engine == BLK_ENGINE_IO_URING) {

@@ -49,11 +49,18 @@ struct device_type {
 	struct virtio_device *(*create)(void *state, const void *config, const char *name, const struct guest_mem *mem,
 					struct reactor *reactor, char *err, size_t errlen);
 	/* Optional: start the device's own threads, once the reactor runs
-	 * (after the seccomp filter is in place, so they inherit it). */
+	 * (after the process-wide seccomp filter is in place, so they inherit
+	 * it; each names its role with thread_role_enter()). */
 	int (*start)(void *state);
 	/* Optional: system calls the device needs beyond the VMM's own (NULL-
-	 * terminated), for the seccomp filter; config as parsed. */
+	 * terminated), for the seccomp filters of the threads that run device
+	 * models (reactor, slirp); ioctl, clone and opens cannot be asked for
+	 * (vmm/seccomp.h). config as parsed. */
 	const char *const *(*syscalls)(const void *config);
+	/* Optional: files the device opens for reading while the guest runs
+	 * (NULL-terminated paths), the only ones the sandbox lets those
+	 * threads open (Landlock; seccomp then allows read-only opens). */
+	const char *const *(*reads)(const void *config);
 	/* Optional: the machine's stop request (e.g. Ctrl-A x typed on a
 	 * console the device owns), handed in after create. */
 	void (*set_stop)(void *state, struct stop_hook hook);

@@ -325,15 +325,23 @@ static void net_destroy(void *state)
 	virtio_net_destroy(state);
 }
 
-/* libslirp opens and uses sockets of its own and reads /etc/resolv.conf
- * for DNS forwarding. */
+/* libslirp opens and uses sockets of its own, and looks at
+ * /etc/resolv.conf for DNS forwarding. */
 static const char *const *net_syscalls(const void *config)
 {
 	static const char *const user[] = {
 		"socket", "connect", "bind", "listen", "accept", "accept4", "setsockopt", "getsockopt",
 		"getsockname", "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
-		"fcntl", "openat", "stat", "statx", NULL,
+		"fcntl", "stat", "statx", NULL,
 	};
+	const struct virtio_net_options *c = config;
+
+	return c->backend.kind == NET_BACKEND_USER ? user : NULL;
+}
+
+static const char *const *net_reads(const void *config)
+{
+	static const char *const user[] = {"/etc/resolv.conf", NULL};
 	const struct virtio_net_options *c = config;
 
 	return c->backend.kind == NET_BACKEND_USER ? user : NULL;
@@ -349,6 +357,7 @@ const struct device_type virtio_net_type = {
 	.start = net_start,
 	.destroy = net_destroy,
 	.syscalls = net_syscalls,
+	.reads = net_reads,
 };
 
 _Static_assert(sizeof(struct virtio_net_options) <= DEVICE_CONFIG_MAX, "--device net keys must fit the parsed config");

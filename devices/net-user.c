@@ -16,6 +16,7 @@
  * then this one; this backend never takes the device's lock.
  */
 #include "devices/net-backend.h"
+#include "devices/thread-role.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -250,6 +251,7 @@ static void *user_thread(void *arg)
 	struct net_user *u = arg;
 
 	pthread_setname_np(pthread_self(), "slirp");
+	thread_role_enter(THREAD_ROLE_NET_USER);
 	pthread_mutex_lock(&u->lock);
 	while (!u->stopping) {
 		uint32_t timeout = UINT32_MAX;

@@ -363,6 +363,7 @@ static void *console_thread(void *arg)
 	struct pollfd fds[2 + VIRTIO_CONSOLE_MAX_PORTS];
 	unsigned owner[2 + VIRTIO_CONSOLE_MAX_PORTS];
 
+	thread_role_enter(THREAD_ROLE_CONSOLE_IO);
 	while (!con->stopping) {
 		/* Move what can move without waiting. */
 		for (unsigned i = 0; i < con->nports; i++) {
@@ -466,8 +467,8 @@ static const struct virtio_device_ops console_ops_template = {
 
 /* ---- building ---- */
 
-/* A socket file left by an earlier skiff (under seccomp it cannot remove
- * its own at exit): nobody answers on it, so replace it. One somebody
+/* A socket file left by an earlier skiff (one killed before its clean-up):
+ * nobody answers on it, so replace it. One somebody
  * listens on is in use: -EADDRINUSE. Anything else is left to bind(). */
 static int remove_stale_socket(const struct sockaddr_un *sa)
 {

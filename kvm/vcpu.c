@@ -8,6 +8,7 @@
  * delivers it to the guest. */
 
 #include "kvm/vcpu.h"
+#include "devices/thread-role.h"
 #include "kvm/x86/cpu-boot.h"
 #include "vmm/log.h"
 
@@ -370,6 +371,7 @@ static void *vcpu_thread(void *arg)
 	if (env->swkvm && env->swkvm->active && vcpu_watchdog_start(v) < 0)
 		log_warn("vcpu", "vCPU %u: no watchdog timer (%s); stuck hypercalls will hang", v->index,
 			 strerror(errno));
+	thread_role_enter(THREAD_ROLE_VCPU); /* after the watchdog: timer_create is set-up */
 	atomic_store(&v->thread_ready, true);
 
 	while (!atomic_load(env->stopping)) {

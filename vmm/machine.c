@@ -14,7 +14,7 @@
 #include "vmm/exit-status.h"
 #include "vmm/log.h"
 #include "vmm/machine-control.h"
-#include "vmm/seccomp.h"
+#include "vmm/sandbox.h"
 #include "vmm/terminal.h"
 
 #include <errno.h>
@@ -273,6 +273,9 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	m->control.listen_fd = -1;
 	vcpu_pause_init(&m->pause);
 	err[0] = 0;
+	/* Before the first thread: threads started while the machine is
+	 * built wait for the sandbox before they serve the guest. */
+	sandbox_plan(opts);
 
 	/* The kernel file is checked before anything else is set up. */
 	if ((ret = kernel_image_open(opts->kernel, &m->kernel, err, errlen)) < 0)
@@ -493,12 +496,10 @@ int machine_run(struct machine *m)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	if (m->opts->seccomp) {
-		char err[256];
-		if ((ret = seccomp_install(m->opts, err, sizeof(err))) < 0) {
-			log_error(NULL, "%s", err);
-			return EXIT_ERROR;
-		}
+	char err[256];
+	if ((ret = sandbox_lock_down(err, sizeof(err))) < 0) {
+		log_error(NULL, "%s", err);
+		return EXIT_ERROR;
 	}
 	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
 		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
@@ -512,6 +513,8 @@ int machine_run(struct machine *m)
 			break;
 		}
 	}
+	/* Every thread is started: the main thread's own filter can go on. */
+	thread_role_enter(THREAD_ROLE_MAIN);
 
 	machine_console_loop(m, sigfd, interactive);
 
@@ -552,6 +555,7 @@ int machine_run(struct machine *m)
 
 void machine_destroy(struct machine *m)
 {
+	sandbox_release(); /* threads still waiting for it can be joined */
 	if (m->control_open)
 		control_socket_close(&m->control); /* before the reactor goes */
 	m->control_open = false;

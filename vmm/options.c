@@ -62,6 +62,7 @@ enum opt_id {
 	OPT_API_SOCK,
 	OPT_DEBUG_EXIT_PORT,
 	OPT_SECCOMP,
+	OPT_SANDBOX,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -90,6 +91,7 @@ static const struct opt_def opt_defs[] = {
 	{ "api-sock",        0,   "PATH",  false, OPT_API_SOCK },
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
+	{ "sandbox",         0,   "MODE",  false, OPT_SANDBOX },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
 	{ "quiet",           'q', NULL,    true,  OPT_QUIET },
 	{ "help",            'h', NULL,    true,  OPT_HELP },
@@ -296,6 +298,14 @@ static int parse_swkvm(struct parser *p, const char *val)
 
 /* PORT: decimal, or hex with 0x. (No octal: "0244" meaning 164 would
  * surprise everyone.) */
+static int parse_on_off(struct parser *p, const char *option, const char *val, bool *out)
+{
+	if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+		return PERR(p, "--%s %s: must be 'on' or 'off'", option, val);
+	*out = strcmp(val, "on") == 0;
+	return 0;
+}
+
 static int parse_debug_exit_port(struct parser *p, const char *val)
 {
 	const char *digits = val;
@@ -556,11 +566,9 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 	case OPT_DEBUG_EXIT_PORT:
 		return parse_debug_exit_port(p, val);
 	case OPT_SECCOMP:
-		if (strcmp(val, "on") == 0 || strcmp(val, "off") == 0) {
-			o->seccomp = strcmp(val, "on") == 0;
-			return 0;
-		}
-		return PERR(p, "--seccomp %s: must be 'on' or 'off'", val);
+		return parse_on_off(p, "seccomp", val, &o->seccomp);
+	case OPT_SANDBOX:
+		return parse_on_off(p, "sandbox", val, &o->sandbox);
 	case OPT_VERBOSE:
 		if (o->quiet)
 			return PERR(p, "--verbose and --quiet can't be used together");
@@ -656,6 +664,7 @@ void options_defaults(struct options *o)
 	o->console = CONSOLE_SERIAL;
 	o->swkvm = SWKVM_AUTO;
 	o->seccomp = true;
+	o->sandbox = true;
 	o->debug_exit_port = OPTIONS_DEFAULT_DEBUG_EXIT;
 }
 
@@ -834,8 +843,11 @@ void options_usage(FILE *f)
 "                           replaced, one a running skiff listens on is refused\n"
 "  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"
 "                           (default 0xf4; 0 = no debug-exit device)\n"
-"  --seccomp on|off         confine skiff to the system calls it needs while\n"
-"                           the guest runs (default on)\n"
+"  --seccomp on|off         confine every thread to the system calls its role\n"
+"                           needs while the guest runs (default on)\n"
+"  --sandbox on|off         off: no seccomp and no Landlock, for debugging\n"
+"                           (default on: the file system is closed to skiff\n"
+"                           once the machine is built)\n"
 "  -v, --verbose            more messages; repeat for even more\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               show this help and exit\n"

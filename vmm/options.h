@@ -72,6 +72,7 @@ struct options {
 	char *api_sock;         /* --api-sock, or NULL */
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
 	bool seccomp;           /* --seccomp on (default) / off */
+	bool sandbox;           /* --sandbox on (default: seccomp and Landlock) / off (neither) */
 	unsigned verbose;       /* number of -v */
 	bool quiet;             /* -q; never together with -v */
 };

@@ -1,5 +1,6 @@
 /* The reactor thread. See reactor.h. */
 #include "vmm/reactor.h"
+#include "devices/thread-role.h"
 #include "vmm/log.h"
 
 #include <errno.h>
@@ -208,6 +209,7 @@ static void *reactor_thread(void *arg)
 	bool stopping;
 
 	pthread_setname_np(pthread_self(), "reactor");
+	thread_role_enter(THREAD_ROLE_REACTOR);
 	for (;;) {
 		bool more = reactor_pending(r, &stopping);
 		if (stopping)

@@ -1,117 +1,211 @@
-/* The seccomp filter, built with libseccomp. See seccomp.h. */
+/* One seccomp filter from a policy, with libseccomp. See seccomp.h. */
 #include "vmm/seccomp.h"
-#include "vmm/exit-status.h"
 #include "vmm/log.h"
-#include "devices/device-types.h"
-#include "vmm/terminal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <seccomp.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/mman.h>
 
-/* Everything skiff does after start-up, found with strace over boots of
- * Linux and the test guest with every device, plus the C library's own
- * needs for threads and malloc. */
-static const char *const allowed[] = {
-	/* vCPUs, devices, the reactor, the console */
-	"ioctl", "read", "write", "readv", "writev", "close", "poll", "ppoll", "epoll_wait", "epoll_pwait",
-	"epoll_ctl", "eventfd2", "getrandom",
-	/* threads, signals, timers */
-	"clone", "clone3", "set_robust_list", "rseq", "prctl", "futex", "exit", "exit_group", "gettid", "getpid",
-	"tgkill", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "restart_syscall",
-	"timer_create", "timer_settime", "timer_delete", "timerfd_create", "timerfd_settime", "clock_gettime", "clock_nanosleep", "nanosleep",
-	"sched_yield", "sched_getaffinity", "prlimit64",
-	/* memory */
-	"mmap", "munmap", "mprotect", "madvise", "brk", "mremap",
-	/* disk images (devices/block-backend.c): io_uring, or the worker pool */
-	"io_uring_enter", "preadv", "pwritev", "pread64", "pwrite64", "fdatasync", "fallocate",
-	/* the control socket (--api-sock): clients, and removing the socket file at exit */
-	"accept4", "recvfrom", "sendto", "unlink",
-	/* glibc's qsort() (virtio-balloon's PFN batches) asks for the RAM size */
-	"sysinfo",
-	/* stdio's checks on stdout/stderr */
-	"fstat", "newfstatat", "lseek",
-};
+/* Calls this file filters by their arguments: a policy cannot name them. */
+static const char *const argument_filtered[] = {"ioctl", "clone", "clone3", "mmap", "mprotect", "open", "openat"};
 
-/* Calls that fail with EACCES rather than stop skiff (see below). */
-static const char *const fail_quietly[] = {"open", "openat", "unlink", "unlinkat"};
+/* The flags that make an open more than a read. */
+static const unsigned long open_write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE};
 
-/* A blocked call is a skiff bug, not a guest's doing: say which call,
- * leave the terminal usable, and stop. Async-signal-safe only. */
-static void seccomp_sigsys(int sig, siginfo_t *info, void *uctx)
+void seccomp_policy_init(struct seccomp_policy *p)
 {
-	char msg[128];
-	(void)sig;
-	(void)uctx;
-	int n = snprintf(msg, sizeof(msg), "\r\nskiff: seccomp blocked system call %d; this is a skiff bug (--seccomp off)\r\n",
-			 info->si_syscall);
-	terminal_restore();
-	if (n > 0)
-		(void)!write(STDERR_FILENO, msg, n);
-	_exit(EXIT_VCPU_ERROR);
+	memset(p, 0, sizeof(*p));
 }
 
-static int allow(scmp_filter_ctx ctx, const char *name, char *err, size_t errlen)
+static bool is_argument_filtered(const char *name)
 {
-	int nr = seccomp_syscall_resolve_name(name);
-	int ret;
+	for (size_t i = 0; i < sizeof(argument_filtered) / sizeof(argument_filtered[0]); i++)
+		if (strcmp(name, argument_filtered[i]) == 0)
+			return true;
+	return false;
+}
 
-	if (nr == __NR_SCMP_ERROR)
-		return 0; /* not a system call on this architecture */
-	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	if (ret < 0)
-		err_printf(err, errlen, "seccomp: cannot allow %s: %s", name, strerror(-ret));
+static bool in_allow(const struct seccomp_policy *p, int nr)
+{
+	for (unsigned i = 0; i < p->nr_allow; i++)
+		if (p->allow[i] == nr)
+			return true;
+	return false;
+}
+
+static const int *in_fail(const struct seccomp_policy *p, int nr)
+{
+	for (unsigned i = 0; i < p->nr_fail; i++)
+		if (p->fail[i].nr == nr)
+			return &p->fail[i].errnum;
+	return NULL;
+}
+
+/* The call's number, 0 to skip it (not on this architecture), or <0 with
+ * err set when a policy may not name it. */
+static int resolve(const char *name, const char *what, char *err, size_t errlen)
+{
+	if (is_argument_filtered(name)) {
+		err_printf(err, errlen, "seccomp: %s is filtered by its arguments and cannot be %s by name", name,
+			   what);
+		return -EINVAL;
+	}
+	int nr = seccomp_syscall_resolve_name(name);
+	return nr == __NR_SCMP_ERROR ? 0 : nr + 1;
+}
+
+int seccomp_policy_allow(struct seccomp_policy *p, const char *name, char *err, size_t errlen)
+{
+	if (strcmp(name, "open") == 0 || strcmp(name, "openat") == 0) {
+		p->read_only_opens = true;
+		return 0;
+	}
+	int nr = resolve(name, "allowed", err, errlen);
+	if (nr <= 0)
+		return nr;
+	nr--;
+	if (in_fail(p, nr)) {
+		err_printf(err, errlen, "seccomp: %s cannot both be allowed and fail quietly", name);
+		return -EEXIST;
+	}
+	if (in_allow(p, nr))
+		return 0;
+	if (p->nr_allow == SECCOMP_POLICY_MAX_CALLS) {
+		err_printf(err, errlen, "seccomp: too many allowed calls (%s)", name);
+		return -ENOSPC;
+	}
+	p->allow[p->nr_allow++] = nr;
+	return 0;
+}
+
+int seccomp_policy_fail(struct seccomp_policy *p, const char *name, int errnum, char *err, size_t errlen)
+{
+	int nr = resolve(name, "failed", err, errlen);
+	if (nr <= 0)
+		return nr;
+	nr--;
+	const int *had = in_fail(p, nr);
+	if (in_allow(p, nr) || (had && *had != errnum)) {
+		err_printf(err, errlen, "seccomp: %s cannot both fail quietly and be allowed or fail otherwise", name);
+		return -EEXIST;
+	}
+	if (had)
+		return 0;
+	if (p->nr_fail == sizeof(p->fail) / sizeof(p->fail[0])) {
+		err_printf(err, errlen, "seccomp: too many quietly failing calls (%s)", name);
+		return -ENOSPC;
+	}
+	p->fail[p->nr_fail].nr = nr;
+	p->fail[p->nr_fail++].errnum = errnum;
+	return 0;
+}
+
+int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, bool tty_only, char *err,
+			       size_t errlen)
+{
+	request &= 0xffffffffUL;
+	for (unsigned i = 0; i < p->nr_ioctls; i++)
+		if (p->ioctls[i].request == request) {
+			/* Allowed on every fd wins over on the terminal only. */
+			p->ioctls[i].tty_only = p->ioctls[i].tty_only && tty_only;
+			return 0;
+		}
+	if (p->nr_ioctls == SECCOMP_POLICY_MAX_IOCTLS) {
+		err_printf(err, errlen, "seccomp: too many ioctl requests (%#lx)", request);
+		return -ENOSPC;
+	}
+	p->ioctls[p->nr_ioctls].request = request;
+	p->ioctls[p->nr_ioctls++].tty_only = tty_only;
+	return 0;
+}
+
+/* ---- building ---- */
+
+static int add_ioctl_rules(scmp_filter_ctx ctx, const struct seccomp_policy *p)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < p->nr_ioctls && ret == 0; i++) {
+		/* The kernel reads the request as 32 bits: compare those. */
+		struct scmp_arg_cmp request = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, p->ioctls[i].request);
+		if (p->ioctls[i].tty_only)
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_LE, 2), request);
+		else
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, request);
+	}
 	return ret;
 }
 
-int seccomp_install(const struct options *opts, char *err, size_t errlen)
+/* Writing opens fail quietly; reading ones too, or are allowed. The two
+ * sets of rules never overlap: one rule per write flag, and an ALLOW only
+ * when none of them is set (libseccomp would let an unconditional rule
+ * override conditional ones). */
+static int add_open_rules(scmp_filter_ctx ctx, int nr, bool read_only_allowed)
 {
-	/* Let the C library do its lazy file reads now: the first gmtime_r()
-	 * (the CMOS clock) reads /etc/localtime. */
-	tzset();
+	unsigned long any_write = 0;
+	int ret = 0;
 
-	struct sigaction sa = { .sa_sigaction = seccomp_sigsys, .sa_flags = SA_SIGINFO };
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0) {
-		err_printf(err, errlen, "seccomp: cannot handle SIGSYS: %s", strerror(errno));
-		return -errno;
+	if (!read_only_allowed)
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
+	unsigned flags_arg = nr == SCMP_SYS(openat) ? 2 : 1;
+	for (size_t i = 0; i < sizeof(open_write_flags) / sizeof(open_write_flags[0]) && ret == 0; i++) {
+		unsigned long f = open_write_flags[i];
+		struct scmp_arg_cmp has_flag = {flags_arg, SCMP_CMP_MASKED_EQ, f, f};
+		any_write |= f;
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 1, has_flag);
 	}
+	struct scmp_arg_cmp reads_only = {flags_arg, SCMP_CMP_MASKED_EQ, any_write, 0};
+	return ret ? ret : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, reads_only);
+}
 
+static int add_rules(scmp_filter_ctx ctx, const struct seccomp_policy *p)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < p->nr_allow && ret == 0; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, p->allow[i], 0);
+	for (unsigned i = 0; i < p->nr_fail && ret == 0; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(p->fail[i].errnum), p->fail[i].nr, 0);
+	if (ret == 0)
+		ret = add_ioctl_rules(ctx, p);
+	if (ret == 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (ret == 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (ret == 0 && p->threads)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	if (ret == 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (ret == 0)
+		ret = add_open_rules(ctx, SCMP_SYS(openat), p->read_only_opens);
+	if (ret == 0)
+		ret = add_open_rules(ctx, SCMP_SYS(open), p->read_only_opens);
+	return ret;
+}
+
+int seccomp_policy_load(const struct seccomp_policy *p, bool all_threads, char *err, size_t errlen)
+{
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx) {
 		err_printf(err, errlen, "seccomp: cannot create a filter");
 		return -ENOMEM;
 	}
-	int ret = 0;
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && ret == 0; i++)
-		ret = allow(ctx, allowed[i], err, errlen);
-	/* What the devices asked for need (e.g. backend=user's sockets). */
-	for (unsigned d = 0; d < opts->nr_devices && ret == 0; d++) {
-		const struct device_spec *spec = &opts->devices[d];
-		const char *const *extra = spec->type->syscalls ? spec->type->syscalls(spec->config.bytes) : NULL;
-
-		for (; extra && *extra && ret == 0; extra++)
-			ret = allow(ctx, *extra, err, errlen);
-	}
-	/* Opening files fails quietly (EACCES) instead of trapping: glibc's
-	 * malloc reads /proc/sys/vm/overcommit_memory the first time it
-	 * trims a thread's heap (e.g. after a disk's I/O threads freed
-	 * buffers), at a moment nobody can predict, and copes without it.
-	 * skiff itself opens every file before the filter goes on. Removing
-	 * files fails the same way: a console's socket stays behind at exit
-	 * and the next skiff replaces it (devices/virtio-console.c). */
-	for (size_t i = 0; i < sizeof(fail_quietly) / sizeof(fail_quietly[0]) && ret == 0; i++) {
-		int nr = seccomp_syscall_resolve_name(fail_quietly[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue;
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
-		if (ret < 0)
-			err_printf(err, errlen, "seccomp: cannot add a rule for %s: %s", fail_quietly[i], strerror(-ret));
-	}
+	/* A binary tree of system call numbers instead of a list: every call
+	 * skiff makes (KVM_RUN, each eventfd write) walks the filters. Older
+	 * libseccomp keeps the list. */
+#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#endif
+	int ret = add_rules(ctx, p);
+	if (ret < 0)
+		err_printf(err, errlen, "seccomp: cannot add a rule: %s", strerror(-ret));
+	if (ret == 0 && all_threads && (ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
+		err_printf(err, errlen, "seccomp: cannot ask for every thread (TSYNC): %s", strerror(-ret));
 	if (ret == 0 && (ret = seccomp_load(ctx)) < 0)
 		err_printf(err, errlen, "seccomp: cannot load the filter: %s", strerror(-ret));
 	seccomp_release(ctx);

@@ -1,18 +1,59 @@
-/* skiff's seccomp filter: once the machine is built, skiff needs only a
- * small set of system calls (KVM ioctls, reads and writes on descriptors
- * it already holds, memory management, threads, timers). A guest that
- * found a bug in a device model should find nothing more there: no new
- * files, no programs, no sockets -- unless a device asks for them
- * (device_type.syscalls: backend=user's libslirp opens sockets). */
+/* Building and loading one seccomp filter with libseccomp, from a policy
+ * that gives every system call exactly one fate: allowed, failing with an
+ * errno, allowed only with certain arguments, or (everything else) stopped
+ * with SIGSYS. libseccomp itself would take two rules for one call and
+ * silently let the ALLOW win; a policy refuses the second rule instead.
+ *
+ * Some calls are always filtered by their arguments and cannot be named:
+ * ioctl (only the requests the policy lists), clone (threads only; clone3,
+ * whose flags a filter cannot read, fails with ENOSYS and the C library
+ * falls back to clone), mmap and mprotect (never PROT_EXEC), and open and
+ * openat (writing always fails quietly with EACCES; reading too, unless
+ * the policy allows "openat", which then means read-only opens).
+ *
+ * Which policy each of skiff's threads gets is vmm/sandbox.c's business. */
 #ifndef SKIFF_SECCOMP_H
 #define SKIFF_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/options.h"
+#define SECCOMP_POLICY_MAX_CALLS  128
+#define SECCOMP_POLICY_MAX_IOCTLS 64
 
-/* Install the filter in this thread (threads created later inherit it),
- * with what opts's devices need on top. 0, or <0 with one line in err. */
-int seccomp_install(const struct options *opts, char *err, size_t errlen);
+struct seccomp_policy {
+	int allow[SECCOMP_POLICY_MAX_CALLS]; /* system call numbers */
+	unsigned nr_allow;
+	struct {
+		int nr, errnum;
+	} fail[16];
+	unsigned nr_fail;
+	struct {
+		unsigned long request;
+		bool tty_only; /* only on fds 0-2 (the terminal) */
+	} ioctls[SECCOMP_POLICY_MAX_IOCTLS];
+	unsigned nr_ioctls;
+	bool threads;         /* clone with CLONE_THREAD (pthread_create) */
+	bool read_only_opens; /* open/openat for reading */
+};
+
+void seccomp_policy_init(struct seccomp_policy *p);
+/* Allow a call by name ("openat": read-only opens). Names this
+ * architecture lacks are ignored. 0, or -EEXIST/-EINVAL/-ENOSPC with one
+ * line in err when the call already has another fate or is one only
+ * allowed by its arguments. */
+int seccomp_policy_allow(struct seccomp_policy *p, const char *name, char *err, size_t errlen);
+/* Make a call fail with errnum instead of stopping skiff; same errors. */
+int seccomp_policy_fail(struct seccomp_policy *p, const char *name, int errnum, char *err, size_t errlen);
+/* Allow ioctl with this request number (its low 32 bits, as the kernel
+ * reads it). 0 or -ENOSPC. */
+int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, bool tty_only, char *err,
+			       size_t errlen);
+
+/* Build the filter (default action: SIGSYS) and load it in this thread,
+ * or with all_threads in every thread of the process at once (TSYNC;
+ * their filters must all be ancestors of this thread's). Sets
+ * no_new_privs. 0, or <0 with one line in err. */
+int seccomp_policy_load(const struct seccomp_policy *p, bool all_threads, char *err, size_t errlen);
 
 #endif

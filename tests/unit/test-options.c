@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,18 +79,35 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(o.verbose, 0);
 	ck_assert(!o.quiet);
 	ck_assert(o.seccomp);
+	ck_assert(o.sandbox);
 }
 END_TEST
 
-START_TEST(test_seccomp)
+/* The on|off switches: --seccomp, and --sandbox (off wins over --seccomp
+ * in the machine). Both spellings, --NAME VALUE and --NAME=VALUE. */
+START_TEST(test_on_off_switches)
 {
-	ck_assert_int_eq(parse("run", "--kernel", "k", "--seccomp", "off"), OPTIONS_RUN);
-	ck_assert(!o.seccomp);
-	options_free(&o);
-	ck_assert_int_eq(parse("run", "--kernel", "k", "--seccomp", "on"), OPTIONS_RUN);
-	ck_assert(o.seccomp);
-	options_free(&o);
-	ck_parse_error("skiff: --seccomp maybe: must be 'on' or 'off'", "run", "--kernel", "k", "--seccomp", "maybe");
+	static const struct {
+		char *off, *on, *bad; /* parse() takes argv strings */
+		const char *error;
+		size_t field;
+	} sw[] = {
+		{"--seccomp=off", "--seccomp", "--seccomp=maybe", "skiff: --seccomp maybe: must be 'on' or 'off'",
+		 offsetof(struct options, seccomp)},
+		{"--sandbox=off", "--sandbox", "--sandbox=1", "skiff: --sandbox 1: must be 'on' or 'off'",
+		 offsetof(struct options, sandbox)},
+	};
+	const struct options *po = &o;
+
+	for (unsigned i = 0; i < sizeof(sw) / sizeof(sw[0]); i++) {
+		ck_assert_int_eq(parse("run", "--kernel", "k", sw[i].off), OPTIONS_RUN);
+		ck_assert(!*(const bool *)((const char *)po + sw[i].field));
+		options_free(&o);
+		ck_assert_int_eq(parse("run", "--kernel", "k", sw[i].on, "on"), OPTIONS_RUN);
+		ck_assert(*(const bool *)((const char *)po + sw[i].field));
+		options_free(&o);
+		ck_parse_error(sw[i].error, "run", "--kernel", "k", sw[i].bad);
+	}
 }
 END_TEST
 
@@ -1062,7 +1080,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_cpus_negative);
 	tcase_add_test(bad, test_console_bad);
 	tcase_add_test(bad, test_swkvm_bad);
-	tcase_add_test(bad, test_seccomp);
+	tcase_add_test(bad, test_on_off_switches);
 	tcase_add_test(bad, test_debug_exit_port_bad);
 	tcase_add_test(bad, test_empty_file_name);
 	tcase_add_test(bad, test_device_unknown_type);
