@@ -15,11 +15,12 @@
  * device in DEVICE_NEEDS_RESET (the driver broke the protocol); the ring
  * engine already rejects everything malformed below that.
  *
- * The device ID is NOT an assigned virtio ID: a guest driver matching it
- * would be some other device's. So the example is compiled and tested in
- * `make check` (tests/unit/test-example-echo.c) but kept out of the
- * device-type table (devices/device-types.c): skiff never shows it to a
- * guest. A real new type first gets an ID reserved by the VIRTIO TC.
+ * The device ID is NOT an assigned virtio ID (one day it may be another
+ * type's, and a guest would bind that driver), so the example is built
+ * and tested in `make check` (tests/unit/test-example-echo.c) but kept
+ * out of the device-type table (devices/device-types.c): skiff never
+ * shows it to a guest. A real new type first gets an ID reserved by the
+ * VIRTIO TC.
  */
 #ifndef SKIFF_VIRTIO_ECHO_H
 #define SKIFF_VIRTIO_ECHO_H
