@@ -36,7 +36,7 @@
  * clean reboot), and reboot at once on panic (pvpanic tells skiff first). */
 static const char default_cmdline[] = "console=ttyS0 reboot=k panic=-1";
 /* With --console virtio the kernel's console is the virtio one (hvc0);
- * early messages need earlycon or console=ttyS0 too (README). */
+ * early messages need earlycon or console=ttyS0 too (docs/devices.md). */
 static const char default_cmdline_hvc[] = "console=hvc0 reboot=k panic=-1";
 
 static int64_t monotonic_ns(void)

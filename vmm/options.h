@@ -1,12 +1,15 @@
 /* skiff's command line: `skiff run [OPTIONS]`, `skiff --help`,
  * `skiff --version`, `skiff run --help`.
  *
- * The parser is pure: it reads argv and the host limits the caller passes
- * in, touches no files and prints nothing, so the unit tests can call it
- * over and over. Errors come back as one line in a caller-supplied buffer
- * ("skiff: --cpus 0: must be between 1 and 64"); the caller prints it to
- * stderr and exits with EXIT_ERROR. File checks are separate
- * (options_check_files()) because they look at the file system. */
+ * The parser reads argv and the host limits the caller passes in, prints
+ * nothing and keeps no global state, so the unit tests can call it over
+ * and over. It opens no files, but device types' check hooks may look at
+ * the file system (device_check_disk_path() stats a disk's path=, so a
+ * missing image is refused with the option that named it). Errors come
+ * back as one line in a caller-supplied buffer ("skiff: --cpus 0: must
+ * be between 1 and 64"); the caller prints it to stderr and exits with
+ * EXIT_ERROR. The kernel, initrd and --dump-dtb files are checked
+ * separately (options_check_files()). */
 #ifndef SKIFF_OPTIONS_H
 #define SKIFF_OPTIONS_H
 

@@ -14,8 +14,11 @@
  *    eventfd (virtio_device_kick): device code never runs on a vCPU.
  *  - the reactor thread (vmm/reactor.c, "reactor"): every kick eventfd
  *    (signalled by KVM's ioeventfd or by a vCPU), device timers, and any
- *    fd a device registers (TAP, io_uring completions, sockets). Each
- *    handler gets a budget per wake-up.
+ *    fd a device registers (TAP, sockets, the slirp hand-over eventfd).
+ *    Each handler gets a budget per wake-up.
+ *  - the block backend's reaper thread (devices/block-backend.c): reads
+ *    io_uring completions and completes the requests; without io_uring,
+ *    its worker threads do the I/O and complete them.
  *  - per-device I/O threads, where a device needs one (blocking file
  *    I/O): created and joined by the device; they finish requests with
  *    virtio_request_complete(). virtio-net's backend=user runs libslirp's

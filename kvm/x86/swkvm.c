@@ -1,5 +1,5 @@
 /* Software-KVM host workarounds. Read swkvm.h first: it says what each
- * piece is for. Measurements behind them are in ../shared/PLATFORM.md. */
+ * piece is for. The measurements behind them are in docs/software-kvm.md. */
 #include "kvm/x86/swkvm.h"
 #include "kvm/x86/insn-emul.h"
 #include "vmm/log.h"

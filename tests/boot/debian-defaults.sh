@@ -6,8 +6,8 @@
 # archive appended to it, holding /etc/skiff.test, so the kernel command
 # line stays skiff's default. 60 execs, and the extended-state canary with
 # 4 x 25 iterations: under the Debian kernel an iteration takes ~2 s here
-# (its 250 Hz timer tick is emulated ring-0 work; see README), so the
-# 10,000 context switches the small kernel's tests run would take hours.
+# (its 250 Hz timer tick is emulated ring-0 work; see docs/software-kvm.md),
+# so the 10,000 context switches the small kernel's tests run would take hours.
 . "$(dirname "$0")/lib.sh"
 require_kvm
 require_file "$DEBIAN_BZIMAGE"

@@ -16,8 +16,8 @@
 # its loopback exists), so no traffic leaves it, and a mount namespace
 # where /etc/resolv.conf names the test's own DNS server.
 # On software-KVM hosts this kernel takes ~10 minutes to reach /init, its
-# 14 module loads a few seconds each, as is every exec in its user space (README,
-# "Software-KVM hosts"), hence the long limit. virtio_rng is proven on the
+# 14 module loads a few seconds each, as is every exec in its user space (docs/software-kvm.md,
+# "What to expect"), hence the long limit. virtio_rng is proven on the
 # small kernel (every transport) and is left out here to save a load.
 . "$(dirname "$0")/lib.sh"
 require_kvm

@@ -3,7 +3,8 @@
 # entry, the ring-0 -> ring-3 -> ring-0 round trip, PCI and virtio-mmio
 # enumeration, the exception path, and virtio-rng on each transport.
 # The guest ends through debug-exit: status 1 = all passed, 33+ = some
-# failed (0x10 + failures), 193+2*vector = unexpected exception (README).
+# failed (0x10 + failures), 193+2*vector = unexpected exception
+# (guest-images/test-guest/README).
 . "$(dirname "$0")/lib.sh"
 require_kvm
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
