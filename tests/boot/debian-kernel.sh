@@ -60,6 +60,9 @@ boot_start 2cpu 3000 --kernel "$DEBIAN_VMLINUX" --initrd "$SKIFF_CACHE/initramfs
 	--device "scsi,path=$work/scsi.img,serial=fs-scsi0" \
 	--device "net,backend=user,$NETUSER_HOSTFWD"
 wait_for 'skiff-ready: netuser' 3000 && netuser_host_connect "$work"
+# The sandbox (docs/sandbox.md) with disk I/O threads, slirp, the reactor
+# and two vCPUs all running: every one confined.
+check "every skiff thread has its seccomp filter and no_new_privs" threads_confined "$skiff_pid"
 boot_wait
 grep -a 'skiff-guest: \(loaded modules\|blk\|scsi\|dhcp\|dns\|net-stream\|from the host\|through hostfwd\)' "$log" | tr -d '\r' | sed 's/^/  | /'
 
@@ -77,5 +80,6 @@ disk_check_fs blk "$work/blk-mmio.img" fs-blk-mmio "$sha_blk_mmio"
 check "fs-scsi0: sdX at target 0 LUN 0, 32 MiB" log_has 'skiff-guest: scsi fs-scsi0 (sd[a-z]*) hctl [0-9]*:0:0:0 sectors 65536'
 disk_check_fs scsi "$work/scsi.img" fs-scsi0 "$sha_scsi"
 netuser_checks "$work"
+check "Landlock on (no warning that it is missing)" log_lacks 'no file-system sandbox'
 check "exit status 0" status_is 0
 finish

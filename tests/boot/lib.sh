@@ -132,6 +132,19 @@ expect_checks() {
 }
 status_is() { [ "$status" = "$1" ]; }
 
+# threads_confined PID: every thread of a running skiff has its seccomp
+# filter (Seccomp: 2) and no_new_privs, as /proc shows them from outside.
+threads_confined() {
+	local f n=0 bad=0
+	for f in /proc/"$1"/task/*/status; do
+		n=$((n + 1))
+		grep -q '^Seccomp:[[:space:]]*2$' "$f" && grep -q '^NoNewPrivs:[[:space:]]*1$' "$f" ||
+			{ bad=$((bad + 1)); grep -H '^Name:\|^Seccomp:\|^NoNewPrivs:' "$f" | sed 's/^/  | /'; }
+	done
+	echo "  ($n threads, $bad unconfined)"
+	[ "$n" -gt 1 ] && [ "$bad" = 0 ]
+}
+
 # refused EXPECTED-TEXT COMMAND...: COMMAND (a skiff run) is refused
 # before any guest starts: exit status 2 and one line, saying
 # EXPECTED-TEXT. skiff's info line naming the KVM it found may come first
