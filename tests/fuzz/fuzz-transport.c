@@ -380,16 +380,26 @@ static void device_event(struct world *w, const struct ft_step *s)
 	case FT_HOLDER: {
 		struct holder *h = &w->holder;
 
+		struct virtio_request req;
+		bool from_thread = false;
+
 		pthread_mutex_lock(&dev->lock);
 		if (h->nheld) {
 			unsigned k = s->off % h->nheld;
 
-			if (s->sel & 1)
+			if (s->sel & 1) {
 				holder_complete_group(h, k, s->value);
-			else
+			} else if (s->sel & 2) {
+				req = h->held[k].req; /* a device thread's: completed without dev->lock */
+				holder_forget(h, k);
+				from_thread = true;
+			} else {
 				holder_complete_one(h, k, s->value);
+			}
 		}
 		pthread_mutex_unlock(&dev->lock);
+		if (from_thread)
+			virtio_request_complete(&req, holder_fill(&req, s->value));
 		break;
 	}
 	case FT_BALLOON:

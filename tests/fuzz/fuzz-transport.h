@@ -37,7 +37,8 @@ enum ft_op {
 	FT_OP_READ,       /* register read, the same */
 	FT_OP_KICK,       /* the driver notifies queue `value` (what an ioeventfd would do) */
 	FT_OP_DEVICE,     /* the device acts: holder completes held[off] (sel bit 0: with its
-			     batch) writing `value` bytes; balloon asks for stats (sel bit 0: sets
+			     batch; bit 1: from a thread, without dev->lock) writing `value`
+			     bytes; balloon asks for stats (sel bit 0: sets
 			     the target to `value` pages); rng: `value` microseconds pass */
 	FT_OP_POKE,       /* the driver writes 4 bytes `value` at offset `off` of region sel & 1 */
 	FT_OP_PCI_CONFIG, /* PCI config space write at `off` (sel bit 4: from the MSI-X capability) */

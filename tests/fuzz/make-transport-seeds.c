@@ -172,10 +172,13 @@ static void add(unsigned n, uint32_t len, bool in)
 		fprintf(stderr, "vqd_add of %u+%u failed\n", n, in);
 }
 
-/* The device's move: complete held request k (sel bit 0: with its batch). */
-static void complete(uint16_t k, bool batch, uint32_t written)
+/* The device's move: complete held request k, under dev->lock (ALONE),
+ * with the rest of its batch (BATCH) or from a device thread (THREAD). */
+enum { ALONE, BATCH, THREAD };
+
+static void complete(uint16_t k, uint8_t how, uint32_t written)
 {
-	step(FT_OP_DEVICE, batch, k, written);
+	step(FT_OP_DEVICE, how == BATCH ? 1 : how == THREAD ? 2 : 0, k, written);
 }
 
 /* A one-slot packed ring's descriptor, written by the driver after the
@@ -205,10 +208,10 @@ static void held_across_ready(enum ft_device dev, unsigned queue, uint64_t dev_f
 	mmio(VIRTIO_MMIO_QUEUE_NUM, 1);
 	mmio(VIRTIO_MMIO_QUEUE_DESC_LOW, TAIL);
 	mmio(VIRTIO_MMIO_QUEUE_READY, 1);
-	complete(0, false, 0); /* balloon: the stats request */
+	complete(0, ALONE, 0); /* balloon: the stats request */
 	poke_tail_desc(dev != FT_BALLOON);
 	kick(queue);
-	complete(0, false, 64);
+	complete(0, ALONE, 64);
 }
 
 /* MMIO v1: two requests held on a split queue of 16, PFN=0, the queue
@@ -231,11 +234,11 @@ static void held_across_pfn(void)
 	mmio(VIRTIO_MMIO_QUEUE_PFN, 0);
 	mmio(VIRTIO_MMIO_QUEUE_NUM, 4);
 	mmio(VIRTIO_MMIO_QUEUE_PFN, RING_OFF / 4096);
-	complete(1, false, 64);
-	complete(0, true, 64);
+	complete(1, THREAD, 64);
+	complete(0, BATCH, 64);
 	kick(0);
-	complete(0, true, 64);
-	complete(0, false, 8);
+	complete(0, BATCH, 64);
+	complete(0, ALONE, 8);
 }
 
 /* Transitional PCI: a packed ring negotiated through the modern
@@ -255,10 +258,10 @@ static void held_across_legacy_pfn(void)
 	common(VIRTIO_PCI_COMMON_Q_SIZE, 1, 1);
 	common(VIRTIO_PCI_COMMON_Q_DESCLO, 2, TAIL);
 	common(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 1);
-	complete(0, false, 0);
+	complete(0, THREAD, 0);
 	poke_tail_desc(true);
 	kick(0);
-	complete(0, false, 64);
+	complete(0, THREAD, 64);
 }
 
 /* Modern PCI with MSI-X on: split traffic, batches, a reset in flight. */
@@ -280,8 +283,8 @@ static void modern_msix(void)
 	pci_queue(0, 8, q.desc_gpa, q.avail_gpa, q.used_gpa);
 	common(VIRTIO_PCI_COMMON_STATUS, 0, S_ACK | S_DRV | S_FOK | S_OK);
 	step(FT_OP_WRITE, FT_SEL(1, 3), 0, 0); /* notify queue 0 */
-	complete(1, true, 32);
-	complete(0, false, 64);
+	complete(1, BATCH, 32);
+	complete(0, ALONE, 64);
 	kick(0);
 	step(FT_OP_READ, FT_SEL(0, 1), 0, 0);  /* ISR */
 	common(VIRTIO_PCI_COMMON_STATUS, 0, 0); /* reset with requests held */
