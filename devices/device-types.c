@@ -70,6 +70,15 @@ void device_types_help(FILE *f)
 	}
 }
 
+void device_config_free(const struct device_type *t, void *config)
+{
+	if (!t)
+		return;
+	if (t->free_config)
+		t->free_config(config);
+	memset(config, 0, t->config_size);
+}
+
 bool device_parse_positive(const char *value, uint64_t *out)
 {
 	uint64_t n = 0;

@@ -73,6 +73,11 @@ struct device_type {
 	 * transport=. 1 = merged into prev_config (no new device), 0 = a
 	 * device of its own, -EINVAL with the reason in err. */
 	int (*join)(void *prev_config, void *config, bool transport_given, char *err, size_t errlen);
+	/* Optional: free what the key parsers allocated inside config (paths,
+	 * port lists); the config owns it from the parse on. Called through
+	 * device_config_free(). What join() moved into prev_config belongs to
+	 * prev_config: the merged line's config is then not freed. */
+	void (*free_config)(void *config);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */
@@ -90,6 +95,10 @@ void device_types_names(char *buf, size_t len);
 void device_type_key_names(const struct device_type *t, char *buf, size_t len);
 /* Print every type and its keys (for `--device help`). */
 void device_types_help(FILE *f);
+
+/* Free what config owns (t->free_config) and clear it to the defaults
+ * (all zero), so a second call frees nothing. */
+void device_config_free(const struct device_type *t, void *config);
 
 /* For key parsers: a positive whole decimal number. */
 bool device_parse_positive(const char *value, uint64_t *out);

@@ -397,6 +397,13 @@ static int parse_path(void *config, const char *value, char *err, size_t errlen)
 	return c->path ? 0 : -ENOMEM;
 }
 
+static void blk_free_config(void *config)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	free(c->path);
+}
+
 static int parse_readonly(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
@@ -518,6 +525,7 @@ const struct device_type virtio_blk_type = {
 	.config_size = sizeof(struct virtio_blk_config_opts),
 	.state_size = sizeof(struct virtio_blk),
 	.check = blk_check,
+	.free_config = blk_free_config,
 	.create = blk_create,
 	.destroy = blk_destroy,
 };

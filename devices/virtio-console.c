@@ -664,6 +664,16 @@ static const struct device_key console_keys[] = {
 	{NULL},
 };
 
+static void console_free_config(void *config)
+{
+	struct virtio_console_config_opts *c = config;
+
+	for (unsigned i = 0; i < c->nports; i++) {
+		free(c->ports[i]->path);
+		free(c->ports[i]);
+	}
+}
+
 static int console_check(const void *config, char *err, size_t errlen)
 {
 	const struct virtio_console_config_opts *c = config;
@@ -711,6 +721,7 @@ const struct device_type virtio_console_type = {
 	.config_size = sizeof(struct virtio_console_config_opts),
 	.state_size = sizeof(struct virtio_console),
 	.check = console_check,
+	.free_config = console_free_config,
 	.create = console_create,
 	.destroy = console_destroy,
 	.set_stop = console_set_stop,

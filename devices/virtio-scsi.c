@@ -728,6 +728,25 @@ static int scsi_join(void *prev_config, void *config, bool transport_given, char
 	return add_disk(prev, &c->disk, err, errlen) < 0 ? -EINVAL : 1;
 }
 
+static void disk_opts_free(struct virtio_scsi_disk_opts *d)
+{
+	free(d->path);
+	free(d->serial);
+}
+
+/* A controller line's own disk is also disks[0] once it joined. */
+static void scsi_free_config(void *config)
+{
+	struct virtio_scsi_config_opts *c = config;
+	bool own_disk_listed = c->nr_disks && c->disks[0].path == c->disk.path;
+
+	for (unsigned i = 0; i < c->nr_disks; i++)
+		disk_opts_free(&c->disks[i]);
+	free(c->disks);
+	if (!own_disk_listed)
+		disk_opts_free(&c->disk);
+}
+
 static struct virtio_device *scsi_create(void *state, const void *config, const char *name,
 				       const struct guest_mem *mem, struct reactor *reactor, char *err, size_t errlen)
 {
@@ -752,6 +771,7 @@ const struct device_type virtio_scsi_type = {
 	.state_size = sizeof(struct virtio_scsi),
 	.check = scsi_check,
 	.join = scsi_join,
+	.free_config = scsi_free_config,
 	.create = scsi_create,
 	.destroy = scsi_destroy,
 };

@@ -463,6 +463,8 @@ static int parse_device(struct parser *p, const char *spec)
 	}
 	ret = add_device(p, "--device", spec, &dev, seen & 1);
 out:
+	if (ret) /* not on the list: what its keys allocated is still ours */
+		device_config_free(dev.type, dev.config.bytes);
 	free(copy);
 	return ret;
 }
@@ -478,9 +480,12 @@ static int parse_disk(struct parser *p, const char *file)
 		return PERR(p, "--disk needs a disk image file or block device");
 	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
 		return PERR(p, "--disk %s: too many devices (at most %d)", file, OPTIONS_MAX_DEVICES);
-	if ((ret = parse_device_key(p, file, &dev, "path", file, &seen)) != 0)
-		return ret;
-	return add_device(p, "--disk", file, &dev, false);
+	ret = parse_device_key(p, file, &dev, "path", file, &seen);
+	if (!ret)
+		ret = add_device(p, "--disk", file, &dev, false);
+	if (ret)
+		device_config_free(dev.type, dev.config.bytes);
+	return ret;
 }
 
 /* ---- Strings ---- */
@@ -675,6 +680,8 @@ void options_free(struct options *o)
 	free(o->cmdline);
 	free(o->dump_dtb);
 	free(o->api_sock);
+	for (unsigned i = 0; i < o->nr_devices; i++)
+		device_config_free(o->devices[i].type, o->devices[i].config.bytes);
 	options_defaults(o);
 }
 

@@ -654,6 +654,7 @@ START_TEST(test_device_balloon_keys)
 	ck_assert(b->free_page_reporting);
 	ck_assert_uint_eq(b->stats_interval_s, 5);
 	ck_assert_int_eq(o.devices[0].transport, TRANSPORT_MMIO);
+	options_free(&o); /* the next parse starts over without freeing */
 	ck_parse_error("skiff: --device balloon,deflate-on-oom=yes: deflate-on-oom 'yes' must be 'on' or 'off'",
 		       "run", "--kernel", "k", "--device", "balloon,deflate-on-oom=yes");
 	ck_assert_int_eq(parse("run", "--kernel", "k", "--device", "balloon,stats-interval=0"), OPTIONS_ERROR);

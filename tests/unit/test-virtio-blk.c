@@ -360,7 +360,8 @@ START_TEST(config_space)
 	ck_assert(f & VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD));
 	ck_assert(!(f & VIRTIO_FEATURE(VIRTIO_BLK_F_RO)));
 	ck_assert(!(f & VIRTIO_FEATURE(VIRTIO_BLK_F_MQ)));
-	restart(true, false, false);
+	restart(true, false, false); /* a new device: dev pointed into the one freed */
+	dev = &blk->vdev;
 	f = dev->ops->features(dev);
 	ck_assert(f & VIRTIO_FEATURE(VIRTIO_BLK_F_RO));
 	ck_assert(!(f & VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD)));

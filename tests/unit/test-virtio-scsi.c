@@ -456,20 +456,26 @@ END_TEST
 
 /* ---- the command line: which line is a controller, which joins one ---- */
 
+/* As vmm/options.c does: a line that fails frees what its keys allocated. */
 static int parse_line(struct virtio_scsi_config_opts *c, const char *const *kv)
 {
 	char err[256];
+	int ret = 0;
 
 	memset(c, 0, sizeof(*c));
-	for (; *kv; kv += 2) {
+	for (; *kv && ret == 0; kv += 2) {
 		const struct device_key *k = virtio_scsi_type.keys;
 		while (k->name && strcmp(k->name, kv[0]) != 0)
 			k++;
 		ck_assert_ptr_nonnull(k->name);
 		if (k->parse(c, kv[1], err, sizeof(err)) < 0)
-			return -1;
+			ret = -1;
 	}
-	return virtio_scsi_type.check(c, err, sizeof(err));
+	if (ret == 0)
+		ret = virtio_scsi_type.check(c, err, sizeof(err));
+	if (ret < 0)
+		device_config_free(&virtio_scsi_type, c);
+	return ret;
 }
 
 START_TEST(command_line_rules)
@@ -489,9 +495,11 @@ START_TEST(command_line_rules)
 	ck_assert_int_eq(parse_line(&dup, (const char *const[]){"path", image3, "lun", "3", NULL}), 0);
 	ck_assert_int_eq(virtio_scsi_type.join(&a, &dup, false, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "target 0 LUN 3 already holds"));
+	device_config_free(&virtio_scsi_type, &dup); /* refused: still its own */
 	/* transport= on a joining disk */
 	ck_assert_int_eq(parse_line(&dup, (const char *const[]){"path", image3, "lun", "4", NULL}), 0);
 	ck_assert_int_eq(virtio_scsi_type.join(&a, &dup, true, err, sizeof(err)), -EINVAL);
+	device_config_free(&virtio_scsi_type, &dup);
 	/* a controller line stands alone */
 	ck_assert_int_eq(parse_line(&ctl, (const char *const[]){"queues", "2", NULL}), 0);
 	ck_assert_int_eq(virtio_scsi_type.join(&a, &ctl, true, err, sizeof(err)), 0);
@@ -501,7 +509,8 @@ START_TEST(command_line_rules)
 	ck_assert_int_eq(parse_line(&bad, (const char *const[]){"path", "/nonexistent/disk.img", NULL}), -EINVAL);
 	ck_assert_int_eq(parse_line(&bad, (const char *const[]){"lun", "2", NULL}), -EINVAL);
 	ck_assert_int_eq(parse_line(&bad, (const char *const[]){"path", image0, "serial", "a b", NULL}), -1);
-	free(a.disks);
+	device_config_free(&virtio_scsi_type, &ctl);
+	device_config_free(&virtio_scsi_type, &a); /* its own disk and b's */
 }
 END_TEST
 
