@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "devices/block-backend.h"
+#include "tests/unit/alloc-watch.h"
 
 #define IMAGE_SIZE (4u << 20)
 #define NR_IOS     64
@@ -443,50 +444,6 @@ END_TEST
 
 /* ---- bounce memory (cache=none) ---- */
 
-/* Every posix_memalign() in the process (the backend's bounce buffers,
- * whatever their design) is counted while it lives: the test binary is
- * linked with --wrap=posix_memalign --wrap=free. */
-int __real_posix_memalign(void **p, size_t align, size_t size);
-void __real_free(void *p);
-
-static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	void *p;
-	size_t size;
-} aligned_live[256];
-static size_t aligned_bytes, aligned_peak;
-
-int __wrap_posix_memalign(void **p, size_t align, size_t size)
-{
-	int ret = __real_posix_memalign(p, align, size);
-
-	pthread_mutex_lock(&alloc_lock);
-	for (unsigned i = 0; ret == 0 && i < sizeof(aligned_live) / sizeof(aligned_live[0]); i++)
-		if (!aligned_live[i].p) {
-			aligned_live[i].p = *p;
-			aligned_live[i].size = size;
-			aligned_bytes += size;
-			if (aligned_bytes > aligned_peak)
-				aligned_peak = aligned_bytes;
-			break;
-		}
-	pthread_mutex_unlock(&alloc_lock);
-	return ret;
-}
-
-void __wrap_free(void *p)
-{
-	pthread_mutex_lock(&alloc_lock);
-	for (unsigned i = 0; p && i < sizeof(aligned_live) / sizeof(aligned_live[0]); i++)
-		if (aligned_live[i].p == p) {
-			aligned_bytes -= aligned_live[i].size;
-			aligned_live[i].p = NULL;
-			break;
-		}
-	pthread_mutex_unlock(&alloc_lock);
-	__real_free(p);
-}
-
 #define HOSTILE_IOS  16
 #define HOSTILE_SIZE (2u << 20) /* two bounce chunks each */
 
@@ -504,9 +461,7 @@ static void bounce_memory_bounded(enum blk_engine engine)
 	uint8_t *raw = malloc((size_t)HOSTILE_IOS * HOSTILE_SIZE + 1), *odd = raw + 1;
 
 	ck_assert_ptr_nonnull(raw);
-	pthread_mutex_lock(&alloc_lock);
-	size_t before = aligned_peak = aligned_bytes;
-	pthread_mutex_unlock(&alloc_lock);
+	alloc_watch_start();
 	for (int pass = 0; pass < 2; pass++) {
 		enum blk_op op = pass ? BLK_OP_READ : BLK_OP_WRITE;
 		for (size_t i = 0; i < (size_t)HOSTILE_IOS * HOSTILE_SIZE; i++)
@@ -528,9 +483,7 @@ static void bounce_memory_bounded(enum blk_engine engine)
 	for (size_t i = 0; i < (size_t)HOSTILE_IOS * HOSTILE_SIZE; i++)
 		if (odd[i] != (uint8_t)(i * 13 + i / 4099))
 			ck_abort_msg("byte %zu read back wrong", i);
-	pthread_mutex_lock(&alloc_lock);
-	size_t grew = aligned_peak - before;
-	pthread_mutex_unlock(&alloc_lock);
+	size_t grew = alloc_watch_growth();
 	ck_assert_msg(grew <= BLK_BOUNCE_MAX_BYTES, "bounce memory grew by %zu bytes, limit %u", grew,
 		      BLK_BOUNCE_MAX_BYTES);
 	blk_backend_close(b);
