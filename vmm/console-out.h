@@ -26,10 +26,12 @@
 #include "vmm/log.h"
 #include "vmm/reactor.h"
 
-/* Bytes held while stdout is stalled: a few screens of boot log. Past
- * it output is dropped rather than held: the guest decides how much it
- * prints, and a stalled reader must not grow our memory. */
-#define CONSOLE_OUT_BUFFER (64u << 10)
+/* Bytes held while stdout is stalled: more than a whole Linux boot log,
+ * so a test harness that reads late loses nothing. Past it output is
+ * dropped rather than held: the guest decides how much it prints, and a
+ * stalled reader must not grow our memory. (Pages of it are touched only
+ * when used.) */
+#define CONSOLE_OUT_BUFFER (1u << 20)
 /* At the end, how long a slow reader gets for the rest. */
 #define CONSOLE_OUT_FINAL_FLUSH_MS 2000
 

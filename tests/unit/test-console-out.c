@@ -14,7 +14,7 @@
 #include "vmm/console-out.h"
 #include "vmm/reactor.h"
 
-#define TOTAL (1u << 20)
+#define TOTAL (4 * CONSOLE_OUT_BUFFER)
 
 static uint8_t byte_at(size_t i) { return (uint8_t)(i * 7 + i / 251); }
 
@@ -25,7 +25,7 @@ static double seconds(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* 1 MiB into a pipe nobody reads: every write returns at once; then the
+/* Four buffers' worth into a pipe nobody reads: every write returns at once; then the
  * reader wakes up and gets exactly the bytes that were not dropped, in
  * order, delivered by the reactor. */
 START_TEST(stalled_reader_never_blocks)
