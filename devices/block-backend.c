@@ -116,14 +116,30 @@ static void inflight_add(struct blk_backend *b)
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
+/* What close() waits for: every request finished, but for those a failed
+ * ring holds (they never finish). inflight_lock held. */
+static bool settled(const struct blk_backend *b)
+{
+	return b->inflight <= (b->ring_failed ? b->ring_inflight : 0);
+}
+
+/* The counts changed (inflight_lock held): wake close() if they now
+ * satisfy it. Not only at zero: past a ring failure close() is content
+ * with inflight == ring_inflight, and a wake-up kept for zero never comes. */
+static void settled_signal(struct blk_backend *b)
+{
+	if (settled(b))
+		pthread_cond_broadcast(&b->idle);
+}
+
 /* Hand the result to the caller. The in-flight count drops only after
  * done() returned, so close() cannot free what done() still touches. */
 static void io_finish(struct blk_backend *b, struct blk_io *io, int result)
 {
 	io->done(io, result);
 	pthread_mutex_lock(&b->inflight_lock);
-	if (--b->inflight == 0)
-		pthread_cond_broadcast(&b->idle);
+	b->inflight--;
+	settled_signal(b);
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
@@ -407,6 +423,7 @@ static void ring_count(struct blk_backend *b, int delta)
 {
 	pthread_mutex_lock(&b->inflight_lock);
 	b->ring_inflight += (unsigned)delta;
+	settled_signal(b); /* a request a failed ring just took is lost too */
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
@@ -437,7 +454,7 @@ static void ring_fail(struct blk_backend *b, int err)
 	log_error("block", "io_uring wait failed: %s; %u request(s) on the ring are lost, the rest go to worker threads",
 		  strerror(-err), b->ring_inflight);
 	__atomic_store_n(&b->ring_failed, true, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&b->idle);
+	settled_signal(b);
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
@@ -816,7 +833,7 @@ void blk_backend_close(struct blk_backend *b)
 		return;
 	/* Every request finishes, but those a failed ring holds never do. */
 	pthread_mutex_lock(&b->inflight_lock);
-	while (b->inflight > (b->ring_failed ? b->ring_inflight : 0))
+	while (!settled(b))
 		pthread_cond_wait(&b->idle, &b->inflight_lock);
 	pthread_mutex_unlock(&b->inflight_lock);
 
