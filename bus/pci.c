@@ -248,8 +248,9 @@ static void bars_update(struct pci_host *host, const struct pci_device *programm
 			const struct pci_device *other = bar_conflict(host, b->io, b->addr, b->size);
 			if (other) {
 				if (dev == programmed)
-					log_warn(PCI_LOG, "%s: BAR%u at 0x%llx overlaps a BAR of %s, left unmapped", dev->name,
-						 i, (unsigned long long)b->addr, other->name);
+					log_limited(&dev->log_bar_overlap, LOG_WARN, PCI_LOG,
+						    "%s: BAR%u at 0x%llx overlaps a BAR of %s, left unmapped", dev->name, i,
+						    (unsigned long long)b->addr, other->name);
 				continue;
 			}
 			b->mapped = true;

@@ -51,6 +51,7 @@
 
 #include "bus/bus.h"
 #include "devices/hooks.h"
+#include "vmm/log.h"
 
 #define PCI_CONFIG_SIZE 4096
 #define PCI_MAX_SLOTS 32
@@ -120,6 +121,7 @@ struct pci_device {
 	 * remembers where it had put things. Also called by pci_host_add_device. */
 	void (*bar_changed)(struct pci_device *dev, unsigned index, bool mapped, uint64_t addr);
 	void *opaque;
+	struct log_limit log_bar_overlap; /* the guest may place BARs badly on every write */
 };
 
 struct pci_host {

@@ -106,12 +106,10 @@ static void acpi_pm_cnt_write(void *opaque, uint64_t offset, const uint8_t *data
 	if (sleep && slp_typ == ACPI_PM_SLP_TYP_S5) {
 		poweroff = true;
 	} else if (sleep) {
-		/* Pretend we slept and woke at once: ACPICA spins on WAK_STS. A
-		 * guest can repeat this, so only the first one is a warning. */
-		log_msg(pm->warned_sleep ? LOG_DEBUG : LOG_WARN, LOG_NAME,
-			"guest asked for sleep type %u; only S5 (type %u, power off) is supported, ignored",
-			slp_typ, ACPI_PM_SLP_TYP_S5);
-		pm->warned_sleep = true;
+		/* Pretend we slept and woke at once: ACPICA spins on WAK_STS. */
+		log_limited(&pm->log_sleep, LOG_WARN, LOG_NAME,
+			    "guest asked for sleep type %u; only S5 (type %u, power off) is supported, ignored",
+			    slp_typ, ACPI_PM_SLP_TYP_S5);
 		pm->sts |= STS_WAK;
 	}
 	pthread_mutex_unlock(&pm->lock);

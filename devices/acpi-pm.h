@@ -29,6 +29,7 @@
 
 #include "bus/bus.h"
 #include "devices/hooks.h"
+#include "vmm/log.h"
 
 #define ACPI_PM_STS_PWRBTN  0x0100 /* PM1_STS/PM1_EN bit 8: power button */
 
@@ -42,7 +43,7 @@ struct acpi_pm {
 	uint16_t sts;           /* PM1_STS */
 	uint16_t en;            /* PM1_EN */
 	uint16_t cnt;           /* PM1_CNT as it reads back */
-	bool warned_sleep;      /* logged an unsupported sleep request already */
+	struct log_limit log_sleep; /* a guest can ask to sleep again and again */
 	struct irq_line sci;    /* the SCI; no line = never raised */
 	int sci_level;
 };

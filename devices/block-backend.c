@@ -43,6 +43,8 @@ void __tsan_release(void *addr);
 #define DEFAULT_QUEUE_DEPTH 256
 #define SECTOR              512u
 
+_Static_assert(POOL_THREADS_ALONE * BLK_BOUNCE_CHUNK <= BLK_BOUNCE_MAX_BYTES, "one bounce chunk per pool thread");
+
 struct blk_backend {
 	int fd;
 	uint64_t size;
@@ -59,17 +61,24 @@ struct blk_backend {
 	bool pool_stop;
 	unsigned nr_workers;
 	pthread_t workers[POOL_THREADS_ALONE];
+	/* Bounce buffers (BLK_BOUNCE_CHUNK each) not in use; made when a
+	 * worker first needs one, so never more than there are workers.
+	 * Guarded by pool_lock. */
+	void *bounce_free[POOL_THREADS_ALONE];
+	unsigned nr_bounce_free, nr_bounce;
 
 	/* io_uring (used when has_ring). */
 	bool has_ring;
 	struct io_uring ring;
 	pthread_mutex_t sq_lock; /* submitters share the submission queue */
 	pthread_t reaper;
+	bool ring_failed;        /* the reaper met an error it cannot wait through and ended (atomic) */
 
-	/* In flight, for close(). */
+	/* In flight, for close(); ring_inflight: of them, prepared on the ring
+	 * and not yet reaped (lost if the ring fails). */
 	pthread_mutex_t inflight_lock;
 	pthread_cond_t idle;
-	unsigned inflight;
+	unsigned inflight, ring_inflight;
 };
 
 /* ---- facts ---- */
@@ -80,7 +89,10 @@ unsigned blk_backend_physical_block_size(const struct blk_backend *b) { return b
 bool blk_backend_readonly(const struct blk_backend *b) { return b->readonly; }
 bool blk_backend_is_device(const struct blk_backend *b) { return b->is_device; }
 enum blk_cache blk_backend_cache(const struct blk_backend *b) { return b->cache; }
-const char *blk_backend_engine_name(const struct blk_backend *b) { return b->has_ring ? "io_uring" : "threads"; }
+const char *blk_backend_engine_name(const struct blk_backend *b)
+{
+	return b->has_ring && !__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE) ? "io_uring" : "threads";
+}
 
 bool blk_cache_parse(const char *s, enum blk_cache *out)
 {
@@ -104,28 +116,30 @@ static void inflight_add(struct blk_backend *b)
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
-/* Undo the bounce buffer (copying read data out to the caller's memory)
- * and hand the result to the caller. The in-flight count drops only after
+/* What close() waits for: every request finished, but for those a failed
+ * ring holds (they never finish). inflight_lock held. */
+static bool settled(const struct blk_backend *b)
+{
+	return b->inflight <= (b->ring_failed ? b->ring_inflight : 0);
+}
+
+/* The counts changed (inflight_lock held): wake close() if they now
+ * satisfy it. Not only at zero: past a ring failure close() is content
+ * with inflight == ring_inflight, and a wake-up kept for zero never comes. */
+static void settled_signal(struct blk_backend *b)
+{
+	if (settled(b))
+		pthread_cond_broadcast(&b->idle);
+}
+
+/* Hand the result to the caller. The in-flight count drops only after
  * done() returned, so close() cannot free what done() still touches. */
 static void io_finish(struct blk_backend *b, struct blk_io *io, int result)
 {
-	if (io->bounce) {
-		if (io->op == BLK_OP_READ && result == 0) {
-			size_t off = 0;
-			for (unsigned i = 0; i < io->user_iovcnt; i++) {
-				memcpy(io->user_iov[i].iov_base, (uint8_t *)io->bounce + off, io->user_iov[i].iov_len);
-				off += io->user_iov[i].iov_len;
-			}
-		}
-		free(io->bounce);
-		io->bounce = NULL;
-		io->iov = io->user_iov;
-		io->iovcnt = io->user_iovcnt;
-	}
 	io->done(io, result);
 	pthread_mutex_lock(&b->inflight_lock);
-	if (--b->inflight == 0)
-		pthread_cond_broadcast(&b->idle);
+	b->inflight--;
+	settled_signal(b);
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
@@ -173,6 +187,86 @@ static int sync_rw(struct blk_backend *b, struct blk_io *io)
 		cnt = iov_advance(&iov, cnt, (size_t)n);
 	}
 	return 0;
+}
+
+/* A bounce buffer for this worker: a spare one, or a new one while
+ * there are fewer than workers (so at most one each). NULL: no memory. */
+static void *bounce_get(struct blk_backend *b)
+{
+	void *buf = NULL;
+
+	pthread_mutex_lock(&b->pool_lock);
+	if (b->nr_bounce_free)
+		buf = b->bounce_free[--b->nr_bounce_free];
+	else if (b->nr_bounce < POOL_THREADS_ALONE &&
+		 posix_memalign(&buf, b->mem_align < 4096 ? 4096 : b->mem_align, BLK_BOUNCE_CHUNK) == 0)
+		b->nr_bounce++;
+	pthread_mutex_unlock(&b->pool_lock);
+	return buf;
+}
+
+static void bounce_put(struct blk_backend *b, void *buf)
+{
+	pthread_mutex_lock(&b->pool_lock);
+	b->bounce_free[b->nr_bounce_free++] = buf;
+	pthread_mutex_unlock(&b->pool_lock);
+}
+
+size_t blk_backend_bounce_bytes(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->pool_lock);
+	size_t bytes = (size_t)b->nr_bounce * BLK_BOUNCE_CHUNK;
+	pthread_mutex_unlock(&b->pool_lock);
+	return bytes;
+}
+
+/* Copy len bytes between buf and the iovecs, from byte `skip` of the
+ * iovecs on. */
+static void iov_copy(const struct iovec *iov, unsigned cnt, size_t skip, void *buf, size_t len, bool to_iov)
+{
+	uint8_t *p = buf;
+
+	for (unsigned i = 0; i < cnt && len; i++) {
+		size_t n = iov[i].iov_len;
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		n -= skip;
+		if (n > len)
+			n = len;
+		uint8_t *base = (uint8_t *)iov[i].iov_base + skip;
+		memcpy(to_iov ? base : p, to_iov ? p : base, n);
+		p += n;
+		len -= n;
+		skip = 0;
+	}
+}
+
+/* cache=none with unaligned memory: BLK_BOUNCE_CHUNK bytes at a time
+ * through this worker's aligned buffer. Offsets and lengths are
+ * block-aligned (check_range), and so is every chunk. */
+static int sync_rw_bounced(struct blk_backend *b, struct blk_io *io)
+{
+	void *buf = bounce_get(b);
+	uint64_t done = 0;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < io->len && ret == 0) {
+		size_t n = io->len - done < BLK_BOUNCE_CHUNK ? (size_t)(io->len - done) : BLK_BOUNCE_CHUNK;
+		struct iovec chunk = {.iov_base = buf, .iov_len = n};
+		struct blk_io part = {.op = io->op, .offset = io->offset + done, .len = n, .iov = &chunk, .iovcnt = 1};
+		if (io->op == BLK_OP_WRITE)
+			iov_copy(io->iov, io->iovcnt, (size_t)done, buf, n, false);
+		ret = sync_rw(b, &part);
+		if (ret == 0 && io->op == BLK_OP_READ)
+			iov_copy(io->iov, io->iovcnt, (size_t)done, buf, n, true);
+		done += n;
+	}
+	bounce_put(b, buf);
+	return ret;
 }
 
 /* Zeroes written the slow way, for images whose file system cannot
@@ -240,7 +334,7 @@ static int sync_execute(struct blk_backend *b, struct blk_io *io)
 	switch (io->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		return sync_rw(b, io);
+		return io->bounced ? sync_rw_bounced(b, io) : sync_rw(b, io);
 	case BLK_OP_FLUSH:
 		return sync_flush(b);
 	case BLK_OP_DISCARD:
@@ -325,17 +419,43 @@ static int ring_prep(struct blk_backend *b, struct blk_io *io)
 	return 0;
 }
 
+static void ring_count(struct blk_backend *b, int delta)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	b->ring_inflight += (unsigned)delta;
+	settled_signal(b); /* a request a failed ring just took is lost too */
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
 /* Once prepared, io belongs to the ring: should the kernel refuse the
  * submission for now (-EBUSY, -EAGAIN), the entry stays queued and the
  * reaper submits it after its next batch. */
 static int ring_submit(struct blk_backend *b, struct blk_io *io)
 {
+	ring_count(b, 1); /* before the reaper can see it */
 	pthread_mutex_lock(&b->sq_lock);
 	int ret = ring_prep(b, io);
 	if (ret == 0)
 		io_uring_submit(&b->ring);
 	pthread_mutex_unlock(&b->sq_lock);
+	if (ret < 0)
+		ring_count(b, -1);
 	return ret;
+}
+
+/* The reaper cannot wait on the ring any more (an error other than "try
+ * again"): it ends, new requests go to the pool, and close() stops
+ * waiting for the requests the ring still holds. Those are lost: the
+ * kernel may still complete them into their buffers, so they cannot be
+ * failed here. */
+static void ring_fail(struct blk_backend *b, int err)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	log_error("block", "io_uring wait failed: %s; %u request(s) on the ring are lost, the rest go to worker threads",
+		  strerror(-err), b->ring_inflight);
+	__atomic_store_n(&b->ring_failed, true, __ATOMIC_RELEASE);
+	settled_signal(b);
+	pthread_mutex_unlock(&b->inflight_lock);
 }
 
 static void ring_submit_leftovers(struct blk_backend *b)
@@ -382,10 +502,10 @@ static void *ring_reaper(void *arg)
 	while (!stop) {
 		struct io_uring_cqe *cqe;
 		int ret = io_uring_wait_cqe(&b->ring, &cqe);
-		if (ret == -EINTR)
-			continue;
+		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
+			continue; /* nothing to reap yet: wait again */
 		if (ret < 0) {
-			log_error("block", "io_uring wait failed: %s", strerror(-ret));
+			ring_fail(b, ret);
 			break;
 		}
 		unsigned head, seen = 0;
@@ -398,6 +518,7 @@ static void *ring_reaper(void *arg)
 				continue;
 			}
 			tsan_take_over(io);
+			ring_count(b, -1);
 			if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result))
 				io_finish(b, io, result);
 		}
@@ -419,29 +540,6 @@ static bool iov_aligned(const struct blk_io *io, unsigned align)
 	return true;
 }
 
-/* cache=none: O_DIRECT wants aligned memory; put unaligned guest buffers
- * through one aligned bounce buffer. */
-static int bounce_setup(struct blk_backend *b, struct blk_io *io)
-{
-	if (iov_aligned(io, b->mem_align))
-		return 0;
-	if (posix_memalign(&io->bounce, b->mem_align, io->len ? io->len : b->mem_align))
-		return -ENOMEM;
-	if (io->op == BLK_OP_WRITE) {
-		size_t off = 0;
-		for (unsigned i = 0; i < io->iovcnt; i++) {
-			memcpy((uint8_t *)io->bounce + off, io->iov[i].iov_base, io->iov[i].iov_len);
-			off += io->iov[i].iov_len;
-		}
-	}
-	io->user_iov = io->iov;
-	io->user_iovcnt = io->iovcnt;
-	io->bounce_iov = (struct iovec){.iov_base = io->bounce, .iov_len = io->len};
-	io->iov = &io->bounce_iov;
-	io->iovcnt = 1;
-	return 0;
-}
-
 /* Is [offset, offset + len) inside the image (and aligned, under O_DIRECT)? */
 static int check_range(const struct blk_backend *b, const struct blk_io *io)
 {
@@ -456,7 +554,7 @@ int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
 {
 	int ret;
 
-	io->bounce = NULL;
+	io->bounced = false;
 	io->transferred = 0;
 	if (io->op != BLK_OP_READ && io->op != BLK_OP_FLUSH && b->readonly)
 		return -EROFS;
@@ -471,8 +569,8 @@ int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
 		}
 		if ((ret = check_range(b, io)) < 0)
 			return ret;
-		if (b->cache == BLK_CACHE_NONE && (ret = bounce_setup(b, io)) < 0)
-			return ret;
+		/* O_DIRECT wants aligned memory: see BLK_BOUNCE_CHUNK. */
+		io->bounced = b->cache == BLK_CACHE_NONE && !iov_aligned(io, b->mem_align);
 		break;
 	case BLK_OP_DISCARD:
 	case BLK_OP_WRITE_ZEROES:
@@ -486,7 +584,7 @@ int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
 	}
 
 	inflight_add(b);
-	bool on_ring = b->has_ring && (io->op == BLK_OP_READ || io->op == BLK_OP_WRITE ||
+	bool on_ring = b->has_ring && !io->bounced && !__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE) && (io->op == BLK_OP_READ || io->op == BLK_OP_WRITE ||
 				       (io->op == BLK_OP_FLUSH && b->cache != BLK_CACHE_UNSAFE));
 	if (on_ring && ring_submit(b, io) == 0)
 		return 0;
@@ -618,6 +716,11 @@ static int probe_geometry(struct blk_backend *b, const struct stat *st, const ch
 			b->block_size = b->mem_align = b->physical_block_size;
 		}
 	}
+	if (b->cache == BLK_CACHE_NONE && b->block_size > BLK_BOUNCE_CHUNK) {
+		err_printf(err, errlen, "%s: cache=none: a %u-byte block is larger than a bounce chunk", path,
+			   b->block_size);
+		return -EINVAL;
+	}
 	if (b->size < b->block_size) {
 		err_printf(err, errlen, "%s: the image is smaller than one %u-byte block", path, b->block_size);
 		return -EINVAL;
@@ -728,8 +831,9 @@ void blk_backend_close(struct blk_backend *b)
 {
 	if (!b)
 		return;
+	/* Every request finishes, but those a failed ring holds never do. */
 	pthread_mutex_lock(&b->inflight_lock);
-	while (b->inflight)
+	while (!settled(b))
 		pthread_cond_wait(&b->idle, &b->inflight_lock);
 	pthread_mutex_unlock(&b->inflight_lock);
 
@@ -754,6 +858,8 @@ void blk_backend_close(struct blk_backend *b)
 	for (unsigned i = 0; i < b->nr_workers; i++)
 		pthread_join(b->workers[i], NULL);
 
+	while (b->nr_bounce_free)
+		free(b->bounce_free[--b->nr_bounce_free]);
 	if (b->fd >= 0)
 		close(b->fd);
 	pthread_mutex_destroy(&b->pool_lock);

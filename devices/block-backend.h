@@ -33,8 +33,8 @@
  *   none       O_DIRECT: no host cache. Offsets and lengths must be
  *              multiples of blk_backend_block_size() (the device reports
  *              that size to the guest so its requests are aligned);
- *              unaligned guest memory goes through an aligned bounce
- *              buffer. FLUSH = fdatasync (the drive's cache).
+ *              unaligned guest memory goes through aligned bounce
+ *              buffers of bounded size (see BLK_BOUNCE_CHUNK). FLUSH = fdatasync (the drive's cache).
  *   unsafe     the host page cache and FLUSH does nothing: fast, and a
  *              host crash loses data the guest believed safe.
  */
@@ -90,12 +90,20 @@ struct blk_io {
 
 	/* Backend-private. */
 	struct blk_io *next;  /* the worker pool's queue */
-	void *bounce;         /* cache=none: aligned copy of unaligned guest memory */
-	struct iovec bounce_iov;
-	struct iovec *user_iov; /* the caller's iov while the bounce stands in */
-	unsigned user_iovcnt;
+	bool bounced;         /* cache=none, unaligned memory: copied through a pool thread's bounce buffer */
 	uint64_t transferred; /* bytes done so far (io_uring short transfers) */
 };
+
+/* cache=none: guest memory that O_DIRECT cannot take (not aligned) is
+ * copied through an aligned buffer of BLK_BOUNCE_CHUNK bytes, a chunk at
+ * a time, on a pool thread; each of the (at most 4) pool threads keeps one.
+ * The guest decides how large its requests are (virtio-blk 254 MiB, SCSI
+ * 65,536 blocks) and how many are in flight (up to 256 per queue, 16
+ * queues): a bounce buffer per request would let it make the host
+ * allocate gigabytes. This way a disk holds at most BLK_BOUNCE_MAX_BYTES
+ * whatever the guest sends; a request larger than a chunk is split. */
+#define BLK_BOUNCE_CHUNK     (1u << 20)
+#define BLK_BOUNCE_MAX_BYTES (4u * BLK_BOUNCE_CHUNK)
 
 struct blk_backend;
 
@@ -119,7 +127,10 @@ unsigned blk_backend_physical_block_size(const struct blk_backend *b);
 bool blk_backend_readonly(const struct blk_backend *b);
 bool blk_backend_is_device(const struct blk_backend *b);         /* a block device, not a file */
 enum blk_cache blk_backend_cache(const struct blk_backend *b);
-const char *blk_backend_engine_name(const struct blk_backend *b); /* "io_uring" or "threads" */
+/* "io_uring" or "threads": the engine in use now (a failed ring leaves the threads). */
+const char *blk_backend_engine_name(const struct blk_backend *b);
+/* Bytes of bounce buffers held now (cache=none), <= BLK_BOUNCE_MAX_BYTES. */
+size_t blk_backend_bounce_bytes(struct blk_backend *b);
 
 /* "writeback" / "none" / "unsafe" -> mode; false if unknown. */
 bool blk_cache_parse(const char *s, enum blk_cache *out);

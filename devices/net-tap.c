@@ -30,6 +30,8 @@ struct net_tap {
 	unsigned nr_fds;
 	bool vnet_hdr;       /* the kernel speaks the virtio-net header */
 	bool multi_queue;
+	/* The driver sets offloads and queue pairs as often as it likes. */
+	struct log_limit log_offload, log_queue;
 };
 
 #define TAP(be) ((struct net_tap *)(be))
@@ -88,7 +90,8 @@ static void tap_set_offloads(struct net_backend *be, unsigned offloads)
 		flags |= (offloads & NET_OFFLOAD_TSO4 ? TUN_F_TSO4 : 0) | (offloads & NET_OFFLOAD_TSO6 ? TUN_F_TSO6 : 0);
 	}
 	if (ioctl(t->fd[0], TUNSETOFFLOAD, flags) < 0)
-		log_warn(t->name, "TUNSETOFFLOAD %#x on %s: %s", flags, t->ifname, strerror(errno));
+		log_limited(&t->log_offload, LOG_WARN, t->name, "TUNSETOFFLOAD %#x on %s: %s", flags, t->ifname,
+			    strerror(errno));
 }
 
 static void tap_set_queue_pairs(struct net_backend *be, unsigned pairs)
@@ -103,7 +106,8 @@ static void tap_set_queue_pairs(struct net_backend *be, unsigned pairs)
 		struct ifreq ifr = { .ifr_flags = q < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
 
 		if (ioctl(t->fd[q], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
-			log_warn(t->name, "TUNSETQUEUE %u on %s: %s", q, t->ifname, strerror(errno));
+			log_limited(&t->log_queue, LOG_WARN, t->name, "TUNSETQUEUE %u on %s: %s", q, t->ifname,
+				    strerror(errno));
 	}
 }
 

@@ -68,6 +68,7 @@ struct net_user {
 	struct user_timer timers[USER_MAX_TIMERS];
 	struct pollfd pfd[USER_MAX_POLL];
 	unsigned npfd;
+	struct log_limit log_timers; /* the guest's traffic drives slirp */
 };
 
 #define USER(be) ((struct net_user *)(be))
@@ -143,7 +144,7 @@ static void *user_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
 			return t;
 		}
 	}
-	log_warn(u->name, "slirp wants more than %d timers", USER_MAX_TIMERS);
+	log_limited(&u->log_timers, LOG_WARN, u->name, "slirp wants more than %d timers", USER_MAX_TIMERS);
 	return NULL;
 }
 

@@ -29,8 +29,8 @@ static void pvpanic_write(void *opaque, uint64_t offset, const uint8_t *data, un
 	if (events & PVPANIC_PANICKED) {
 		log_debug(LOG_NAME, "guest kernel panicked");
 		stop_hook_fire(&p->stop, STOP_PANIC, 0);
-	} else if ((events & PVPANIC_CRASH_LOADED) && !atomic_exchange(&p->logged_crash_loaded, true)) {
-		log_info(LOG_NAME, "guest kernel panicked; its crash kernel takes over");
+	} else if (events & PVPANIC_CRASH_LOADED) {
+		log_limited(&p->log_crash_loaded, LOG_INFO, LOG_NAME, "guest kernel panicked; its crash kernel takes over");
 	}
 }
 
@@ -41,6 +41,6 @@ const struct bus_ops pvpanic_ops = {
 
 void pvpanic_init(struct pvpanic *p, struct stop_hook stop)
 {
+	memset(p, 0, sizeof(*p));
 	p->stop = stop;
-	atomic_init(&p->logged_crash_loaded, false);
 }

@@ -10,17 +10,17 @@
 #ifndef SKIFF_PVPANIC_H
 #define SKIFF_PVPANIC_H
 
-#include <stdatomic.h>
 
 #include "bus/bus.h"
 #include "devices/hooks.h"
+#include "vmm/log.h"
 
 #define PVPANIC_PANICKED      0x01
 #define PVPANIC_CRASH_LOADED  0x02
 
 struct pvpanic {
 	struct stop_hook stop;
-	atomic_bool logged_crash_loaded; /* log that event once, not per write */
+	struct log_limit log_crash_loaded; /* the guest may write that event again and again */
 };
 
 void pvpanic_init(struct pvpanic *p, struct stop_hook stop);

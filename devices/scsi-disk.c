@@ -32,9 +32,10 @@ struct scsi_disk {
 	bool readonly, discard;
 	char serial[SCSI_SERIAL_MAX + 1];
 	uint64_t naa;                  /* VPD 83h identifier */
-	pthread_mutex_t lock;          /* guards wce and d_sense */
+	pthread_mutex_t lock;          /* guards wce, d_sense and buffer_bytes */
 	bool wce;                      /* caching page: write cache enabled */
 	bool d_sense;                  /* control page: descriptor-format sense */
+	size_t buffer_bytes;           /* commands' bounce buffers, <= SCSI_DISK_BUFFER_BYTES_MAX */
 };
 
 /* ---- big-endian fields ---- */
@@ -566,6 +567,45 @@ static bool io_error(struct scsi_cmd *c, int result, bool write)
 
 static void io_done(struct blk_io *io, int result);
 
+/* A command's buffer, within the disk's SCSI_DISK_BUFFER_BYTES_MAX. On
+ * false the command has its status (TASK SET FULL, or HARDWARE ERROR
+ * when memory ran out). */
+static bool buffer_get(struct scsi_disk *d, struct scsi_cmd *c, size_t bytes)
+{
+	bool room;
+
+	pthread_mutex_lock(&d->lock);
+	room = bytes <= SCSI_DISK_BUFFER_BYTES_MAX - d->buffer_bytes;
+	if (room)
+		d->buffer_bytes += bytes;
+	pthread_mutex_unlock(&d->lock);
+	if (!room) {
+		c->status = SCSI_TASK_SET_FULL;
+		return false;
+	}
+	c->bounce = malloc(bytes);
+	c->bounce_bytes = c->bounce ? bytes : 0;
+	if (c->bounce)
+		return true;
+	pthread_mutex_lock(&d->lock);
+	d->buffer_bytes -= bytes;
+	pthread_mutex_unlock(&d->lock);
+	check(c, SENSE_HARDWARE_ERROR, ASC_NONE);
+	return false;
+}
+
+static void buffer_put(struct scsi_disk *d, struct scsi_cmd *c)
+{
+	if (!c->bounce)
+		return;
+	free(c->bounce);
+	c->bounce = NULL;
+	pthread_mutex_lock(&d->lock);
+	d->buffer_bytes -= c->bounce_bytes;
+	pthread_mutex_unlock(&d->lock);
+	c->bounce_bytes = 0;
+}
+
 /* Hand cmd->io to the backend; false = it is in flight. */
 static bool submit(struct scsi_disk *d, struct scsi_cmd *c, enum step step)
 {
@@ -575,8 +615,7 @@ static bool submit(struct scsi_disk *d, struct scsi_cmd *c, enum step step)
 	int ret = blk_backend_submit(d->backend, &c->io);
 	if (ret == 0)
 		return false;
-	free(c->bounce);
-	c->bounce = NULL;
+	buffer_put(d, c);
 	return io_error(c, ret, c->io.op != BLK_OP_READ);
 }
 
@@ -663,9 +702,8 @@ static bool write_same16(struct scsi_disk *d, struct scsi_cmd *c)
 					.offset = lba * d->block_size, .len = n * d->block_size};
 		return submit(d, c, STEP_IO);
 	}
-	c->bounce = malloc(PATTERN_BYTES);
-	if (!c->bounce)
-		return check(c, SENSE_HARDWARE_ERROR, ASC_NONE);
+	if (!buffer_get(d, c, PATTERN_BYTES))
+		return true;
 	for (unsigned off = 0; off < PATTERN_BYTES; off += d->block_size)
 		memcpy(c->bounce + off, block, d->block_size);
 	c->lba = lba;
@@ -727,9 +765,8 @@ static bool verify(struct scsi_disk *d, struct scsi_cmd *c, uint64_t lba, uint64
 		c->overrun = true;
 		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	}
-	c->bounce = malloc((size_t)bytes);
-	if (!c->bounce)
-		return check(c, SENSE_HARDWARE_ERROR, ASC_NONE);
+	if (!buffer_get(d, c, (size_t)bytes))
+		return true;
 	c->blocks = n;
 	c->bounce_iov = (struct iovec){.iov_base = c->bounce, .iov_len = (size_t)bytes};
 	c->io = (struct blk_io){.op = BLK_OP_READ, .offset = lba * d->block_size, .iov = &c->bounce_iov, .iovcnt = 1};
@@ -747,8 +784,7 @@ static void io_done(struct blk_io *io, int result)
 	if (result < 0) {
 		log_debug("scsi-disk", "%s at %llu failed: %s", io->op == BLK_OP_READ ? "read" : "I/O",
 			  (unsigned long long)io->offset, strerror(-result));
-		free(c->bounce);
-		c->bounce = NULL;
+		buffer_put(d, c);
 		if (io->op == BLK_OP_READ)
 			c->in_written = 0;
 		io_error(c, result, io->op != BLK_OP_READ);
@@ -772,8 +808,7 @@ static void io_done(struct blk_io *io, int result)
 				return;
 			break; /* refused: the sense is set and the pattern freed */
 		}
-		free(c->bounce);
-		c->bounce = NULL;
+		buffer_put(d, c);
 		good(c);
 		break;
 	case STEP_VERIFY: {
@@ -786,8 +821,7 @@ static void io_done(struct blk_io *io, int result)
 			disk += n;
 			left -= n;
 		}
-		free(c->bounce);
-		c->bounce = NULL;
+		buffer_put(d, c);
 		if (same)
 			good(c);
 		else
@@ -810,6 +844,7 @@ bool scsi_disk_command(struct scsi_disk *d, struct scsi_cmd *c)
 	c->in_written = 0;
 	c->overrun = false;
 	c->bounce = NULL;
+	c->bounce_bytes = 0;
 	c->status = SCSI_GOOD;
 	c->sense_len = 0;
 	pthread_mutex_lock(&d->lock);

@@ -39,6 +39,15 @@
 /* Status codes (SAM-5). */
 #define SCSI_GOOD            0x00
 #define SCSI_CHECK_CONDITION 0x02
+#define SCSI_TASK_SET_FULL   0x28 /* no resources now: the initiator retries later */
+
+/* VERIFY with BYTCHK=1 and WRITE SAME with a pattern copy through host
+ * buffers (up to 1 MiB and 64 KiB per command), and the guest decides how
+ * many commands are in flight (up to 256 per queue, 16 queues): their
+ * total per disk is capped here. A command that would pass the cap gets
+ * TASK SET FULL without allocating, and Linux requeues it. 8 MiB is eight
+ * of the largest VERIFYs at once, far more than a guest's disk tools ask. */
+#define SCSI_DISK_BUFFER_BYTES_MAX (8u << 20)
 
 /* Sense keys. */
 #define SENSE_NO_SENSE        0x0
@@ -95,7 +104,7 @@ struct scsi_cmd {
 	void *opaque;
 
 	/* Results. */
-	uint8_t status;          /* SCSI_GOOD or SCSI_CHECK_CONDITION */
+	uint8_t status;          /* SCSI_GOOD, SCSI_CHECK_CONDITION or SCSI_TASK_SET_FULL */
 	uint8_t sense[SCSI_SENSE_MAX];
 	unsigned sense_len;
 	uint64_t in_written;     /* data-in bytes produced (residual = in bytes - this) */
@@ -109,6 +118,7 @@ struct scsi_cmd {
 	bool desc_sense;
 	uint64_t lba, blocks;    /* the range still to do (WRITE SAME, VERIFY) */
 	uint8_t *bounce;         /* WRITE SAME pattern, VERIFY data */
+	size_t bounce_bytes;     /* its size, counted against SCSI_DISK_BUFFER_BYTES_MAX */
 	struct iovec bounce_iov;
 };
 

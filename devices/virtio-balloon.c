@@ -48,11 +48,16 @@ enum balloon_queue_role virtio_balloon_queue_role(uint64_t features, unsigned q)
 	return BALLOON_Q_NONE;
 }
 
-/* Give [host, host+len) back to the host; page-aligned, inside guest RAM. */
+/* Give [host, host+len) back to the host; page-aligned, inside guest RAM.
+ * The guest inflates as often as it likes: a failure is logged rate-limited
+ * (one balloon per machine, so one limit for the process). */
 static void release(void *host, size_t len)
 {
+	static struct log_limit limit;
+
 	if (madvise(host, len, MADV_DONTNEED) < 0)
-		log_warn("virtio-balloon", "madvise(MADV_DONTNEED) of %zu bytes: %s", len, strerror(errno));
+		log_limited(&limit, LOG_WARN, "virtio-balloon", "madvise(MADV_DONTNEED) of %zu bytes: %s", len,
+			    strerror(errno));
 }
 
 static int pfn_cmp(const void *a, const void *b)
@@ -114,8 +119,9 @@ static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *re
 			pfn = le32toh(pfn);
 			if (!guest_mem_ptr(b->vdev.mem, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT,
 					   VIRTIO_BALLOON_PAGE_SIZE)) {
-				if (b->bad_pfns++ == 0)
-					log_warn(b->vdev.name, "PFN %#x is not guest RAM, ignored", pfn);
+				b->bad_pfns++;
+				log_limited(&b->log_bad_pfn, LOG_WARN, b->vdev.name, "PFN %#x is not guest RAM, ignored",
+					    pfn);
 				b->vdev.stats.errors++;
 				continue;
 			}

@@ -37,6 +37,7 @@
 
 #include "devices/device-types.h"
 #include "devices/virtio-device.h"
+#include "vmm/log.h"
 
 #define VIRTIO_BALLOON_QUEUE_SIZE 128
 #define VIRTIO_BALLOON_MAX_QUEUES 4     /* inflate, deflate, stats, reporting */
@@ -68,6 +69,7 @@ struct virtio_balloon {
 	uint64_t pages_deflated;    /* deflate PFNs */
 	uint64_t bytes_reported;    /* free page reporting, released */
 	uint64_t bad_pfns;          /* PFNs outside guest RAM, ignored */
+	struct log_limit log_bad_pfn;
 	/* Statistics: the driver's last numbers, and its buffer, held until
 	 * the device wants new ones. */
 	uint16_t stat_tag[VIRTIO_BALLOON_STATS_TAGS];

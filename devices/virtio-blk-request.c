@@ -51,7 +51,35 @@ static void parse_range(const struct virtio_blk_limits *lim, const struct virtqu
 	plan->len = (uint64_t)sectors * SECTOR;
 }
 
-/* IN / OUT: whole blocks, inside the disk. */
+/* Do the data bytes [off, off + len) of these buffers keep to size_max
+ * and seg_max? Only bytes of data count: a buffer holding the header or
+ * the status besides data counts with its data part. Buffers of no data
+ * bytes are not segments. Linux never sends more (they are its
+ * max_segment_size and max_segments); a guest that does could make one
+ * request of 256 overlapping 4 GiB buffers. */
+static bool segments_ok(const struct virtio_blk_limits *lim, const struct vq_seg *seg, unsigned nseg, uint64_t off,
+			uint64_t len)
+{
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < nseg && len; i++) {
+		uint64_t part = seg[i].len;
+		if (off >= part) {
+			off -= part;
+			continue;
+		}
+		part -= off;
+		off = 0;
+		if (part > len)
+			part = len;
+		if (part > lim->size_max || ++count > lim->seg_max)
+			return false;
+		len -= part;
+	}
+	return true;
+}
+
+/* IN / OUT: whole blocks, inside the disk, within size_max and seg_max. */
 static void parse_rw(const struct virtio_blk_limits *lim, const struct vq_chain *chain, uint64_t sector,
 		     struct virtio_blk_plan *plan)
 {
@@ -64,6 +92,9 @@ static void parse_rw(const struct virtio_blk_limits *lim, const struct vq_chain 
 	if (write && lim->readonly)
 		return plan_status(plan, VIRTIO_BLK_S_IOERR);
 	if (data % lim->block_size || (sector * SECTOR) % lim->block_size || !range_ok(lim, sector, data))
+		return plan_status(plan, VIRTIO_BLK_S_IOERR);
+	if (write ? !segments_ok(lim, chain->out, chain->nout, HEADER_LEN, data)
+		  : !segments_ok(lim, chain->in, chain->nin, 0, data))
 		return plan_status(plan, VIRTIO_BLK_S_IOERR);
 	plan->action = BLK_ACTION_IO;
 	plan->op = write ? BLK_OP_WRITE : BLK_OP_READ;

@@ -30,6 +30,11 @@
 struct virtio_blk_limits {
 	uint64_t capacity;          /* 512-byte sectors */
 	unsigned block_size;        /* bytes: reads and writes must be multiples (512 or the O_DIRECT block) */
+	/* The config's size_max and seg_max (5.2.4): the most data bytes in
+	 * one buffer and the most buffers holding data in one request. The
+	 * config space is built from these, so what is advertised is what
+	 * is enforced. */
+	uint32_t size_max, seg_max;
 	bool readonly, discard, write_zeroes;
 };
 

@@ -21,7 +21,7 @@ struct blk_request {
 	struct virtio_request vreq;
 	struct blk_io io;
 	struct virtio_blk *blk;
-	uint32_t written;          /* used length: every device-writable byte, status included */
+	uint64_t written;          /* every device-writable byte, status included (a chain may hold more than 4 GiB) */
 	uint64_t status_off;
 	bool discard;              /* a failed discard is not an error: it is only a hint */
 	bool flush_after;          /* write-through: flush before completing the write */
@@ -87,6 +87,14 @@ static void io_done(struct blk_io *io, int result)
 	pthread_mutex_unlock(&blk->done_lock);
 }
 
+/* The used ring's len is 32 bits; a longer chain (its buffers may
+ * overlap) says "all of it" as the most len can. Truncating instead
+ * would tell the driver that almost nothing was written. */
+static uint32_t used_len(const struct blk_request *r)
+{
+	return r->written > UINT32_MAX ? UINT32_MAX : (uint32_t)r->written;
+}
+
 /* End of a backend batch: return every finished request as used, then
  * interrupt each queue that got some (once, if EVENT_IDX lets us). */
 /* The finished requests collected so far (oldest last). */
@@ -107,7 +115,7 @@ static void push_done_locked(struct virtio_blk *blk, struct blk_request *list, b
 		list = r->next;
 		if (touched)
 			touched[r->vreq.q] = true;
-		virtio_request_push_locked(&r->vreq, r->written);
+		virtio_request_push_locked(&r->vreq, used_len(r));
 		slot_put(blk, r);
 	}
 }
@@ -176,7 +184,7 @@ static void serve(struct virtio_blk *blk, struct blk_request *r)
 
 	virtio_blk_parse(&blk->limits, &dev->vqs[r->vreq.q], &r->vreq.chain, &plan);
 	r->status_off = plan.status_off;
-	r->written = (uint32_t)r->vreq.chain.in_bytes;
+	r->written = r->vreq.chain.in_bytes;
 	r->discard = plan.op == BLK_OP_DISCARD;
 	r->flush_after = false;
 
@@ -209,7 +217,7 @@ static void serve(struct virtio_blk *blk, struct blk_request *r)
 	}
 	}
 	write_status(r, plan.status);
-	virtio_request_complete_locked(&r->vreq, r->written);
+	virtio_request_complete_locked(&r->vreq, used_len(r));
 	slot_put(blk, r);
 }
 
@@ -301,8 +309,8 @@ static void build_config(struct virtio_blk *blk)
 		pbs = bs;
 	memset(c, 0, sizeof(*c));
 	c->capacity = htole64(blk->limits.capacity);
-	c->size_max = htole32(VIRTIO_BLK_SIZE_MAX);
-	c->seg_max = htole32(VIRTIO_BLK_SEG_MAX);
+	c->size_max = htole32(blk->limits.size_max);
+	c->seg_max = htole32(blk->limits.seg_max);
 	c->blk_size = htole32(bs);
 	c->physical_block_exp = (uint8_t)log2u(pbs / bs);
 	c->alignment_offset = 0;
@@ -350,6 +358,8 @@ int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts 
 	blk->limits = (struct virtio_blk_limits){
 		.capacity = blk_backend_size(blk->backend) / SECTOR,
 		.block_size = blk_backend_block_size(blk->backend),
+		.size_max = VIRTIO_BLK_SIZE_MAX,
+		.seg_max = VIRTIO_BLK_SEG_MAX,
 		.readonly = opts->readonly,
 		.discard = opts->discard,
 		.write_zeroes = opts->write_zeroes,

@@ -35,8 +35,13 @@
 #include "devices/virtio-device.h"
 
 #define VIRTIO_BLK_QUEUE_SIZE   256
-#define VIRTIO_BLK_SEG_MAX      (VIRTIO_BLK_QUEUE_SIZE - 2) /* data buffers; + header + status = a full ring */
-#define VIRTIO_BLK_SIZE_MAX     (1u << 20)                  /* bytes per data buffer */
+/* seg_max and size_max, advertised and enforced (virtio-blk-request.c):
+ * data buffers per request (+ header + status = a full ring) and data
+ * bytes per buffer. Together they bound one request to 254 MiB; without
+ * them a guest's buffers may overlap, and one request of 256 buffers of
+ * 4 GiB each would ask the host for a terabyte. */
+#define VIRTIO_BLK_SEG_MAX      (VIRTIO_BLK_QUEUE_SIZE - 2)
+#define VIRTIO_BLK_SIZE_MAX     (1u << 20)
 #define VIRTIO_BLK_MAX_QUEUES   16
 #define VIRTIO_BLK_SERIAL_MAX   VIRTIO_BLK_ID_BYTES         /* 20 */
 

@@ -37,7 +37,8 @@ static void ctrl_queue(struct virtio_console *con, uint32_t id, uint16_t event, 
 		       size_t extra_len)
 {
 	if (con->ctrl_count == VIRTIO_CONSOLE_CTRL_QUEUE) {
-		log_warn(con->vdev.name, "control queue full: driver not taking control messages");
+		log_limited(&con->log_ctrl_full, LOG_WARN, con->vdev.name,
+			    "control queue full: driver not taking control messages");
 		return;
 	}
 	struct console_ctrl_msg *m = &con->ctrl[(con->ctrl_head + con->ctrl_count++) % VIRTIO_CONSOLE_CTRL_QUEUE];
@@ -102,7 +103,7 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 	switch (event) {
 	case VIRTIO_CONSOLE_DEVICE_READY:
 		if (value != 1) {
-			log_warn(con->vdev.name, "driver failed to initialize");
+			log_limited(&con->log_driver_failed, LOG_WARN, con->vdev.name, "driver failed to initialize");
 			return;
 		}
 		for (unsigned i = 0; i < con->nports; i++)
@@ -240,7 +241,8 @@ static void push_output(struct virtio_console *con, unsigned id)
 			if (p->kind == CONSOLE_PORT_SOCKET) {
 				client_gone(con, id);
 			} else {
-				log_warn(con->vdev.name, "port %u: cannot write: %s; output dropped", id, strerror(errno));
+				log_limited(&con->log_write_failed, LOG_WARN, con->vdev.name,
+					    "port %u: cannot write: %s; output dropped", id, strerror(errno));
 				p->out_len = 0;
 			}
 			return;

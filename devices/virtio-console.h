@@ -47,6 +47,7 @@
 #include "devices/device-types.h"
 #include "devices/hooks.h"
 #include "devices/virtio-device.h"
+#include "vmm/log.h"
 #include "vmm/terminal.h"
 
 #define VIRTIO_CONSOLE_MAX_PORTS   8    /* port 0 + 7 named ports */
@@ -119,6 +120,9 @@ struct virtio_console {
 	volatile bool stopping;
 	struct terminal_escape esc;
 	struct stop_hook stop;      /* Ctrl-A x on the stdio port (guarded by vdev.lock) */
+
+	/* Lines the guest can repeat at will, rate-limited. */
+	struct log_limit log_ctrl_full, log_driver_failed, log_write_failed;
 };
 
 extern const struct device_type virtio_console_type;

@@ -2,6 +2,7 @@
  * net-tap.c and net-user.c, the command-line keys in net-options.c. */
 #include "devices/virtio-net.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,26 +265,31 @@ static bool tx_serve(struct virtio_net *net, unsigned q, unsigned budget)
 _Static_assert(CTRL_MAX_DATA <= NET_MAX_FRAME, "control data borrows tx_buf");
 
 /* VIRTIO_NET_CTRL_MAC_TABLE_SET: two tables, unicast then multicast, each
- * a 32-bit count and that many addresses; nothing may be left over. */
+ * a 32-bit little-endian count and that many addresses; nothing may be
+ * left over. All or nothing: both tables are checked before either
+ * changes, so a refused command leaves the filter as it was. */
 static int ctrl_mac_table(struct virtio_net *net, const uint8_t *data, size_t len)
 {
 	uint32_t counts[2];
-	size_t off = 0;
+	size_t at[2], off = 0;
 
 	for (int t = 0; t < 2; t++) {
 		if (len - off < 4)
 			return -1;
 		memcpy(&counts[t], data + off, 4);
+		counts[t] = le32toh(counts[t]);
 		off += 4;
 		if (counts[t] > (len - off) / 6)
 			return -1;
-		uint8_t(*table)[6] = t == 0 ? net->uc : net->mc;
-		unsigned keep = counts[t] < VIRTIO_NET_MAC_TABLE ? counts[t] : VIRTIO_NET_MAC_TABLE;
-		memcpy(table, data + off, keep * 6u);
+		at[t] = off;
 		off += counts[t] * 6u;
 	}
 	if (off != len)
 		return -1;
+	for (int t = 0; t < 2; t++) {
+		unsigned keep = counts[t] < VIRTIO_NET_MAC_TABLE ? counts[t] : VIRTIO_NET_MAC_TABLE;
+		memcpy(t == 0 ? net->uc : net->mc, data + at[t], keep * 6u);
+	}
 	net->uc_count = counts[0];
 	net->mc_count = counts[1];
 	return 0;

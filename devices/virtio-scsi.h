@@ -91,7 +91,8 @@ int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts
 		     const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen);
 void virtio_scsi_destroy(struct virtio_scsi *s);
 /* Tell the driver that the LUNs of target changed (a transport reset
- * event, reason RESCAN or REMOVED). dev->lock held. */
+ * event, reason RESCAN or REMOVED). dev->lock held. Only the tests call
+ * it so far, so VIRTIO_SCSI_F_HOTPLUG is not offered. */
 void virtio_scsi_lun_event(struct virtio_scsi *s, unsigned target, unsigned lun, bool removed);
 
 #endif

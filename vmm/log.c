@@ -3,7 +3,9 @@
 #include "vmm/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_INFO;
@@ -30,6 +32,32 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 	if (line[n - 1] == '\r')
 		line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+void log_limited(struct log_limit *limit, enum log_level level, const char *component, const char *fmt, ...)
+{
+	char msg[900];
+	struct timespec now;
+	va_list ap;
+
+	if (level > log_threshold && LOG_DEBUG > log_threshold)
+		return; /* neither the line nor its debug form would show */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now); /* vDSO: no system call */
+	long long next = atomic_load(&limit->next);
+	if (now.tv_sec < next ||
+	    !atomic_compare_exchange_strong(&limit->next, &next, (long long)now.tv_sec + LOG_LIMIT_INTERVAL)) {
+		atomic_fetch_add(&limit->suppressed, 1);
+		log_msg(LOG_DEBUG, component, "%s", msg);
+		return;
+	}
+	unsigned long held = atomic_exchange(&limit->suppressed, 0);
+	if (held)
+		log_msg(level, component, "%s (and %lu more like it since the last one logged)", msg, held);
+	else
+		log_msg(level, component, "%s", msg);
 }
 
 void err_printf(char *err, size_t errlen, const char *fmt, ...)

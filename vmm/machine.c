@@ -77,26 +77,14 @@ static void uart_irq_set(void *ctx, int level)
 	machine_irq_set(ctx, level, IRQ_COM1);
 }
 
+/* The UART's output, with its lock held on a vCPU thread: it must not
+ * block (see vmm/console-out.h). */
 static void console_write(void *ctx, const uint8_t *buf, size_t n)
 {
-	const struct machine *m = ctx;
+	struct machine *m = ctx;
 	if (m->opts->console == CONSOLE_NONE)
 		return;
-	while (n > 0) {
-		ssize_t w = write(STDOUT_FILENO, buf, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
-				poll(&p, 1, 100);
-				continue;
-			}
-			return; /* stdout gone: drop guest output rather than stall the vCPU */
-		}
-		buf += w;
-		n -= w;
-	}
+	console_out_write(&m->console_out, buf, n);
 }
 
 /* ---- building ---- */
@@ -106,6 +94,11 @@ static int machine_add_devices(struct machine *m, char *err, size_t errlen)
 	struct stop_hook stop = { .stop = machine_stop, .ctx = m };
 	int ret = 0;
 
+	if ((ret = console_out_init(&m->console_out, STDOUT_FILENO)) < 0) {
+		snprintf(err, errlen, "cannot set up the console output: %s", strerror(-ret));
+		return ret;
+	}
+	m->console_out_ready = true;
 	uart_8250_init(&m->uart, (struct irq_line){ .set = uart_irq_set, .ctx = m },
 		       (struct uart_output){ .write = console_write, .ctx = m });
 	i8042_init(&m->i8042, stop);
@@ -324,6 +317,10 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->pio, &m->mmio, opts, err, errlen)) < 0)
 		goto fail;
 	virtio_devices_set_stop_hook(&m->virtio, (struct stop_hook){ .stop = machine_stop, .ctx = m });
+	if ((ret = console_out_attach(&m->console_out, &m->virtio.reactor)) < 0) {
+		snprintf(err, errlen, "cannot watch the console output: %s", strerror(-ret));
+		goto fail;
+	}
 	if (m->control_open) {
 		struct control_ops ops = { .run = machine_control_run, .ctx = m };
 		if ((ret = control_socket_attach(&m->control, &m->virtio.reactor, &ops, 0)) < 0) {
@@ -562,6 +559,9 @@ void machine_destroy(struct machine *m)
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	m->nr_vcpus_created = 0;
+	if (m->console_out_ready)
+		console_out_destroy(&m->console_out); /* before the reactor goes */
+	m->console_out_ready = false;
 	if (m->virtio_created)
 		virtio_devices_destroy(&m->virtio);
 	m->virtio_created = false;

@@ -18,6 +18,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/x86/kernel-load.h"
 #include "kvm/x86/swkvm.h"
+#include "vmm/console-out.h"
 #include "vmm/control-socket.h"
 #include "vmm/options.h"
 #include "vmm/virtio-devices.h"
@@ -36,6 +37,8 @@ struct machine {
 	unsigned nr_vcpus_created;
 
 	struct uart_8250 uart;
+	struct console_out console_out; /* the UART's output: stdout, never blocking */
+	bool console_out_ready;
 	struct i8042 i8042;
 	struct cmos_rtc cmos;
 	struct debug_exit debug_exit;

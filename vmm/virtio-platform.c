@@ -122,7 +122,8 @@ static int platform_msi_route_set(void *ctx, int route, uint64_t address, uint32
 	int ret = irq_msi_route_set(p->routing, route, address, data);
 
 	if (ret < 0)
-		log_warn("irq", "MSI route for %#llx/%#x: %s", (unsigned long long)address, data, strerror(-ret));
+		log_limited(&p->log_route_set, LOG_WARN, "irq", "MSI route for %#llx/%#x: %s", (unsigned long long)address,
+			    data, strerror(-ret));
 	return ret;
 }
 
@@ -132,7 +133,7 @@ static void platform_msi_route_fire(void *ctx, int route)
 	int ret = irq_msi_route_fire(p->routing, route);
 
 	if (ret < 0)
-		log_warn("irq", "MSI route %d not delivered: %s", route, strerror(-ret));
+		log_limited(&p->log_route_fire, LOG_WARN, "irq", "MSI route %d not delivered: %s", route, strerror(-ret));
 }
 
 void kvm_platform_init(struct kvm_platform *p, const struct kvm_vm_ioctl *kvm, bool use_ioeventfd,

@@ -19,6 +19,7 @@
 #include "bus/virtio-platform.h"
 #include "devices/virtio-device.h"
 #include "kvm/irq-routing.h"
+#include "vmm/log.h"
 #include "vmm/reactor.h"
 
 #define KVM_PLATFORM_MAX_NOTIFIERS 1024
@@ -50,6 +51,8 @@ struct kvm_platform {
 	unsigned nr_kicks;             /* set up before the guest runs; no lock */
 	struct kvm_queue_kick kick[KVM_PLATFORM_MAX_QUEUES];
 	struct virtio_platform ops;    /* what transports get: ops.ctx = this */
+	/* The guest programs MSI-X entries and fires vectors at will. */
+	struct log_limit log_route_set, log_route_fire;
 };
 
 /* use_ioeventfd: KVM_CAP_IOEVENTFD (without it every kick is an exit). */

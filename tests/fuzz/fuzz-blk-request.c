@@ -27,7 +27,8 @@ static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 /* Input header. */
 struct shape {
 	uint8_t disk;       /* capacity: 1 << (disk % 40) sectors, or 0 when disk == 255 */
-	uint8_t flags;      /* bit 0 read-only, 1 discard, 2 write-zeroes, 3 4 KiB blocks */
+	uint8_t flags;      /* bit 0 read-only, 1 discard, 2 write-zeroes, 3 4 KiB blocks,
+			     * 4-5 seg_max - 1, 6-7 size_max = 512 << n */
 	uint8_t nout, nin;  /* segments: % (MAX_SEGS + 1) */
 	uint16_t seg[2 * MAX_SEGS][2]; /* offset and length in RAM of each segment */
 } __attribute__((packed));
@@ -63,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_blk_limits lim = {
 		.capacity = s.disk == 255 ? 0 : 1ull << (s.disk % 40),
 		.block_size = (s.flags & 8) ? 4096 : 512,
+		.seg_max = 1 + ((s.flags >> 4) & 3),
+		.size_max = 512u << ((s.flags >> 6) & 3),
 		.readonly = s.flags & 1,
 		.discard = s.flags & 2,
 		.write_zeroes = s.flags & 4,
@@ -87,6 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((plan.op == BLK_OP_READ || plan.op == BLK_OP_WRITE) &&
 		    (plan.len % lim.block_size || plan.offset % lim.block_size || plan.data_len != plan.len))
 			abort();
+		if ((plan.op == BLK_OP_READ || plan.op == BLK_OP_WRITE) &&
+		    plan.len > (uint64_t)lim.seg_max * lim.size_max)
+			abort(); /* past the advertised seg_max x size_max */
 		if (plan.op == BLK_OP_READ && plan.data_off + plan.data_len > chain.in_bytes - 1)
 			abort(); /* data would overwrite the status byte */
 		if (plan.op == BLK_OP_WRITE && plan.data_off + plan.data_len > chain.out_bytes)

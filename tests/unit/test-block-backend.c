@@ -2,7 +2,8 @@
  * in a temporary directory, on both engines (io_uring and the worker
  * pool): reads and writes in flight together, short and unaligned
  * buffers, cache=none bounce buffers, flush, discard freeing host blocks,
- * write-zeroes, range and read-only refusals, and the image lock. */
+ * write-zeroes, range and read-only refusals, the image lock, the bound on
+ * bounce memory, and an io_uring that fails under the reaper. */
 #include <check.h>
 #include <time.h>
 #include "tests/unit/check-run.h"
@@ -12,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <liburing.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices/block-backend.h"
+#include "tests/unit/alloc-watch.h"
 
 #define IMAGE_SIZE (4u << 20)
 #define NR_IOS     64
@@ -439,6 +442,181 @@ START_TEST(lock_released_on_close)
 }
 END_TEST
 
+/* ---- bounce memory (cache=none) ---- */
+
+#define HOSTILE_IOS  16
+#define HOSTILE_SIZE (2u << 20) /* two bounce chunks each */
+
+/* A hostile guest under cache=none: many large requests at once, every
+ * one in unaligned memory cut at odd places. Before the bound each took
+ * a bounce buffer of its whole length (here 32 MiB at once); now they
+ * share at most BLK_BOUNCE_MAX_BYTES, and the data still arrives intact. */
+static void bounce_memory_bounded(enum blk_engine engine)
+{
+	ck_assert_int_eq(truncate(image, (off_t)HOSTILE_IOS * HOSTILE_SIZE), 0);
+	struct blk_backend *b = open_ok(engine, BLK_CACHE_NONE, false);
+	static struct blk_io ios[HOSTILE_IOS];
+	static struct iovec iovs[HOSTILE_IOS][3];
+	static int results[HOSTILE_IOS];
+	uint8_t *raw = malloc((size_t)HOSTILE_IOS * HOSTILE_SIZE + 1), *odd = raw + 1;
+
+	ck_assert_ptr_nonnull(raw);
+	alloc_watch_start();
+	for (int pass = 0; pass < 2; pass++) {
+		enum blk_op op = pass ? BLK_OP_READ : BLK_OP_WRITE;
+		for (size_t i = 0; i < (size_t)HOSTILE_IOS * HOSTILE_SIZE; i++)
+			odd[i] = pass ? 0 : (uint8_t)(i * 13 + i / 4099);
+		for (unsigned i = 0; i < HOSTILE_IOS; i++) {
+			uint8_t *p = odd + (size_t)i * HOSTILE_SIZE;
+			/* Three parts whose ends fall inside a chunk and a sector. */
+			iovs[i][0] = (struct iovec){p, 1000};
+			iovs[i][1] = (struct iovec){p + 1000, BLK_BOUNCE_CHUNK + 77};
+			iovs[i][2] = (struct iovec){p + 1077 + BLK_BOUNCE_CHUNK, HOSTILE_SIZE - 1077 - BLK_BOUNCE_CHUNK};
+			ios[i] = (struct blk_io){.op = op, .offset = (uint64_t)i * HOSTILE_SIZE, .iov = iovs[i],
+						 .iovcnt = 3, .done = on_done, .opaque = &results[i]};
+			ck_assert_int_eq(blk_backend_submit(b, &ios[i]), 0);
+		}
+		wait_completed((pass + 1) * HOSTILE_IOS);
+		ck_assert_int_eq(last_result, 0);
+		ck_assert_uint_le(blk_backend_bounce_bytes(b), BLK_BOUNCE_MAX_BYTES);
+	}
+	for (size_t i = 0; i < (size_t)HOSTILE_IOS * HOSTILE_SIZE; i++)
+		if (odd[i] != (uint8_t)(i * 13 + i / 4099))
+			ck_abort_msg("byte %zu read back wrong", i);
+	size_t grew = alloc_watch_growth();
+	ck_assert_msg(grew <= BLK_BOUNCE_MAX_BYTES, "bounce memory grew by %zu bytes, limit %u", grew,
+		      BLK_BOUNCE_MAX_BYTES);
+	blk_backend_close(b);
+	free(raw);
+}
+
+START_TEST(bounce_bounded_io_uring) { bounce_memory_bounded(BLK_ENGINE_IO_URING); }
+END_TEST
+
+START_TEST(bounce_bounded_threads) { bounce_memory_bounded(BLK_ENGINE_THREADS); }
+END_TEST
+
+/* ---- the io_uring reaper meets an error ---- */
+
+/* The reaper's wait, wrapped (--wrap=__io_uring_get_cqe): once armed, the
+ * next wait that would block holds until released, then fails with
+ * EFAULT, as a broken ring would. */
+int __real___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit, unsigned wait_nr,
+			      sigset_t *sigmask);
+
+static bool wait_armed, wait_held, wait_released;
+
+int __wrap___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit, unsigned wait_nr,
+			      sigset_t *sigmask)
+{
+	pthread_mutex_lock(&lock);
+	bool fail = wait_armed && wait_nr;
+	if (fail) {
+		wait_held = true;
+		pthread_cond_broadcast(&cond);
+		while (!wait_released)
+			pthread_cond_wait(&cond, &lock);
+	}
+	pthread_mutex_unlock(&lock);
+	return fail ? -EFAULT : __real___io_uring_get_cqe(ring, cqe, submit, wait_nr, sigmask);
+}
+
+/* Does thread tid of this process sleep (state S in its stat)? */
+static bool thread_sleeps(pid_t tid)
+{
+	char path[64], line[512] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	(void)!fgets(line, sizeof(line), f);
+	fclose(f);
+	const char *end = strrchr(line, ')'); /* after the name, which may hold anything */
+	return end && end[1] == ' ' && end[2] == 'S';
+}
+
+static pid_t closer_tid; /* the thread that calls close(), once it is about to */
+
+/* done() of the last request before close(): it returns (and the request
+ * leaves the in-flight count) only once the closing thread sleeps, which
+ * is in close(), waiting for this very request. So close() always sees
+ * the count drop while it waits and needs its wake-up; left to chance,
+ * close() mostly came too late for that (a hang in 1 run of 3 to 10).
+ * Bounded waits: a backend that needs no wake-up passes all the same. */
+static void done_once_close_waits(struct blk_io *io, int result)
+{
+	struct timespec until, ms = {0, 1000000};
+
+	on_done(io, result);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&lock);
+	while (!closer_tid && pthread_cond_timedwait(&cond, &lock, &until) == 0)
+		;
+	pid_t tid = closer_tid;
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; tid && i < 2000 && !thread_sleeps(tid); i++)
+		nanosleep(&ms, NULL);
+}
+
+/* The ring fails with a request on it: later requests are still served
+ * (by the pool), and close() returns instead of waiting for the lost
+ * one. Before the fix the reaper just ended: the next request went to
+ * the dead ring, never completed, and close() waited forever. */
+START_TEST(reaper_error_is_survived)
+{
+	struct blk_backend *b = open_ok(BLK_ENGINE_IO_URING, BLK_CACHE_WRITEBACK, false);
+	static uint8_t buf[3][4096];
+	static struct iovec iov[3];
+	static struct blk_io io[3];
+	static int results[3];
+
+	pthread_mutex_lock(&lock);
+	wait_armed = true;
+	pthread_mutex_unlock(&lock);
+	/* The reaper either waits already (then this request wakes it and
+	 * its next wait holds) or has yet to start waiting (then it holds at
+	 * once, and the request stays on the ring). */
+	for (unsigned i = 0; i < 2; i++) {
+		iov[i] = (struct iovec){buf[i], 4096};
+		io[i] = (struct blk_io){.op = BLK_OP_READ, .offset = 4096 * i, .iov = &iov[i], .iovcnt = 1,
+					.done = on_done, .opaque = &results[i]};
+		ck_assert_int_eq(blk_backend_submit(b, &io[i]), 0);
+		pthread_mutex_lock(&lock);
+		while (!wait_held) /* the second request is on the ring when it fails */
+			pthread_cond_wait(&cond, &lock);
+		pthread_mutex_unlock(&lock);
+	}
+	pthread_mutex_lock(&lock);
+	wait_released = true;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+	/* The backend says it stopped using the ring ... */
+	for (int i = 0; strcmp(blk_backend_engine_name(b), "threads") != 0; i++) {
+		struct timespec ms = {0, 1000000};
+		ck_assert_msg(i < 2000, "the backend still uses the failed ring");
+		nanosleep(&ms, NULL);
+	}
+	/* ... and serves what comes next. */
+	unsigned before = completed;
+	iov[2] = (struct iovec){buf[2], 4096};
+	io[2] = (struct blk_io){.op = BLK_OP_READ, .offset = 4096, .iov = &iov[2], .iovcnt = 1,
+				.done = done_once_close_waits, .opaque = &results[2]};
+	ck_assert_int_eq(blk_backend_submit(b, &io[2]), 0);
+	wait_completed(before + 1);
+	ck_assert_int_eq(results[2], 0);
+	/* io[2] is still in flight (its done() has not returned): close()
+	 * waits for it, and must wake when it leaves, with the lost ring
+	 * request(s) still counted. Before the fix it woke only at a count of
+	 * zero, which a lost request never lets come: a hang, every run. */
+	pthread_mutex_lock(&lock);
+	closer_tid = gettid();
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+	blk_backend_close(b); /* the test's timeout catches a hang */
+}
+END_TEST
+
 static Suite *block_backend_suite(void)
 {
 	Suite *s = suite_create("block-backend");
@@ -462,6 +640,9 @@ static Suite *block_backend_suite(void)
 	tcase_add_test(tc, lock_reader_excludes_writer);
 	tcase_add_test(tc, lock_readers_share);
 	tcase_add_test(tc, lock_released_on_close);
+	tcase_add_test(tc, bounce_bounded_io_uring);
+	tcase_add_test(tc, bounce_bounded_threads);
+	tcase_add_test(tc, reaper_error_is_survived);
 	suite_add_tcase(s, tc);
 	return s;
 }

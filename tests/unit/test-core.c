@@ -13,6 +13,8 @@
 #include "kvm/x86/cpuid.h"
 #include "kvm/x86/layout.h"
 #include "kvm/x86/swkvm.h"
+#include "tests/unit/log-capture.h"
+#include "vmm/log.h"
 #include "vmm/terminal.h"
 
 /* ---- bus ---- */
@@ -404,6 +406,44 @@ START_TEST(swkvm_cmdline_fits_linux_clearcpuid_buffer)
 }
 END_TEST
 
+/* ---- rate-limited log lines ---- */
+
+/* A flood shows as one line; the next one let out (here: as if the
+ * interval had passed) says how many were held back; another limit is
+ * not held back by this one. */
+START_TEST(log_limited_lets_one_through)
+{
+	struct log_limit flood = {0}, other = {0};
+
+	log_capture_start();
+	for (int i = 0; i < 100; i++)
+		log_limited(&flood, LOG_WARN, "test", "flood %d", i);
+	log_limited(&other, LOG_WARN, "test", "another kind");
+	flood.next = 0; /* LOG_LIMIT_INTERVAL later */
+	log_limited(&flood, LOG_WARN, "test", "flood again");
+	ck_assert_uint_eq(log_capture_stop("flood"), 2);
+
+	log_capture_start();
+	log_limited(&other, LOG_WARN, "test", "another kind");
+	ck_assert_uint_eq(log_capture_stop("another kind"), 0); /* within the interval */
+	ck_assert_uint_eq(other.suppressed, 1);
+	ck_assert_uint_eq(flood.suppressed, 0);
+}
+END_TEST
+
+START_TEST(log_limited_counts_what_it_held_back)
+{
+	struct log_limit flood = {0};
+
+	log_capture_start();
+	for (int i = 0; i < 100; i++)
+		log_limited(&flood, LOG_WARN, "test", "flood");
+	flood.next = 0;
+	log_limited(&flood, LOG_WARN, "test", "flood");
+	ck_assert_uint_eq(log_capture_stop("(and 99 more like it since the last one logged)"), 1);
+}
+END_TEST
+
 Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -414,6 +454,8 @@ Suite *core_suite(void)
 	tcase_add_test(bus, bus_access_straddling_range_end_is_unclaimed);
 	tcase_add_test(bus, bus_unregister_and_full);
 	tcase_add_test(bus, guest_mem_checks_both_ends);
+	tcase_add_test(bus, log_limited_lets_one_through);
+	tcase_add_test(bus, log_limited_counts_what_it_held_back);
 	suite_add_tcase(s, bus);
 	TCase *cpu = tcase_create("cpu");
 	tcase_add_test(cpu, cpuid_topology_for_each_vcpu);

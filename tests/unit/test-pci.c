@@ -12,6 +12,7 @@
 #include "bus/pci.h"
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/layout.h"
+#include "tests/unit/log-capture.h"
 #include "vmm/log.h"
 
 /* ---- the machine around the host ---- */
@@ -692,6 +693,22 @@ START_TEST(test_bar_overlap_left_unmapped)
 }
 END_TEST
 
+/* A guest rewriting an overlapping BAR, or the command register, again
+ * and again: the warning shows once, not once per write. */
+START_TEST(test_bar_overlap_warns_once)
+{
+	tdev_init(&dev2, 1);
+	ck_assert_int_eq(pci_host_add_device(&host, &dev2.pci), 0);
+	log_capture_start();
+	for (unsigned i = 0; i < 500; i++) {
+		cfg_write(2, PCI_BASE_ADDRESS_0, 4, LAYOUT_PCI_MMIO + 0x5000);
+		cfg_write(2, PCI_COMMAND, 2, i % 2 ? 0 : PCI_COMMAND_MEMORY);
+	}
+	ck_assert_uint_eq(log_capture_stop("overlaps a BAR"), 1);
+	ck_assert(!dev2.pci.bar[0].mapped);
+}
+END_TEST
+
 START_TEST(test_bar_outside_window)
 {
 	cfg_write(1, PCI_BASE_ADDRESS_0, 4, 0x80000000);
@@ -1269,6 +1286,7 @@ Suite *pci_suite(void)
 	tcase_add_test(bars, test_bar_move_through_ecam);
 	tcase_add_test(bars, test_decode_disable_unmaps);
 	tcase_add_test(bars, test_bar_overlap_left_unmapped);
+	tcase_add_test(bars, test_bar_overlap_warns_once);
 	tcase_add_test(bars, test_bar_outside_window);
 	suite_add_tcase(s, bars);
 

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "devices/scsi-disk.h"
+#include "tests/unit/alloc-watch.h"
 
 #define BLOCKS   2048u
 #define BS       512u
@@ -402,6 +404,135 @@ START_TEST(sense_decode)
 }
 END_TEST
 
+/* ---- memory a hostile initiator can make the host spend ---- */
+
+/* The worker threads' reads, held while the gate is shut (the binary is
+ * linked with --wrap=preadv): commands stay in flight as long as the
+ * test needs. */
+ssize_t __real_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+static bool gate_shut;
+
+ssize_t __wrap_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	pthread_mutex_lock(&lock);
+	while (gate_shut)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	return __real_preadv(fd, iov, cnt, off);
+}
+
+static unsigned nr_done;
+
+static void count_done(struct scsi_cmd *cmd)
+{
+	pthread_mutex_lock(&lock);
+	nr_done++;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+static struct scsi_disk *open_image(enum blk_cache cache, enum blk_engine engine)
+{
+	struct scsi_disk_options o = {.path = image, .cache = cache, .engine = engine};
+	struct scsi_disk *d;
+	char err[256] = "";
+
+	ck_assert_msg(scsi_disk_open(&d, &o, err, sizeof(err)) == 0, "%s", err);
+	return d;
+}
+
+#define MAX_TRANSFER (1u << 16) /* blocks: the block limits page's maximum transfer length */
+
+/* READ(16) of the largest transfer into unaligned memory under
+ * cache=none: it works, and the host's bounce memory stays within the
+ * block backend's bound (it used to be the whole 32 MiB). One block more
+ * is refused before anything is allocated. */
+START_TEST(largest_transfer_bounded)
+{
+	make_image();
+	ck_assert_int_eq(truncate(image, (off_t)(MAX_TRANSFER + 8) * BS), 0);
+	struct scsi_disk *d = open_image(BLK_CACHE_NONE, BLK_ENGINE_AUTO);
+	uint8_t *raw = malloc((size_t)MAX_TRANSFER * BS + BS + 1);
+	uint8_t cdb[16] = {0x88};
+	struct iovec in = {raw + 1, (size_t)MAX_TRANSFER * BS + BS};
+	struct scsi_cmd c = {.cdb = cdb, .cdb_len = 16, .in = &in, .in_cnt = 1};
+
+	ck_assert_ptr_nonnull(raw);
+	alloc_watch_start();
+	cdb[10] = MAX_TRANSFER >> 24;
+	cdb[11] = (MAX_TRANSFER >> 16) & 0xff;
+	run(d, &c);
+	ck_assert_uint_eq(c.status, SCSI_GOOD);
+	ck_assert_uint_eq(c.in_written, (uint64_t)MAX_TRANSFER * BS);
+	ck_assert_uint_eq(raw[1], 1);              /* block 0 */
+	ck_assert_uint_eq(raw[1 + 2047 * BS], 0);  /* block 2047: (2047 + 1) & 0xff */
+	ck_assert_uint_le(alloc_watch_growth(), BLK_BOUNCE_MAX_BYTES);
+
+	alloc_watch_start();
+	cdb[13] = 1; /* MAX_TRANSFER + 1 blocks */
+	run(d, &c);
+	ck_assert_uint_eq(c.status, SCSI_CHECK_CONDITION);
+	ck_assert_uint_eq(alloc_watch_growth(), 0);
+	scsi_disk_close(d);
+	free(raw);
+	unlink(image);
+	rmdir(dir);
+}
+END_TEST
+
+#define VERIFY_BLOCKS (1024u * 1024 / BS) /* the largest VERIFY BYTCHK=1: 1 MiB */
+#define VERIFY_FIT    (SCSI_DISK_BUFFER_BYTES_MAX / (VERIFY_BLOCKS * BS))
+
+/* VERIFY BYTCHK=1 commands held in flight: as many as the disk's buffer
+ * cap holds are accepted, the next gets TASK SET FULL without a byte
+ * more allocated, and once they finish the next is accepted again.
+ * Before the cap every one allocated 1 MiB, without end. */
+START_TEST(verify_buffers_capped)
+{
+	static struct scsi_cmd c[VERIFY_FIT + 2];
+	static uint8_t cdb[16] = {0x8f, 0x02};
+	static struct iovec out;
+	uint8_t *data = malloc(VERIFY_BLOCKS * BS);
+
+	make_image();
+	struct scsi_disk *d = open_image(BLK_CACHE_WRITEBACK, BLK_ENGINE_THREADS);
+	cdb[12] = (VERIFY_BLOCKS >> 8) & 0xff;
+	cdb[13] = VERIFY_BLOCKS & 0xff;
+	out = (struct iovec){data, VERIFY_BLOCKS * BS};
+	nr_done = 0;
+	gate_shut = true;
+	for (unsigned i = 0; i < VERIFY_FIT + 2; i++)
+		c[i] = (struct scsi_cmd){.cdb = cdb, .cdb_len = 16, .out = &out, .out_cnt = 1, .done = count_done};
+
+	alloc_watch_start();
+	for (unsigned i = 0; i < VERIFY_FIT; i++)
+		ck_assert_msg(!scsi_disk_command(d, &c[i]), "VERIFY %u did not go to the backend", i);
+	size_t held = alloc_watch_growth();
+	ck_assert_uint_ge(held, SCSI_DISK_BUFFER_BYTES_MAX);
+	ck_assert(scsi_disk_command(d, &c[VERIFY_FIT])); /* finished at once ... */
+	ck_assert_uint_eq(c[VERIFY_FIT].status, SCSI_TASK_SET_FULL); /* ... refused ... */
+	ck_assert_uint_eq(alloc_watch_growth(), held); /* ... and nothing allocated */
+
+	pthread_mutex_lock(&lock);
+	gate_shut = false;
+	pthread_cond_broadcast(&cond);
+	while (nr_done < VERIFY_FIT)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (unsigned i = 0; i < VERIFY_FIT; i++)
+		ck_assert_uint_eq(c[i].status, SCSI_CHECK_CONDITION); /* miscompare: the data differ */
+	ck_assert(!scsi_disk_command(d, &c[VERIFY_FIT + 1])); /* room again */
+	pthread_mutex_lock(&lock);
+	while (nr_done < VERIFY_FIT + 1)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	scsi_disk_close(d);
+	free(data);
+	unlink(image);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *scsi_disk_suite(void)
 {
 	Suite *s = suite_create("scsi-disk");
@@ -412,6 +543,8 @@ static Suite *scsi_disk_suite(void)
 	tcase_add_test(tc, cdb_table_threads);
 	tcase_add_test(tc, writes_reach_the_image);
 	tcase_add_test(tc, sense_decode);
+	tcase_add_test(tc, largest_transfer_bounded);
+	tcase_add_test(tc, verify_buffers_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -484,6 +485,122 @@ START_TEST(bad_then_good)
 }
 END_TEST
 
+/* ---- the advertised size_max and seg_max ---- */
+
+/* Parse a chain of a 16-byte header, `nseg` data buffers of seg_len bytes
+ * each (all on the same guest bytes: a guest may overlap them) and a
+ * status byte; read or write. */
+static struct virtio_blk_plan parse_segments(bool write, unsigned nseg, uint32_t seg_len)
+{
+	static struct vq_chain chain;
+	struct virtqueue vq = {.mem = &mem, .name = "test"};
+	struct virtio_blk_limits lim = {.capacity = 1ull << 40, .block_size = 512, .size_max = VIRTIO_BLK_SIZE_MAX,
+					.seg_max = VIRTIO_BLK_SEG_MAX};
+	struct virtio_blk_plan plan;
+	struct vq_seg *data = write ? chain.out : chain.in;
+	unsigned *n = write ? &chain.nout : &chain.nin;
+	uint64_t *bytes = write ? &chain.out_bytes : &chain.in_bytes;
+
+	memset(&chain, 0, sizeof(chain));
+	put_header(write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0);
+	chain.out[chain.nout++] = (struct vq_seg){HDR_GPA, 16};
+	chain.out_bytes = 16;
+	for (unsigned i = 0; i < nseg; i++) {
+		data[(*n)++] = (struct vq_seg){DATA_GPA, seg_len};
+		*bytes += seg_len;
+	}
+	chain.in[chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
+	chain.in_bytes++;
+	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	return plan;
+}
+
+static void assert_limits_enforced(bool write)
+{
+	struct virtio_blk_plan plan = parse_segments(write, VIRTIO_BLK_SEG_MAX, 512);
+	ck_assert_int_eq(plan.action, BLK_ACTION_IO); /* seg_max buffers: served */
+	plan = parse_segments(write, VIRTIO_BLK_SEG_MAX + 1, 512);
+	ck_assert_int_eq(plan.action, BLK_ACTION_STATUS);
+	ck_assert_int_eq(plan.status, VIRTIO_BLK_S_IOERR);
+	plan = parse_segments(write, 1, VIRTIO_BLK_SIZE_MAX); /* size_max bytes: served */
+	ck_assert_int_eq(plan.action, BLK_ACTION_IO);
+	plan = parse_segments(write, 1, VIRTIO_BLK_SIZE_MAX + 512);
+	ck_assert_int_eq(plan.action, BLK_ACTION_STATUS);
+	ck_assert_int_eq(plan.status, VIRTIO_BLK_S_IOERR);
+	/* The largest request there may be: seg_max buffers of size_max. */
+	plan = parse_segments(write, VIRTIO_BLK_SEG_MAX, VIRTIO_BLK_SIZE_MAX);
+	ck_assert_int_eq(plan.action, BLK_ACTION_IO);
+	ck_assert_uint_eq(plan.len, (uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX);
+}
+
+START_TEST(limits_read) { assert_limits_enforced(false); }
+END_TEST
+
+START_TEST(limits_write) { assert_limits_enforced(true); }
+END_TEST
+
+/* The header and the status may share a buffer with data: only the data
+ * bytes count against size_max. */
+START_TEST(limits_count_data_bytes_only)
+{
+	static struct vq_chain chain;
+	struct virtqueue vq = {.mem = &mem, .name = "test"};
+	struct virtio_blk_limits lim = {.capacity = 1ull << 40, .block_size = 512, .size_max = 4096, .seg_max = 1};
+	struct virtio_blk_plan plan;
+
+	memset(&chain, 0, sizeof(chain));
+	put_header(VIRTIO_BLK_T_OUT, 0);
+	chain.out[chain.nout++] = (struct vq_seg){HDR_GPA, 16 + 4096}; /* header + size_max of data */
+	chain.out_bytes = 16 + 4096;
+	chain.in[chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
+	chain.in_bytes = 1;
+	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	ck_assert_int_eq(plan.action, BLK_ACTION_IO);
+	chain.out[0].len += 512;
+	chain.out_bytes += 512;
+	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	ck_assert_int_eq(plan.action, BLK_ACTION_STATUS);
+}
+END_TEST
+
+/* Through the device: a read of one size_max buffer works, one 512 bytes
+ * longer gets IOERR, and the disk stays readable. */
+START_TEST(limits_size_max_on_the_device)
+{
+	ck_assert_int_eq(truncate(image, 4u << 20), 0);
+	restart(false, true, true);
+	ck_assert_int_eq(request(VIRTIO_BLK_T_IN, 0, 0, VIRTIO_BLK_SIZE_MAX), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(request(VIRTIO_BLK_T_IN, 0, 0, VIRTIO_BLK_SIZE_MAX + 512), VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(request(VIRTIO_BLK_T_OUT, 0, VIRTIO_BLK_SIZE_MAX + 512, 0), VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(request(VIRTIO_BLK_T_IN, 0, 0, 512), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(ram[DATA_GPA], 1);
+}
+END_TEST
+
+/* A chain of more than 4 GiB of device-writable buffers (overlapping, in
+ * a sparse second RAM region): the used length says "all of it" as far as
+ * 32 bits go, not the count modulo 4 GiB. */
+START_TEST(used_len_of_a_huge_chain)
+{
+	const uint64_t big_gpa = 1ull << 32, seg = 3ull << 30; /* two 3 GiB buffers */
+	uint8_t *big = mmap(NULL, seg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert(big != MAP_FAILED);
+	mem.region[1] = (struct guest_region){.gpa = big_gpa, .size = seg, .host = big};
+	mem.nr_regions = 2;
+	struct vqd_buf out = {HDR_GPA, 16}, in[2] = {{big_gpa, (uint32_t)seg}, {big_gpa, (uint32_t)seg}};
+	uint32_t len = 0;
+
+	put_header(VIRTIO_BLK_T_IN, 0);
+	ck_assert_int_eq(vqd_add(&d, &out, 1, in, 2, (void *)1, false), 0);
+	kick();
+	wait_used(&len);
+	ck_assert_uint_eq(big[seg - 1], VIRTIO_BLK_S_IOERR); /* past size_max */
+	ck_assert_uint_eq(len, UINT32_MAX);
+	mem.nr_regions = 1;
+	munmap(big, seg);
+}
+END_TEST
+
 static Suite *blk_suite(void)
 {
 	Suite *s = suite_create("virtio-blk");
@@ -515,6 +632,11 @@ static Suite *blk_suite(void)
 	tcase_add_test(bad, bad_discard_not_offered);
 	tcase_add_test(bad, bad_discard_segments);
 	tcase_add_test(bad, bad_then_good);
+	tcase_add_test(bad, limits_read);
+	tcase_add_test(bad, limits_write);
+	tcase_add_test(bad, limits_count_data_bytes_only);
+	tcase_add_test(bad, limits_size_max_on_the_device);
+	tcase_add_test(bad, used_len_of_a_huge_chain);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, bad);
 	return s;

@@ -21,6 +21,7 @@
 #include <linux/virtio_config.h>
 
 #include "devices/virtio-console.h"
+#include "tests/unit/log-capture.h"
 #include "virtqueue/driver.h"
 
 #define RAM_SIZE (1u << 20)
@@ -179,6 +180,34 @@ START_TEST(control_handshake)
 }
 END_TEST
 
+/* The guest repeats what makes the device warn: DEVICE_READY without
+ * ever taking control messages (the control queue fills up), and
+ * DEVICE_READY reporting failure. Each warning shows once, not once per
+ * message (the lines after go to debug level). */
+START_TEST(control_flood_logs_once)
+{
+	struct virtio_console_control c;
+	char extra[80];
+
+	log_capture_start();
+	for (unsigned i = 0; i < 400; i++) {
+		uint32_t len;
+		send_ctrl(0, VIRTIO_CONSOLE_DEVICE_READY, i % 2, 0);
+		for (int t = 0; !vqd_get_used(&q[CTRL_TX], &len); t++) {
+			ck_assert_msg(t < 2000, "control message %u not taken", i);
+			sleep_ms(1);
+		}
+	}
+	unsigned full = log_capture_stop("control queue full");
+	ck_assert_uint_eq(full, 1);
+	log_capture_start();
+	send_ctrl(0, VIRTIO_CONSOLE_DEVICE_READY, 0, 0);
+	ck_assert_uint_eq(log_capture_stop("driver failed"), 0); /* the first came out in the flood above */
+	post_rx(CTRL_RX, 8);
+	ck_assert(recv_ctrl(&c, extra, sizeof(extra))); /* the queued messages still arrive */
+}
+END_TEST
+
 /* Hostile control messages: unknown port ids, unknown events, a short
  * message, DEVICE_READY reporting failure. None answers, none breaks. */
 START_TEST(control_malformed)
@@ -321,6 +350,7 @@ static Suite *console_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, control_handshake);
 	tcase_add_test(tc, control_malformed);
+	tcase_add_test(tc, control_flood_logs_once);
 	tcase_add_test(tc, file_port_output);
 	tcase_add_test(tc, socket_port_back_pressure_and_echo);
 	tcase_add_test(tc, socket_stale_and_busy);

@@ -472,6 +472,17 @@ START_TEST(ctrl_receive_filter)
 	table[0] = 5;
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table, sizeof(table)),
 			  VIRTIO_NET_ERR);
+	/* A good unicast part with a bad multicast part: refused as a whole,
+	 * the unicast table unchanged (not rewritten under its old count). */
+	table[0] = 1;
+	table[9] = 0x03;
+	table[10] = 5;
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table, sizeof(table)),
+			  VIRTIO_NET_ERR);
+	ck_assert_uint_eq(net->uc_count, 1);
+	ck_assert_mem_eq(net->uc[0], "\x02\x00\x00\x00\x00\x02", 6);
+	table[9] = 0x02;
+	table[10] = 1;
 	ck_assert_uint_eq(ctrl(0xff, 0, &on, 1), VIRTIO_NET_ERR);                      /* unknown class */
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, "\x01\x00", 2),
 			  VIRTIO_NET_ERR); /* MQ not negotiated */

@@ -396,6 +396,14 @@ START_TEST(task_management)
 }
 END_TEST
 
+/* Nothing sends hotplug or parameter-change events: neither is offered. */
+START_TEST(no_hotplug_or_change_offered)
+{
+	uint64_t f = scsi->vdev.ops->features(&scsi->vdev);
+	ck_assert_uint_eq(f & (VIRTIO_FEATURE(VIRTIO_SCSI_F_HOTPLUG) | VIRTIO_FEATURE(VIRTIO_SCSI_F_CHANGE)), 0);
+}
+END_TEST
+
 START_TEST(events)
 {
 	struct virtio_device *dev = &scsi->vdev;
@@ -531,6 +539,7 @@ static Suite *scsi_suite(void)
 	tcase_add_test(tc, bad_no_writable_part);
 	tcase_add_test(tc, task_management);
 	tcase_add_test(tc, events);
+	tcase_add_test(tc, no_hotplug_or_change_offered);
 	tcase_add_test(tc, many_in_flight);
 	tcase_add_test(tc, command_line_rules);
 	suite_add_tcase(s, tc);
