@@ -206,13 +206,9 @@ static uint8_t scsi_cmd(struct aq *a, const uint8_t lun[8], const uint8_t *cdb, 
 	memcpy(req, lun, 8);
 	memcpy(req + 19, cdb, cdb_len);
 	req[51 + 11] = 0xff;
+	/* data-out is device-readable and goes before the response */
 	struct abuf b[3] = { { (uint64_t)(uintptr_t)req, 51, false }, { SCRATCH, data_len, !data_out },
 			     { (uint64_t)(uintptr_t)req + 51, 108, true } };
-	if (data_out) { /* device-readable buffers first */
-		b[1] = b[0];
-		b[0] = (struct abuf){ (uint64_t)(uintptr_t)req, 51, false };
-		b[1] = (struct abuf){ SCRATCH, data_len, false };
-	}
 	if (!post(a, b, 3, 2000, 0))
 		return 0xff;
 	*status = req[51 + 10];
