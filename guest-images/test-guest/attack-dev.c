@@ -206,9 +206,9 @@ static uint8_t scsi_cmd(struct aq *a, const uint8_t lun[8], const uint8_t *cdb, 
 	memcpy(req, lun, 8);
 	memcpy(req + 19, cdb, cdb_len);
 	req[51 + 11] = 0xff;
-	/* data-out is device-readable and goes before the response */
-	struct abuf b[3] = { { (uint64_t)(uintptr_t)req, 51, false }, { SCRATCH, data_len, !data_out },
-			     { (uint64_t)(uintptr_t)req + 51, 108, true } };
+	/* virtio-scsi's order: request, data-out, response, data-in */
+	struct abuf data = { SCRATCH, data_len, !data_out }, resp = { (uint64_t)(uintptr_t)req + 51, 108, true };
+	struct abuf b[3] = { { (uint64_t)(uintptr_t)req, 51, false }, data_out ? data : resp, data_out ? resp : data };
 	if (!post(a, b, 3, 2000, 0))
 		return 0xff;
 	*status = req[51 + 10];
@@ -289,7 +289,6 @@ static int balloon_bad_pfns(struct target *t)
 }
 
 /* ---- virtio-console: a control-queue flood ---- */
-#define CONSOLE_F_MULTIPORT (1ull << 1)
 static int console_control_flood(struct target *t)
 {
 	struct aq q[4];

@@ -18,6 +18,7 @@
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_SCSI 8
+#define CONSOLE_F_MULTIPORT (1ull << 1)
 
 /* One interface of one device, as the attacker drives it. */
 struct target {
