@@ -333,16 +333,17 @@ static uint64_t restart_base(struct target *t, uint16_t size)
 	return t->d.transport & MODERN_TRANSPORTS ? (ram_top - bytes) & ~15ull : (ram_top - bytes) & ~4095ull;
 }
 
-/* Queue 0 of a rate-limited rng: 7 requests the device holds, the queue
+/* Queue 0 of a rate-limited rng: 3 requests the device holds, the queue
  * disabled the transport's way (QueueReady=0, PFN=0, queue_enable=0), shrunk
  * to 1 entry at the end of RAM, enabled, one new request. The old ones
- * must never come back. */
+ * must never come back, and the new one must be served (a device that
+ * pushed the stale ones would instead break the new ring: NEEDS_RESET). */
 static int queue_restart(struct target *t)
 {
 	struct aq a;
 	if (!start(t, &a, 0))
 		return -1;
-	for (unsigned i = 0; i < 7; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		struct abuf b = { buffer(64), 64, true };
 		aq_publish(&a, aq_chain(&a, &b, 1));
 	}
@@ -363,21 +364,27 @@ static int queue_restart(struct target *t)
 	uint64_t base = restart_base(t, size);
 	struct aq n;
 	if (!aq_setup(t, &n, 0, size, base)) {
-		note("queue not re-enabled at the end of RAM", 0, 0);
-		return 0;
+		note("queue of %u at 0x%lx (end of RAM) not re-enabled", size, base);
+		return -1;
 	}
 	struct abuf b = { buffer(64), 64, true };
 	aq_publish(&n, aq_chain(&n, &b, 1));
 	aq_kick(&n);
-	mdelay(2500); /* the rate limit lets ~2 held requests go meanwhile */
+	/* rate=1: the held requests go first, about one a second */
+	uint32_t id = 0, len = 0;
+	bool served = aq_wait(&n, 6000, &id, &len);
+	mdelay(1500); /* time for a stale completion to follow */
 	volatile struct vring_used *u = (volatile struct vring_used *)(uintptr_t)n.used;
 	uint16_t back = u->idx;
-	uint32_t id = u->ring[0].id;
-	if (back > 1 || (back == 1 && id != 0)) {
+	if (back > 1 || (served && id != 0)) {
 		note("stale completions after the restart: used idx %u, first id %u", back, id);
 		return -1;
 	}
-	note("ring of %u at 0x%lx: no stale completion", size, base);
+	if (!served || (dev_status(t) & VIRTIO_STATUS_NEEDS_RESET)) {
+		note("the new request was not served (status 0x%x, used idx %u)", dev_status(t), back);
+		return -1;
+	}
+	note("ring of %u at 0x%lx: the new request served, no stale completion", size, base);
 	return 0;
 }
 
@@ -406,7 +413,7 @@ static int queue_restart_packed(struct target *t)
 		return -1;
 	struct vnotify kick;
 	t->d.ops->queue_notify(&t->d, 0, &kick);
-	for (unsigned i = 0; i < 7; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		struct vqd_buf b = { buffer(64), 64 };
 		vqd_add(q, 0, 0, &b, 1, (void *)(uintptr_t)(i + 1), false);
 	}
@@ -430,14 +437,21 @@ static int queue_restart_packed(struct target *t)
 	d->flags = (uint16_t)(VRING_DESC_F_WRITE | 1u << 7); /* AVAIL=1, USED=0: wrap counter 1 */
 	tq_enable(t, true);
 	vnotify_kick(&kick);
-	mdelay(2500);
+	uint64_t end = rdtsc() + 6000ull * 3000000;
+	while (((d->flags >> 7) & 1) != ((d->flags >> 15) & 1) && rdtsc() < end)
+		__asm__ volatile("pause");
+	mdelay(1500); /* time for a stale completion to follow */
 	uint16_t f = d->flags;
 	bool used = ((f >> 7) & 1) == ((f >> 15) & 1);
 	if (used && (d->id != 0 || d->len > 64)) {
 		note("stale completion in the new ring: id %u len %u", d->id, d->len);
 		return -1;
 	}
-	note("packed ring of 1 at 0x%lx: %s", desc, (uint64_t)(uintptr_t)(used ? "new request served" : "pending"));
+	if (!used || (dev_status(t) & VIRTIO_STATUS_NEEDS_RESET)) {
+		note("the new request was not served (status 0x%x, flags 0x%x)", dev_status(t), f);
+		return -1;
+	}
+	note("packed ring of 1 at 0x%lx: the new request served, no stale completion", desc, 0);
 	return 0;
 }
 
