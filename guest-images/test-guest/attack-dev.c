@@ -288,6 +288,55 @@ static int balloon_bad_pfns(struct target *t)
 	return 0;
 }
 
+/* Issue 17's reproducer as an attack: the balloon holds the driver's
+ * statistics buffer (stats queue 2) until it wants new figures
+ * (stats-interval=1: every second). The queue is disabled under it
+ * (QueueReady=0 / PFN=0), shrunk to one entry in the last bytes of RAM
+ * and enabled empty. The held buffer belongs to the old ring: it must
+ * never be pushed into the new one (the engine would refuse it there,
+ * NEEDS_RESET; before its bounds, it wrote past guest RAM). */
+#define BALLOON_F_STATS_VQ (1ull << 1)
+static int balloon_stats_restart(struct target *t)
+{
+	struct aq q[3];
+	if (!dev_begin(t, BALLOON_F_STATS_VQ) || !(dev_features(t) & BALLOON_F_STATS_VQ)) {
+		note("STATS_VQ not offered (stats-interval= not set?)", 0, 0);
+		return -1;
+	}
+	for (unsigned i = 0; i < 3; i++)
+		if (!aq_setup(t, &q[i], i, 8, 0))
+			return -1;
+	if (!dev_ready(t))
+		return -1;
+	struct abuf b = { buffer(10 * 8), 10 * 8, false };
+	aq_publish(&q[2], aq_chain(&q[2], &b, 1));
+	aq_kick(&q[2]);
+	mdelay(100); /* popped and held */
+	tq_select(t, 2);
+	tq_enable(t, false);
+	if (tq_enabled(t)) {
+		note("the stats queue cannot be disabled on this transport", 0, 0);
+		return 0;
+	}
+	uint16_t size = t->d.transport == TRANSPORT_PCI_LEGACY ? tq_max(t) : 1;
+	uint64_t bytes = aq_bytes(t, size);
+	uint64_t base = (ram_top - bytes) & (t->d.transport == TRANSPORT_MMIO ? ~15ull : ~4095ull);
+	struct aq n;
+	if (!aq_setup(t, &n, 2, size, base)) {
+		note("stats queue of %u at 0x%lx not re-enabled", size, base);
+		return -1;
+	}
+	mdelay(2500); /* two stats intervals */
+	volatile struct vring_used *u = (volatile struct vring_used *)(uintptr_t)n.used;
+	uint16_t back = u->idx;
+	if (back || (dev_status(t) & VIRTIO_STATUS_NEEDS_RESET)) {
+		note("the held stats buffer came back into the new ring (used idx %u, status 0x%x)", back, dev_status(t));
+		return -1;
+	}
+	note("stats ring of %u at 0x%lx: the held buffer never came back", size, base);
+	return 0;
+}
+
 /* ---- virtio-console: a control-queue flood ---- */
 static int console_control_flood(struct target *t)
 {
@@ -495,6 +544,7 @@ const struct attack dev_attacks[] = {
 	{ "scsi-huge-transfer", VIRTIO_ID_SCSI, ALL_TRANSPORTS, A_ONCE, scsi_huge_transfer },
 	{ "scsi-bad-lun", VIRTIO_ID_SCSI, ALL_TRANSPORTS, A_ONCE, scsi_bad_lun },
 	{ "balloon-bad-pfns", VIRTIO_ID_BALLOON, ALL_TRANSPORTS, A_ONCE, balloon_bad_pfns },
+	{ "balloon-stats-restart", VIRTIO_ID_BALLOON, ALL_TRANSPORTS & ~TRANSPORT_PCI, 0, balloon_stats_restart },
 	{ "console-control-flood", VIRTIO_ID_CONSOLE, ALL_TRANSPORTS, A_ONCE, console_control_flood },
 	{ "net-tx-0-and-64k", VIRTIO_ID_NET, ALL_TRANSPORTS, A_ONCE, net_tx_sizes },
 	{ "pci-bar-onto-neighbour", VIRTIO_ID_RNG, PCI_MODERN, A_ONCE, bar_onto_neighbour },

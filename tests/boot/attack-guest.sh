@@ -48,14 +48,14 @@ rngs_a=(--device rng,transport=pci --device rng,transport=mmio --device rng,tran
 attack_boot all-256M 256M "${rngs_a[@]}" \
 	--device "blk,path=$work/disk.img" --device scsi,transport=mmio --device "scsi,path=$work/scsi.img" \
 	--device net,backend=user --device "console,port=p0:file=$work/console.out,transport=mmio" \
-	--device balloon
+	--device balloon,stats-interval=1
 
 # RAM up to the 3 GiB MMIO hole: rings at the end of RAM run into the hole.
 rngs_b=(--device rng,transport=pci-modern --device rng,transport=mmio-legacy --device rng,transport=pci,rate=1
 	--device rng,transport=mmio,rate=1)
-ATTACKS=${ATTACKS:-ring-end-of-ram,ring-past-ram,queue-restart-in-flight,queue-restart-packed-legacy-pfn,desc-past-ram,blk-size-max,scsi-huge-transfer,balloon-bad-pfns,console-control-flood,net-tx-0-and-64k} \
+ATTACKS=${ATTACKS:-balloon-stats-restart,ring-end-of-ram,ring-past-ram,queue-restart-in-flight,queue-restart-packed-legacy-pfn,desc-past-ram,blk-size-max,scsi-huge-transfer,balloon-bad-pfns,console-control-flood,net-tx-0-and-64k} \
 	MIN_LINES=10 attack_boot hole-3200M 3200M "${rngs_b[@]}" \
 	--device "blk,path=$work/disk.img,transport=mmio" --device scsi,transport=pci --device "scsi,path=$work/scsi.img" \
 	--device net,backend=user,transport=mmio --device "console,port=p0:file=$work/console.out" \
-	--device balloon,transport=mmio
+	--device balloon,transport=mmio,stats-interval=1
 finish
