@@ -333,11 +333,13 @@ static uint64_t restart_base(struct target *t, uint16_t size)
 	return t->d.transport & MODERN_TRANSPORTS ? (ram_top - bytes) & ~15ull : (ram_top - bytes) & ~4095ull;
 }
 
-/* Queue 0 of a rate-limited rng: 3 requests the device holds, the queue
+/* Queue 0 of a rate-limited rng: 3 requests kept waiting, the queue
  * disabled the transport's way (QueueReady=0, PFN=0, queue_enable=0), shrunk
  * to 1 entry at the end of RAM, enabled, one new request. The old ones
  * must never come back, and the new one must be served (a device that
- * pushed the stale ones would instead break the new ring: NEEDS_RESET). */
+ * pushed stale ones would break the new ring: NEEDS_RESET). The rng
+ * unpops what it cannot serve yet, so nothing is in flight here: a
+ * request held across the restart is balloon-stats-restart's case. */
 static int queue_restart(struct target *t)
 {
 	struct aq a;

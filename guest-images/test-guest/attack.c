@@ -325,9 +325,9 @@ static const char *type_name(unsigned type)
 	return "?";
 }
 
-/* A rate-limited rng (rate=1 on skiff's side) serves one byte, then holds
- * requests for about a second each: the attacks on requests in flight
- * need one. Classified once, by one 64-byte request. */
+/* A rate-limited rng (rate=1 on skiff's side) serves one byte, then keeps
+ * requests waiting about a second each (in the ring: it unpops them).
+ * Classified once, by one 64-byte request. */
 static void classify_rng(struct target *t)
 {
 	struct aq a;
@@ -562,7 +562,7 @@ unsigned attack_main(struct pci_func *funcs, unsigned nfunc)
 		if (t->type == VIRTIO_ID_RNG)
 			classify_rng(t);
 		printf("attack: target %s %s %s%s%s\n", type_name(t->type), transport_name(t->d.transport), t->d.where,
-		       t->transitional ? " (transitional)" : "", t->slow ? " (holds requests: rate-limited)" : "");
+		       t->transitional ? " (transitional)" : "", t->slow ? " (rate-limited: keeps requests waiting)" : "");
 	}
 	dma_release(mark);
 	printf("attack: guest RAM below 4 GiB ends at 0x%lx\n", ram_top);

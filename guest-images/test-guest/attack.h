@@ -24,7 +24,7 @@
 struct target {
 	struct vdev d;
 	unsigned type;      /* VIRTIO_ID_* */
-	bool slow;          /* an rng that holds requests (rate-limited) */
+	bool slow;          /* a rate-limited rng: keeps requests waiting */
 	bool transitional;  /* PCI function with both interfaces */
 	struct pci_func *pci;
 	uint64_t legacy_desc; /* legacy interfaces: the ring tq_enable() gives as PFN */
@@ -94,7 +94,7 @@ void note(const char *fmt, uint64_t a, uint64_t b);
 
 /* ---- the attack table ---- */
 enum {
-	A_SLOW = 1,          /* needs an rng that holds requests */
+	A_SLOW = 1,          /* needs a rate-limited rng */
 	A_TRANSITIONAL = 2,  /* needs a transitional PCI function */
 	A_ONCE = 4,          /* one transport is enough (the first that fits) */
 };

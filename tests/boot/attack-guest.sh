@@ -40,8 +40,9 @@ attack_boot() {
 	check "$name: skiff's log stayed small ($skiff_lines lines < 200)" [ "$skiff_lines" -lt 200 ]
 }
 
-# Rate-limited rngs (rate=1: one byte, then about one a second) hold
-# requests in flight; the others serve at once and are the neighbours.
+# Rate-limited rngs (rate=1: one byte, then about one a second) keep
+# requests waiting; the others serve at once and are the neighbours. The
+# balloon holds its stats buffer (stats-interval=1): balloon-stats-restart.
 rngs_a=(--device rng,transport=pci --device rng,transport=mmio --device rng,transport=pci-legacy
 	--device rng,transport=mmio-legacy --device rng,transport=pci,rate=1 --device rng,transport=mmio,rate=1
 	--device rng,transport=mmio-legacy,rate=1 --device rng,transport=pci-legacy,rate=1)
