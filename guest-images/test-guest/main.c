@@ -2,8 +2,8 @@
  * trip, enumerates PCI and virtio-mmio, drives every virtio-rng it finds
  * and ends through debug-exit. See README. */
 #include "pci.h"
+#include "attack.h"
 #include "trap.h"
-#include "virtio.h"
 
 #define HVM_START_MAGIC 0x336ec578
 
@@ -72,7 +72,7 @@ static void add_mmio(uint64_t a)
  *   virtio_mmio.device=SIZE@ADDR[:IRQ]      (Linux's syntax) likewise
  *   pci=cf8|ecam|off  ecam=ADDR  pcimem=ADDR[,SIZE]  pciio=PORT[,SIZE]
  *   requests=N  timeout=MS  features=min  ring=auto|split|packed  blk-bench=MS  net-bench=MS
- *   crash=ud3|gp3|pf3|de3|ud0 */
+ *   crash=ud3|gp3|pf3|de3|ud0  attack=all|NAME[,NAME...] */
 static void parse_cmdline(const char *c)
 {
 	while (*c) {
@@ -164,6 +164,8 @@ static void parse_cmdline(const char *c)
 				opt.net_bench_ms = (unsigned)x;
 		} else if (value_of(t, "features=min")) {
 			opt.features_min = true;
+		} else if ((v = value_of(t, "attack="))) {
+			opt.attack = v;
 		} else if ((v = value_of(t, "crash="))) {
 			opt.crash = v;
 		}
@@ -224,8 +226,11 @@ void kmain(uint32_t start_info_paddr)
 	       si->version, si->version >= 1 ? si->memmap_entries : 0, si->rsdp_paddr);
 	if (si->version >= 1 && si->memmap_paddr) {
 		const struct hvm_memmap_entry *m = (const void *)(uintptr_t)si->memmap_paddr;
-		for (unsigned i = 0; i < si->memmap_entries && i < 16; i++)
+		for (unsigned i = 0; i < si->memmap_entries && i < 16; i++) {
 			printf("  memmap 0x%09lx-0x%09lx type %u\n", m[i].addr, m[i].addr + m[i].size - 1, m[i].type);
+			if (m[i].type == 1 && m[i].addr + m[i].size <= 0x100000000ull && m[i].addr + m[i].size > ram_top)
+				ram_top = m[i].addr + m[i].size;
+		}
 	}
 	print_cmdline(cmdline);
 	parse_cmdline(cmdline);
@@ -246,6 +251,10 @@ void kmain(uint32_t start_info_paddr)
 
 	static struct pci_func funcs[PCI_MAX_FUNCS];
 	unsigned nfunc = pci_enumerate(funcs, PCI_MAX_FUNCS);
+	if (opt.attack) {
+		unsigned failed = attack_main(funcs, nfunc);
+		debug_exit(failed ? (uint8_t)(EXIT_FAIL_BASE + (failed > 0x2f ? 0x2f : failed)) : EXIT_PASS);
+	}
 	unsigned found = 0, passed = 0;
 	virtio_pci_probe(funcs, nfunc, &found, &passed);
 	virtio_mmio_probe(&found, &passed);

@@ -83,6 +83,7 @@ struct options {
 	int ring;                      /* RING_* for modern transports */
 	unsigned bench_ms;             /* blk-bench=MS: benchmark virtio-blk devices, MS per figure */
 	unsigned net_bench_ms;         /* net-bench=MS: benchmark virtio-net devices, MS per figure */
+	const char *attack;            /* attack=all|NAME[,NAME...]: the hostile guest (attack.c) */
 };
 extern struct options opt;
 

@@ -197,3 +197,17 @@ void virtio_mmio_probe(unsigned *found, unsigned *passed)
 	       devices - placeholders == 1 ? "" : "s", placeholders,
 	       opt.mmio_given ? "the command line's addresses" : "0xd0000000+n*0x1000 and 0xfeb00000+n*0x200");
 }
+
+bool virtio_mmio_interface(uint64_t addr, struct vdev *d, uint32_t *id)
+{
+	if (mmio_read32(addr + MMIO_MAGIC) != VIRTIO_MMIO_MAGIC)
+		return false;
+	uint32_t version = mmio_read32(addr + MMIO_VERSION);
+	*id = mmio_read32(addr + MMIO_DEVICE_ID);
+	if (version != 1 && version != 2)
+		return false;
+	*d = (struct vdev){ .ops = version == 2 ? &mmio_v2_ops : &mmio_v1_ops, .mmio = addr,
+			    .transport = version == 2 ? TRANSPORT_MMIO : TRANSPORT_MMIO_LEGACY };
+	where_addr(d, addr);
+	return true;
+}

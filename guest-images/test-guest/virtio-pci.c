@@ -272,3 +272,19 @@ void virtio_pci_probe(const struct pci_func *funcs, unsigned n, unsigned *found,
 			*passed |= TRANSPORT_PCI;
 	}
 }
+
+bool virtio_pci_interface(const struct pci_func *f, bool legacy, struct vdev *d)
+{
+	*d = (struct vdev){ .ops = legacy ? &legacy_ops : &modern_ops, .pci = f,
+			    .transport = legacy ? TRANSPORT_PCI_LEGACY : TRANSPORT_PCI };
+	where_bdf(d, f);
+	pci_enable(f);
+	if (!legacy)
+		return modern_caps(d);
+	bool io;
+	uint64_t size, base = pci_bar(f, 0, &io, &size);
+	if (!base || !io || size < 0x14)
+		return false;
+	d->io = (uint16_t)base;
+	return true;
+}

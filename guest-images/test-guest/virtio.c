@@ -17,6 +17,9 @@ void *dma_alloc(size_t size, size_t align)
 	return dma_pool + at;
 }
 
+size_t dma_mark(void) { return dma_used; }
+void dma_release(size_t mark) { if (mark < dma_used) dma_used = mark; }
+
 static void fail_line(struct vdev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_line(struct vdev *d, const char *fmt, ...)
 {

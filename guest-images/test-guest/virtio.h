@@ -73,6 +73,10 @@ struct vdev {
 
 /* Bump allocator over the DMA pool (user section, zeroed). */
 void *dma_alloc(size_t size, size_t align);
+/* Give back everything allocated since dma_mark() (attack.c: each attack
+ * starts from the same pool). */
+size_t dma_mark(void);
+void dma_release(size_t mark);
 
 /* The queue a device was set up with. */
 struct vqueue {
@@ -108,6 +112,12 @@ bool virtio_rng_test(struct vdev *d);
  * and set the TRANSPORT_* bits of transports that had a passing rng. */
 void virtio_pci_probe(const struct pci_func *funcs, unsigned n, unsigned *found, unsigned *passed);
 void virtio_mmio_probe(unsigned *found, unsigned *passed);
+/* Fill d for one interface without testing it (attack.c): PCI function f
+ * through its legacy I/O BAR or its modern capabilities (enables the
+ * function; false if it has no such interface), or the virtio-mmio slot
+ * at addr (false if none; *id the device ID, 0 for an empty slot). */
+bool virtio_pci_interface(const struct pci_func *f, bool legacy, struct vdev *d);
+bool virtio_mmio_interface(uint64_t addr, struct vdev *d, uint32_t *id);
 
 /* ring 3 (user-rng.c) */
 #define RNG_MAX_REQ 1024

@@ -52,6 +52,22 @@ require_file() {
 	[ -f "$1" ] || skip_or_fail "$1 missing"
 }
 
+# The freestanding test guest (guest-images/test-guest): $TEST_GUEST if
+# set (the build system's output), else built here into $LOG_DIR.
+require_test_guest() {
+	if [ -z "${TEST_GUEST:-}" ]; then
+		TEST_GUEST=$LOG_DIR/$test_name-build/test-guest.elf
+		mkdir -p "$(dirname "$TEST_GUEST")"
+		if ! "$(dirname "$0")/../../guest-images/test-guest/build.sh" "$TEST_GUEST" \
+			>"$LOG_DIR/$test_name-build.log" 2>&1; then
+			echo "FAIL: $test_name: building the test guest failed:"
+			sed 's/^/  | /' "$LOG_DIR/$test_name-build.log"
+			exit 1
+		fi
+	fi
+	require_file "$TEST_GUEST"
+}
+
 # boot NAME TIMEOUT_S SKIFF_ARGS... : runs skiff, sets $log, $status, $elapsed.
 boot() {
 	local name=$1 limit=$2

@@ -7,19 +7,7 @@
 # (guest-images/test-guest/README).
 . "$(dirname "$0")/lib.sh"
 require_kvm
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-
-# The guest: $TEST_GUEST if set (the build system's output), else build it here.
-if [ -z "${TEST_GUEST:-}" ]; then
-	TEST_GUEST=$LOG_DIR/test-guest-build/test-guest.elf
-	mkdir -p "$(dirname "$TEST_GUEST")"
-	if ! "$SRC/guest-images/test-guest/build.sh" "$TEST_GUEST" >"$LOG_DIR/$test_name-build.log" 2>&1; then
-		echo "FAIL: $test_name: building the test guest failed:"
-		sed 's/^/  | /' "$LOG_DIR/$test_name-build.log"
-		exit 1
-	fi
-fi
-require_file "$TEST_GUEST"
+require_test_guest
 G=(--kernel "$TEST_GUEST")
 
 # A whole guest run takes ~0.1 s here (software KVM); 60 s is only a hang guard.
