@@ -477,7 +477,9 @@ static void check_threads(bool seccomp)
 			ck_assert_msg(filters == (role ? 2 : 1), "task %d: Seccomp_filters: %d", tid, filters);
 	}
 	closedir(d);
-	ck_assert_int_eq(tasks, 4);
+	/* The test's four threads, and any a sanitizer's runtime started
+	 * (ThreadSanitizer has two of its own): every one was checked above. */
+	ck_assert_int_ge(tasks, 4);
 	close(release[1]);
 	int status;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
