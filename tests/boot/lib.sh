@@ -151,11 +151,14 @@ status_is() { [ "$status" = "$1" ]; }
 # threads_confined PID: every thread of a running skiff has its seccomp
 # filter (Seccomp: 2) and no_new_privs, as /proc shows them from outside.
 threads_confined() {
-	local f n=0 bad=0
+	local f st n=0 bad=0
 	for f in /proc/"$1"/task/*/status; do
+		# A thread that ended since the listing has nothing to check (it
+		# ran with its creator's filters, which it inherited).
+		st=$(cat "$f" 2>/dev/null) || continue
 		n=$((n + 1))
-		grep -q '^Seccomp:[[:space:]]*2$' "$f" && grep -q '^NoNewPrivs:[[:space:]]*1$' "$f" ||
-			{ bad=$((bad + 1)); grep -H '^Name:\|^Seccomp:\|^NoNewPrivs:' "$f" | sed 's/^/  | /'; }
+		grep -q '^Seccomp:[[:space:]]*2$' <<<"$st" && grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$st" ||
+			{ bad=$((bad + 1)); grep '^Name:\|^Seccomp:\|^NoNewPrivs:' <<<"$st" | sed "s|^|  | $f: |"; }
 	done
 	echo "  ($n threads, $bad unconfined)"
 	[ "$n" -gt 1 ] && [ "$bad" = 0 ]
