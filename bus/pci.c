@@ -11,7 +11,7 @@
 
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define PCI_LOG "pci"
 

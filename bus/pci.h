@@ -50,8 +50,8 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
-#include "vmm/log.h"
+#include "base/hooks.h"
+#include "base/log.h"
 
 #define PCI_CONFIG_SIZE 4096
 #define PCI_MAX_SLOTS 32

@@ -28,8 +28,8 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
-#include "vmm/log.h"
+#include "base/hooks.h"
+#include "base/log.h"
 
 #define ACPI_PM_STS_PWRBTN  0x0100 /* PM1_STS/PM1_EN bit 8: power button */
 

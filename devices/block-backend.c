@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "devices/block-ring.h"
-#include "devices/io-thread.h"
-#include "vmm/log.h"
+#include "base/io-thread.h"
+#include "base/log.h"
 
 /* ThreadSanitizer cannot see that the kernel orders a request's hand-over
  * through io_uring (prepared on the submitting thread, completed on the

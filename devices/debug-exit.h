@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
+#include "base/hooks.h"
 
 struct debug_exit {
 	struct stop_hook stop;

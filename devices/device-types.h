@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "devices/hooks.h"
-#include "devices/virtio-device.h"
-#include "kvm/guest-mem.h"
+#include "base/hooks.h"
+#include "virtio/virtio-device.h"
+#include "base/guest-mem.h"
 
 #define DEVICE_CONFIG_MAX 1024/* bytes of parsed options a type may keep */
 

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define LOG_NAME "i8042"
 

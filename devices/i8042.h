@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
+#include "base/hooks.h"
 
 struct i8042 {
 	pthread_mutex_t lock;

@@ -20,7 +20,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct net_tap {
 	struct net_backend be;

@@ -16,7 +16,7 @@
  * then this one; this backend never takes the device's lock.
  */
 #include "devices/net-backend.h"
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +33,7 @@
 #include <netinet/in.h>
 #include <slirp/libslirp.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define USER_QUEUE_MAX  1024 /* frames waiting for the guest; beyond: dropped */
 #define USER_QUEUE_SLOW 64   /* from here on, slirp's sockets are not read */

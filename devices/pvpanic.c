@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define LOG_NAME "pvpanic"
 #define PVPANIC_EVENTS (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)

@@ -12,8 +12,8 @@
 
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
-#include "vmm/log.h"
+#include "base/hooks.h"
+#include "base/log.h"
 
 #define PVPANIC_PANICKED      0x01
 #define PVPANIC_CRASH_LOADED  0x02

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define VENDOR   "SKIFF   "         /* 8 bytes, T10 vendor identification */
 #define PRODUCT  "VIRTUAL DISK    " /* 16 bytes */

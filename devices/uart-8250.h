@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "devices/hooks.h"
+#include "base/hooks.h"
 
 #define UART_8250_NR_REGS  8
 #define UART_8250_FIFO_SIZE 16 /* a 16550A's receive FIFO; Linux can measure it */

@@ -12,7 +12,7 @@
 
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define PAGE_MASK ((uint64_t)VIRTIO_BALLOON_PAGE_SIZE - 1)
 #define STAT_ENTRY_SIZE 10 /* struct virtio_balloon_stat: le16 tag, le64 value, packed */

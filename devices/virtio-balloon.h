@@ -36,8 +36,8 @@
 #include <linux/virtio_balloon.h>
 
 #include "devices/device-types.h"
-#include "devices/virtio-device.h"
-#include "vmm/log.h"
+#include "virtio/virtio-device.h"
+#include "base/log.h"
 
 #define VIRTIO_BALLOON_QUEUE_SIZE 128
 #define VIRTIO_BALLOON_MAX_QUEUES 4     /* inflate, deflate, stats, reporting */

@@ -10,7 +10,7 @@
 
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define SECTOR 512u
 

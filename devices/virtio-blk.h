@@ -32,7 +32,7 @@
 #include "devices/block-backend.h"
 #include "devices/virtio-blk-request.h"
 #include "devices/device-types.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 
 #define VIRTIO_BLK_QUEUE_SIZE   256
 /* seg_max and size_max, advertised and enforced (virtio-blk-request.c):

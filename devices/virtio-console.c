@@ -20,8 +20,8 @@
 
 #include <linux/virtio_ids.h>
 
-#include "devices/io-thread.h"
-#include "vmm/log.h"
+#include "base/io-thread.h"
+#include "base/log.h"
 
 #define CTRL_RX 2 /* control queues (MULTIPORT) */
 #define CTRL_TX 3

@@ -45,10 +45,10 @@
 #include <linux/virtio_console.h>
 
 #include "devices/device-types.h"
-#include "devices/hooks.h"
-#include "devices/virtio-device.h"
-#include "vmm/log.h"
-#include "vmm/terminal.h"
+#include "base/hooks.h"
+#include "virtio/virtio-device.h"
+#include "base/log.h"
+#include "base/terminal.h"
 
 #define VIRTIO_CONSOLE_MAX_PORTS   8    /* port 0 + 7 named ports */
 #define VIRTIO_CONSOLE_QUEUE_SIZE  64

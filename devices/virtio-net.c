@@ -11,7 +11,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define F(bit) VIRTIO_FEATURE(bit)
 

@@ -32,8 +32,8 @@
 
 #include "devices/device-types.h"
 #include "devices/net-backend.h"
-#include "devices/virtio-device.h"
-#include "vmm/reactor.h"
+#include "virtio/virtio-device.h"
+#include "base/reactor.h"
 
 #define VIRTIO_NET_QUEUE_SIZE 256
 #define VIRTIO_NET_MAC_TABLE  64 /* filter entries per kind; more = accept all of that kind */

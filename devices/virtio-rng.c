@@ -9,7 +9,7 @@
 
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RNG_CHUNK 256 /* bytes per getrandom() call */
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "devices/device-types.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE   256
 #define VIRTIO_RNG_MAX_REQUEST  65536  /* bytes served per chain at most */

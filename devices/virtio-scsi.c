@@ -10,7 +10,7 @@
 
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define REQ_FIXED  offsetof(struct virtio_scsi_cmd_req, cdb)    /* 19: lun, tag, attr, prio, crn */
 #define RESP_FIXED offsetof(struct virtio_scsi_cmd_resp, sense) /* 12: sense_len .. response */

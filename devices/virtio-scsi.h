@@ -31,7 +31,7 @@
 
 #include "devices/device-types.h"
 #include "devices/scsi-disk.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 
 #define VIRTIO_SCSI_QUEUE_SIZE  256
 #define VIRTIO_SCSI_SEG_MAX     (VIRTIO_SCSI_QUEUE_SIZE - 2) /* data buffers; + request + response */

@@ -1,6 +1,6 @@
 /* MSI routes and ioeventfd registration. See irq-routing.h. */
 #include "kvm/irq-routing.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

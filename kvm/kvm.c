@@ -1,7 +1,7 @@
 /* KVM VM wrappers. See kvm.h. */
 #include "kvm/kvm.h"
 #include "kvm/x86/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 
 struct kvm_vm {
 	int kvm_fd;             /* /dev/kvm */

@@ -2,15 +2,16 @@
  *
  * The path of an exit: the guest touches a port or an MMIO address no
  * ioeventfd covers -> KVM_RUN returns with exit_reason KVM_EXIT_IO or
- * KVM_EXIT_MMIO -> vcpu_handle_exit() hands the access to the PIO or MMIO
- * bus -> the bus calls the device that registered the range -> for a read,
+ * KVM_EXIT_MMIO -> vcpu_handle_exit() hands the access to the machine's
+ * exit handler (vcpu_env.exits), which gives it to the PIO or MMIO bus ->
+ * the bus calls the device that registered the range -> for a read,
  * the device's answer is copied back into kvm_run and the next KVM_RUN
  * delivers it to the guest. */
 
 #include "kvm/vcpu.h"
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 #include "kvm/x86/cpu-boot.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -138,7 +139,7 @@ static void vcpu_handle_io(struct vcpu *v)
 
 	/* rep ins/outs hand over several items in one exit. */
 	for (uint32_t i = 0; i < run->io.count; i++) {
-		bus_dispatch(v->env->pio, run->io.port, data, run->io.size, is_write);
+		v->env->exits.pio(v->env->exits.ctx, run->io.port, data, run->io.size, is_write);
 		data += run->io.size;
 	}
 }
@@ -147,7 +148,7 @@ static void vcpu_handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
-	bus_dispatch(v->env->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+	v->env->exits.mmio(v->env->exits.ctx, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 }
 
 static void vcpu_handle_internal_error(struct vcpu *v)

@@ -9,8 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "bus/bus.h"
-#include "devices/hooks.h"
+#include "base/hooks.h"
 #include "kvm/kvm.h"
 #include "kvm/x86/swkvm.h"
 
@@ -42,10 +41,19 @@ enum vcpu_exit_kind {
 };
 extern const char *const vcpu_exit_kind_names[VCPU_EXIT_KINDS];
 
+/* Where a vCPU hands the guest's port and MMIO accesses: the machine
+ * points these at its buses, so the vCPU loop names no device and no bus.
+ * data holds len bytes: the value written, or room for the value read. */
+struct vcpu_exit_handler {
+	void (*pio)(void *ctx, uint16_t port, uint8_t *data, unsigned len, bool is_write);
+	void (*mmio)(void *ctx, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
+	void *ctx;
+};
+
 /* What every vCPU's run loop needs from the machine around it. */
 struct vcpu_env {
 	struct kvm_vm *vm;
-	struct bus *pio, *mmio;
+	struct vcpu_exit_handler exits;
 	struct stop_hook stop;      /* ends the VM with a reason */
 	atomic_bool *stopping;      /* set once the VM is stopping */
 	struct swkvm *swkvm;        /* software-KVM workarounds (inactive on hardware KVM) */

@@ -54,7 +54,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define DESC_SIZE 16u /* split and packed descriptors are both 16 bytes */
 

@@ -36,7 +36,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 
 #define VQ_MAX_SIZE 32768     /* the specification's limit */
 /* Buffers per direction a chain may hold (the storage in struct vq_chain).

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/log.h"
-#include "vmm/reactor.h"
+#include "base/log.h"
+#include "base/reactor.h"
 
 /* Bytes held while stdout is stalled: more than a whole Linux boot log,
  * so a test harness that reads late loses nothing. Past it output is

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define LOG_NAME "api-sock"
 

@@ -1,5 +1,5 @@
 /* The control socket (--api-sock PATH): a Unix stream socket served by
- * the reactor thread (vmm/reactor.c), never by a vCPU. Each client sends
+ * the reactor thread (base/reactor.c), never by a vCPU. Each client sends
  * newline-delimited JSON requests and gets one reply line per request
  * (the protocol is vmm/control-protocol.h).
  *
@@ -24,7 +24,7 @@
 #include <sys/un.h>
 
 #include "vmm/control-protocol.h"
-#include "vmm/reactor.h"
+#include "base/reactor.h"
 
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_IDLE_TIMEOUT_MS 10000

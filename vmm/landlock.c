@@ -1,6 +1,6 @@
 /* See landlock.h. The system calls have no C library wrappers. */
 #include "vmm/landlock.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

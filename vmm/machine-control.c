@@ -11,7 +11,7 @@
 
 #include "devices/virtio-balloon.h"
 #include "vmm/exit-status.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 #define LOG_NAME "api-sock"
@@ -106,7 +106,7 @@ static enum reactor_result shutdown_timeout(void *opaque, uint32_t events, unsig
 	(void)budget;
 
 	log_warn(LOG_NAME, "the guest did not power off in time after the power button; stopping it");
-	reactor_remove(&m->virtio.reactor, m->shutdown_timer);
+	reactor_remove(&m->reactor, m->shutdown_timer);
 	m->shutdown_timer = -1;
 	machine_stop(m, STOP_SIGNAL, EXIT_SIGNAL(SIGKILL));
 	return REACTOR_DONE;
@@ -121,7 +121,7 @@ static int do_shutdown(struct machine *m, uint64_t timeout_s, json_t *reply, cha
 		if (timeout_s == 0) {
 			machine_stop(m, STOP_SIGNAL, EXIT_SIGNAL(SIGKILL));
 		} else {
-			m->shutdown_timer = reactor_add_timer(&m->virtio.reactor, (unsigned)timeout_s * 1000,
+			m->shutdown_timer = reactor_add_timer(&m->reactor, (unsigned)timeout_s * 1000,
 							      shutdown_timeout, m);
 			if (m->shutdown_timer < 0)
 				return fail(err, errlen, m->shutdown_timer, "cannot start the shutdown timer");

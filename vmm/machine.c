@@ -12,10 +12,10 @@
 #include "kvm/x86/layout.h"
 #include "vmm/dtb.h"
 #include "vmm/exit-status.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/machine-control.h"
 #include "vmm/sandbox.h"
-#include "vmm/terminal.h"
+#include "base/terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +214,19 @@ static int machine_load_initrd(struct machine *m, const struct kernel_entry *ent
 	return 0;
 }
 
+/* The vCPUs hand every port and MMIO exit to the machine's two buses. */
+static void machine_pio_exit(void *ctx, uint16_t port, uint8_t *data, unsigned len, bool is_write)
+{
+	struct machine *m = ctx;
+	bus_dispatch(&m->pio, port, data, len, is_write);
+}
+
+static void machine_mmio_exit(void *ctx, uint64_t addr, uint8_t *data, unsigned len, bool is_write)
+{
+	struct machine *m = ctx;
+	bus_dispatch(&m->mmio, addr, data, len, is_write);
+}
+
 static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 {
 	struct kvm_cpuid2 *cpuid = cpuid_get_supported(m->vm.kvm_fd);
@@ -227,8 +240,7 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 
 	m->vcpu_env = (struct vcpu_env){
 		.vm = &m->vm,
-		.pio = &m->pio,
-		.mmio = &m->mmio,
+		.exits = { .pio = machine_pio_exit, .mmio = machine_mmio_exit, .ctx = m },
 		.stop = { .stop = machine_stop, .ctx = m },
 		.stopping = &m->stopping,
 		.swkvm = &m->swkvm,
@@ -313,17 +325,22 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	}
 	if ((ret = machine_add_devices(m, err, errlen)) < 0)
 		goto fail;
+	if ((ret = reactor_init(&m->reactor)) < 0) {
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-ret));
+		goto fail;
+	}
+	m->reactor_ready = true;
 	m->virtio_created = true;
-	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->pio, &m->mmio, opts, err, errlen)) < 0)
+	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->reactor, &m->pio, &m->mmio, opts, err, errlen)) < 0)
 		goto fail;
 	virtio_devices_set_stop_hook(&m->virtio, (struct stop_hook){ .stop = machine_stop, .ctx = m });
-	if ((ret = console_out_attach(&m->console_out, &m->virtio.reactor)) < 0) {
+	if ((ret = console_out_attach(&m->console_out, &m->reactor)) < 0) {
 		snprintf(err, errlen, "cannot watch the console output: %s", strerror(-ret));
 		goto fail;
 	}
 	if (m->control_open) {
 		struct control_ops ops = { .run = machine_control_run, .ctx = m };
-		if ((ret = control_socket_attach(&m->control, &m->virtio.reactor, &ops, 0)) < 0) {
+		if ((ret = control_socket_attach(&m->control, &m->reactor, &ops, 0)) < 0) {
 			snprintf(err, errlen, "--api-sock %s: cannot serve it: %s", opts->api_sock, strerror(-ret));
 			goto fail;
 		}
@@ -498,7 +515,7 @@ int machine_run(struct machine *m)
 		log_error(NULL, "%s", err);
 		return EXIT_ERROR;
 	}
-	if ((ret = virtio_devices_start(&m->virtio)) < 0) {
+	if ((ret = reactor_start(&m->reactor)) < 0 || (ret = virtio_devices_start(&m->virtio)) < 0) {
 		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
 		return EXIT_ERROR;
 	}
@@ -520,7 +537,7 @@ int machine_run(struct machine *m)
 		vcpu_kick(&m->vcpus[i]);
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++)
 		vcpu_join(&m->vcpus[i]);
-	virtio_devices_stop(&m->virtio);
+	reactor_stop(&m->reactor);
 	terminal_restore();
 	close(sigfd);
 
@@ -562,9 +579,14 @@ void machine_destroy(struct machine *m)
 	if (m->console_out_ready)
 		console_out_destroy(&m->console_out); /* before the reactor goes */
 	m->console_out_ready = false;
+	if (m->reactor_ready)
+		reactor_stop(&m->reactor); /* no handler runs while devices go */
 	if (m->virtio_created)
 		virtio_devices_destroy(&m->virtio);
 	m->virtio_created = false;
+	if (m->reactor_ready)
+		reactor_destroy(&m->reactor);
+	m->reactor_ready = false;
 	kvm_vm_destroy(&m->vm);
 	kernel_image_close(&m->kernel);
 	if (m->stop_eventfd >= 0)

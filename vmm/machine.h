@@ -45,6 +45,11 @@ struct machine {
 	struct acpi_pm acpi_pm;
 	struct pvpanic pvpanic;
 
+	/* The event loop thread every device, the console and the control
+	 * socket hand their file descriptors to (base/reactor.h). */
+	struct reactor reactor;
+	bool reactor_ready;
+
 	struct virtio_devices virtio; /* --device ... */
 	bool virtio_created;
 

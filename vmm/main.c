@@ -9,7 +9,7 @@
 #include "kvm/kvm.h"
 #include "vmm/control-client.h"
 #include "vmm/exit-status.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 #include "vmm/options.h"
 

@@ -12,9 +12,9 @@
 #include "devices/device-types.h"
 #include "vmm/exit-status.h"
 #include "vmm/landlock.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/seccomp.h"
-#include "vmm/terminal.h"
+#include "base/terminal.h"
 
 #include <errno.h>
 #include <linux/fs.h>
@@ -109,7 +109,7 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
 				      BIT(CALLS_REMOVE_FILES),
 			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU_REGS) | BIT(IOCTLS_IRQ), false},
 	/* Register exits only: a kick becomes a write to the queue's eventfd
-	 * and the reactor serves the queue (vmm/virtio-platform.c), so no
+	 * and the reactor serves the queue (virtio/kvm-platform.c), so no
 	 * disk submissions and no device's extra calls (slirp's sockets). */
 	[THREAD_ROLE_VCPU] = {"vcpu", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_VCPU_TIMER),
 			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_TAP), false},

@@ -9,7 +9,7 @@
  *  - the process-wide filter, the union of what every thread may do, put
  *    on every thread at once (TSYNC) when set-up is over: no thread is
  *    left out, whoever started it;
- *  - one narrower filter per thread role (devices/thread-role.h), stacked
+ *  - one narrower filter per thread role (base/thread-role.h), stacked
  *    by each thread on itself when it starts (the kernel applies both).
  *    Threads started during set-up (a disk's I/O threads, the console's)
  *    wait in thread_role_enter() until the sandbox goes on.
@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 #include "vmm/options.h"
 
 /* With opts->seccomp, threads that enter a role from now on wait for

@@ -1,6 +1,6 @@
 /* One seccomp filter from a policy, with libseccomp. See seccomp.h. */
 #include "vmm/seccomp.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * devices/device-types.c: nothing here names one. */
 #include "vmm/virtio-devices.h"
 #include "kvm/x86/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -50,7 +50,7 @@ static int model_create(struct virtio_devices *vd, struct virtio_slot *s, char *
 		return -ENOMEM;
 	char why[200] = "";
 
-	s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem, &vd->reactor, why, sizeof(why));
+	s->vdev = type->create(s->state, s->spec->config.bytes, s->name, &vd->vm->mem, vd->reactor, why, sizeof(why));
 	if (!s->vdev) {
 		snprintf(err, errlen, "--device %s: %s", type->name, why[0] ? why : "cannot create the device");
 		return -EINVAL;
@@ -60,7 +60,7 @@ static int model_create(struct virtio_devices *vd, struct virtio_slot *s, char *
 		return ret;
 	}
 	unsigned period = type->timer_ms ? type->timer_ms(s->spec->config.bytes) : 0;
-	if (period && (s->timer = reactor_add_timer(&vd->reactor, period, slot_timer, s)) < 0) {
+	if (period && (s->timer = reactor_add_timer(vd->reactor, period, slot_timer, s)) < 0) {
 		ret = s->timer;
 		snprintf(err, errlen, "%s: cannot start its timer: %s", s->name, strerror(-ret));
 		return ret;
@@ -108,7 +108,7 @@ static int transport_create(struct virtio_devices *vd, struct virtio_slot *s, st
 	return 0;
 }
 
-/* The shared parts: reactor, MSI routing, the KVM platform, and the PCI
+/* The shared parts: MSI routing, the KVM platform, and the PCI
  * host bridge -- always there: Linux probes configuration space at boot
  * and says "PCI: Fatal: No config space access function found" without it. */
 static int shared_create(struct virtio_devices *vd, struct kvm_vm *vm, struct bus *pio, struct bus *mmio, char *err,
@@ -117,13 +117,10 @@ static int shared_create(struct virtio_devices *vd, struct kvm_vm *vm, struct bu
 	struct kvm_vm_ioctl kvm = { .ioctl = kvm_vm_ioctl_real, .ctx = vm };
 	int ret;
 
-	if ((ret = reactor_init(&vd->reactor)) < 0)
-		goto fail;
-	vd->reactor_ready = true;
 	if ((ret = irq_routing_init(&vd->routing, &kvm)) < 0)
 		goto fail;
 	vd->routing_ready = true;
-	kvm_platform_init(&vd->platform, &kvm, kvm_vm_check_extension(vm, KVM_CAP_IOEVENTFD) > 0, &vd->reactor,
+	kvm_platform_init(&vd->platform, &kvm, kvm_vm_check_extension(vm, KVM_CAP_IOEVENTFD) > 0, vd->reactor,
 			  &vd->routing);
 	if ((ret = pci_host_init(&vd->pci, pio, mmio, pci_set_irq, vd)) < 0) {
 		snprintf(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
@@ -135,13 +132,14 @@ fail:
 	return ret;
 }
 
-int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm, struct bus *pio, struct bus *mmio,
-			  const struct options *opts, char *err, size_t errlen)
+int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm, struct reactor *reactor, struct bus *pio,
+			  struct bus *mmio, const struct options *opts, char *err, size_t errlen)
 {
 	int ret;
 
 	memset(vd, 0, sizeof(*vd));
 	vd->vm = vm;
+	vd->reactor = reactor;
 	if ((ret = shared_create(vd, vm, pio, mmio, err, errlen)) < 0)
 		return ret;
 	for (unsigned i = 0; i < opts->nr_devices; i++) {
@@ -177,7 +175,7 @@ void virtio_devices_set_stop_hook(struct virtio_devices *vd, struct stop_hook ho
 
 int virtio_devices_start(struct virtio_devices *vd)
 {
-	int ret = reactor_start(&vd->reactor);
+	int ret = 0;
 
 	for (unsigned i = 0; i < vd->nr_slots && ret == 0; i++)
 		if (vd->slot[i].spec->type->start)
@@ -185,20 +183,13 @@ int virtio_devices_start(struct virtio_devices *vd)
 	return ret;
 }
 
-void virtio_devices_stop(struct virtio_devices *vd)
-{
-	if (vd->reactor_ready)
-		reactor_stop(&vd->reactor);
-}
-
 void virtio_devices_destroy(struct virtio_devices *vd)
 {
-	virtio_devices_stop(vd);
 	for (unsigned i = 0; i < vd->nr_slots; i++) {
 		struct virtio_slot *s = &vd->slot[i];
 
 		if (s->timer >= 0)
-			reactor_remove(&vd->reactor, s->timer);
+			reactor_remove(vd->reactor, s->timer);
 		if (s->has_transport && s->on_pci)
 			virtio_pci_destroy(&s->transport.pci);
 		else if (s->has_transport)
@@ -216,7 +207,5 @@ void virtio_devices_destroy(struct virtio_devices *vd)
 	vd->nr_slots = 0;
 	if (vd->routing_ready)
 		irq_routing_destroy(&vd->routing);
-	if (vd->reactor_ready)
-		reactor_destroy(&vd->reactor);
-	vd->routing_ready = vd->reactor_ready = false;
+	vd->routing_ready = false;
 }

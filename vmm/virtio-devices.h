@@ -12,7 +12,7 @@
  *    accesses of the transports, PCI config space, legacy devices. A
  *    queue kick that arrives as an exit only signals the queue's kick
  *    eventfd (virtio_device_kick): device code never runs on a vCPU.
- *  - the reactor thread (vmm/reactor.c, "reactor"): every kick eventfd
+ *  - the reactor thread (base/reactor.c, "reactor"): every kick eventfd
  *    (signalled by KVM's ioeventfd or by a vCPU), device timers, and any
  *    fd a device registers (TAP, sockets, the slirp hand-over eventfd).
  *    Each handler gets a budget per wake-up.
@@ -49,15 +49,15 @@
 #include <stdbool.h>
 
 #include "bus/pci.h"
-#include "bus/virtio-mmio.h"
-#include "bus/virtio-pci.h"
+#include "virtio/virtio-mmio.h"
+#include "virtio/virtio-pci.h"
 #include "devices/device-types.h"
 #include "kvm/irq-routing.h"
 #include "kvm/kvm.h"
 #include "kvm/x86/acpi.h"
 #include "vmm/options.h"
-#include "vmm/reactor.h"
-#include "vmm/virtio-platform.h"
+#include "base/reactor.h"
+#include "virtio/kvm-platform.h"
 
 /* IOAPIC pins for virtio-mmio devices, one each: the pure IOAPIC pins
  * 20-23 first (16-19 carry PCI INTx), then ISA IRQs no legacy device uses. */
@@ -79,11 +79,11 @@ struct virtio_slot {
 
 struct virtio_devices {
 	struct kvm_vm *vm;
-	struct reactor reactor;
+	struct reactor *reactor;    /* the machine's */
 	struct irq_routing routing;
 	struct kvm_platform platform;
 	struct pci_host pci;
-	bool reactor_ready, routing_ready;
+	bool routing_ready;
 	unsigned nr_slots, nr_mmio;
 	struct virtio_slot slot[OPTIONS_MAX_DEVICES];
 	struct acpi_virtio_mmio mmio_acpi[VIRTIO_MMIO_MAX_DEVICES];
@@ -92,14 +92,14 @@ struct virtio_devices {
 /* Create the PCI host bridge and every --device on its transport. err
  * gets one line on failure. */
 __attribute__((warn_unused_result)) int virtio_devices_create(struct virtio_devices *vd, struct kvm_vm *vm,
-							      struct bus *pio, struct bus *mmio,
+							      struct reactor *reactor, struct bus *pio, struct bus *mmio,
 							      const struct options *opts, char *err, size_t errlen);
 /* Describe them in the ACPI configuration (PCI host bridge, LNRO0005 devices). */
 void virtio_devices_describe(const struct virtio_devices *vd, struct acpi_config *acpi);
 /* Hand the machine's stop request to the devices that want it. */
 void virtio_devices_set_stop_hook(struct virtio_devices *vd, struct stop_hook hook);
+/* The device types' own threads (after the machine's reactor started). */
 int virtio_devices_start(struct virtio_devices *vd);
-void virtio_devices_stop(struct virtio_devices *vd);
 void virtio_devices_destroy(struct virtio_devices *vd);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* ---- serving requests ---- */
 

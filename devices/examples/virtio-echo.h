@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "devices/device-types.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 
 #define VIRTIO_ECHO_DEVICE_ID   0x3f   /* unassigned: see above */
 #define VIRTIO_ECHO_F_UPPERCASE 0      /* device feature bit 0 */

@@ -15,7 +15,7 @@
 
 #include "kvm/x86/aml.h"
 #include "kvm/x86/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define ACPI_OEM_ID        "SKIFF "     /* 6 characters */
 #define ACPI_OEM_TABLE_ID  "SKIFFVM "   /* 8 characters */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 
 /* xAPIC IDs are 8 bits and 0xff is broadcast; the IOAPIC takes ID nr_cpus. */
 #define ACPI_MAX_CPUS          254

@@ -3,7 +3,7 @@
  * guest_mem_write(), which fails (rather than writes outside RAM) when a
  * range is not wholly guest RAM. */
 #include "kvm/x86/boot-params.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -31,7 +31,7 @@
 
 #include <asm/bootparam.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 
 #define BOOT_SETUP_DATA      0x30000ULL
 #define BOOT_SETUP_DATA_SIZE 0x40000ULL

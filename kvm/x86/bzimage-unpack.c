@@ -15,7 +15,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* The size the kernel build appends after the compressed stream. */
 #define PAYLOAD_SIZE_TRAILER 4

@@ -2,7 +2,7 @@
  * offset and size is checked against the file length before use, in
  * 64-bit arithmetic that cannot overflow for 32-bit header fields. */
 #include "kvm/x86/bzimage.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 
 struct kvm_regs;
 struct kvm_sregs;

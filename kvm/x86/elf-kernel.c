@@ -3,7 +3,7 @@
  * which can wrap), and program headers and notes are copied out with
  * memcpy, so misaligned offsets are harmless. */
 #include "kvm/x86/elf-kernel.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
 
 #include "kvm/x86/bzimage-unpack.h"
 #include "kvm/x86/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* Read all of fd (a regular file of `size` bytes) into a new buffer. */
 static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out, char *err, size_t errlen)

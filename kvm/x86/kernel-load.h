@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "kvm/x86/bzimage.h"
 #include "kvm/x86/elf-kernel.h"
 

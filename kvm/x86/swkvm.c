@@ -2,7 +2,7 @@
  * piece is for. The measurements behind them are in docs/software-kvm.md. */
 #include "kvm/x86/swkvm.h"
 #include "kvm/x86/insn-emul.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <elf.h>
 #include <errno.h>

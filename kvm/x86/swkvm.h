@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "kvm/x86/insn-emul.h"
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };

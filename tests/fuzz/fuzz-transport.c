@@ -1,6 +1,6 @@
-/* libFuzzer target for the virtio transports: bus/virtio-mmio.c (versions
- * 1 and 2) and bus/virtio-pci.c (modern, transitional, legacy), with
- * devices/virtio-device.c and the virtqueue engine under them and a real
+/* libFuzzer target for the virtio transports: virtio/virtio-mmio.c (versions
+ * 1 and 2) and virtio/virtio-pci.c (modern, transitional, legacy), with
+ * virtio/virtio-device.c and the virtqueue engine under them and a real
  * device behind them.
  *
  * Each input is a hostile guest driver: a 4-byte header choosing the
@@ -33,13 +33,13 @@
 
 #include "bus/bus.h"
 #include "bus/pci.h"
-#include "bus/virtio-mmio.h"
-#include "bus/virtio-pci.h"
+#include "virtio/virtio-mmio.h"
+#include "virtio/virtio-pci.h"
 #include "devices/virtio-balloon.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 #include "devices/virtio-rng.h"
 #include "tests/fuzz/fuzz-transport.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define GUARD_SIZE (2u << 20)
 #define MMIO_BASE  0xd0000000ull

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "virtqueue/virtqueue.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  (16u << 10)

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "kvm/x86/boot-params.h"
 #include "kvm/x86/bzimage.h"
 #include "kvm/x86/e820.h"

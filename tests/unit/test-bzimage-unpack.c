@@ -20,7 +20,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "kvm/x86/boot-params.h"
 #include "kvm/x86/bzimage-unpack.h"
 #include "kvm/x86/kernel-load.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/console-out.h"
-#include "vmm/reactor.h"
+#include "base/reactor.h"
 
 #define TOTAL (4 * CONSOLE_OUT_BUFFER)
 

@@ -19,7 +19,7 @@
 
 #include "vmm/control-protocol.h"
 #include "vmm/control-socket.h"
-#include "vmm/reactor.h"
+#include "base/reactor.h"
 
 /* ---- a fake machine ---- */
 

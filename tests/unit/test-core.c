@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "bus/bus.h"
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "kvm/x86/cpu-boot.h"
 #include "kvm/x86/cpuid.h"
 #include "kvm/x86/layout.h"
 #include "kvm/x86/swkvm.h"
 #include "tests/unit/log-capture.h"
-#include "vmm/log.h"
-#include "vmm/terminal.h"
+#include "base/log.h"
+#include "base/terminal.h"
 
 /* ---- bus ---- */
 

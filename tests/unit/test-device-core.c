@@ -19,13 +19,13 @@
 #include <linux/virtio_ids.h>
 
 #include "bus/pci.h"
-#include "bus/virtio-pci.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-pci.h"
+#include "virtio/virtio-device.h"
 #include "devices/virtio-rng.h"
 #include "tests/unit/fake-kvm.h"
 #include "virtqueue/driver.h"
-#include "vmm/reactor.h"
-#include "vmm/virtio-platform.h"
+#include "base/reactor.h"
+#include "virtio/kvm-platform.h"
 
 #define RAM_SIZE (1u << 20)
 #define QSIZE    16

@@ -16,7 +16,7 @@
 #include "devices/pvpanic.h"
 #include "devices/uart-8250.h"
 #include "tests/unit/log-capture.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* ---- fakes ---- */
 

@@ -16,7 +16,7 @@
 #include <linux/virtio_mmio.h>
 
 #include "bus/bus.h"
-#include "bus/virtio-mmio.h"
+#include "virtio/virtio-mmio.h"
 #include "devices/examples/virtio-echo.h"
 #include "virtqueue/driver.h"
 

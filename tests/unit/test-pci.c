@@ -13,7 +13,7 @@
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/layout.h"
 #include "tests/unit/log-capture.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* ---- the machine around the host ---- */
 

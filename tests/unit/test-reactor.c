@@ -1,7 +1,7 @@
-/* Unit tests of the reactor (vmm/reactor.c): event masks, level and edge
+/* Unit tests of the reactor (base/reactor.c): event masks, level and edge
  * triggering, timers, the per-wake-up budget, and removing sources while
  * the loop runs. Real threads, real eventfds; no KVM. */
-#include "vmm/reactor.h"
+#include "base/reactor.h"
 
 #include <check.h>
 #include "tests/unit/check-run.h"

@@ -29,7 +29,7 @@
 
 #include "devices/block-backend.h"
 #include "devices/block-ring.h"
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
 

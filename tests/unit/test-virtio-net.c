@@ -19,7 +19,7 @@
 
 #include "devices/virtio-net.h"
 #include "virtqueue/driver.h"
-#include "vmm/reactor.h"
+#include "base/reactor.h"
 
 #define RAM_SIZE (4u << 20)
 #define QSIZE    16

@@ -22,12 +22,12 @@
 
 #include "bus/bus.h"
 #include "bus/pci.h"
-#include "bus/virtio-mmio.h"
-#include "bus/virtio-pci.h"
-#include "devices/virtio-device.h"
+#include "virtio/virtio-mmio.h"
+#include "virtio/virtio-pci.h"
+#include "virtio/virtio-device.h"
 #include "devices/virtio-rng.h"
 #include "virtqueue/driver.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM_SIZE   (8u << 20)
 #define RAM_GUARD  4096u         /* host memory right after guest RAM: must stay intact */

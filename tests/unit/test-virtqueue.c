@@ -13,7 +13,7 @@
 
 #include "virtqueue/driver.h"
 #include "virtqueue/virtqueue.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 _Static_assert(VQD_ENOSPC == ENOSPC && VQD_EINVAL == EINVAL, "driver error numbers");
 _Static_assert(VQD_F_EVENT_IDX == 1ull << VIRTIO_RING_F_EVENT_IDX, "feature bit");

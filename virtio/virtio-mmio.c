@@ -1,7 +1,7 @@
 /* virtio-mmio transport, versions 1 and 2: register decoding and the
  * interrupt line. Status and feature negotiation live in
- * devices/virtio-device.c. See virtio-mmio.h. */
-#include "bus/virtio-mmio.h"
+ * virtio/virtio-device.c. See virtio-mmio.h. */
+#include "virtio/virtio-mmio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define DEFAULT_PAGE_SIZE 4096  /* v1 until the driver says otherwise */
 #define DEFAULT_ALIGN     4096

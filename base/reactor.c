@@ -1,7 +1,7 @@
 /* The reactor thread. See reactor.h. */
-#include "vmm/reactor.h"
-#include "devices/thread-role.h"
-#include "vmm/log.h"
+#include "base/reactor.h"
+#include "base/thread-role.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,13 +1,13 @@
 /* virtio PCI transport: decodes the modern capability structures and the
  * legacy I/O register block, and turns "queue used" into MSI-X or INTx.
- * Status and feature negotiation live in devices/virtio-device.c. See
+ * Status and feature negotiation live in virtio/virtio-device.c. See
  * virtio-pci.h for the layout.
  *
  * The guest may access any register with any size in any order. A
  * register is served only when the access matches it exactly (offset and
  * width, as the spec requires of drivers); anything else reads as zero
  * and is ignored on write. Device config space takes any size. */
-#include "bus/virtio-pci.h"
+#include "virtio/virtio-pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,7 +18,7 @@
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4  /* the virtio vendor ID */
 #define VIRTIO_PCI_MODERN_ID_BASE     0x1040

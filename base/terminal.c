@@ -1,5 +1,5 @@
 /* Host terminal handling. See terminal.h. */
-#include "vmm/terminal.h"
+#include "base/terminal.h"
 
 #include <stdlib.h>
 #include <termios.h>

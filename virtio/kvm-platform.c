@@ -1,6 +1,6 @@
 /* Transport services on KVM. See virtio-platform.h. */
-#include "vmm/virtio-platform.h"
-#include "vmm/log.h"
+#include "virtio/kvm-platform.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

@@ -1,5 +1,5 @@
 /* See thread-role.h. */
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 
 #include <stddef.h>
 

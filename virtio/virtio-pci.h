@@ -39,8 +39,8 @@
 #include <stdint.h>
 
 #include "bus/pci.h"
-#include "bus/virtio-platform.h"
-#include "devices/virtio-device.h"
+#include "virtio/platform.h"
+#include "virtio/virtio-device.h"
 
 enum virtio_pci_mode {
 	VIRTIO_PCI_MODERN,

@@ -1,4 +1,4 @@
-/* skiff's implementation of struct virtio_platform (bus/virtio-platform.h)
+/* skiff's implementation of struct virtio_platform (virtio/platform.h)
  * on KVM:
  *  - queue kicks: each queue of each device has one kick eventfd, served
  *    by the reactor (kvm_platform_attach_queues). A transport's notify
@@ -16,11 +16,11 @@
 
 #include <pthread.h>
 
-#include "bus/virtio-platform.h"
-#include "devices/virtio-device.h"
+#include "virtio/platform.h"
+#include "virtio/virtio-device.h"
 #include "kvm/irq-routing.h"
-#include "vmm/log.h"
-#include "vmm/reactor.h"
+#include "base/log.h"
+#include "base/reactor.h"
 
 #define KVM_PLATFORM_MAX_NOTIFIERS 1024
 #define KVM_PLATFORM_MAX_QUEUES 1024

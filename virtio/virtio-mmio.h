@@ -24,8 +24,8 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "bus/virtio-platform.h"
-#include "devices/virtio-device.h"
+#include "virtio/platform.h"
+#include "virtio/virtio-device.h"
 
 #define VIRTIO_MMIO_SIZE        0x200       /* registers + 256 bytes of config */
 #define VIRTIO_MMIO_MAGIC       0x74726976  /* "virt" */

@@ -1,6 +1,6 @@
 /* Logging to stderr. The terminal may be in raw mode while the guest runs,
  * so every line ends in "\r\n" to keep the left margin. */
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -9,7 +9,7 @@
  *   -> KVM signals the queue's kick eventfd (ioeventfd, no vCPU exit), or
  *      the write exits, the transport decodes it and virtio_device_kick()
  *      signals the same eventfd (device code never runs on a vCPU thread)
- *   -> the reactor thread (vmm/reactor.c) wakes and calls
+ *   -> the reactor thread (base/reactor.c) wakes and calls
  *      virtio_device_service(dev, q, budget)     [takes dev->lock]
  *   -> ops->queue_notify(dev, q, budget): the device pops at most budget
  *      requests (virtio_request_pop) and serves them, now or later, on
@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/guest-mem.h"
+#include "base/guest-mem.h"
 #include "virtqueue/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 64 /* net/blk multiqueue: many queue pairs */

@@ -9,7 +9,7 @@
 enum thread_role {
 	THREAD_ROLE_MAIN,       /* the console loop and the clean-up at exit */
 	THREAD_ROLE_VCPU,       /* KVM_RUN and the device models behind MMIO/PIO exits */
-	THREAD_ROLE_REACTOR,    /* queue kicks, TAP, the control socket (vmm/reactor.c) */
+	THREAD_ROLE_REACTOR,    /* queue kicks, TAP, the control socket (base/reactor.c) */
 	THREAD_ROLE_BLOCK_IO,   /* a disk's io_uring reaper and worker pool */
 	THREAD_ROLE_CONSOLE_IO, /* virtio-console's port thread */
 	THREAD_ROLE_NET_USER,   /* libslirp's poll loop (backend=user) */

@@ -2,7 +2,7 @@
  * state machine, feature negotiation, queue start/stop, and the path from
  * a device's vq_push() to the transport's interrupt. PCI and MMIO only
  * decode their own registers and call in here. See virtio-device.h. */
-#include "devices/virtio-device.h"
+#include "virtio/virtio-device.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
 			const char *name, const struct guest_mem *mem)

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "devices/thread-role.h"
+#include "base/thread-role.h"
 
 /* pthread_create with every signal blocked in the new thread: skiff takes
  * SIGTERM & co. through a signalfd in its main thread, and a process
