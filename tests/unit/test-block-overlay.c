@@ -213,6 +213,18 @@ static void on_done(struct blk_io *io, int res)
 	pthread_mutex_unlock(&lock);
 }
 
+static unsigned finished_count;
+
+static void on_done_count(struct blk_io *io, int res)
+{
+	(void)io;
+	ck_assert_int_eq(res, 0);
+	pthread_mutex_lock(&lock);
+	finished_count++;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
 static int backend_io(struct blk_backend *b, enum blk_op op, uint64_t off, void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
@@ -275,6 +287,48 @@ START_TEST(backend_snapshot_end_to_end)
 }
 END_TEST
 
+/* 16 writes into different parts of one cluster, in flight together on
+ * the backend's four worker threads: each needs the cluster copied up,
+ * and none may copy the base over another's data. */
+START_TEST(concurrent_partial_writes_to_one_cluster)
+{
+	enum { N = 16, PART = 2048 };
+	static uint8_t bufs[N][PART];
+	static struct iovec iovs[N];
+	static struct blk_io ios[N];
+	struct blk_backend *b;
+	char err[256] = "";
+
+	for (unsigned round = 0; round < 20; round++) {
+		ck_assert_msg(open_snapshot(&b, BLK_ENGINE_THREADS, BLK_CACHE_WRITEBACK, false, err) == 0, "%s", err);
+		pthread_mutex_lock(&lock);
+		finished_count = 0;
+		pthread_mutex_unlock(&lock);
+		for (unsigned i = 0; i < N; i++) {
+			memset(bufs[i], 0x40 + i, PART);
+			iovs[i] = (struct iovec){bufs[i], PART};
+			/* every other 2 KiB slot of cluster 7, so base bytes stay between them */
+			ios[i] = (struct blk_io){.op = BLK_OP_WRITE, .offset = 7 * C + 2 * i * PART, .iov = &iovs[i],
+						 .iovcnt = 1, .done = on_done_count};
+			ck_assert_int_eq(blk_backend_submit(b, &ios[i]), 0);
+		}
+		pthread_mutex_lock(&lock);
+		while (finished_count < N)
+			pthread_cond_wait(&cond, &lock);
+		pthread_mutex_unlock(&lock);
+		uint8_t got[C];
+		ck_assert_int_eq(backend_io(b, BLK_OP_READ, 7 * C, got, C), 0);
+		for (unsigned i = 0; i < N; i++) {
+			for (unsigned j = 0; j < PART; j++)
+				ck_assert_uint_eq(got[2 * i * PART + j], 0x40 + i);
+			ck_assert_int_eq(memcmp(got + (2 * i + 1) * PART, pristine + 7 * C + (2 * i + 1) * PART, PART), 0);
+		}
+		blk_backend_close(b);
+	}
+	base_unchanged();
+}
+END_TEST
+
 START_TEST(backend_snapshot_refusals)
 {
 	struct blk_backend *b = NULL;
@@ -304,6 +358,7 @@ static Suite *block_overlay_suite(void)
 	tcase_add_test(tc, two_overlays_on_one_base);
 	tcase_add_test(tc, bitmap_is_a_bit_per_cluster);
 	tcase_add_test(tc, backend_snapshot_end_to_end);
+	tcase_add_test(tc, concurrent_partial_writes_to_one_cluster);
 	tcase_add_test(tc, backend_snapshot_refusals);
 	suite_add_tcase(s, tc);
 	return s;
