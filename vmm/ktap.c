@@ -103,11 +103,11 @@ static void close_level(struct parser *p, unsigned depth)
 	struct level *l = &p->levels[depth];
 
 	if (l->has_plan && l->results < l->plan) {
-		char name[KTAP_NAME_MAX + 64];
-		int n = snprintf(name, sizeof(name), "%s%s%llu of %llu planned tests have no result", l->name,
-				 *l->name ? ": " : "", l->plan - l->results, l->plan);
-		add_record(p, depth, name, (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1, KTAP_ERROR,
-			   "crashed, or the output ended");
+		static const char name[] = "(missing results)";
+		char reason[128];
+		snprintf(reason, sizeof(reason), "%llu of %llu planned tests have no result: crashed, or the output ended",
+			 l->plan - l->results, l->plan);
+		add_record(p, depth, name, sizeof(name) - 1, KTAP_ERROR, reason);
 	}
 	*l = (struct level){.indent = l->indent};
 }
@@ -134,21 +134,22 @@ static bool starts_with(const char *s, const char *end, const char *word)
 	return (size_t)(end - s) >= n && strncasecmp(s, word, n) == 0;
 }
 
-/* Drop a printk level "<6>" and a timestamp "[   12.345678] ". */
+/* Drop a printk level "<6>" and the timestamp and caller id groups
+ * "[   12.345678]" "[    T1]" a console puts before each line. */
 static const char *strip_kernel_prefix(const char *s, const char *end)
 {
 	if (end - s >= 3 && s[0] == '<' && isdigit((unsigned char)s[1]) && s[2] == '>')
 		s += 3;
-	if (s < end && *s == '[') {
+	while (s < end && *s == '[') {
 		const char *q = s + 1;
-		while (q < end && (*q == ' ' || isdigit((unsigned char)*q) || *q == '.'))
+		while (q < end && q - s < 24 && (*q == ' ' || isdigit((unsigned char)*q) || *q == '.' || *q == 'T' || *q == 'C'))
 			q++;
-		if (q < end && *q == ']' && q > s + 1) {
-			s = q + 1;
-			if (s < end && *s == ' ')
-				s++;
-		}
+		if (q >= end || *q != ']' || q == s + 1)
+			break;
+		s = q + 1;
 	}
+	if (s < end && *s == ' ')
+		s++;
 	return s;
 }
 

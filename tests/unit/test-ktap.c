@@ -84,7 +84,7 @@ static const char crash_sample[] =
 	"[    0.500101] 1..1\n"
 	"[    0.500102]     KTAP version 1\n"
 	"[    0.500103]     # Subtest: crashy\n"
-	"[    0.500104]     1..3\n"
+	"[    0.500104][    T1]     1..3\n"
 	"[    0.500105]     ok 1 first\n"
 	"<1>[    0.500110] BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
 	"[    0.500111] Oops: 0000 [#1] PREEMPT SMP\n"
@@ -213,7 +213,7 @@ START_TEST(crash_in_kernel_log)
 	counts_are(r, 1, 0, 0, 1);
 	char *sum = summary_of(r);
 	ck_assert_str_eq(sum, "ktap: 2 tests: 1 passed, 0 failed, 0 skipped, 1 errors\n"
-			      "ktap: error: crashy.crashy: 2 of 3 planned tests have no result # crashed, or the output ended\n");
+			      "ktap: error: crashy.(missing results) # 2 of 3 planned tests have no result: crashed, or the output ended\n");
 	char *xml = junit_of(r, "kunit");
 	ck_assert_ptr_nonnull(strstr(xml, "<testcase name=\"first\" classname=\"kunit.crashy\"/>"));
 	ck_assert(xmllint_accepts(xml));
@@ -268,6 +268,52 @@ START_TEST(skipped_plan_and_nothing_found)
 	free(sum);
 	free(xml);
 	ktap_free(r);
+}
+END_TEST
+
+/* The kernel's own kunit parser test data (tools/testing/kunit/test_data
+ * in the Linux source setup unpacks), read where it is: real console
+ * captures with panics, prefixes and noise. Skipped if it is not there. */
+START_TEST(kernel_test_data)
+{
+	static const struct {
+		const char *file;
+		unsigned pass, fail, skip, err;
+	} want[] = {
+		{"test_is_test_passed-all_passed_nested.log", 7, 0, 0, 0},
+		{"test_is_test_passed-failure.log", 9, 1, 0, 0},
+		{"test_kernel_panic_interrupt.log", 8, 0, 0, 1},
+		{"test_multiple_prefixes.log", 10, 0, 0, 0},
+		{"test_skip_tests.log", 4, 0, 1, 0},
+		{"test_skip_all_tests.log", 0, 0, 5, 0},
+		{"test_is_test_passed-kselftest.log", 2, 0, 0, 0},
+	};
+	const char *dir = getenv("KUNIT_TEST_DATA");
+	char path[512];
+
+	if (!dir)
+		dir = "/var/cache/skiff/linux-source-6.1/tools/testing/kunit/test_data";
+	snprintf(path, sizeof(path), "%s/%s", dir, want[0].file);
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "test-ktap: %s not found (guest-images/build-small-kernel.sh unpacks the Linux source there): kernel samples not checked\n", dir);
+		return;
+	}
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, want[i].file);
+		FILE *f = fopen(path, "rb");
+		ck_assert_msg(f, "%s", path);
+		static char text[1 << 20];
+		size_t len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+		struct ktap_report *r = ktap_parse(text, len);
+		ck_assert_msg(r->passed == want[i].pass && r->failed == want[i].fail && r->skipped == want[i].skip &&
+				      r->errors == want[i].err,
+			      "%s: %u %u %u %u", want[i].file, r->passed, r->failed, r->skipped, r->errors);
+		char *xml = junit_of(r, want[i].file);
+		ck_assert_msg(xmllint_accepts(xml), "%s", want[i].file);
+		free(xml);
+		ktap_free(r);
+	}
 }
 END_TEST
 
@@ -379,6 +425,7 @@ static Suite *ktap_suite(void)
 	tcase_add_test(tc, crash_without_plan);
 	tcase_add_test(tc, tap14_todo_and_no_plan);
 	tcase_add_test(tc, skipped_plan_and_nothing_found);
+	tcase_add_test(tc, kernel_test_data);
 	tcase_add_test(tc, binary_and_markup_in_names);
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, huge_output_is_bounded);
