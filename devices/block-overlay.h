@@ -9,10 +9,12 @@
  * costs 2 MiB). Disk: only what the guest writes, rounded to clusters.
  *
  * A write that covers only part of a cluster not yet in the overlay
- * first copies that cluster from the base ("copy-up"). Writes, discards
- * and write-zeroes are serialised by one lock so two of them cannot
- * copy up the same cluster over each other's data; reads take no lock:
- * a cluster's bit is set only after its data is in the overlay.
+ * first copies that cluster from the base ("copy-up"). Writes that touch
+ * a cluster not yet in the overlay, discards and write-zeroes are
+ * serialised by one lock so two of them cannot copy up the same cluster
+ * over each other's data; writes to clusters already in the overlay and
+ * reads take no lock: a cluster's bit is set only after its data is in
+ * the overlay, and a cluster whose bit is set is never copied up again.
  * Discard and write-zeroes both make the range read back as zeroes
  * (whole clusters are punched out of the overlay, freeing its blocks).
  *

@@ -112,6 +112,11 @@ START_TEST(partial_cluster_writes_keep_the_rest)
 	memset(buf, 0xD4, 100);
 	ck_assert_int_eq(ov_rw(ov, true, BASE_SIZE - 100, buf, 100), 0);
 	memset(expect + BASE_SIZE - 100, 0xD4, 100);
+	/* Again into cluster 1, now in the overlay: no copy-up, the first
+	 * write's bytes stay. */
+	memset(buf, 0xE5, 300);
+	ck_assert_int_eq(ov_rw(ov, true, C + 1300, buf, 300), 0);
+	memset(expect + C + 1300, 0xE5, 300);
 
 	reads_as(ov, expect);
 	ck_assert_uint_eq(blk_overlay_clusters_written(ov), 1 + 3 + 1 + 1);
