@@ -262,7 +262,9 @@ static void parse_line(struct parser *p, const char *s, const char *end)
 	} else if (plan) {
 		struct level *l = &p->levels[depth];
 		p->r->found = true;
-		l->plan = strtoull(s + 3, NULL, 10);
+		l->plan = 0; /* the line is not NUL-terminated: no strtoull */
+		for (const char *d = s + 3; d < end && isdigit((unsigned char)*d) && l->plan < 1000000000000ull; d++)
+			l->plan = l->plan * 10 + (unsigned)(*d - '0');
 		l->has_plan = true;
 		const char *hash = memchr(s, '#', (size_t)(end - s));
 		if (l->plan == 0 && hash) { /* "1..0 # SKIP why": the whole level skipped */
