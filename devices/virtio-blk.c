@@ -342,8 +342,8 @@ static const struct virtio_device_ops blk_ops_template = {
 int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts *opts, const char *name,
 		    const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen)
 {
-	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .cache = opts->cache,
-					 .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
+	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .snapshot = opts->snapshot,
+					 .cache = opts->cache, .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
 	int ret;
 
 	memset(blk, 0, sizeof(*blk));
@@ -421,6 +421,13 @@ static int parse_readonly(void *config, const char *value, char *err, size_t err
 	return device_parse_on_off("readonly", value, &c->readonly, err, errlen);
 }
 
+static int parse_snapshot(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	return device_parse_on_off("snapshot", value, &c->snapshot, err, errlen);
+}
+
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
@@ -488,6 +495,8 @@ static int parse_queues(void *config, const char *value, char *err, size_t errle
 static const struct device_key blk_keys[] = {
 	{"path", "FILE", "disk image: raw file or block device (required)", parse_path},
 	{"readonly", "on|off", "read-only disk (shared image lock) (default off)", parse_readonly},
+	{"snapshot", "on|off", "writes go to a private overlay in $TMPDIR, the image is never written (default off)",
+	 parse_snapshot},
 	{"serial", "STRING", "serial number, up to 20 bytes (/sys/block/vdX/serial)", parse_serial},
 	{"cache", "MODE", "writeback (default), none (O_DIRECT), unsafe (flush ignored)", parse_cache},
 	{"discard", "on|off", "pass discards to the image: punch holes (default off)", parse_discard},

@@ -525,6 +525,7 @@ int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts
 	for (unsigned i = 0; i < opts->nr_disks; i++) {
 		const struct virtio_scsi_disk_opts *o = &opts->disks[i];
 		struct scsi_disk_options dopt = {.path = o->path, .serial = o->serial, .readonly = o->readonly,
+						 .snapshot = o->snapshot,
 						 .discard = o->discard, .cache = o->cache, .engine = engine,
 						 .target = o->target, .lun = o->lun, .batch_end = publish_done,
 						 .batch_opaque = s};
@@ -618,6 +619,13 @@ static int parse_readonly(void *config, const char *value, char *err, size_t err
 	return device_parse_on_off("readonly", value, &c->disk.readonly, err, errlen);
 }
 
+static int parse_snapshot(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_scsi_config_opts *c = config;
+	c->has_disk_keys = true;
+	return device_parse_on_off("snapshot", value, &c->disk.snapshot, err, errlen);
+}
+
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_scsi_config_opts *c = config;
@@ -673,6 +681,8 @@ static const struct device_key scsi_keys[] = {
 	{"target", "T", "disk: target 0-255 (default 0)", parse_target},
 	{"lun", "L", "disk: LUN 0-255 (default 0)", parse_lun},
 	{"readonly", "on|off", "disk: read-only, writes get DATA PROTECT (default off)", parse_readonly},
+	{"snapshot", "on|off", "disk: writes go to a private overlay, the image is never written (default off)",
+	 parse_snapshot},
 	{"serial", "STRING", "disk: unit serial number, VPD page 80h (up to 64 bytes)", parse_serial},
 	{"discard", "on|off", "disk: UNMAP and WRITE SAME punch holes (default off)", parse_discard},
 	{"cache", "MODE", "disk: writeback (default), none (O_DIRECT), unsafe", parse_cache},
@@ -685,7 +695,7 @@ static int scsi_check(const void *config, char *err, size_t errlen)
 
 	if (!c->disk.path) {
 		if (c->has_disk_keys) {
-			snprintf(err, errlen, "target=, lun=, readonly=, serial=, discard= and cache= describe a disk: "
+			snprintf(err, errlen, "target=, lun=, readonly=, snapshot=, serial=, discard= and cache= describe a disk: "
 					      "add path=FILE");
 			return -EINVAL;
 		}
