@@ -101,22 +101,20 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 
 static int vq_break(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Mark the queue broken; the first time for this queue also log why. */
+/* Mark the queue broken and keep the first reason: the device core logs
+ * it when it sets DEVICE_NEEDS_RESET (rate-limited, in one place). */
 static int vq_break(struct virtqueue *vq, const char *fmt, ...)
 {
-	char why[160];
+	char why[sizeof(vq->broken_why)];
 	va_list ap;
 
-	vq->broken = true;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!vq->broken_logged) {
-		vq->broken_logged = true;
-		log_warn(vq->name ? vq->name : "virtqueue", "driver error, queue stopped until reset: %s", why);
-	} else {
-		log_debug(vq->name ? vq->name : "virtqueue", "driver error again: %s", why);
-	}
+	if (!vq->broken)
+		memcpy(vq->broken_why, why, sizeof(why));
+	vq->broken = true;
+	log_debug(vq->name ? vq->name : "virtqueue", "driver error: %s", why);
 	return -EIO;
 }
 
@@ -191,13 +189,11 @@ void vq_reset(struct virtqueue *vq)
 {
 	const struct guest_mem *mem = vq->mem;
 	const char *name = vq->name;
-	bool logged = vq->broken_logged;
 	uint16_t max_chain = vq->max_chain; /* device policy, not driver state */
 
 	memset(vq, 0, sizeof(*vq));
 	vq->mem = mem;
 	vq->name = name;
-	vq->broken_logged = logged;
 	vq->max_chain = max_chain;
 }
 
