@@ -1,4 +1,4 @@
-/* Unit tests for the virtqueue engine (virtqueue/virtqueue.c), driven
+/* Unit tests for the virtqueue engine (virtqueue/virtqueue.c, virtqueue/chain.c), driven
  * through the driver side (virtqueue/driver.c) in a fake 1 MiB guest RAM
  * with canary zones around it. Normal traffic goes through the driver
  * code; malformed chains are written by hand into the rings, using the
