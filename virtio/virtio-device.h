@@ -14,7 +14,7 @@
  *   -> ops->queue_notify(dev, q, budget): the device pops at most budget
  *      requests (virtio_request_pop) and serves them, now or later, on
  *      any thread (virtio_request_complete)
- *   -> vq_push() + virtio_device_notify_used(dev, q) -> transport->notify_used()
+ *   -> the core: vq_push() + virtio_device_notify_used(dev, q) -> transport->notify_used()
  *   -> MSI-X route (irqfd), or INTx / virtio-mmio interrupt line
  *
  * What a new device must implement (see devices/virtio-rng.c, and
@@ -136,7 +136,7 @@ struct virtio_device {
 	struct virtio_device_stats stats;
 };
 
-/* Called by a device after vq_push(): interrupt the driver if it wants one.
+/* After a batch of virtio_request_push_locked(): interrupt the driver if it wants one.
  * Called with dev->lock held (as in queue_notify). */
 void virtio_device_notify_used(struct virtio_device *dev, unsigned q);
 /* The driver broke the protocol (a device model's check, or the engine's
