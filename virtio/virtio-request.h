@@ -45,24 +45,12 @@ void virtio_request_unpop(struct virtio_request *req);
 
 /* Bytes the driver gave: device-readable (sent by the driver) and
  * device-writable (room for the answer). */
-static inline uint64_t virtio_request_readable(const struct virtio_request *req)
-{
-	return req->chain.out_bytes;
-}
-static inline uint64_t virtio_request_writable(const struct virtio_request *req)
-{
-	return req->chain.in_bytes;
-}
+uint64_t virtio_request_readable(const struct virtio_request *req);
+uint64_t virtio_request_writable(const struct virtio_request *req);
 /* The lengths of its buffers, in order (for limits such as seg_max and
  * size_max): how many there are in one direction, and buffer i's bytes. */
-static inline unsigned virtio_request_nbufs(const struct virtio_request *req, bool writable)
-{
-	return writable ? req->chain.nin : req->chain.nout;
-}
-static inline uint32_t virtio_request_buf_len(const struct virtio_request *req, bool writable, unsigned i)
-{
-	return writable ? req->chain.in[i].len : req->chain.out[i].len;
-}
+unsigned virtio_request_nbufs(const struct virtio_request *req, bool writable);
+uint32_t virtio_request_buf_len(const struct virtio_request *req, bool writable, unsigned i);
 
 /* Copy len bytes from offset of the readable part into dst, or from src
  * into the writable part at offset. Return the bytes copied (fewer when
