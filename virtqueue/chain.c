@@ -3,9 +3,40 @@
  * checked against guest RAM once, and copying data through a chain. The
  * rules enforced on the driver are listed at the top of virtqueue.c. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "virtqueue/ring.h"
+
+/* Copy one descriptor out of guest memory. The compiler barrier keeps the
+ * compiler from re-reading guest memory later instead of using the copy.
+ * memcpy because indirect tables need not be aligned. */
+static void read_desc(void *copy, const void *guest)
+{
+	memcpy(copy, guest, DESC_SIZE);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+/* ---- breaking the queue ---- */
+
+/* Mark the queue broken and keep the first reason: the device core logs
+ * it when it sets DEVICE_NEEDS_RESET (rate-limited, in one place). */
+int vq_break(struct virtqueue *vq, const char *fmt, ...)
+{
+	char why[sizeof(vq->broken_why)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!vq->broken)
+		memcpy(vq->broken_why, why, sizeof(why));
+	vq->broken = true;
+	log_debug(vq->name ? vq->name : "virtqueue", "driver error: %s", why);
+	return -EIO;
+}
 
 /* ---- collecting a chain ---- */
 

@@ -50,31 +50,67 @@
 
 #include <errno.h>
 #include <linux/virtio_ring.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "virtqueue/ring.h"
 
-/* ---- breaking the queue ---- */
+/* Packed descriptor flag bits (the uapi header gives bit numbers). */
+#define PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define PACKED_USED  (1u << VRING_PACKED_DESC_F_USED)
+#define WRAP_BIT     (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
 
-/* Mark the queue broken and keep the first reason: the device core logs
- * it when it sets DEVICE_NEEDS_RESET (rate-limited, in one place). */
-int vq_break(struct virtqueue *vq, const char *fmt, ...)
+/* ---- shared-memory access ---- */
+
+static inline uint16_t load16(const void *p)
 {
-	char why[sizeof(vq->broken_why)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (!vq->broken)
-		memcpy(vq->broken_why, why, sizeof(why));
-	vq->broken = true;
-	log_debug(vq->name ? vq->name : "virtqueue", "driver error: %s", why);
-	return -EIO;
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
 }
+
+static inline void store16(void *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED);
+}
+
+static inline void store32(void *p, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)p, v, __ATOMIC_RELAXED);
+}
+
+/* vring_need_event() of the spec: has `event` been passed moving from old
+ * to new? All in 16-bit wrap-around arithmetic: true if event is in the
+ * window [old, new). */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+/* Ring entries are reached only through the accessors below, which bound
+ * every index by ring_size (the size the rings were mapped with): however
+ * an index was computed, no access lands outside the ring. */
+
+/* Split avail ring: flags, idx, ring[size], used_event. `idx` is a
+ * free-running index; the ring size is a power of two. */
+static uint16_t *avail_flags(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host; }
+static uint16_t *avail_idx(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 1; }
+static uint16_t *avail_ring(const struct virtqueue *vq, uint16_t idx)
+{
+	return (uint16_t *)vq->avail_host + 2 + (idx & (vq->ring_size - 1));
+}
+static uint16_t *used_event(const struct virtqueue *vq) { return (uint16_t *)vq->avail_host + 2 + vq->ring_size; }
+
+/* Split used ring: flags, idx, ring[size] of {u32 id, u32 len}, avail_event. */
+static uint16_t *used_flags(const struct virtqueue *vq) { return (uint16_t *)vq->used_host; }
+static uint16_t *used_idx_field(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 1; }
+static uint32_t *used_elem(const struct virtqueue *vq, uint16_t idx)
+{
+	return (uint32_t *)vq->used_host + 1 + 2 * (idx & (vq->ring_size - 1));
+}
+static uint16_t *avail_event(const struct virtqueue *vq) { return (uint16_t *)vq->used_host + 2 + 4 * vq->ring_size; }
+
+/* Packed: avail_host is the driver's event suppression area, used_host
+ * the device's (struct vring_packed_desc_event: off_wrap, flags). */
+static struct vring_packed_desc_event *driver_event(const struct virtqueue *vq) { return vq->avail_host; }
+static struct vring_packed_desc_event *device_event(const struct virtqueue *vq) { return vq->used_host; }
 
 /* ---- ring layout ---- */
 
