@@ -270,8 +270,9 @@ static bool removes_files_at_exit(void)
 	return sockets;
 }
 
-/* The main thread's namespaces, where the devices allow them: a failure
- * is one warning line (no root, or a kernel without them). */
+/* The main thread's namespaces, where the devices allow them. They need
+ * root: without, a debug line; as root a failure (no CAP_SYS_ADMIN in a
+ * container, a kernel without them) is one warning line. */
 static void jail_namespaces(void)
 {
 	const char *reads[MAX_DEVICE_READS + 1];
@@ -279,8 +280,10 @@ static void jail_namespaces(void)
 	bool net = !needs_host_network();
 	char err[200];
 
-	if ((mount || net) && jail_enter_namespaces(mount, net, err, sizeof(err)) < 0)
-		log_warn(NULL, "%s: skiff goes on in the host's (they need root)", err);
+	if (geteuid() != 0)
+		log_debug(NULL, "no mount or network namespaces: skiff was not started as root");
+	else if ((mount || net) && jail_enter_namespaces(mount, net, err, sizeof(err)) < 0)
+		log_warn(NULL, "%s: skiff goes on in the host's", err);
 }
 
 /* ---- a thread's own confinement ---- */

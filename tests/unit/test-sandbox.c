@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -119,6 +120,15 @@ static const struct call forbidden_everywhere[] = {
 	{SYS_execve, {0, 0, 0}},
 	{SYS_ioctl, {0, TIOCSTI, 0}}, /* a[2] set at run time */
 	{SYS_ptrace, {0, 0, 0}},
+	/* No executable memory after start-up, no processes (a clone without
+	 * CLONE_THREAD; this one would be EINVAL if it reached the kernel). */
+	{SYS_mmap, {0, 4096, PROT_READ | PROT_EXEC}},
+	{SYS_mprotect, {0, 4096, PROT_READ | PROT_EXEC}},
+	{SYS_clone, {CLONE_SIGHAND, 0, 0}},
+	/* The jail's calls are for threads joining it, before their role. */
+	{SYS_setns, {-1, 0, 0}},
+	{SYS_unshare, {CLONE_FS, 0, 0}},
+	{SYS_setresuid, {-1, -1, -1}},
 };
 
 static const struct role_case role_cases[] = {
