@@ -281,6 +281,10 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	/* Before the first thread: threads started while the machine is
 	 * built wait for the sandbox before they serve the guest. */
 	sandbox_plan(opts);
+	if (opts->switch_user && geteuid() != 0) {
+		snprintf(err, errlen, "--user: skiff must be started as root to switch to another user");
+		return -EPERM;
+	}
 
 	/* The kernel file is checked before anything else is set up. */
 	if ((ret = kernel_image_open(opts->kernel, &m->kernel, err, errlen)) < 0)

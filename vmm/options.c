@@ -8,6 +8,7 @@
 
 #include "vmm/options.h"
 #include "devices/virtio-console.h"
+#include "vmm/jail.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,6 +64,7 @@ enum opt_id {
 	OPT_DEBUG_EXIT_PORT,
 	OPT_SECCOMP,
 	OPT_SANDBOX,
+	OPT_USER,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -92,6 +94,7 @@ static const struct opt_def opt_defs[] = {
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "sandbox",         0,   "MODE",  false, OPT_SANDBOX },
+	{ "user",            0,   "USER",  false, OPT_USER },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
 	{ "quiet",           'q', NULL,    true,  OPT_QUIET },
 	{ "help",            'h', NULL,    true,  OPT_HELP },
@@ -574,6 +577,13 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return parse_on_off(p, "seccomp", val, &o->seccomp);
 	case OPT_SANDBOX:
 		return parse_on_off(p, "sandbox", val, &o->sandbox);
+	case OPT_USER: {
+		char why[160];
+		if (jail_parse_user(val, &o->user_uid, &o->user_gid, why, sizeof(why)) < 0)
+			return PERR(p, "%s", why);
+		o->switch_user = true;
+		return 0;
+	}
 	case OPT_VERBOSE:
 		if (o->quiet)
 			return PERR(p, "--verbose and --quiet can't be used together");
@@ -852,9 +862,15 @@ void options_usage(FILE *f)
 "                           (default 0xf4; 0 = no debug-exit device)\n"
 "  --seccomp on|off         confine every thread to the system calls its role\n"
 "                           needs while the guest runs (default on)\n"
-"  --sandbox on|off         off: no seccomp and no Landlock, for debugging\n"
+"  --sandbox on|off         off: no seccomp, Landlock or namespaces, for\n"
+"                           debugging\n"
 "                           (default on: the file system is closed to skiff\n"
-"                           once the machine is built)\n"
+"                           once the machine is built; started as root,\n"
+"                           in empty mount and network namespaces where the\n"
+"                           devices allow it)\n"
+"  --user USER              started as root: run as USER (NAME, UID or\n"
+"                           UID:GID, no supplementary groups) once the\n"
+"                           machine is built\n"
 "  -v, --verbose            more messages; repeat for even more\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               show this help and exit\n"

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "devices/device-types.h"
 #include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
@@ -76,6 +77,9 @@ struct options {
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
 	bool seccomp;           /* --seccomp on (default) / off */
 	bool sandbox;           /* --sandbox on (default: seccomp and Landlock) / off (neither) */
+	bool switch_user;       /* --user given: run as user_uid:user_gid once set up */
+	uid_t user_uid;
+	gid_t user_gid;
 	unsigned verbose;       /* number of -v */
 	bool quiet;             /* -q; never together with -v */
 };

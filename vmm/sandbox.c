@@ -10,7 +10,9 @@
  * narrowest group that explains it. */
 #include "vmm/sandbox.h"
 #include "devices/device-types.h"
+#include "devices/virtio-console.h"
 #include "vmm/exit-status.h"
+#include "vmm/jail.h"
 #include "vmm/landlock.h"
 #include "base/log.h"
 #include "vmm/seccomp.h"
@@ -63,8 +65,10 @@ static const char *const call_groups[NR_CALL_GROUPS][40] = {
 	[CALLS_ACCEPT] = {"accept4"},
 	[CALLS_REMOVE_FILES] = {"unlink"},
 	/* libseccomp's load: no_new_privs, then seccomp(); pthread_setname_np;
-	 * each thread's Landlock ruleset; a vCPU's watchdog timer */
-	[CALLS_SETUP] = {"prctl", "seccomp", "landlock_restrict_self", "timer_create"},
+	 * each thread's Landlock ruleset; a vCPU's watchdog timer; a thread
+	 * started during set-up joining the jail (vmm/jail.c) */
+	[CALLS_SETUP] = {"prctl", "seccomp", "landlock_restrict_self", "timer_create", "unshare", "setns",
+			 "setgroups", "setresgid", "setresuid", "getresuid", "getresgid", "getgroups", "geteuid"},
 };
 
 /* ioctl requests after set-up, by what they act on. TIOCSTI is in none. */
@@ -233,14 +237,79 @@ static int landlock_prepare(char *err, size_t errlen)
 	return ret;
 }
 
+/* ---- the jail ---- */
+
+/* A device that opens sockets of its own (backend=user) needs the host's
+ * network; TAP descriptors work from any namespace. */
+static bool needs_host_network(void)
+{
+	for (unsigned d = 0; d < sandbox_opts->nr_devices; d++) {
+		const struct device_spec *spec = &sandbox_opts->devices[d];
+		const char *const *extra = spec->type->syscalls ? spec->type->syscalls(spec->config.bytes) : NULL;
+
+		for (; extra && *extra; extra++)
+			if (strcmp(*extra, "socket") == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Sockets skiff made are removed by path at exit: the control socket and
+ * a console's socket ports. */
+static bool removes_files_at_exit(void)
+{
+	bool sockets = sandbox_opts->api_sock != NULL;
+
+	for (unsigned d = 0; d < sandbox_opts->nr_devices && !sockets; d++) {
+		const struct device_spec *spec = &sandbox_opts->devices[d];
+		const struct virtio_console_config_opts *c = (const void *)spec->config.bytes;
+
+		for (unsigned i = 0; spec->type == &virtio_console_type && i < c->nports; i++)
+			sockets |= c->ports[i]->kind == CONSOLE_PORT_SOCKET;
+	}
+	return sockets;
+}
+
+/* The main thread's namespaces, where the devices allow them. They need
+ * root: without, a debug line; as root a failure (no CAP_SYS_ADMIN in a
+ * container, a kernel without them) is one warning line. */
+static void jail_namespaces(void)
+{
+	const char *reads[MAX_DEVICE_READS + 1];
+	bool mount = device_reads(reads) == 0 && !removes_files_at_exit();
+	bool net = !needs_host_network();
+	char err[200];
+
+	if (geteuid() != 0)
+		log_debug(NULL, "no mount or network namespaces: skiff was not started as root");
+	else if ((mount || net) && jail_enter_namespaces(mount, net, err, sizeof(err)) < 0)
+		log_warn(NULL, "%s: skiff goes on in the host's", err);
+}
+
 /* ---- a thread's own confinement ---- */
 
-/* Landlock, then the role's seccomp filter (which has no Landlock calls). */
+/* A thread that must not go on unconfined: stop skiff, as on SIGSYS. */
+static void jail_failed(enum thread_role role, const char *why)
+{
+	log_error(NULL, "%s thread: %s", roles[role].name, why);
+	terminal_restore();
+	_exit(EXIT_ERROR);
+}
+
+/* The jail, Landlock, then the role's seccomp filter (which has no
+ * Landlock calls). */
 static int confine_thread(enum thread_role role, char *err, size_t errlen)
 {
 	struct seccomp_policy p;
-	int ret = 0;
+	int ret = jail_join();
 
+	if (ret < 0) {
+		err_printf(err, errlen, "cannot join the namespaces: %s", strerror(-ret));
+		jail_failed(role, err);
+	}
+	if (sandbox_opts->switch_user &&
+	    jail_switch_user(sandbox_opts->user_uid, sandbox_opts->user_gid, err, errlen) < 0)
+		jail_failed(role, err);
 	if (landlock_fd[role] >= 0 && (ret = landlock_confine_self(landlock_fd[role])) < 0)
 		err_printf(err, errlen, "landlock: %s", strerror(-ret));
 	if (ret == 0 && use_seccomp) {
@@ -320,7 +389,7 @@ void sandbox_plan(const struct options *opts)
 	landlock_forget();
 	use_seccomp = opts->sandbox && opts->seccomp;
 	use_landlock = opts->sandbox;
-	set_state(use_seccomp || use_landlock ? SANDBOX_PENDING : SANDBOX_OFF);
+	set_state(use_seccomp || use_landlock || opts->switch_user ? SANDBOX_PENDING : SANDBOX_OFF);
 	thread_role_set_hook(sandbox_thread_enter);
 }
 
@@ -331,6 +400,7 @@ void sandbox_release(void)
 		sandbox_state = SANDBOX_OFF;
 	pthread_cond_broadcast(&gate_open);
 	pthread_mutex_unlock(&gate_lock);
+	jail_forget();
 }
 
 int sandbox_lock_down(char *err, size_t errlen)
@@ -341,13 +411,18 @@ int sandbox_lock_down(char *err, size_t errlen)
 	bool pending = sandbox_state == SANDBOX_PENDING;
 	pthread_mutex_unlock(&gate_lock);
 	if (!pending)
-		return 0; /* --sandbox off */
+		return 0; /* --sandbox off, no --user */
 	/* Let the C library do its lazy file reads now: the first gmtime_r()
 	 * (the CMOS clock) reads /etc/localtime. */
 	tzset();
 	/* The rulesets first: the process-wide filter has no Landlock set-up calls. */
 	if (use_landlock)
 		ret = landlock_prepare(err, errlen);
+	/* Then the jail: namespaces while still root, root given up last. */
+	if (ret == 0 && sandbox_opts->sandbox)
+		jail_namespaces();
+	if (ret == 0 && sandbox_opts->switch_user)
+		ret = jail_switch_user(sandbox_opts->user_uid, sandbox_opts->user_gid, err, errlen);
 	if (ret == 0 && use_seccomp)
 		ret = seccomp_lock_down(err, errlen);
 	set_state(ret == 0 ? SANDBOX_ON : SANDBOX_OFF);

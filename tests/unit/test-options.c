@@ -111,6 +111,35 @@ START_TEST(test_on_off_switches)
 }
 END_TEST
 
+/* --user: UID:GID, a UID alone (its passwd group, or GID = UID), a name
+ * (root is in every passwd); no --user, no switch. */
+START_TEST(test_user)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k"), OPTIONS_RUN);
+	ck_assert(!o.switch_user);
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--user", "65534:65533"), OPTIONS_RUN);
+	ck_assert(o.switch_user);
+	ck_assert_uint_eq(o.user_uid, 65534);
+	ck_assert_uint_eq(o.user_gid, 65533);
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--user=4000000"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.user_uid, 4000000);
+	ck_assert_uint_eq(o.user_gid, 4000000);
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--user", "root"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.user_uid, 0);
+	ck_assert_uint_eq(o.user_gid, 0);
+	options_free(&o);
+	ck_parse_error("skiff: --user no-such-user-here: neither a user name nor UID[:GID]", "run", "--kernel", "k",
+		       "--user", "no-such-user-here");
+	ck_parse_error("skiff: --user 12:x: GID must be a number below 4294967295", "run", "--kernel", "k", "--user",
+		       "12:x");
+	ck_parse_error("skiff: --user 4294967295: neither a user name nor UID[:GID]", "run", "--kernel", "k",
+		       "--user", "4294967295");
+}
+END_TEST
+
 START_TEST(test_all_options)
 {
 	ck_assert_int_eq(parse("run", "--kernel", "vmlinux", "--initrd", "initrd.img", "--cmdline", "quiet",
@@ -1045,6 +1074,7 @@ Suite *options_suite(void)
 
 	tcase_add_checked_fixture(good, setup, teardown);
 	tcase_add_test(good, test_defaults);
+	tcase_add_test(good, test_user);
 	tcase_add_test(good, test_all_options);
 	tcase_add_test(good, test_equals_form);
 	tcase_add_loop_test(good, test_mem_good, 0, sizeof(good_sizes) / sizeof(good_sizes[0]));
