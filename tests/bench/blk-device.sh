@@ -21,7 +21,8 @@ else
 		"$bin" "$image" 0 >"$dir/log" 2>"$dir/err" || { cat "$dir/err"; rm -rf "$dir"; exit 1; }
 	echo "user-space instructions per request (callgrind; all threads; kernel not counted)"
 	printf '%-18s %-15s %12s %8s\n' case path instr/req "x raw"
-	grep '^callgrind ' "$dir/log" | while read -r _ name reqs; do
+	grep '^callgrind ' "$dir/log" | while read -r _ line; do
+		name=${line% *} reqs=${line##* }
 		f=$(grep -l "^desc: Trigger: Client Request: $name\$" "$dir"/cg.out* | head -1)
 		ir=$(sed -n 's/^\(totals\|summary\): *\([0-9]*\).*/\2/p' "$f" | head -1)
 		case=${name%%/*} path=${name#*/}
@@ -38,7 +39,7 @@ if ! command -v fio >/dev/null 2>&1; then
 	echo "fio: skipped (not installed)"
 	exit 0
 fi
-echo "fio, ioengine=io_uring, same file, ${seconds}s each: completion latency ns"
+echo "fio, ioengine=io_uring, same file, ${seconds}s each: clat ns (submission to completion, as fio counts it)"
 printf '%-18s %10s %10s %10s\n' case median p99 wall/req
 for spec in 4k-randread-qd1:randread:4k:1 4k-randread-qd32:randread:4k:32 \
 	    4k-randwrite-qd1:randwrite:4k:1 4k-randwrite-qd32:randwrite:4k:32 \
@@ -47,7 +48,7 @@ for spec in 4k-randread-qd1:randread:4k:1 4k-randread-qd32:randread:4k:32 \
 	$spec
 	X
 	fio --name=b --filename="$image" --rw="$rw" --bs="$bs" --iodepth="$qd" --ioengine=io_uring \
-	    --runtime="$seconds" --time_based --size=256m --norandommap --output-format=json 2>/dev/null |
+	    --runtime="$seconds" --time_based --size=256m --norandommap --invalidate=0 --output-format=json 2>/dev/null |
 	python3 -c '
 import json, sys
 j = json.load(sys.stdin)["jobs"][0]
