@@ -1,7 +1,8 @@
 /* The block backend: see block-backend.h. Three parts: opening and
  * locking the image, the worker pool (synchronous system calls on
  * threads), and the io_uring engine (reads, writes and flushes submitted
- * from the caller's thread, completed on one reaper thread). */
+ * from the caller's thread, completed on one reaper thread or, when
+ * already finished, by the submitter: blk_backend_reap()). */
 #include "devices/block-backend.h"
 
 #include <dirent.h>
@@ -73,6 +74,7 @@ struct blk_backend {
 	bool has_ring;
 	struct io_uring ring;
 	pthread_mutex_t sq_lock; /* submitters share the submission queue */
+	pthread_mutex_t cq_lock; /* the reaper and blk_backend_reap() share the completion queue */
 	pthread_t reaper;
 	bool ring_failed;        /* the reaper met an error it cannot wait through and ended (atomic) */
 
@@ -514,8 +516,39 @@ static bool ring_complete_rw(struct blk_backend *b, struct blk_io *io, int res, 
 	return false;
 }
 
-/* The reaper: the one thread that reads completions. A NULL user_data is
- * the stop signal from close(). */
+/* Finish every request on the completion queue, on the calling thread.
+ * The reaper passes stop and takes close()'s NULL entry as its signal to
+ * end; anyone else (stop == NULL) leaves that entry, and all after it,
+ * for the reaper. Returns the requests finished. */
+static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0, finished = 0;
+
+	io_uring_for_each_cqe(&b->ring, head, cqe) {
+		struct blk_io *io = io_uring_cqe_get_data(cqe);
+		int res = cqe->res, result = res < 0 ? res : 0;
+		if (!io && !stop)
+			break;
+		seen++;
+		if (!io) {
+			*stop = true;
+			continue;
+		}
+		tsan_take_over(io);
+		ring_count(b, -1);
+		if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result)) {
+			io_finish(b, io, result);
+			finished++;
+		}
+	}
+	io_uring_cq_advance(&b->ring, seen);
+	return finished;
+}
+
+/* The reaper: the thread that waits for completions (blk_backend_reap()
+ * takes those that are there at once, without waking it). A NULL
+ * user_data is the stop signal from close(). */
 static void *ring_reaper(void *arg)
 {
 	struct blk_backend *b = arg;
@@ -531,26 +564,27 @@ static void *ring_reaper(void *arg)
 			ring_fail(b, ret);
 			break;
 		}
-		unsigned head, seen = 0;
-		io_uring_for_each_cqe(&b->ring, head, cqe) {
-			struct blk_io *io = io_uring_cqe_get_data(cqe);
-			int res = cqe->res, result = res < 0 ? res : 0;
-			seen++;
-			if (!io) {
-				stop = true;
-				continue;
-			}
-			tsan_take_over(io);
-			ring_count(b, -1);
-			if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result))
-				io_finish(b, io, result);
-		}
-		io_uring_cq_advance(&b->ring, seen);
-		batch_end(b);
+		pthread_mutex_lock(&b->cq_lock);
+		unsigned finished = ring_reap_ready(b, &stop);
+		pthread_mutex_unlock(&b->cq_lock);
+		if (finished)
+			batch_end(b);
 		if (!stop)
 			ring_submit_leftovers(b);
 	}
 	return NULL;
+}
+
+void blk_backend_reap(struct blk_backend *b)
+{
+	if (!b->has_ring || __atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE) || !io_uring_cq_ready(&b->ring))
+		return;
+	if (pthread_mutex_trylock(&b->cq_lock) != 0)
+		return; /* the reaper is at it */
+	unsigned finished = ring_reap_ready(b, NULL);
+	pthread_mutex_unlock(&b->cq_lock);
+	if (finished)
+		batch_end(b);
 }
 
 /* ---- submitting ---- */
@@ -865,6 +899,7 @@ int blk_backend_open(struct blk_backend **out, const struct blk_backend_options 
 	pthread_mutex_init(&b->pool_lock, NULL);
 	pthread_cond_init(&b->pool_work, NULL);
 	pthread_mutex_init(&b->sq_lock, NULL);
+	pthread_mutex_init(&b->cq_lock, NULL);
 	pthread_mutex_init(&b->inflight_lock, NULL);
 	pthread_cond_init(&b->idle, NULL);
 
@@ -921,6 +956,7 @@ void blk_backend_close(struct blk_backend *b)
 	pthread_mutex_destroy(&b->pool_lock);
 	pthread_cond_destroy(&b->pool_work);
 	pthread_mutex_destroy(&b->sq_lock);
+	pthread_mutex_destroy(&b->cq_lock);
 	pthread_mutex_destroy(&b->inflight_lock);
 	pthread_cond_destroy(&b->idle);
 	free(b);

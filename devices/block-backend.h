@@ -13,7 +13,9 @@
  *     blk_backend_close(b);   (waits for every submitted request's done())
  *
  * Threads: requests go to io_uring (liburing) when the kernel allows it,
- * else to a pool of worker threads doing preadv/pwritev. Discards and
+ * else to a pool of worker threads doing preadv/pwritev. io_uring
+ * completions are reaped by a thread of the backend, or by the submitter
+ * itself through blk_backend_reap(). Discards and
  * write-zeroes (fallocate, BLKDISCARD) always run on the pool: io_uring
  * has no portable form of them and they are rare. done() is never called
  * from inside blk_backend_submit(), so a caller may submit while holding a
@@ -122,6 +124,14 @@ void blk_backend_close(struct blk_backend *b);
  * read-only image), -EINVAL (a range past the end, overflowing, or not
  * aligned for cache=none), -ENOMEM. */
 int blk_backend_submit(struct blk_backend *b, struct blk_io *io);
+
+/* Finish on the calling thread what io_uring finished already (a read
+ * the page cache serves completes inside the submitting system call):
+ * done() for each, then batch_end() once. This spares a wake-up of the
+ * reaper thread on the way to the interrupt. Call it after a run of
+ * submits, holding no lock that done() or batch_end() take. Does
+ * nothing with the thread pool, or while the reaper is reaping. */
+void blk_backend_reap(struct blk_backend *b);
 
 /* Facts about the image, fixed while it is open. */
 uint64_t blk_backend_size(const struct blk_backend *b);          /* bytes */

@@ -432,5 +432,7 @@ bool virtio_device_service(struct virtio_device *dev, unsigned q, unsigned budge
 	if (virtio_device_queue_live(dev, q) && dev->ops->queue_notify)
 		more = dev->ops->queue_notify(dev, q, budget);
 	pthread_mutex_unlock(&dev->lock);
+	if (dev->ops->queue_served)
+		dev->ops->queue_served(dev, q);
 	return more;
 }

@@ -76,6 +76,9 @@ struct virtio_device_ops {
 	/* Queue q was kicked (on the reactor thread, dev->lock held). Pop at
 	 * most `budget` requests; return true if more are waiting. */
 	bool (*queue_notify)(struct virtio_device *dev, unsigned q, unsigned budget);
+	/* Optional: right after queue_notify, on the same thread, dev->lock
+	 * released: finish what the requests just started finished at once. */
+	void (*queue_served)(struct virtio_device *dev, unsigned q);
 	/* Device reset by the driver (dev->lock held): forget state and make
 	 * in-flight requests complete soon (finish or cancel them); the
 	 * reset then waits for them with dev->lock released. */

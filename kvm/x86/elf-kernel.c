@@ -11,12 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One program header, widened to 64 bits for both ELF classes. */
-struct phdr {
-	uint32_t type;
-	uint64_t offset, paddr, filesz, memsz, align;
-};
-
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -33,16 +27,29 @@ static bool range_in_file(uint64_t off, uint64_t size, size_t len)
 	return off <= len && size <= len - off;
 }
 
-static void read_phdr(const uint8_t *p, bool is_64, struct phdr *out)
+void elf_kernel_read_ehdr(const uint8_t *buf, bool is_64, struct elf_kernel_ehdr *out)
+{
+	if (is_64) {
+		Elf64_Ehdr eh;
+		memcpy(&eh, buf, sizeof(eh));
+		*out = (struct elf_kernel_ehdr){ eh.e_type, eh.e_machine, eh.e_phentsize, eh.e_phnum, eh.e_phoff, eh.e_entry };
+	} else {
+		Elf32_Ehdr eh;
+		memcpy(&eh, buf, sizeof(eh));
+		*out = (struct elf_kernel_ehdr){ eh.e_type, eh.e_machine, eh.e_phentsize, eh.e_phnum, eh.e_phoff, eh.e_entry };
+	}
+}
+
+void elf_kernel_read_phdr(const uint8_t *p, bool is_64, struct elf_kernel_phdr *out)
 {
 	if (is_64) {
 		Elf64_Phdr ph;
 		memcpy(&ph, p, sizeof(ph));
-		*out = (struct phdr){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_align };
+		*out = (struct elf_kernel_phdr){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_align };
 	} else {
 		Elf32_Phdr ph;
 		memcpy(&ph, p, sizeof(ph));
-		*out = (struct phdr){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_align };
+		*out = (struct elf_kernel_phdr){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_align };
 	}
 }
 
@@ -76,17 +83,10 @@ static int check_ehdr(const uint8_t *buf, size_t len, struct elf_kernel_info *in
 		err_printf(err, errlen, "ELF truncated: header needs %zu bytes, file has %zu", ehdr_size, len);
 		return -ENOEXEC;
 	}
-	if (info->is_64) {
-		Elf64_Ehdr eh;
-		memcpy(&eh, buf, sizeof(eh));
-		type = eh.e_type, machine = eh.e_machine, phentsize = eh.e_phentsize;
-		*phnum = eh.e_phnum, *phoff = eh.e_phoff, info->e_entry = eh.e_entry;
-	} else {
-		Elf32_Ehdr eh;
-		memcpy(&eh, buf, sizeof(eh));
-		type = eh.e_type, machine = eh.e_machine, phentsize = eh.e_phentsize;
-		*phnum = eh.e_phnum, *phoff = eh.e_phoff, info->e_entry = eh.e_entry;
-	}
+	struct elf_kernel_ehdr eh;
+	elf_kernel_read_ehdr(buf, info->is_64, &eh);
+	type = eh.type, machine = eh.machine, phentsize = eh.phentsize;
+	*phnum = eh.phnum, *phoff = eh.phoff, info->e_entry = eh.entry;
 
 	if (type != ET_EXEC) {
 		err_printf(err, errlen, "ELF type %u is not ET_EXEC (an executable kernel)", type);
@@ -173,7 +173,7 @@ static int scan_notes(const uint8_t *p, uint64_t size, uint64_t align, unsigned 
 	return 0;
 }
 
-static int add_load_segment(const struct phdr *ph, unsigned index, size_t len, struct elf_kernel_info *info,
+static int add_load_segment(const struct elf_kernel_phdr *ph, unsigned index, size_t len, struct elf_kernel_info *info,
 			    char *err, size_t errlen)
 {
 	if (!range_in_file(ph->offset, ph->filesz, len)) {
@@ -233,9 +233,9 @@ int elf_kernel_parse(const uint8_t *buf, size_t len, struct elf_kernel_info *inf
 
 	size_t phdr_size = info->is_64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	for (unsigned i = 0; i < phnum; i++) {
-		struct phdr ph;
+		struct elf_kernel_phdr ph;
 
-		read_phdr(buf + phoff + (uint64_t)i * phdr_size, info->is_64, &ph);
+		elf_kernel_read_phdr(buf + phoff + (uint64_t)i * phdr_size, info->is_64, &ph);
 		if (ph.type == PT_LOAD) {
 			ret = add_load_segment(&ph, i, len, info, err, errlen);
 		} else if (ph.type == PT_NOTE) {

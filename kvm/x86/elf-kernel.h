@@ -34,6 +34,21 @@ struct elf_kernel_info {
 	uint64_t end;     /* highest p_paddr + p_memsz */
 };
 
+/* The ELF header's fields the parser uses, and one program header, both
+ * widened to 64 bits for both ELF classes. buf must hold the header of its
+ * class (sizeof(Elf64_Ehdr) or Elf32_Ehdr; Elf64_Phdr or Elf32_Phdr);
+ * nothing is checked. */
+struct elf_kernel_ehdr {
+	unsigned type, machine, phentsize, phnum;
+	uint64_t phoff, entry;
+};
+struct elf_kernel_phdr {
+	uint32_t type;
+	uint64_t offset, paddr, filesz, memsz, align;
+};
+void elf_kernel_read_ehdr(const uint8_t *buf, bool is_64, struct elf_kernel_ehdr *out);
+void elf_kernel_read_phdr(const uint8_t *p, bool is_64, struct elf_kernel_phdr *out);
+
 /* Validate buf[0, len) as a little-endian ET_EXEC ELF kernel: ELF64
  * EM_X86_64, or ELF32 EM_386. Fills *info and returns 0, or returns
  * -ENOEXEC with one line in err. Does not decide how to enter the

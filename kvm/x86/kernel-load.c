@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,30 +20,116 @@
 #include "kvm/x86/layout.h"
 #include "base/log.h"
 
+/* Read exactly len bytes at off into dst: -EIO if the file ends first. */
+static int pread_full(int fd, uint8_t *dst, uint64_t len, uint64_t off)
+{
+	for (uint64_t done = 0; done < len;) {
+		ssize_t n = pread(fd, dst + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Read [off, off + len) of fd into buf + off (buf holds the whole file,
+ * size bytes), clamped to the file: what lies past its end stays as it
+ * is, and the parser's own bounds checks reject it. */
+static int read_range(int fd, uint8_t *buf, size_t size, uint64_t off, uint64_t len)
+{
+	if (off >= size)
+		return 0;
+	return pread_full(fd, buf + off, len > size - off ? size - off : len, off);
+}
+
+static int read_failed(int ret, const char *path, char *err, size_t errlen)
+{
+	err_printf(err, errlen, "%s: read failed: %s", path, ret == -EIO ? "file shrank" : strerror(-ret));
+	return ret;
+}
+
 /* Read all of fd (a regular file of `size` bytes) into a new buffer. */
 static int read_whole_file(int fd, const char *path, size_t size, uint8_t **out, char *err, size_t errlen)
 {
 	uint8_t *buf = malloc(size);
-	size_t done = 0;
 
 	if (!buf) {
 		err_printf(err, errlen, "%s: out of memory reading %zu bytes", path, size);
 		return -ENOMEM;
 	}
-	while (done < size) {
-		ssize_t n = read(fd, buf + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int ret = n < 0 ? -errno : -EIO;
-			err_printf(err, errlen, "%s: read failed: %s", path, n < 0 ? strerror(errno) : "file shrank");
-			free(buf);
-			return ret;
-		}
-		done += (size_t)n;
+	int ret = read_range(fd, buf, size, 0, size);
+	if (ret) {
+		free(buf);
+		return read_failed(ret, path, err, errlen);
 	}
 	*out = buf;
 	return 0;
+}
+
+/* The PT_NOTE segments skiff reads (a vmlinux has a few hundred bytes). */
+#define ELF_NOTES_MAX (1u << 20)
+
+/* What the ELF parser looks at, and nothing else: the ELF header, the
+ * program headers and the PT_NOTE segments, each at its offset in buf
+ * (the file's size, zeroed, and costing no memory where nothing is
+ * written). The PT_LOAD segments go from the file straight into guest
+ * memory in elf_load(). Offsets are only clamped here; the parser checks
+ * them. */
+static int read_elf_metadata(int fd, uint8_t *buf, size_t size, const char *path, char *err, size_t errlen)
+{
+	uint64_t notes = 0;
+	int ret = read_range(fd, buf, size, 0, sizeof(Elf64_Ehdr));
+	bool is_64 = size > EI_CLASS && buf[EI_CLASS] == ELFCLASS64;
+	size_t phsize = is_64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	struct elf_kernel_ehdr eh;
+
+	if (ret)
+		return read_failed(ret, path, err, errlen);
+	if (size < (is_64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)))
+		return 0; /* the parser says what is wrong */
+	elf_kernel_read_ehdr(buf, is_64, &eh);
+	if (eh.phoff >= size || (uint64_t)eh.phnum * phsize > size - eh.phoff)
+		return 0;
+	if ((ret = read_range(fd, buf, size, eh.phoff, (uint64_t)eh.phnum * phsize)) < 0)
+		return read_failed(ret, path, err, errlen);
+	for (unsigned i = 0; i < eh.phnum; i++) {
+		struct elf_kernel_phdr ph;
+		elf_kernel_read_phdr(buf + eh.phoff + (uint64_t)i * phsize, is_64, &ph);
+		if (ph.type != PT_NOTE)
+			continue;
+		if (ph.filesz > ELF_NOTES_MAX - notes) {
+			err_printf(err, errlen, "%s: ELF note segments exceed %u KiB", path, ELF_NOTES_MAX >> 10);
+			return -ENOEXEC;
+		}
+		notes += ph.filesz;
+		if ((ret = read_range(fd, buf, size, ph.offset, ph.filesz)) < 0)
+			return read_failed(ret, path, err, errlen);
+	}
+	return 0;
+}
+
+/* Read what the kernel file's format needs: an ELF sparsely (its fd stays
+ * open for elf_load()), anything else whole. */
+static int read_kernel_file(struct kernel_image *img, int fd, const char *path, char *err, size_t errlen)
+{
+	uint8_t magic[SELFMAG] = {0};
+	int ret = read_range(fd, magic, img->size < SELFMAG ? img->size : SELFMAG, 0, SELFMAG);
+
+	if (ret)
+		return read_failed(ret, path, err, errlen);
+	if (img->size < SELFMAG || memcmp(magic, ELFMAG, SELFMAG) != 0)
+		return read_whole_file(fd, path, img->size, &img->data, err, errlen);
+	void *buf = mmap(NULL, img->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED) {
+		err_printf(err, errlen, "%s: out of memory for %zu bytes of address space", path, img->size);
+		return -ENOMEM;
+	}
+	img->data = buf;
+	img->sparse = true;
+	img->fd = fd;
+	return read_elf_metadata(fd, img->data, img->size, path, err, errlen);
 }
 
 /* Recognise the format by its magic and run the matching parser. */
@@ -105,11 +192,12 @@ int kernel_image_open(const char *path, struct kernel_image *img, char *err, siz
 		goto out;
 	}
 	img->size = (size_t)st.st_size;
-	ret = read_whole_file(fd, path, img->size, &img->data, err, errlen);
+	ret = read_kernel_file(img, fd, path, err, errlen);
 	if (!ret)
 		ret = detect_and_parse(img, path, err, errlen);
 out:
-	close(fd);
+	if (!img->sparse)
+		close(fd);
 	if (ret)
 		kernel_image_close(img);
 	return ret;
@@ -117,7 +205,12 @@ out:
 
 void kernel_image_close(struct kernel_image *img)
 {
-	free(img->data);
+	if (img->sparse) {
+		munmap(img->data, img->size);
+		close(img->fd);
+	} else {
+		free(img->data);
+	}
 	memset(img, 0, sizeof(*img));
 }
 
@@ -297,7 +390,16 @@ static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struc
 	for (unsigned i = 0; i < elf->nr_segments; i++) {
 		const struct elf_segment *s = &elf->seg[i];
 		uint8_t *dst = guest_mem_ptr(mem, s->paddr, s->memsz);
-		memcpy(dst, img->data + s->offset, s->filesz);
+		if (img->sparse) {
+			int ret = pread_full(img->fd, dst, s->filesz, s->offset);
+			if (ret < 0) {
+				err_printf(err, errlen, "ELF segment %u: read failed: %s", i,
+					   ret == -EIO ? "the kernel file shrank" : strerror(-ret));
+				return ret;
+			}
+		} else {
+			memcpy(dst, img->data + s->offset, s->filesz);
+		}
 		memset(dst + s->filesz, 0, s->memsz - s->filesz); /* bss */
 	}
 

@@ -31,14 +31,19 @@ enum kernel_format {
 };
 
 struct kernel_image {
-	uint8_t *data;           /* the whole file, or the ELF unpacked from
-				  * it (kernel_image_unpack); malloc'd */
+	uint8_t *data;           /* the whole file (malloc'd), the ELF unpacked
+				  * from it (kernel_image_unpack; malloc'd),
+				  * or, for an ELF file, see sparse */
 	size_t size;
 	enum kernel_format format;
 	struct bzimage_info bz;     /* KERNEL_FORMAT_BZIMAGE, or unpacked */
 	struct elf_kernel_info elf; /* KERNEL_FORMAT_ELF */
 	bool unpacked;           /* an ELF unpacked from a bzImage: bz keeps
 				  * its setup header for boot_params */
+	bool sparse;             /* an ELF file: data (mmap'd) holds only its
+				  * headers and notes; the segments are read
+				  * from fd (open) when loaded */
+	int fd;
 };
 
 enum kernel_entry_mode {

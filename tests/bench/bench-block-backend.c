@@ -20,8 +20,9 @@
 #include <unistd.h>
 
 #include "devices/block-backend.h"
+#include "tests/bench/bench-common.h"
 
-#define IMAGE_SIZE (256ull << 20)
+#define IMAGE_SIZE BENCH_IMAGE_SIZE
 #define MAX_QD     32
 
 struct job {
@@ -47,14 +48,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void submit(struct job *j, struct slot *s);
 
 /* The job pointer travels in a static: one job at a time. */
@@ -76,7 +69,7 @@ static void done_cb(struct blk_io *io, int result)
 static void submit(struct job *j, struct slot *s)
 {
 	uint64_t blocks = IMAGE_SIZE / j->bs;
-	uint64_t blk = j->random ? xorshift(&s->rng) % blocks : atomic_fetch_add(&j->next_seq, 1) % blocks;
+	uint64_t blk = j->random ? bench_xorshift(&s->rng) % blocks : atomic_fetch_add(&j->next_seq, 1) % blocks;
 	s->iov = (struct iovec){.iov_base = s->buf, .iov_len = j->bs};
 	s->io = (struct blk_io){.op = j->op, .offset = blk * j->bs, .iov = &s->iov, .iovcnt = 1, .done = done_cb,
 				.opaque = s};
@@ -120,25 +113,6 @@ static double run(struct blk_backend *b, enum blk_op op, size_t bs, bool random,
 	return t;
 }
 
-static int prepare(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) == 0 && (uint64_t)st.st_size >= IMAGE_SIZE)
-		return 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -errno;
-	static char buf[1 << 20];
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (char)(i * 31 + 7);
-	for (uint64_t off = 0; off < IMAGE_SIZE; off += sizeof(buf))
-		if (pwrite(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
-			return -EIO;
-	fsync(fd);
-	close(fd);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/var/tmp/skiff-bench.img";
@@ -159,7 +133,7 @@ int main(int argc, char **argv)
 	static const enum blk_cache caches[] = {BLK_CACHE_WRITEBACK, BLK_CACHE_NONE};
 	static const char *const cache_names[] = {"writeback", "none"};
 
-	if (prepare(path) < 0) {
+	if (bench_prepare_image(path) < 0) {
 		fprintf(stderr, "bench: cannot create %s\n", path);
 		return 2;
 	}

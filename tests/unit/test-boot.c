@@ -974,6 +974,95 @@ START_TEST(load_elf_segment_outside_ram)
 }
 END_TEST
 
+/* An ELF file is read sparsely: headers and notes at open, each PT_LOAD
+ * straight from the file into guest memory at load. */
+START_TEST(load_elf_file_reads_segments)
+{
+	struct kernel_image img;
+	struct kernel_entry entry;
+
+	make_elf64();
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), 0);
+	ck_assert(img.sparse);
+	ck_assert_uint_eq(img.elf.pvh_entry, E64_PVH_ENTRY); /* the notes were read */
+	mem_init(32 * MiB, 0);
+	memset(ram_low + E64_SEG0_PADDR, 0xcc, 0x300);
+	ck_assert_int_eq(kernel_image_load(&img, &mem, &entry, err, sizeof(err)), 0);
+	ck_assert_mem_eq(ram_low + E64_SEG0_PADDR, e64 + E64_SEG0_OFF, 0x100);
+	ck_assert_mem_eq(ram_low + E64_SEG1_PADDR, e64 + E64_SEG1_OFF, 0x80);
+	for (unsigned i = 0x100; i < 0x200; i++)
+		ck_assert_uint_eq(ram_low[E64_SEG0_PADDR + i], 0);
+	ck_assert_uint_eq(ram_low[E64_SEG0_PADDR + 0x200], 0xcc);
+	mem_teardown();
+	kernel_image_close(&img);
+	unlink(tmp_path);
+}
+END_TEST
+
+/* The file shrinks between open and load: one error, no short segment. */
+START_TEST(load_elf_file_shrank)
+{
+	struct kernel_image img;
+	struct kernel_entry entry;
+
+	make_elf64();
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), 0);
+	ck_assert_int_eq(truncate(tmp_path, E64_SEG0_OFF + 0x10), 0);
+	mem_init(32 * MiB, 0);
+	ck_assert_int_eq(kernel_image_load(&img, &mem, &entry, err, sizeof(err)), -EIO);
+	ck_assert_err_contains("shrank");
+	mem_teardown();
+	kernel_image_close(&img);
+	unlink(tmp_path);
+}
+END_TEST
+
+/* Hostile files through the sparse reader: every truncation, offsets past
+ * the end, and note segments too large to read are refused at open. */
+START_TEST(open_elf_file_hostile)
+{
+	struct kernel_image img;
+
+	make_elf64();
+	for (size_t len = 1; len < E64_LEN; len++) {
+		write_tmp(e64, len);
+		int ret = kernel_image_open(tmp_path, &img, err, sizeof(err));
+		ck_assert_msg(ret < 0, "truncated at %zu: accepted", len);
+		ck_assert_ptr_null(img.data);
+		unlink(tmp_path);
+	}
+
+	make_elf64();
+	e64_ehdr()->e_phoff = 1ull << 40;
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), -ENOEXEC);
+	ck_assert_err_contains("program headers");
+	unlink(tmp_path);
+
+	make_elf64();
+	e64_phdr(2)->p_offset = UINT64_MAX - 8;
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), -ENOEXEC);
+	unlink(tmp_path);
+
+	make_elf64();
+	e64_phdr(2)->p_filesz = 2u << 20;
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), -ENOEXEC);
+	ck_assert_err_contains("note segments exceed");
+	unlink(tmp_path);
+
+	make_elf64();
+	e64_phdr(1)->p_filesz = 0x1000; /* runs past the end of the file */
+	write_tmp(e64, E64_LEN);
+	ck_assert_int_eq(kernel_image_open(tmp_path, &img, err, sizeof(err)), -ENOEXEC);
+	ck_assert_err_contains("past the end");
+	unlink(tmp_path);
+}
+END_TEST
+
 /* ================= e820 ================= */
 
 static void check_entry(const struct e820_entry *e, uint64_t addr, uint64_t size, uint32_t type)
@@ -1363,6 +1452,9 @@ Suite *boot_suite(void)
 	tcase_add_test(tc, load_elf64_prefers_64bit_entry);
 	tcase_add_test(tc, load_elf32_pvh);
 	tcase_add_test(tc, load_elf_segment_outside_ram);
+	tcase_add_test(tc, load_elf_file_reads_segments);
+	tcase_add_test(tc, load_elf_file_shrank);
+	tcase_add_test(tc, open_elf_file_hostile);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("e820");

@@ -1,0 +1,373 @@
+/* Benchmark (not a test) of the whole virtio-blk path without KVM: in one
+ * process the driver-side ring code (virtqueue/driver.c) plays the guest
+ * and drives the real device model (devices/virtio-blk.c), the real block
+ * backend and a real image file, against raw liburing on the same file
+ * (the host's limit). It prints, per request, the latency from making the
+ * buffer available to finding it used (median and p99) and the wall time
+ * per request (elapsed / requests: at QD32 the inverse of throughput).
+ *
+ *   tests/bench/bench-virtio-blk [FILE [SECONDS]]
+ *
+ * FILE (default /var/tmp/skiff-bench.img, 256 MiB, created if smaller),
+ * cache=writeback (skiff's default: the data sits in the page cache, so
+ * the figures are the software's own cost). The guest thread kicks by
+ * calling the device's notify handler itself, as a vCPU thread does on
+ * a doorbell exit, and sleeps on an eventfd that the interrupt callback
+ * signals, as a halted vCPU waits for its irqfd.
+ *
+ * Under callgrind (tests/bench/blk-device.sh does this) each case runs a
+ * fixed number of requests between CALLGRIND_ZERO_STATS and
+ * CALLGRIND_DUMP_STATS_AT("case"), and prints "callgrind CASE REQUESTS"
+ * so that the script can divide instructions by requests. The io_uring
+ * engine cannot run there: valgrind 3.19 does not release its thread
+ * lock while the backend's reaper waits in io_uring_enter. */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "devices/virtio-blk.h"
+#include "tests/bench/bench-common.h"
+#include "virtqueue/driver.h"
+
+#define MAX_QD      32
+#define MAX_BS      (1u << 20)
+#define QSIZE       128
+#define RING_GPA    0x1000
+#define HDR_GPA     0x100000 /* one 16-byte header per slot */
+#define STATUS_GPA  0x110000 /* one status byte per slot */
+#define DATA_GPA    0x200000 /* one MAX_BS buffer per slot */
+#define RAM_SIZE    (DATA_GPA + MAX_QD * MAX_BS)
+#define MAX_SAMPLES (1u << 21)
+
+struct bench_case {
+	const char *name;
+	bool write, random;
+	size_t bs;
+	unsigned qd;
+	unsigned callgrind_requests;
+};
+
+static const struct bench_case cases[] = {
+	{"4k-randread-qd1", false, true, 4096, 1, 4000},
+	{"4k-randread-qd32", false, true, 4096, 32, 4000},
+	{"4k-randwrite-qd1", true, true, 4096, 1, 4000},
+	{"4k-randwrite-qd32", true, true, 4096, 32, 4000},
+	{"1m-seqread-qd1", false, false, MAX_BS, 1, 200},
+	{"1m-seqwrite-qd1", true, false, MAX_BS, 1, 200},
+};
+
+/* One running case: where the next request goes, and what was measured. */
+struct run {
+	const struct bench_case *c;
+	uint64_t rng, next_seq;
+	uint64_t start_ns[MAX_QD];
+	uint64_t *samples;
+	unsigned nsamples;
+	uint64_t done, target; /* requests completed, requests wanted (0: until the deadline) */
+	uint64_t deadline_ns;
+	bool stopping;
+};
+
+static uint64_t next_offset(struct run *r)
+{
+	uint64_t blocks = BENCH_IMAGE_SIZE / r->c->bs;
+	uint64_t blk = r->c->random ? bench_xorshift(&r->rng) % blocks : r->next_seq++ % blocks;
+	return blk * r->c->bs;
+}
+
+/* A request came back: note its latency; false when the run is over. */
+static bool record(struct run *r, unsigned slot, uint64_t now)
+{
+	if (r->nsamples < MAX_SAMPLES)
+		r->samples[r->nsamples++] = now - r->start_ns[slot];
+	r->done++;
+	if (r->target ? r->done >= r->target : now >= r->deadline_ns)
+		r->stopping = true;
+	return !r->stopping;
+}
+
+/* ---- the guest side, over the real device ---- */
+
+static uint8_t *ram;
+static uint64_t *samples; /* latencies of the current run */
+static struct guest_mem mem;
+static struct vqd drv;
+static int irq_fd = -1;
+
+static void raise_irq(struct virtio_device *dev, unsigned q)
+{
+	uint64_t one = 1;
+	if (write(irq_fd, &one, sizeof(one)) < 0)
+		perror("bench: eventfd");
+}
+static void no_config(struct virtio_device *dev) {}
+static void needs_reset(struct virtio_device *dev)
+{
+	fprintf(stderr, "bench: the device asked for a reset\n");
+	exit(1);
+}
+static const struct virtio_transport_ops transport = {raise_irq, no_config, needs_reset};
+
+/* Bring the device up as a driver does: features, one queue, DRIVER_OK. */
+static int device_start(struct virtio_blk *blk, const char *path, enum blk_engine engine)
+{
+	struct virtio_blk_config_opts o = {.path = (char *)path, .queues = 1};
+	char err[256] = "";
+
+	if (virtio_blk_init(blk, &o, "virtio-blk0", &mem, engine, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		return -1;
+	}
+	struct virtio_device *dev = &blk->vdev;
+	dev->transport = &transport;
+	dev->offered = dev->ops->features(dev) | VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |
+		       VIRTIO_FEATURE(VIRTIO_RING_F_EVENT_IDX);
+	uint64_t want = dev->offered;
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	pthread_mutex_lock(&dev->lock);
+	virtio_device_set_status(dev, s);
+	virtio_device_write_driver_features(dev, 0, (uint32_t)want);
+	virtio_device_write_driver_features(dev, 1, (uint32_t)(want >> 32));
+	virtio_device_set_status(dev, s |= VIRTIO_CONFIG_S_FEATURES_OK);
+	int ret = vqd_init_split(&drv, QSIZE, ram + RING_GPA, RING_GPA, VQD_F_EVENT_IDX);
+	dev->vqs[0].size = QSIZE;
+	dev->vqs[0].desc_addr = drv.desc_gpa;
+	dev->vqs[0].avail_addr = drv.avail_gpa;
+	dev->vqs[0].used_addr = drv.used_gpa;
+	if (ret == 0)
+		ret = virtio_device_enable_queue(dev, 0);
+	virtio_device_set_status(dev, s | VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&dev->lock);
+	if (ret < 0 || !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		fprintf(stderr, "bench: the device did not start\n");
+		virtio_blk_destroy(blk);
+		return -1;
+	}
+	return 0;
+}
+
+static void device_add(struct run *r, unsigned slot)
+{
+	struct virtio_blk_outhdr h = {.type = htole32(r->c->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN),
+				      .sector = htole64(next_offset(r) / 512)};
+	memcpy(ram + HDR_GPA + slot * 16, &h, sizeof(h));
+	struct vqd_buf hdr = {HDR_GPA + slot * 16, sizeof(h)};
+	struct vqd_buf data = {DATA_GPA + (uint64_t)slot * MAX_BS, (uint32_t)r->c->bs};
+	struct vqd_buf status = {STATUS_GPA + slot, 1};
+	struct vqd_buf in[2] = {data, status};
+	r->start_ns[slot] = bench_now_ns();
+	int ret = r->c->write ? vqd_add(&drv, (struct vqd_buf[]){hdr, data}, 2, &status, 1, (void *)(uintptr_t)(slot + 1), false)
+			      : vqd_add(&drv, &hdr, 1, in, 2, (void *)(uintptr_t)(slot + 1), false);
+	if (ret < 0) {
+		fprintf(stderr, "bench: vqd_add: %d\n", ret);
+		exit(1);
+	}
+}
+
+static void device_kick(struct virtio_blk *blk)
+{
+	if (vqd_kick_needed(&drv))
+		virtio_device_kick(&blk->vdev, 0);
+}
+
+static void device_run(struct virtio_blk *blk, struct run *r)
+{
+	unsigned inflight = r->c->qd;
+	for (unsigned i = 0; i < r->c->qd; i++)
+		device_add(r, i);
+	device_kick(blk);
+	while (inflight) {
+		uint64_t n;
+		if (read(irq_fd, &n, sizeof(n)) < 0 && errno != EINTR) {
+			perror("bench: eventfd");
+			exit(1);
+		}
+		uint32_t len;
+		void *token;
+		while ((token = vqd_get_used(&drv, &len))) {
+			unsigned slot = (unsigned)(uintptr_t)token - 1;
+			if (ram[STATUS_GPA + slot] != VIRTIO_BLK_S_OK) {
+				fprintf(stderr, "bench: request failed (status %u)\n", ram[STATUS_GPA + slot]);
+				exit(1);
+			}
+			if (record(r, slot, bench_now_ns()))
+				device_add(r, slot);
+			else
+				inflight--;
+		}
+		device_kick(blk);
+	}
+}
+
+/* ---- the host's limit: raw liburing on the same file ---- */
+
+static struct io_uring raw_ring;
+static int raw_fd = -1;
+static struct iovec raw_iov[MAX_QD];
+
+static void raw_add(struct run *r, unsigned slot)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&raw_ring);
+	raw_iov[slot] = (struct iovec){ram + DATA_GPA + (uint64_t)slot * MAX_BS, r->c->bs};
+	if (r->c->write)
+		io_uring_prep_writev(sqe, raw_fd, &raw_iov[slot], 1, next_offset(r));
+	else
+		io_uring_prep_readv(sqe, raw_fd, &raw_iov[slot], 1, next_offset(r));
+	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)slot);
+	r->start_ns[slot] = bench_now_ns();
+}
+
+static void raw_run(struct run *r)
+{
+	unsigned inflight = r->c->qd;
+	for (unsigned i = 0; i < r->c->qd; i++)
+		raw_add(r, i);
+	io_uring_submit(&raw_ring);
+	while (inflight) {
+		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe(&raw_ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0 || cqe->res != (int)r->c->bs) {
+			fprintf(stderr, "bench: raw io_uring: %s\n", strerror(ret < 0 ? -ret : cqe->res < 0 ? -cqe->res : EIO));
+			exit(1);
+		}
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&raw_ring, head, cqe) {
+			unsigned slot = (unsigned)(uintptr_t)io_uring_cqe_get_data(cqe);
+			if (record(r, slot, bench_now_ns()))
+				raw_add(r, slot);
+			else
+				inflight--;
+			seen++;
+		}
+		io_uring_cq_advance(&raw_ring, seen);
+		io_uring_submit(&raw_ring);
+	}
+}
+
+/* ---- running and printing ---- */
+
+enum path { PATH_RAW, PATH_URING, PATH_THREADS, PATHS };
+static const char *const path_names[PATHS] = {"raw io_uring", "skiff io_uring", "skiff threads"};
+
+struct figures {
+	bool ran;
+	double median, p99, per_req;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static struct figures measure(const char *image, enum path p, const struct bench_case *c, double seconds)
+{
+	static struct run r;
+	static struct virtio_blk blk;
+	struct figures f = {0};
+	bool valgrind = RUNNING_ON_VALGRIND;
+
+	if (p == PATH_RAW) {
+		raw_fd = open(image, O_RDWR);
+		if (raw_fd < 0 || io_uring_queue_init(64, &raw_ring, 0) < 0) {
+			fprintf(stderr, "bench: raw io_uring on %s: %s\n", image, strerror(errno));
+			return f;
+		}
+	} else if (p == PATH_URING && valgrind) {
+		/* valgrind 3.19 keeps its thread lock across io_uring_enter: the
+		 * reaper's wait would stop every other thread. */
+		fprintf(stderr, "bench: %s under valgrind: skipped (the reaper's io_uring wait holds valgrind's lock)\n",
+			path_names[p]);
+		return f;
+	} else {
+		memset(&blk, 0, sizeof(blk));
+		if (device_start(&blk, image, p == PATH_URING ? BLK_ENGINE_IO_URING : BLK_ENGINE_THREADS) < 0)
+			return f;
+	}
+	r = (struct run){.c = c, .rng = 0x9e3779b97f4a7c15ull, .samples = samples};
+	/* Warm up (first touches, thread start), then measure. */
+	r.target = valgrind ? 20 : 200;
+	p == PATH_RAW ? raw_run(&r) : device_run(&blk, &r);
+	r = (struct run){.c = c, .rng = r.rng, .next_seq = r.next_seq, .samples = samples};
+	if (valgrind) {
+		r.target = c->callgrind_requests;
+		CALLGRIND_ZERO_STATS;
+	} else {
+		r.deadline_ns = bench_now_ns() + (uint64_t)(seconds * 1e9);
+	}
+	uint64_t t0 = bench_now_ns();
+	p == PATH_RAW ? raw_run(&r) : device_run(&blk, &r);
+	uint64_t elapsed = bench_now_ns() - t0;
+	if (valgrind) {
+		char name[96];
+		snprintf(name, sizeof(name), "%s/%s", c->name, path_names[p]);
+		CALLGRIND_DUMP_STATS_AT(name);
+		printf("callgrind %s %llu\n", name, (unsigned long long)r.done);
+	}
+	if (p == PATH_RAW) {
+		io_uring_queue_exit(&raw_ring);
+		close(raw_fd);
+	} else {
+		virtio_blk_destroy(&blk);
+	}
+	qsort(r.samples, r.nsamples, sizeof(r.samples[0]), cmp_u64);
+	f.ran = r.nsamples > 0;
+	if (f.ran) {
+		f.median = r.samples[r.nsamples / 2];
+		f.p99 = r.samples[(size_t)(r.nsamples * 0.99)];
+		f.per_req = (double)elapsed / r.done;
+	}
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	const char *image = argc > 1 ? argv[1] : BENCH_IMAGE_PATH;
+	double seconds = argc > 2 ? atof(argv[2]) : 1.0;
+
+	if (bench_prepare_image(image) < 0) {
+		fprintf(stderr, "bench: cannot create %s\n", image);
+		return 1;
+	}
+	ram = aligned_alloc(4096, RAM_SIZE);
+	irq_fd = eventfd(0, EFD_CLOEXEC);
+	samples = malloc(MAX_SAMPLES * sizeof(uint64_t));
+	if (!ram || irq_fd < 0 || !samples) {
+		fprintf(stderr, "bench: out of memory\n");
+		return 1;
+	}
+	memset(ram, 0, RAM_SIZE);
+	mem = (struct guest_mem){.region = {{.gpa = 0, .size = RAM_SIZE, .host = ram}}, .nr_regions = 1};
+
+	printf("virtio-blk device path without KVM, %s, cache=writeback, ns per request\n", image);
+	printf("%-18s %-15s %10s %10s %10s %8s\n", "case", "path", "median", "p99", "wall/req", "x raw");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct figures raw = {0};
+		for (enum path p = 0; p < PATHS; p++) {
+			struct figures f = measure(image, p, &cases[i], seconds);
+			if (p == PATH_RAW)
+				raw = f;
+			if (!f.ran) {
+				printf("%-18s %-15s did not run (see above)\n", cases[i].name, path_names[p]);
+				continue;
+			}
+			printf("%-18s %-15s %10.0f %10.0f %10.0f", cases[i].name, path_names[p], f.median, f.p99, f.per_req);
+			if (raw.ran && p != PATH_RAW)
+				printf(" %7.2fx", f.per_req / raw.per_req);
+			printf("\n");
+		}
+	}
+	return 0;
+}
