@@ -63,6 +63,7 @@ enum opt_id {
 	OPT_DEBUG_EXIT_PORT,
 	OPT_SECCOMP,
 	OPT_SANDBOX,
+	OPT_TRACE,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -92,6 +93,7 @@ static const struct opt_def opt_defs[] = {
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "sandbox",         0,   "MODE",  false, OPT_SANDBOX },
+	{ "trace",           0,   "FILTER", false, OPT_TRACE },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
 	{ "quiet",           'q', NULL,    true,  OPT_QUIET },
 	{ "help",            'h', NULL,    true,  OPT_HELP },
@@ -574,6 +576,10 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return parse_on_off(p, "seccomp", val, &o->seccomp);
 	case OPT_SANDBOX:
 		return parse_on_off(p, "sandbox", val, &o->sandbox);
+	case OPT_TRACE: {
+		char why[256];
+		return trace_filter_parse(val, &o->trace, why, sizeof(why)) < 0 ? PERR(p, "--trace %s", why) : 0;
+	}
 	case OPT_VERBOSE:
 		if (o->quiet)
 			return PERR(p, "--verbose and --quiet can't be used together");
@@ -855,6 +861,11 @@ void options_usage(FILE *f)
 "  --sandbox on|off         off: no seccomp and no Landlock, for debugging\n"
 "                           (default on: the file system is closed to skiff\n"
 "                           once the machine is built)\n"
+"  --trace FILTER           one line on stderr per event: guest exits, queue\n"
+"                           kicks, requests, interrupts, status changes.\n"
+"                           FILTER is 'all' or a comma list of categories\n"
+"                           (exit, kick, request, irq, status) and device\n"
+"                           names (virtio-blk0, ...): --trace=virtio-blk0,irq\n"
 "  -v, --verbose            more messages; repeat for even more\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               show this help and exit\n"

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/trace.h"
 #include "devices/device-types.h"
 #include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
 
@@ -76,6 +77,7 @@ struct options {
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
 	bool seccomp;           /* --seccomp on (default) / off */
 	bool sandbox;           /* --sandbox on (default: seccomp and Landlock) / off (neither) */
+	struct trace_filter trace; /* --trace; categories 0: off */
 	unsigned verbose;       /* number of -v */
 	bool quiet;             /* -q; never together with -v */
 };

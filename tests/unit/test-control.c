@@ -19,7 +19,11 @@
 
 #include "vmm/control-protocol.h"
 #include "vmm/control-socket.h"
+#include "vmm/machine.h"
+#include "vmm/machine-control.h"
 #include "base/reactor.h"
+#include "base/trace.h"
+#include "tests/unit/log-capture.h"
 
 /* ---- a fake machine ---- */
 
@@ -27,11 +31,15 @@ static int last_cmd = -1;
 static uint64_t last_arg;
 static unsigned nr_runs;
 
-static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, json_t *reply, char *err, size_t errlen)
+static char last_text[CONTROL_MAX_TEXT_ARG + 1];
+
+static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
+		    size_t errlen)
 {
 	(void)ctx;
 	last_cmd = (int)cmd;
 	last_arg = arg;
+	snprintf(last_text, sizeof(last_text), "%s", text ? text : "(null)");
 	nr_runs++;
 	if (cmd == CONTROL_BALLOON_SET && arg > 512) {
 		snprintf(err, errlen, "too big");
@@ -98,6 +106,10 @@ START_TEST(every_command)
 	expect_ok(" {\"mib\": 256, \"command\": \"balloon-set\"} ", CONTROL_BALLOON_SET, 256);
 	expect_ok("{\"command\":\"balloon-stats\"}", CONTROL_BALLOON_STATS, 0);
 	expect_ok("{\"command\":\"stats\"}", CONTROL_STATS, 0);
+	expect_ok("{\"command\":\"trace\",\"filter\":\"virtio-blk0,irq\"}", CONTROL_TRACE, 0);
+	ck_assert_str_eq(last_text, "virtio-blk0,irq");
+	expect_ok("{\"command\":\"status\"}", CONTROL_STATUS, 0);
+	ck_assert_str_eq(last_text, "(null)"); /* text only for text arguments */
 	/* The machine refusing becomes an error reply with its reason. */
 	json_t *j = reply_of("{\"command\":\"balloon-set\",\"mib\":9999}");
 	ck_assert(json_is_false(json_object_get(j, "ok")));
@@ -125,6 +137,13 @@ START_TEST(bad_requests)
 	expect_error("{\"command\":\"balloon-set\",\"mib\":\"256\"}", "whole number");
 	expect_error("{\"command\":\"balloon-set\",\"mib\":99999999999}", "whole number");
 	expect_error("{\"command\":\"shutdown\",\"timeout\":100000}", "whole number");
+	expect_error("{\"command\":\"trace\"}", "missing \"filter\"");
+	expect_error("{\"command\":\"trace\",\"filter\":7}", "must be a string");
+	expect_error("{\"command\":\"trace\",\"filter\":\"irq\\u0007\"}", "printable");
+	expect_error("{\"command\":\"trace\",\"filter\":\"\u00e9\"}", "printable");
+	char too_long[400];
+	snprintf(too_long, sizeof(too_long), "{\"command\":\"trace\",\"filter\":\"%0256d\"}", 0);
+	expect_error(too_long, "at most 255");
 	expect_error("{\"command\":\"status\",\"command\":\"kill\"}", "bad JSON"); /* duplicate key */
 	expect_error("{\"command\":\"status\"} {\"command\":\"kill\"}", "bad JSON");
 	/* A NUL inside the request (length-delimited, so it is seen). */
@@ -174,7 +193,73 @@ START_TEST(command_table)
 	ck_assert_str_eq(control_command_arg(CONTROL_BALLOON_SET), "mib");
 	ck_assert_str_eq(control_command_arg(CONTROL_SHUTDOWN), "timeout");
 	ck_assert_ptr_null(control_command_arg(CONTROL_STATUS));
+	ck_assert_str_eq(control_command_arg(CONTROL_TRACE), "filter");
+	ck_assert(control_command_arg_is_text(CONTROL_TRACE));
+	ck_assert(!control_command_arg_is_text(CONTROL_BALLOON_SET));
 	ck_assert_ptr_null(control_command_name((enum control_command)99));
+}
+END_TEST
+
+/* ---- trace on and off, carried out on a machine ---- */
+
+static struct machine machine; /* only its device names are used */
+
+static json_t *machine_reply(const char *req)
+{
+	const struct control_ops ops = { .run = machine_control_run, .ctx = &machine };
+	char *text = control_handle_request(&ops, req, strlen(req));
+	ck_assert_ptr_nonnull(text);
+	json_t *j = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	free(text);
+	return j;
+}
+
+/* Lines one interrupt of virtio-blk0 and one of virtio-rng0 trace. */
+static unsigned irq_lines(void)
+{
+	log_capture_start();
+	TRACE(TRACE_IRQ, "virtio-blk0", "irq msix vector 1");
+	TRACE(TRACE_IRQ, "virtio-rng0", "irq msix vector 2");
+	return log_capture_stop("skiff: trace: ");
+}
+
+START_TEST(trace_on_and_off)
+{
+	snprintf(machine.virtio.slot[0].name, sizeof(machine.virtio.slot[0].name), "virtio-rng0");
+	snprintf(machine.virtio.slot[1].name, sizeof(machine.virtio.slot[1].name), "virtio-blk0");
+	machine.virtio.nr_slots = 2;
+	ck_assert_uint_eq(irq_lines(), 0);
+
+	json_t *j = machine_reply("{\"command\":\"trace\",\"filter\":\"virtio-blk0,irq\"}");
+	ck_assert(json_is_true(json_object_get(j, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "irq of virtio-blk0");
+	json_decref(j);
+	ck_assert_uint_eq(trace_mask, 1u << TRACE_IRQ);
+	ck_assert_uint_eq(irq_lines(), 1);
+
+	/* A filter that cannot be, or names a device the machine lacks:
+	 * refused, and the one in force stays. */
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"virtio-net0\"}");
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "error")), "no device named 'virtio-net0'"));
+	json_decref(j);
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"irq;kick\"}");
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	json_decref(j);
+	ck_assert_uint_eq(irq_lines(), 1);
+
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"all\"}");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "exit,kick,request,irq,status of every device");
+	json_decref(j);
+	ck_assert_uint_eq(irq_lines(), 2);
+
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"off\"}");
+	ck_assert(json_is_true(json_object_get(j, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "off");
+	json_decref(j);
+	ck_assert_uint_eq(trace_mask, 0);
+	ck_assert_uint_eq(irq_lines(), 0);
 }
 END_TEST
 
@@ -416,6 +501,7 @@ int main(void)
 	tcase_add_test(proto, bad_requests);
 	tcase_add_test(proto, oversized_and_deep);
 	tcase_add_test(proto, command_table);
+	tcase_add_test(proto, trace_on_and_off);
 	suite_add_tcase(s, proto);
 
 	TCase *sock = tcase_create("socket");
