@@ -10,7 +10,11 @@
  * the host lets us count them (perf_event_open), user+kernel instructions
  * per request. Best of five runs each.
  *
- *   tests/bench/bench-trace [REQUESTS]   (default 200000) */
+ *   tests/bench/bench-trace [REQUESTS]   (default 200000)
+ *   tests/bench/bench-trace REQUESTS off|miss|on|bare
+ *       one run_requests() of that kind only, for instruction counts under
+ *       callgrind (tests/bench/trace-insns.sh), which are repeatable where
+ *       times are not. */
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -119,6 +123,17 @@ int main(int argc, char **argv)
 	    trace_filter_parse("all,virtio-blk9", &other, err, sizeof(err)) < 0 || rng_rig_start(&r) < 0) {
 		fprintf(stderr, "bench-trace: cannot set up\n");
 		return 1;
+	}
+	if (argc > 2) { /* one kind, once, for callgrind */
+		trace_set(!strcmp(argv[2], "on") ? &all : !strcmp(argv[2], "miss") ? &other : NULL);
+		if (!strcmp(argv[2], "on"))
+			dup2(open("/dev/null", O_WRONLY), STDERR_FILENO);
+		if (!strcmp(argv[2], "bare"))
+			run_bare_points(n);
+		else
+			run_requests(&r, n);
+		rng_rig_stop(&r);
+		return 0;
 	}
 	insn_counter_open();
 	/* Trace lines go to stderr: send them to /dev/null, keep our own. */
