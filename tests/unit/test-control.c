@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/control-client.h"
 #include "vmm/control-protocol.h"
 #include "vmm/control-socket.h"
 #include "vmm/machine.h"
@@ -46,6 +47,8 @@ static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, const cha
 		return -EINVAL;
 	}
 	json_object_set_new(reply, "fake", json_integer(42));
+	if (text)
+		json_object_set_new(reply, "text", json_string(text));
 	return 0;
 }
 
@@ -364,6 +367,45 @@ START_TEST(socket_requests_and_permissions)
 }
 END_TEST
 
+/* skiff ctl's reply line (--json) for argv, and its exit status. */
+static int run_client(char **argv, int argc, char *out, size_t outlen)
+{
+	FILE *capture = tmpfile();
+	int saved = dup(STDOUT_FILENO);
+
+	ck_assert_ptr_nonnull(capture);
+	fflush(stdout);
+	dup2(fileno(capture), STDOUT_FILENO);
+	int status = control_client_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	rewind(capture);
+	if (!fgets(out, (int)outlen, capture))
+		out[0] = '\0';
+	fclose(capture);
+	return status;
+}
+
+START_TEST(socket_client_trace_on_off)
+{
+	char out[512];
+
+	serve(0);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "on", "virtio-blk0,irq" }, 6, out,
+				    sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"command\":\"trace\"") && strstr(out, "\"text\":\"virtio-blk0,irq\""), "%s", out);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "on" }, 5, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"text\":\"all\""), "%s", out);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "off" }, 5, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"text\":\"off\""), "%s", out);
+	/* Refused by the client before anything is sent. */
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace", "off", "irq" }, 5, out, sizeof(out)), 0);
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace" }, 3, out, sizeof(out)), 0);
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace", "irq" }, 4, out, sizeof(out)), 0);
+}
+END_TEST
+
 START_TEST(socket_idle_client_does_not_stall_others)
 {
 	serve(1000);
@@ -508,6 +550,7 @@ int main(void)
 	tcase_add_checked_fixture(sock, sock_setup, sock_teardown);
 	tcase_set_timeout(sock, 20);
 	tcase_add_test(sock, socket_requests_and_permissions);
+	tcase_add_test(sock, socket_client_trace_on_off);
 	tcase_add_test(sock, socket_idle_client_does_not_stall_others);
 	tcase_add_test(sock, socket_garbage_and_deep_nesting);
 	tcase_add_test(sock, socket_client_that_never_reads);
