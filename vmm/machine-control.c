@@ -255,8 +255,8 @@ static int do_trace(struct machine *m, const char *text, json_t *reply, char *er
 	return 0;
 }
 
-int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
-			size_t errlen)
+int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply,
+			char *err, size_t errlen)
 {
 	struct machine *m = machine;
 

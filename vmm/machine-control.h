@@ -23,8 +23,8 @@
 struct machine;
 
 /* control_ops.run for ctx = struct machine *. */
-int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
-			size_t errlen);
+int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply,
+			char *err, size_t errlen);
 
 /* 0 if every device f names is one of m's (a filter naming none of them
  * would select nothing), else -EINVAL with one line in err. */
