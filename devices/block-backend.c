@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "devices/block-overlay.h"
 #include "devices/block-ring.h"
 #include "base/io-thread.h"
 #include "base/log.h"
@@ -51,6 +52,7 @@ struct blk_backend {
 	unsigned block_size, physical_block_size, mem_align;
 	bool readonly, is_device;
 	enum blk_cache cache;
+	struct blk_overlay *overlay; /* snapshot=on: writes go here, fd is the read-only base */
 	void (*batch_end)(void *opaque);
 	void *batch_opaque;
 
@@ -87,6 +89,7 @@ uint64_t blk_backend_size(const struct blk_backend *b) { return b->size; }
 unsigned blk_backend_block_size(const struct blk_backend *b) { return b->block_size; }
 unsigned blk_backend_physical_block_size(const struct blk_backend *b) { return b->physical_block_size; }
 bool blk_backend_readonly(const struct blk_backend *b) { return b->readonly; }
+struct blk_overlay *blk_backend_overlay(const struct blk_backend *b) { return b->overlay; }
 bool blk_backend_is_device(const struct blk_backend *b) { return b->is_device; }
 enum blk_cache blk_backend_cache(const struct blk_backend *b) { return b->cache; }
 const char *blk_backend_engine_name(const struct blk_backend *b)
@@ -329,8 +332,28 @@ static int sync_flush(struct blk_backend *b)
 	return fdatasync(b->fd) < 0 ? -errno : 0;
 }
 
+/* snapshot=on. FLUSH has nothing to make durable: the overlay is thrown
+ * away at close, and the base is never written. */
+static int overlay_execute(struct blk_backend *b, struct blk_io *io)
+{
+	switch (io->op) {
+	case BLK_OP_READ:
+		return blk_overlay_read(b->overlay, io->iov, io->iovcnt, io->offset, io->len);
+	case BLK_OP_WRITE:
+		return blk_overlay_write(b->overlay, io->iov, io->iovcnt, io->offset, io->len);
+	case BLK_OP_FLUSH:
+		return 0;
+	case BLK_OP_DISCARD:
+	case BLK_OP_WRITE_ZEROES:
+		return blk_overlay_zero(b->overlay, io->offset, io->len);
+	}
+	return -EINVAL;
+}
+
 static int sync_execute(struct blk_backend *b, struct blk_io *io)
 {
+	if (b->overlay)
+		return overlay_execute(b, io);
 	switch (io->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
@@ -730,7 +753,7 @@ static int probe_geometry(struct blk_backend *b, const struct stat *st, const ch
 
 static int open_image(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
 {
-	int flags = (opt->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int flags = (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st;
 
 	if (opt->cache == BLK_CACHE_NONE)
@@ -766,9 +789,38 @@ static int open_image(struct blk_backend *b, const struct blk_backend_options *o
 	return ret < 0 ? ret : probe_geometry(b, &st, opt->path, err, errlen);
 }
 
+/* snapshot=on: the image opened read-only as the base (so a shared
+ * lock: other snapshots may share it, a writer may not), and an overlay.
+ * The overlay is plain synchronous file I/O on the worker threads. */
+static int open_snapshot(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
+{
+	if (opt->readonly) {
+		err_printf(err, errlen, "%s: snapshot=on and readonly=on exclude each other", opt->path);
+		return -EINVAL;
+	}
+	if (opt->cache == BLK_CACHE_NONE) {
+		err_printf(err, errlen, "%s: snapshot=on cannot use cache=none (the overlay lives in $TMPDIR)",
+			   opt->path);
+		return -EINVAL;
+	}
+	if (opt->engine == BLK_ENGINE_IO_URING) {
+		err_printf(err, errlen, "%s: snapshot=on runs on worker threads: use aio=auto or aio=threads", opt->path);
+		return -EINVAL;
+	}
+	b->readonly = true;
+	int ret = open_image(b, opt, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = blk_overlay_create(&b->overlay, b->fd, b->size, err, errlen);
+	if (ret < 0)
+		return ret;
+	b->readonly = false;
+	return 0;
+}
+
 static int start_threads(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
 {
-	if (opt->engine != BLK_ENGINE_THREADS) {
+	if (opt->engine != BLK_ENGINE_THREADS && !b->overlay) {
 		unsigned depth = opt->queue_depth ? opt->queue_depth : DEFAULT_QUEUE_DEPTH;
 		int ret = block_ring_init(&b->ring, depth);
 		if (ret == 0) {
@@ -816,7 +868,10 @@ int blk_backend_open(struct blk_backend **out, const struct blk_backend_options 
 	pthread_mutex_init(&b->inflight_lock, NULL);
 	pthread_cond_init(&b->idle, NULL);
 
-	ret = open_image(b, opt, err, errlen);
+	if (opt->snapshot)
+		ret = open_snapshot(b, opt, err, errlen);
+	else
+		ret = open_image(b, opt, err, errlen);
 	if (ret == 0)
 		ret = start_threads(b, opt, err, errlen);
 	if (ret < 0) {
@@ -860,6 +915,7 @@ void blk_backend_close(struct blk_backend *b)
 
 	while (b->nr_bounce_free)
 		free(b->bounce_free[--b->nr_bounce_free]);
+	blk_overlay_free(b->overlay);
 	if (b->fd >= 0)
 		close(b->fd);
 	pthread_mutex_destroy(&b->pool_lock);

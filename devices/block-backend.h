@@ -57,6 +57,9 @@ enum blk_engine {
 struct blk_backend_options {
 	const char *path;   /* raw image file or block device */
 	bool readonly;      /* O_RDONLY, shared lock; writes fail with -EROFS */
+	bool snapshot;      /* the image is a read-only base (shared lock); writes go to a
+			     * private copy-on-write overlay (block-overlay.h), lost at close.
+			     * Runs on the worker threads; refuses cache=none and io_uring. */
 	enum blk_cache cache;
 	enum blk_engine engine;
 	unsigned queue_depth; /* io_uring entries (0 = 256) */
@@ -125,6 +128,8 @@ uint64_t blk_backend_size(const struct blk_backend *b);          /* bytes */
 unsigned blk_backend_block_size(const struct blk_backend *b);    /* logical block: 512, or the O_DIRECT alignment */
 unsigned blk_backend_physical_block_size(const struct blk_backend *b);
 bool blk_backend_readonly(const struct blk_backend *b);
+/* snapshot=on: the overlay, for its figures (NULL otherwise). */
+struct blk_overlay *blk_backend_overlay(const struct blk_backend *b);
 bool blk_backend_is_device(const struct blk_backend *b);         /* a block device, not a file */
 enum blk_cache blk_backend_cache(const struct blk_backend *b);
 /* "io_uring" or "threads": the engine in use now (a failed ring leaves the threads). */

@@ -155,7 +155,8 @@ static bool parse_addr(const char *s, size_t len, uint32_t *addr)
 	return true;
 }
 
-static bool parse_port(const char *s, size_t len, uint16_t *port)
+/* A port 1-65535; 0 too where allow_zero (a host port: pick a free one). */
+static bool parse_port(const char *s, size_t len, bool allow_zero, uint16_t *port)
 {
 	char buf[8];
 	uint64_t v;
@@ -164,13 +165,18 @@ static bool parse_port(const char *s, size_t len, uint16_t *port)
 		return false;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	if (allow_zero && strcmp(buf, "0") == 0) {
+		*port = 0;
+		return true;
+	}
 	if (!device_parse_positive(buf, &v) || v > 65535)
 		return false;
 	*port = (uint16_t)v;
 	return true;
 }
 
-/* hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+/* hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT; HOSTPORT 0:
+ * the kernel picks a free port, which net-user.c prints. */
 static int parse_hostfwd(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_net_options *c = config;
@@ -191,13 +197,13 @@ static int parse_hostfwd(void *config, const char *value, char *err, size_t errl
 	if (!(colon = strchr(p, ':')) || !parse_addr(p, (size_t)(colon - p), &h.host_addr))
 		goto bad;
 	p = colon + 1;
-	if (!(dash = strchr(p, '-')) || !parse_port(p, (size_t)(dash - p), &h.host_port))
+	if (!(dash = strchr(p, '-')) || !parse_port(p, (size_t)(dash - p), true, &h.host_port))
 		goto bad;
 	p = dash + 1;
 	if (!(colon = strchr(p, ':')) || !parse_addr(p, (size_t)(colon - p), &h.guest_addr))
 		goto bad;
 	p = colon + 1;
-	if (!parse_port(p, strlen(p), &h.guest_port))
+	if (!parse_port(p, strlen(p), false, &h.guest_port))
 		goto bad;
 	c->backend.hostfwd[c->backend.nr_hostfwd++] = h;
 	return 0;
@@ -231,7 +237,7 @@ static const struct device_key net_keys[] = {
 	{ "mtu", "BYTES", "MTU the guest should use (the MTU feature)", parse_mtu },
 	{ "queues", "N", "queue pairs (multi-queue; tap: a multi_queue TAP), default 1", parse_queues },
 	{ "link", "up|down", "link status the guest sees (default up)", parse_link },
-	{ "hostfwd", "tcp|udp:[HADDR]:HPORT-[GADDR]:GPORT", "user: forward a host port into the guest (may repeat)",
+	{ "hostfwd", "tcp|udp:[HADDR]:HPORT-[GADDR]:GPORT", "user: forward a host port into the guest (may repeat; HPORT 0 picks a free port, printed on stderr)",
 	  parse_hostfwd, true },
 	{ "net", "ADDR/PREFIX", "user: the guest network (default 10.0.2.0/24: host .2, DNS .3, guest .15)",
 	  parse_net },

@@ -19,6 +19,7 @@
 #include "base/thread-role.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +401,93 @@ static void user_addr_name(uint32_t addr, char *buf, size_t len)
 	inet_ntop(AF_INET, &a, buf, (socklen_t)len);
 }
 
+/* ---- hostfwd with host port 0 ----
+ * libslirp binds the listening socket but does not say which port the
+ * kernel picked. It is the one socket slirp_add_hostfwd() opened: compare
+ * this process's sockets (fd and inode) before and after the call. */
+
+struct fd_ident {
+	int fd;
+	ino_t ino;
+};
+
+/* This process's sockets, into a malloc'd array (*out); the count or -errno. */
+static int list_sockets(struct fd_ident **out)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct fd_ident *list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		struct stat st;
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (n == cap) {
+			struct fd_ident *grown = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*list));
+			if (!grown) {
+				free(list);
+				closedir(d);
+				return -ENOMEM;
+			}
+			list = grown;
+		}
+		list[n++] = (struct fd_ident){fd, st.st_ino};
+	}
+	closedir(d);
+	*out = list;
+	return (int)n;
+}
+
+/* The port of the one new socket bound the way rule h asks; 0 if none. */
+static uint16_t new_socket_port(const struct net_hostfwd *h, const struct fd_ident *before, int nr_before)
+{
+	struct fd_ident *after = NULL;
+	int nr_after = list_sockets(&after);
+	uint16_t port = 0;
+
+	for (int i = 0; i < nr_after && !port; i++) {
+		bool old = false;
+		for (int j = 0; j < nr_before && !old; j++)
+			old = before[j].fd == after[i].fd && before[j].ino == after[i].ino;
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+		int type = 0;
+		socklen_t tlen = sizeof(type);
+		if (old || getsockname(after[i].fd, (struct sockaddr *)&sa, &len) < 0 || sa.sin_family != AF_INET ||
+		    sa.sin_addr.s_addr != h->host_addr ||
+		    getsockopt(after[i].fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+		    type != (h->udp ? SOCK_DGRAM : SOCK_STREAM))
+			continue;
+		port = ntohs(sa.sin_port);
+	}
+	free(after);
+	return port;
+}
+
+/* Add rule h; with host port 0, learn the port the kernel picked (*port). */
+static int user_add_hostfwd(struct net_user *u, const struct net_hostfwd *h, uint16_t *port)
+{
+	struct in_addr host = { h->host_addr }, guest = { h->guest_addr };
+	struct fd_ident *before = NULL;
+	int nr_before = 0;
+
+	*port = h->host_port;
+	if (h->host_port == 0 && (nr_before = list_sockets(&before)) < 0)
+		return nr_before;
+	errno = 0;
+	int ret = slirp_add_hostfwd(u->slirp, h->udp, host, h->host_port, guest, h->guest_port);
+	if (ret < 0)
+		ret = errno ? -errno : -EPROTO; /* slirp said no more */
+	else if (h->host_port == 0 && !(*port = new_socket_port(h, before, nr_before)))
+		ret = -ENOENT;
+	free(before);
+	return ret;
+}
+
 struct net_backend *net_user_open(const struct net_backend_config *c, unsigned pairs, const char *name, char *err,
 				  size_t errlen)
 {
@@ -441,16 +530,27 @@ struct net_backend *net_user_open(const struct net_backend_config *c, unsigned p
 	}
 	for (unsigned i = 0; i < c->nr_hostfwd; i++) {
 		const struct net_hostfwd *h = &c->hostfwd[i];
-		struct in_addr host = { h->host_addr }, guest = { h->guest_addr };
-		char haddr[INET_ADDRSTRLEN];
+		char haddr[INET_ADDRSTRLEN], gaddr[INET_ADDRSTRLEN];
+		uint16_t port;
+		int ret = user_add_hostfwd(u, h, &port);
 
-		errno = 0;
-		if (slirp_add_hostfwd(u->slirp, h->udp, host, h->host_port, guest, h->guest_port) < 0) {
-			user_addr_name(h->host_addr, haddr, sizeof(haddr));
+		user_addr_name(h->host_addr, haddr, sizeof(haddr));
+		if (ret == -ENOENT) {
+			snprintf(err, errlen, "backend=user: hostfwd=%s:%s:0-:%u: cannot find the port the host picked",
+				 h->udp ? "udp" : "tcp", haddr, h->guest_port);
+			goto fail;
+		}
+		if (ret < 0) {
 			snprintf(err, errlen, "backend=user: hostfwd=%s:%s:%u-:%u: cannot listen on the host: %s",
 				 h->udp ? "udp" : "tcp", haddr, h->host_port, h->guest_port,
-				 errno ? strerror(errno) : "address in use or not local");
+				 ret == -EPROTO ? "address in use or not local" : strerror(-ret));
 			goto fail;
+		}
+		if (h->host_port == 0) {
+			/* One stable line for scripts; the guest address 0 is the DHCP one (.15). */
+			user_addr_name(h->guest_addr ? h->guest_addr : htonl((net & mask) | 15), gaddr, sizeof(gaddr));
+			fprintf(stderr, "skiff: %s: hostfwd %s %s:%u -> %s:%u\n", name, h->udp ? "udp" : "tcp", haddr,
+				port, gaddr, h->guest_port);
 		}
 	}
 	user_check_icmp(name);

@@ -927,7 +927,8 @@ static uint64_t make_naa(const struct scsi_disk_options *opt)
 
 int scsi_disk_open(struct scsi_disk **out, const struct scsi_disk_options *opt, char *err, size_t errlen)
 {
-	struct blk_backend_options bo = {.path = opt->path, .readonly = opt->readonly, .cache = opt->cache,
+	struct blk_backend_options bo = {.path = opt->path, .readonly = opt->readonly, .snapshot = opt->snapshot,
+					 .cache = opt->cache,
 					 .engine = opt->engine, .batch_end = opt->batch_end,
 					 .batch_opaque = opt->batch_opaque};
 	struct scsi_disk *d = calloc(1, sizeof(*d));

@@ -79,6 +79,7 @@ struct scsi_disk_options {
 	const char *path;      /* raw image or block device */
 	const char *serial;    /* VPD 80h; NULL or "" = no serial page */
 	bool readonly;         /* write commands: DATA PROTECT */
+	bool snapshot;         /* copy-on-write overlay (block-backend.h) */
 	bool discard;          /* UNMAP and WRITE SAME(16), thin provisioning */
 	enum blk_cache cache;
 	enum blk_engine engine;

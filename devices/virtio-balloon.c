@@ -103,8 +103,8 @@ static void release_pfns(struct virtio_balloon *b, uint32_t *pfns, size_t n)
  * checked against guest RAM first; only good ones are released. */
 static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *req, bool inflate)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	int n = virtio_request_iov(req, false, iov, VQ_MAX_SEGS);
+	struct iovec iov[VIRTIO_REQUEST_MAX_BUFS];
+	int n = virtio_request_iov(req, false, iov, VIRTIO_REQUEST_MAX_BUFS);
 	uint32_t batch[PFN_BATCH];
 	size_t nr = 0;
 
@@ -146,8 +146,8 @@ static void serve_pfns(struct virtio_balloon *b, const struct virtio_request *re
  * guest does not expect its contents back. */
 static void serve_report(struct virtio_balloon *b, const struct virtio_request *req)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	int n = virtio_request_iov(req, true, iov, VQ_MAX_SEGS);
+	struct iovec iov[VIRTIO_REQUEST_MAX_BUFS];
+	int n = virtio_request_iov(req, true, iov, VIRTIO_REQUEST_MAX_BUFS);
 
 	for (int i = 0; i < n; i++) {
 		uintptr_t start = ((uintptr_t)iov[i].iov_base + PAGE_MASK) & ~(uintptr_t)PAGE_MASK;
@@ -163,8 +163,8 @@ static void serve_report(struct virtio_balloon *b, const struct virtio_request *
 /* Keep the driver's statistics; hold its buffer until we want more. */
 static void take_stats(struct virtio_balloon *b, struct virtio_request *req)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	int n = virtio_request_iov(req, false, iov, VQ_MAX_SEGS);
+	struct iovec iov[VIRTIO_REQUEST_MAX_BUFS];
+	int n = virtio_request_iov(req, false, iov, VIRTIO_REQUEST_MAX_BUFS);
 	uint8_t entry[STAT_ENTRY_SIZE];
 	size_t have = 0;
 

@@ -22,7 +22,7 @@
 #include <linux/virtio_blk.h>
 
 #include "devices/block-backend.h"
-#include "virtqueue/virtqueue.h"
+#include "virtio/virtio-request.h"
 
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS (1u << 21) /* 1 GiB per discard / write-zeroes (one segment) */
 
@@ -59,11 +59,10 @@ struct virtio_blk_plan {
 	uint64_t status_off; /* offset of the status byte in the in segments */
 };
 
-/* Decide what a popped chain asks for. Reads only the header (and the
- * discard/write-zeroes segment) through vq_chain_read(); every later
+/* Decide what a popped request asks for. Reads only the header (and the
+ * discard/write-zeroes segment) through virtio_request_read(); every later
  * access stays within what the plan says. Exposed for the unit tests and
  * the fuzz target (tests/fuzz/fuzz-blk-request.c). */
-void virtio_blk_parse(const struct virtio_blk_limits *lim, const struct virtqueue *vq, const struct vq_chain *chain,
-		      struct virtio_blk_plan *plan);
+void virtio_blk_parse(const struct virtio_blk_limits *lim, const struct virtio_request *req, struct virtio_blk_plan *plan);
 
 #endif

@@ -26,7 +26,7 @@ struct blk_request {
 	bool discard;              /* a failed discard is not an error: it is only a hint */
 	bool flush_after;          /* write-through: flush before completing the write */
 	struct blk_request *next;  /* free list / done list */
-	struct iovec iov[VQ_MAX_SEGS];
+	struct iovec iov[VIRTIO_REQUEST_MAX_BUFS];
 };
 
 /* ---- request slots ---- */
@@ -55,8 +55,7 @@ static void slot_put(struct virtio_blk *blk, struct blk_request *r)
 
 static void write_status(struct blk_request *r, uint8_t status)
 {
-	const struct virtio_device *dev = r->vreq.dev;
-	vq_chain_write(&dev->vqs[r->vreq.q], &r->vreq.chain, r->status_off, &status, 1);
+	virtio_request_write(&r->vreq, r->status_off, &status, 1);
 }
 
 /* A backend thread: the I/O finished. Write the status into the guest's
@@ -95,8 +94,6 @@ static uint32_t used_len(const struct blk_request *r)
 	return r->written > UINT32_MAX ? UINT32_MAX : (uint32_t)r->written;
 }
 
-/* End of a backend batch: return every finished request as used, then
- * interrupt each queue that got some (once, if EVENT_IDX lets us). */
 /* The finished requests collected so far (oldest last). */
 static struct blk_request *take_done(struct virtio_blk *blk)
 {
@@ -120,6 +117,8 @@ static void push_done_locked(struct virtio_blk *blk, struct blk_request *list, b
 	}
 }
 
+/* End of a backend batch: return every finished request as used, then
+ * interrupt each queue that got some (once, if EVENT_IDX lets us). */
 static void publish_done(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
@@ -144,7 +143,7 @@ static void publish_done(void *opaque)
 static int data_iov(const struct virtio_request *vreq, const struct virtio_blk_plan *plan, struct iovec *iov)
 {
 	bool writable = plan->op == BLK_OP_READ;
-	int n = virtio_request_iov(vreq, writable, iov, VQ_MAX_SEGS);
+	int n = virtio_request_iov(vreq, writable, iov, VIRTIO_REQUEST_MAX_BUFS);
 	uint64_t skip = plan->data_off, want = plan->data_len;
 	unsigned out = 0;
 
@@ -173,7 +172,7 @@ static void answer_get_id(struct virtio_blk *blk, struct blk_request *r, const s
 	char id[VIRTIO_BLK_ID_BYTES] = {0};
 
 	memcpy(id, blk->serial, strnlen(blk->serial, sizeof(id)));
-	vq_chain_write(&blk->vdev.vqs[r->vreq.q], &r->vreq.chain, 0, id, (size_t)plan->data_len);
+	virtio_request_write(&r->vreq, 0, id, (size_t)plan->data_len);
 }
 
 /* Start one request (dev->lock held). */
@@ -182,9 +181,9 @@ static void serve(struct virtio_blk *blk, struct blk_request *r)
 	struct virtio_device *dev = &blk->vdev;
 	struct virtio_blk_plan plan;
 
-	virtio_blk_parse(&blk->limits, &dev->vqs[r->vreq.q], &r->vreq.chain, &plan);
+	virtio_blk_parse(&blk->limits, &r->vreq, &plan);
 	r->status_off = plan.status_off;
-	r->written = r->vreq.chain.in_bytes;
+	r->written = virtio_request_writable(&r->vreq);
 	r->discard = plan.op == BLK_OP_DISCARD;
 	r->flush_after = false;
 
@@ -342,8 +341,8 @@ static const struct virtio_device_ops blk_ops_template = {
 int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts *opts, const char *name,
 		    const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen)
 {
-	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .cache = opts->cache,
-					 .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
+	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .snapshot = opts->snapshot,
+					 .cache = opts->cache, .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
 	int ret;
 
 	memset(blk, 0, sizeof(*blk));
@@ -367,7 +366,7 @@ int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts 
 	build_config(blk);
 	virtio_device_init(&blk->vdev, &blk->ops, blk, name, mem);
 	for (unsigned q = 0; q < blk->queues; q++)
-		blk->vdev.vqs[q].max_chain = VIRTIO_BLK_SEG_MAX + 2;
+		virtio_device_set_max_chain(&blk->vdev, q, VIRTIO_BLK_SEG_MAX + 2);
 	log_debug(name, "%s: %llu sectors, %s, cache %d, %u queue(s)", opts->path,
 		  (unsigned long long)blk->limits.capacity, blk_backend_engine_name(blk->backend), (int)opts->cache,
 		  blk->queues);
@@ -419,6 +418,13 @@ static int parse_readonly(void *config, const char *value, char *err, size_t err
 	struct virtio_blk_config_opts *c = config;
 
 	return device_parse_on_off("readonly", value, &c->readonly, err, errlen);
+}
+
+static int parse_snapshot(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_blk_config_opts *c = config;
+
+	return device_parse_on_off("snapshot", value, &c->snapshot, err, errlen);
 }
 
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
@@ -488,6 +494,8 @@ static int parse_queues(void *config, const char *value, char *err, size_t errle
 static const struct device_key blk_keys[] = {
 	{"path", "FILE", "disk image: raw file or block device (required)", parse_path},
 	{"readonly", "on|off", "read-only disk (shared image lock) (default off)", parse_readonly},
+	{"snapshot", "on|off", "writes go to a private overlay in $TMPDIR, the image is never written (default off)",
+	 parse_snapshot},
 	{"serial", "STRING", "serial number, up to 20 bytes (/sys/block/vdX/serial)", parse_serial},
 	{"cache", "MODE", "writeback (default), none (O_DIRECT), unsafe (flush ignored)", parse_cache},
 	{"discard", "on|off", "pass discards to the image: punch holes (default off)", parse_discard},

@@ -50,6 +50,7 @@ struct virtio_blk_config_opts {
 	char *path;                 /* owned (strdup) */
 	char serial[VIRTIO_BLK_SERIAL_MAX + 1];
 	bool readonly, discard, write_zeroes;
+	bool snapshot;              /* copy-on-write overlay, the image is never written */
 	enum blk_cache cache;
 	enum blk_engine engine;     /* aio=: auto (io_uring if allowed), io_uring, threads */
 	unsigned queues;            /* 0 = default 1 */

@@ -64,10 +64,11 @@ static void ctrl_flush(struct virtio_console *con)
 
 		memcpy(buf, &m->c, sizeof(m->c));
 		memcpy(buf + sizeof(m->c), m->extra, m->extra_len);
-		if (req.chain.in_bytes >= len)
-			written = (uint32_t)vq_chain_write(&dev->vqs[CTRL_RX], &req.chain, 0, buf, len);
+		if (virtio_request_writable(&req) >= len)
+			written = (uint32_t)virtio_request_write(&req, 0, buf, len);
 		else
-			log_debug(dev->name, "control buffer of %llu bytes too small", (unsigned long long)req.chain.in_bytes);
+			log_debug(dev->name, "control buffer of %llu bytes too small",
+				  (unsigned long long)virtio_request_writable(&req));
 		virtio_request_complete_locked(&req, written);
 		con->ctrl_head = (con->ctrl_head + 1) % VIRTIO_CONSOLE_CTRL_QUEUE;
 		con->ctrl_count--;
@@ -137,10 +138,11 @@ void virtio_console_control(struct virtio_console *con)
 
 	while (virtio_request_pop(dev, CTRL_TX, &req) == 1) {
 		struct virtio_console_control c;
-		if (vq_chain_read(&dev->vqs[CTRL_TX], &req.chain, 0, &c, sizeof(c)) == sizeof(c))
+		if (virtio_request_read(&req, 0, &c, sizeof(c)) == sizeof(c))
 			ctrl_handle(con, &c);
 		else
-			log_debug(dev->name, "short control message (%llu bytes)", (unsigned long long)req.chain.out_bytes);
+			log_debug(dev->name, "short control message (%llu bytes)",
+				  (unsigned long long)virtio_request_readable(&req));
 		virtio_request_complete_locked(&req, 0);
 	}
 	ctrl_flush(con);
@@ -195,12 +197,11 @@ static void take_output(struct virtio_console *con, unsigned id)
 			announce_size(con);
 	}
 	if (p->tx_held) {
-		struct vq_chain *c = &p->tx_req.chain;
-		size_t n = vq_chain_read(&dev->vqs[q], c, p->tx_off, p->out_buf, sizeof(p->out_buf));
+		size_t n = virtio_request_read(&p->tx_req, p->tx_off, p->out_buf, sizeof(p->out_buf));
 		p->out_len = n;
 		p->out_off = 0;
 		p->tx_off += n;
-		if (p->tx_off >= c->out_bytes || n == 0) {
+		if (p->tx_off >= virtio_request_readable(&p->tx_req) || n == 0) {
 			virtio_request_complete_locked(&p->tx_req, 0);
 			p->tx_held = false;
 		}
@@ -268,7 +269,7 @@ static void deliver_input(struct virtio_console *con, unsigned id)
 	 * open: hold it until one opens the port (PORT_OPEN wakes us). */
 	bool closed = con->multiport && !p->guest_open;
 	while (!closed && p->in_len && virtio_device_queue_live(dev, q) && virtio_request_pop(dev, q, &req) == 1) {
-		size_t n = vq_chain_write(&dev->vqs[q], &req.chain, 0, p->in_buf + p->in_off, p->in_len);
+		size_t n = virtio_request_write(&req, 0, p->in_buf + p->in_off, p->in_len);
 		virtio_request_complete_locked(&req, (uint32_t)n);
 		p->in_off += n;
 		p->in_len -= n;

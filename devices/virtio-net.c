@@ -122,14 +122,14 @@ static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, si
 			return 0; /* wait for the driver's next buffers */
 		}
 		n++;
-		if (req->chain.nout || (n == 1 && req->chain.in_bytes < hdr_len)) {
+		if (virtio_request_readable(req) || (n == 1 && virtio_request_writable(req) < hdr_len)) {
 			/* rx buffers are device-writable and hold at least a header. */
 			log_debug(net->vdev.name, "rx queue %u: malformed buffer", q);
 			rx_unpop(net, n);
 			virtio_device_needs_reset(&net->vdev);
 			return -EIO;
 		}
-		have += req->chain.in_bytes;
+		have += virtio_request_writable(req);
 	}
 	if (have < need) {
 		/* Buffers too small for this frame (no GUEST_TSO, or a driver
@@ -142,15 +142,15 @@ static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, si
 	memcpy(&hdr, frame, sizeof(hdr));
 	hdr.num_buffers = (uint16_t)n; /* little-endian on x86, as both interfaces want */
 	for (unsigned i = 0, off = 0; i < n; i++) {
-		const struct vq_chain *c = &net->reqs[i].chain;
-		size_t room = c->in_bytes, put = 0;
+		const struct virtio_request *req = &net->reqs[i];
+		size_t room = virtio_request_writable(req), put = 0;
 
 		if (i == 0) {
-			put = vq_chain_write(&net->vdev.vqs[q], c, 0, &hdr, hdr_len);
+			put = virtio_request_write(req, 0, &hdr, hdr_len);
 			room -= hdr_len;
 		}
 		size_t chunk = plen - off < room ? plen - off : room;
-		put += vq_chain_write(&net->vdev.vqs[q], c, put, frame + NET_BACKEND_HDR_LEN + off, chunk);
+		put += virtio_request_write(req, put, frame + NET_BACKEND_HDR_LEN + off, chunk);
 		off += (unsigned)chunk;
 		written[i] = (uint32_t)put;
 	}
@@ -216,13 +216,14 @@ bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned bu
 
 /* ---- transmit ---- */
 
-/* Send one tx chain's frame to the backend, or drop it if malformed. */
-static void tx_send(struct virtio_net *net, unsigned q, const struct vq_chain *c)
+/* Send one tx request's frame to the backend, or drop it if malformed. */
+static void tx_send(struct virtio_net *net, unsigned q, const struct virtio_request *req)
 {
 	size_t hdr_len = guest_hdr_len(net);
-	size_t frame_len = c->out_bytes - (c->out_bytes < hdr_len ? c->out_bytes : hdr_len);
+	uint64_t sent = virtio_request_readable(req);
+	size_t frame_len = sent - (sent < hdr_len ? sent : hdr_len);
 
-	if (c->out_bytes < hdr_len || frame_len > NET_MAX_FRAME || frame_len == 0) {
+	if (sent < hdr_len || frame_len > NET_MAX_FRAME || frame_len == 0) {
 		/* Header cut short or a frame no Ethernet carries: drop it. */
 		net->stats.tx_malformed++;
 		return;
@@ -230,9 +231,9 @@ static void tx_send(struct virtio_net *net, unsigned q, const struct vq_chain *c
 	/* The backend's header is the 12-byte one: copy the driver's
 	 * (10 or 12 bytes) and clear what it did not send. */
 	memset(net->tx_buf, 0, NET_BACKEND_HDR_LEN);
-	vq_chain_read(&net->vdev.vqs[q], c, 0, net->tx_buf, hdr_len);
+	virtio_request_read(req, 0, net->tx_buf, hdr_len);
 	((struct virtio_net_hdr_v1 *)net->tx_buf)->num_buffers = 0;
-	vq_chain_read(&net->vdev.vqs[q], c, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
+	virtio_request_read(req, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
 	if (net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len) < 0)
 		net->stats.tx_backend_errors++;
 	else
@@ -248,7 +249,7 @@ static bool tx_serve(struct virtio_net *net, unsigned q, unsigned budget)
 
 	while (served < budget && virtio_request_pop(&net->vdev, q, &net->reqs[n]) == 1) {
 		served++;
-		tx_send(net, q, &net->reqs[n].chain);
+		tx_send(net, q, &net->reqs[n]);
 		if (++n == VIRTIO_REQUEST_BATCH_MAX) {
 			virtio_request_complete_batch_locked(net->reqs, nothing_written, n);
 			n = 0;
@@ -360,26 +361,26 @@ static bool ctrl_serve(struct virtio_net *net, unsigned q, unsigned budget)
 	unsigned served = 0;
 
 	while (served < budget && virtio_request_pop(&net->vdev, q, &req) == 1) {
-		const struct vq_chain *c = &req.chain;
+		uint64_t sent = virtio_request_readable(&req);
 		struct virtio_net_ctrl_hdr hdr;
 		uint8_t ack = VIRTIO_NET_ERR;
 		size_t len;
 
 		served++;
 		/* Header readable, data readable, one writable ack byte at least. */
-		if (c->out_bytes < sizeof(hdr) || c->out_bytes - sizeof(hdr) > CTRL_MAX_DATA || c->in_bytes < 1) {
+		if (sent < sizeof(hdr) || sent - sizeof(hdr) > CTRL_MAX_DATA || virtio_request_writable(&req) < 1) {
 			net->stats.ctrl_errors++;
 			virtio_request_complete_locked(&req, 0);
 			continue;
 		}
-		len = c->out_bytes - sizeof(hdr);
-		vq_chain_read(&net->vdev.vqs[q], c, 0, &hdr, sizeof(hdr));
-		vq_chain_read(&net->vdev.vqs[q], c, sizeof(hdr), data, len);
+		len = sent - sizeof(hdr);
+		virtio_request_read(&req, 0, &hdr, sizeof(hdr));
+		virtio_request_read(&req, sizeof(hdr), data, len);
 		if (ctrl_command(net, hdr.class, hdr.cmd, data, len) == 0)
 			ack = VIRTIO_NET_OK;
 		else
 			net->stats.ctrl_errors++;
-		vq_chain_write(&net->vdev.vqs[q], c, 0, &ack, 1);
+		virtio_request_write(&req, 0, &ack, 1);
 		virtio_request_complete_locked(&req, 1);
 	}
 	return served == budget;

@@ -62,8 +62,8 @@ static void bucket_give_back(struct virtio_rng *rng, size_t unused)
  * Returns the bytes written, or -EAGAIN if the host has no entropy yet. */
 static long fill_request(const struct virtio_request *req, size_t len)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	int n = virtio_request_iov(req, true, iov, VQ_MAX_SEGS);
+	struct iovec iov[VIRTIO_REQUEST_MAX_BUFS];
+	int n = virtio_request_iov(req, true, iov, VIRTIO_REQUEST_MAX_BUFS);
 	size_t done = 0;
 
 	for (int i = 0; i < n && done < len; i++) {
@@ -97,14 +97,14 @@ static bool rng_serve(struct virtio_rng *rng, unsigned budget)
 		size_t want, grant;
 		long written;
 
-		if (req.chain.nout) {
+		if (virtio_request_readable(&req)) {
 			/* Entropy requests are device-writable only. */
 			log_debug(dev->name, "request with device-readable buffers");
 			virtio_request_unpop(&req);
 			virtio_device_needs_reset(dev);
 			return false;
 		}
-		want = req.chain.in_bytes < VIRTIO_RNG_MAX_REQUEST ? req.chain.in_bytes : VIRTIO_RNG_MAX_REQUEST;
+		want = virtio_request_writable(&req) < VIRTIO_RNG_MAX_REQUEST ? virtio_request_writable(&req) : VIRTIO_RNG_MAX_REQUEST;
 		grant = bucket_take(rng, want);
 		written = grant ? fill_request(&req, grant) : 0;
 		if ((want && !grant) || written < 0) {

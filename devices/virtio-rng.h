@@ -10,7 +10,7 @@
  * Rate limit (optional): a token bucket of `rate` bytes per second,
  * holding at most one second's worth. A request gets at most what the
  * bucket holds (the spec lets the device fill a buffer partly); with an
- * empty bucket the chain is put back (vq_unpop) and served by a later
+ * empty bucket the chain is put back (virtio_request_unpop) and served by a later
  * virtio_rng_poll(). The type's timer (20 ms, on the reactor) calls
  * virtio_rng_poll() when rate is non-zero; it is cheap when nothing waits.
  *

@@ -30,7 +30,7 @@ struct scsi_request {
 	struct scsi_request *prev_inflight, *next_inflight;
 	uint8_t cdb[VIRTIO_SCSI_CDB_MAX];
 	uint16_t target_luns[SCSI_LUN_MAX + 1];
-	struct iovec out[VQ_MAX_SEGS], in[VQ_MAX_SEGS];
+	struct iovec out[VIRTIO_REQUEST_MAX_BUFS], in[VIRTIO_REQUEST_MAX_BUFS];
 };
 
 /* ---- request slots and the in-flight list (dev->lock held) ---- */
@@ -133,10 +133,9 @@ static void write_response(struct scsi_request *r, uint8_t response)
 	resp.resid = htole32(resid > UINT32_MAX ? UINT32_MAX : (uint32_t)resid);
 	resp.status = c->status;
 	resp.response = response;
-	const struct virtqueue *vq = &r->vreq.dev->vqs[r->vreq.q];
-	vq_chain_write(vq, &r->vreq.chain, 0, &resp, RESP_FIXED);
+	virtio_request_write(&r->vreq, 0, &resp, RESP_FIXED);
 	if (sense)
-		vq_chain_write(vq, &r->vreq.chain, RESP_FIXED, c->sense, sense);
+		virtio_request_write(&r->vreq, RESP_FIXED, c->sense, sense);
 }
 
 static uint8_t response_of(const struct scsi_cmd *c)
@@ -202,7 +201,7 @@ static void publish_done(void *opaque)
 static int data_iov(const struct virtio_request *vreq, bool writable, uint64_t skip, struct iovec *iov,
 		    uint64_t *total)
 {
-	int n = virtio_request_iov(vreq, writable, iov, VQ_MAX_SEGS);
+	int n = virtio_request_iov(vreq, writable, iov, VIRTIO_REQUEST_MAX_BUFS);
 	unsigned out = 0;
 
 	*total = 0;
@@ -233,15 +232,14 @@ static void finish_now(struct virtio_scsi *s, struct scsi_request *r, uint8_t re
 static void serve_cmd(struct virtio_scsi *s, struct scsi_request *r)
 {
 	struct virtio_device *dev = &s->vdev;
-	const struct virtqueue *vq = &dev->vqs[r->vreq.q];
-	const struct vq_chain *chain = &r->vreq.chain;
+	uint64_t out_bytes = virtio_request_readable(&r->vreq), in_bytes = virtio_request_writable(&r->vreq);
 	uint32_t cdb_size = le32toh(s->config.cdb_size), sense_size = le32toh(s->config.sense_size);
 	uint64_t req_len = REQ_FIXED + (uint64_t)cdb_size, resp_len = RESP_FIXED + (uint64_t)sense_size;
 	struct virtio_scsi_cmd_req hdr;
 
 	memset(&r->cmd, 0, offsetof(struct scsi_cmd, disk));
 	r->in_len = r->out_len = 0;
-	if (chain->in_bytes < RESP_FIXED) {
+	if (in_bytes < RESP_FIXED) {
 		/* No room for a response: nothing can be answered. */
 		log_debug(dev->name, "request without room for a response");
 		virtio_request_complete_locked(&r->vreq, 0);
@@ -249,17 +247,16 @@ static void serve_cmd(struct virtio_scsi *s, struct scsi_request *r)
 		virtio_device_needs_reset(dev);
 		return;
 	}
-	r->sense_room = chain->in_bytes >= resp_len ? sense_size : (uint32_t)(chain->in_bytes - RESP_FIXED);
-	if (chain->out_bytes < req_len || chain->in_bytes < resp_len ||
-	    vq_chain_read(vq, chain, 0, &hdr, REQ_FIXED) != REQ_FIXED) {
-		log_debug(dev->name, "request chain shorter than its headers (%u out, %u in)",
-			  (unsigned)chain->out_bytes, (unsigned)chain->in_bytes);
+	r->sense_room = in_bytes >= resp_len ? sense_size : (uint32_t)(in_bytes - RESP_FIXED);
+	if (out_bytes < req_len || in_bytes < resp_len || virtio_request_read(&r->vreq, 0, &hdr, REQ_FIXED) != REQ_FIXED) {
+		log_debug(dev->name, "request chain shorter than its headers (%u out, %u in)", (unsigned)out_bytes,
+			  (unsigned)in_bytes);
 		return finish_now(s, r, VIRTIO_SCSI_S_FAILURE);
 	}
 	r->tag = le64toh(hdr.tag);
 	size_t cdb_len = cdb_size < sizeof(r->cdb) ? cdb_size : sizeof(r->cdb);
 	memset(r->cdb, 0, sizeof(r->cdb));
-	vq_chain_read(vq, chain, REQ_FIXED, r->cdb, cdb_len);
+	virtio_request_read(&r->vreq, REQ_FIXED, r->cdb, cdb_len);
 	if (!decode_lun(hdr.lun, &r->target, &r->lun) || !target_exists(s, r->target))
 		return finish_now(s, r, VIRTIO_SCSI_S_BAD_TARGET);
 
@@ -354,32 +351,31 @@ static uint8_t task_management(struct virtio_scsi *s, const struct virtio_scsi_c
 /* One control request: returns the used length. */
 static uint32_t serve_control(struct virtio_scsi *s, const struct virtio_request *vreq)
 {
-	const struct virtqueue *vq = &s->vdev.vqs[vreq->q];
-	const struct vq_chain *chain = &vreq->chain;
+	uint64_t out_bytes = virtio_request_readable(vreq), in_bytes = virtio_request_writable(vreq);
 	uint32_t type;
 
-	if (vq_chain_read(vq, chain, 0, &type, sizeof(type)) != sizeof(type))
+	if (virtio_request_read(vreq, 0, &type, sizeof(type)) != sizeof(type))
 		return 0;
 	switch (le32toh(type)) {
 	case VIRTIO_SCSI_T_TMF: {
 		struct virtio_scsi_ctrl_tmf_req req;
 		uint8_t response = VIRTIO_SCSI_S_FAILURE;
-		if (chain->in_bytes < 1)
+		if (in_bytes < 1)
 			return 0;
-		if (chain->out_bytes >= sizeof(req) && vq_chain_read(vq, chain, 0, &req, sizeof(req)) == sizeof(req))
+		if (out_bytes >= sizeof(req) && virtio_request_read(vreq, 0, &req, sizeof(req)) == sizeof(req))
 			response = task_management(s, &req);
-		vq_chain_write(vq, chain, 0, &response, 1);
+		virtio_request_write(vreq, 0, &response, 1);
 		return 1;
 	}
 	case VIRTIO_SCSI_T_AN_QUERY:
 	case VIRTIO_SCSI_T_AN_SUBSCRIBE: {
 		/* No asynchronous notifications (media change, ...): none supported. */
 		struct virtio_scsi_ctrl_an_resp resp = {.event_actual = 0, .response = VIRTIO_SCSI_S_OK};
-		if (chain->out_bytes < sizeof(struct virtio_scsi_ctrl_an_req))
+		if (out_bytes < sizeof(struct virtio_scsi_ctrl_an_req))
 			resp.response = VIRTIO_SCSI_S_FAILURE;
-		if (chain->in_bytes < sizeof(resp))
+		if (in_bytes < sizeof(resp))
 			return 0;
-		vq_chain_write(vq, chain, 0, &resp, sizeof(resp));
+		virtio_request_write(vreq, 0, &resp, sizeof(resp));
 		return sizeof(resp);
 	}
 	default:
@@ -409,12 +405,12 @@ void virtio_scsi_lun_event(struct virtio_scsi *s, unsigned target, unsigned lun,
 	ev.lun[2] = (uint8_t)(0x40 | lun >> 8);
 	ev.lun[3] = (uint8_t)lun;
 	ev.reason = htole32(removed ? VIRTIO_SCSI_EVT_RESET_REMOVED : VIRTIO_SCSI_EVT_RESET_RESCAN);
-	if (vreq.chain.in_bytes < sizeof(ev)) {
+	if (virtio_request_writable(&vreq) < sizeof(ev)) {
 		virtio_request_complete_locked(&vreq, 0);
 		virtio_device_needs_reset(dev);
 		return;
 	}
-	vq_chain_write(&dev->vqs[1], &vreq.chain, 0, &ev, sizeof(ev));
+	virtio_request_write(&vreq, 0, &ev, sizeof(ev));
 	s->events_missed = false;
 	virtio_request_complete_locked(&vreq, sizeof(ev));
 }
@@ -525,6 +521,7 @@ int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts
 	for (unsigned i = 0; i < opts->nr_disks; i++) {
 		const struct virtio_scsi_disk_opts *o = &opts->disks[i];
 		struct scsi_disk_options dopt = {.path = o->path, .serial = o->serial, .readonly = o->readonly,
+						 .snapshot = o->snapshot,
 						 .discard = o->discard, .cache = o->cache, .engine = engine,
 						 .target = o->target, .lun = o->lun, .batch_end = publish_done,
 						 .batch_opaque = s};
@@ -553,7 +550,7 @@ int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts
 	build_config(s);
 	virtio_device_init(&s->vdev, &s->ops, s, name, mem);
 	for (unsigned q = 0; q < s->ops.nr_queues; q++)
-		s->vdev.vqs[q].max_chain = VIRTIO_SCSI_SEG_MAX + 2;
+		virtio_device_set_max_chain(&s->vdev, q, VIRTIO_SCSI_SEG_MAX + 2);
 	return 0;
 }
 
@@ -618,6 +615,13 @@ static int parse_readonly(void *config, const char *value, char *err, size_t err
 	return device_parse_on_off("readonly", value, &c->disk.readonly, err, errlen);
 }
 
+static int parse_snapshot(void *config, const char *value, char *err, size_t errlen)
+{
+	struct virtio_scsi_config_opts *c = config;
+	c->has_disk_keys = true;
+	return device_parse_on_off("snapshot", value, &c->disk.snapshot, err, errlen);
+}
+
 static int parse_discard(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_scsi_config_opts *c = config;
@@ -673,6 +677,8 @@ static const struct device_key scsi_keys[] = {
 	{"target", "T", "disk: target 0-255 (default 0)", parse_target},
 	{"lun", "L", "disk: LUN 0-255 (default 0)", parse_lun},
 	{"readonly", "on|off", "disk: read-only, writes get DATA PROTECT (default off)", parse_readonly},
+	{"snapshot", "on|off", "disk: writes go to a private overlay, the image is never written (default off)",
+	 parse_snapshot},
 	{"serial", "STRING", "disk: unit serial number, VPD page 80h (up to 64 bytes)", parse_serial},
 	{"discard", "on|off", "disk: UNMAP and WRITE SAME punch holes (default off)", parse_discard},
 	{"cache", "MODE", "disk: writeback (default), none (O_DIRECT), unsafe", parse_cache},
@@ -685,7 +691,7 @@ static int scsi_check(const void *config, char *err, size_t errlen)
 
 	if (!c->disk.path) {
 		if (c->has_disk_keys) {
-			snprintf(err, errlen, "target=, lun=, readonly=, serial=, discard= and cache= describe a disk: "
+			snprintf(err, errlen, "target=, lun=, readonly=, snapshot=, serial=, discard= and cache= describe a disk: "
 					      "add path=FILE");
 			return -EINVAL;
 		}

@@ -17,7 +17,7 @@
  *
  * Command line (see the device-type entry and README):
  *   --device scsi[,queues=N]             a controller
- *   --device scsi,path=FILE[,target=T][,lun=L][,readonly=on][,serial=S][,discard=on][,cache=M]
+ *   --device scsi,path=FILE[,target=T][,lun=L][,readonly=on][,snapshot=on][,serial=S][,discard=on][,cache=M]
  *                                        a disk on the last controller (or a new one)
  */
 #ifndef SKIFF_VIRTIO_SCSI_H
@@ -45,7 +45,7 @@ struct virtio_scsi_disk_opts {
 	char *path;            /* owned (strdup) */
 	char *serial;          /* owned, or NULL */
 	unsigned target, lun;
-	bool readonly, discard;
+	bool readonly, discard, snapshot;
 	enum blk_cache cache;
 };
 

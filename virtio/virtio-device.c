@@ -38,6 +38,12 @@ void virtio_device_init(struct virtio_device *dev, const struct virtio_device_op
 	}
 }
 
+void virtio_device_set_max_chain(struct virtio_device *dev, unsigned q, uint16_t bufs)
+{
+	if (q < VIRTIO_MAX_QUEUES)
+		dev->vqs[q].max_chain = bufs;
+}
+
 void virtio_device_notify_used(struct virtio_device *dev, unsigned q)
 {
 	if (q >= dev->ops->nr_queues || !dev->transport)
@@ -47,20 +53,27 @@ void virtio_device_notify_used(struct virtio_device *dev, unsigned q)
 		dev->transport->notify_used(dev, q);
 }
 
-void virtio_device_needs_reset(struct virtio_device *dev)
+/* Set DEVICE_NEEDS_RESET, saying why if the engine knows (a broken ring). */
+static void needs_reset_because(struct virtio_device *dev, const struct virtqueue *vq)
 {
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return; /* already reported; one interrupt is enough */
 	dev->stats.needs_reset++;
-	TRACE(TRACE_STATUS, dev->name, "status needs-reset (driver error)");
-	/* Warn once: a guest looping through error and reset must not flood the log. */
-	if (!dev->needs_reset_logged)
-		log_warn(dev->name, "driver error, device needs reset");
-	dev->needs_reset_logged = true;
-	if (dev->transport)
-		dev->transport->needs_reset(dev);
+	TRACE(TRACE_STATUS, dev->name, "status needs-reset (%s)", vq && vq->broken ? vq->broken_why : "driver error");
+	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (vq && vq->broken)
+		log_limited(&dev->needs_reset_log, LOG_WARN, dev->name, "driver error, device needs reset: %s: %s",
+			    vq->name, vq->broken_why);
 	else
-		dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		log_limited(&dev->needs_reset_log, LOG_WARN, dev->name, "driver error, device needs reset");
+	/* Before DRIVER_OK the driver is not listening for interrupts. */
+	if ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->transport)
+		dev->transport->notify_config(dev);
+}
+
+void virtio_device_needs_reset(struct virtio_device *dev)
+{
+	needs_reset_because(dev, NULL);
 }
 
 void virtio_device_notify_config(struct virtio_device *dev)
@@ -119,7 +132,7 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 	int ret = vq_pop(&dev->vqs[q], &req->chain);
 	if (ret < 0) {
 		dev->stats.errors++;
-		virtio_device_needs_reset(dev); /* the engine found a broken ring */
+		needs_reset_because(dev, &dev->vqs[q]); /* the engine found a broken ring */
 		return ret;
 	}
 	if (ret == 0)
@@ -146,10 +159,10 @@ static void trace_completed(const struct virtio_request *req, uint32_t written)
 
 /* The engine refused to take a chain back (it cannot be from this ring)
  * and stopped the queue: a device bug or a stale chain, never written. */
-static void ring_refused_chain(struct virtio_device *dev)
+static void ring_refused_chain(struct virtio_device *dev, unsigned q)
 {
 	dev->stats.errors++;
-	virtio_device_needs_reset(dev);
+	needs_reset_because(dev, &dev->vqs[q]);
 }
 
 void virtio_request_unpop(struct virtio_request *req)
@@ -157,7 +170,7 @@ void virtio_request_unpop(struct virtio_request *req)
 	struct virtio_device *dev = req->dev;
 
 	if (request_current(req) && vq_unpop(&dev->vqs[req->q], &req->chain) < 0)
-		ring_refused_chain(dev);
+		ring_refused_chain(dev, req->q);
 	request_done(dev);
 }
 
@@ -166,13 +179,43 @@ int virtio_request_iov(const struct virtio_request *req, bool writable, struct i
 	return vq_chain_iov(&req->dev->vqs[req->q], &req->chain, writable, iov, max);
 }
 
+uint64_t virtio_request_readable(const struct virtio_request *req)
+{
+	return req->chain.out_bytes;
+}
+
+uint64_t virtio_request_writable(const struct virtio_request *req)
+{
+	return req->chain.in_bytes;
+}
+
+unsigned virtio_request_nbufs(const struct virtio_request *req, bool writable)
+{
+	return writable ? req->chain.nin : req->chain.nout;
+}
+
+uint32_t virtio_request_buf_len(const struct virtio_request *req, bool writable, unsigned i)
+{
+	return writable ? req->chain.in[i].len : req->chain.out[i].len;
+}
+
+size_t virtio_request_read(const struct virtio_request *req, size_t offset, void *dst, size_t len)
+{
+	return vq_chain_read(&req->dev->vqs[req->q], &req->chain, offset, dst, len);
+}
+
+size_t virtio_request_write(const struct virtio_request *req, size_t offset, const void *src, size_t len)
+{
+	return vq_chain_write(&req->dev->vqs[req->q], &req->chain, offset, src, len);
+}
+
 void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 {
 	struct virtio_device *dev = req->dev;
 
 	if (request_current(req)) {
 		if (vq_push(&dev->vqs[req->q], &req->chain, written) < 0) {
-			ring_refused_chain(dev);
+			ring_refused_chain(dev, req->q);
 		} else {
 			dev->stats.requests++;
 			dev->stats.bytes += req->chain.out_bytes + written;
@@ -207,7 +250,7 @@ void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uin
 	/* Popped in one go under dev->lock: all of one epoch, or none. */
 	if (live == n) {
 		if (vq_push_batch(&dev->vqs[reqs[0].q], chains, written, n) < 0) {
-			ring_refused_chain(dev);
+			ring_refused_chain(dev, reqs[0].q);
 		} else {
 			for (unsigned i = 0; i < n; i++) {
 				dev->stats.requests++;
@@ -343,8 +386,7 @@ int virtio_device_enable_queue(struct virtio_device *dev, unsigned q)
 	}
 	ret = vq_enable(vq);
 	if (ret < 0) {
-		log_debug(dev->name, "queue %u: rings outside guest RAM", q);
-		virtio_device_needs_reset(dev);
+		needs_reset_because(dev, vq);
 	}
 	return ret;
 }

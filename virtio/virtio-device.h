@@ -14,7 +14,7 @@
  *   -> ops->queue_notify(dev, q, budget): the device pops at most budget
  *      requests (virtio_request_pop) and serves them, now or later, on
  *      any thread (virtio_request_complete)
- *   -> vq_push() + virtio_device_notify_used(dev, q) -> transport->notify_used()
+ *   -> the core: vq_push() + virtio_device_notify_used(dev, q) -> transport->notify_used()
  *   -> MSI-X route (irqfd), or INTx / virtio-mmio interrupt line
  *
  * What a new device must implement (see devices/virtio-rng.c, and
@@ -28,8 +28,9 @@
  *     virtio_request_complete() from any thread, in any order;
  *   - reset must make every in-flight request complete soon (finish or
  *     cancel it): virtio_device_reset() waits for all of them;
- *   - limits from its config: vqs[q].max_chain (e.g. seg_max + 2), at most
- *     VQ_MAX_SEGS buffers per direction, at most VIRTIO_MAX_QUEUES queues.
+ *   - limits from its config: virtio_device_set_max_chain() (e.g. seg_max
+ *     + 2), at most VIRTIO_REQUEST_MAX_BUFS buffers per direction, at
+ *     most VIRTIO_MAX_QUEUES queues.
  *
  * Locks: dev->lock serializes the transport's registers, the queues and
  * the device model's state. A device's own locks (if it has an I/O
@@ -45,6 +46,8 @@
 #include <stdint.h>
 
 #include "base/guest-mem.h"
+#include "base/log.h"
+#include "virtio/virtio-request.h"
 #include "virtqueue/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 64 /* net/blk multiqueue: many queue pairs */
@@ -68,7 +71,7 @@ struct virtio_device_ops {
 	void (*config_read)(struct virtio_device *dev, size_t offset, void *data, size_t len);
 	void (*config_write)(struct virtio_device *dev, size_t offset, const void *data, size_t len);
 	/* The driver set DRIVER_OK: negotiated features are in dev->features.
-	 * Return 0, or <0 to refuse (the transport sets DEVICE_NEEDS_RESET). */
+	 * Return 0, or <0 to refuse (the device then needs a reset). */
 	int (*activate)(struct virtio_device *dev);
 	/* Queue q was kicked (on the reactor thread, dev->lock held). Pop at
 	 * most `budget` requests; return true if more are waiting. */
@@ -83,7 +86,6 @@ struct virtio_device_ops {
 struct virtio_transport_ops {
 	void (*notify_used)(struct virtio_device *dev, unsigned q); /* raise the queue's interrupt */
 	void (*notify_config)(struct virtio_device *dev);           /* config changed interrupt */
-	void (*needs_reset)(struct virtio_device *dev);             /* set DEVICE_NEEDS_RESET + config irq */
 };
 
 /* Counters for the control socket's `stats` (guarded by dev->lock). */
@@ -115,7 +117,7 @@ struct virtio_device {
 	bool legacy_features;       /* the driver negotiated through a legacy interface */
 	uint8_t status;             /* VIRTIO_CONFIG_S_* */
 	uint32_t config_generation; /* bumped by virtio_device_notify_config() */
-	bool needs_reset_logged;    /* warned once already (not cleared by reset) */
+	struct log_limit needs_reset_log; /* a guest looping through error and reset must not flood the log */
 
 	/* Kicks: the eventfd of each queue, signalled by KVM (ioeventfd) or
 	 * by virtio_device_kick(); the machine sets them and serves them on
@@ -134,53 +136,23 @@ struct virtio_device {
 	struct virtio_device_stats stats;
 };
 
-/* Called by a device after vq_push(): interrupt the driver if it wants one.
+/* After a batch of virtio_request_push_locked(): interrupt the driver if it wants one.
  * Called with dev->lock held (as in queue_notify). */
 void virtio_device_notify_used(struct virtio_device *dev, unsigned q);
-/* Called by a device (or the engine via the device) on a broken queue.
- * Called with dev->lock held. */
+/* The driver broke the protocol (a device model's check, or the engine's
+ * on a ring): the one place that sets DEVICE_NEEDS_RESET, logs it (rate
+ * limited) and raises the config-change interrupt. Transports only read
+ * the status. Called with dev->lock held. */
 void virtio_device_needs_reset(struct virtio_device *dev);
 /* Called by a device after changing its config space (dev->lock held):
  * bumps config_generation and raises the config-change interrupt. */
 void virtio_device_notify_config(struct virtio_device *dev);
+/* The longest chain queue q accepts, in buffers (e.g. virtio-blk seg_max
+ * + 2 for header and status); kept across resets. 0 = the queue size. */
+void virtio_device_set_max_chain(struct virtio_device *dev, unsigned q, uint16_t bufs);
 /* Initialize the common part (names queues "NAME.qN", sets mem). */
 void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
 			const char *name, const struct guest_mem *mem);
-
-/* ---- requests: chains that may outlive the kick ---- */
-
-/* One popped chain, kept by the device until it completes it. */
-struct virtio_request {
-	struct virtio_device *dev;
-	unsigned q;
-	uint32_t epoch;            /* dev->queue_epoch[q] when popped */
-	struct vq_chain chain;     /* segments, already checked against guest RAM */
-};
-
-/* Pop the next chain of queue q into req (dev->lock held, e.g. in
- * queue_notify). 1 = popped (now in flight), 0 = queue empty, -EIO = the
- * driver broke the ring (the device now needs a reset). */
-int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_request *req);
-/* Give the most recently popped request back unserved (dev->lock held). */
-void virtio_request_unpop(struct virtio_request *req);
-/* The request's buffers as iovecs into guest RAM (see vq_chain_iov). */
-int virtio_request_iov(const struct virtio_request *req, bool writable, struct iovec *iov, unsigned max);
-/* Done: return it as used with `written` bytes and interrupt the driver
- * if it wants one. Any thread, any order; dev->lock must NOT be held (it
- * is taken here). A request popped before a reset, or before its queue
- * was disabled, is dropped silently: its rings are gone. */
-void virtio_request_complete(struct virtio_request *req, uint32_t written);
-/* The same from inside queue_notify (dev->lock held). */
-void virtio_request_complete_locked(struct virtio_request *req, uint32_t written);
-/* Batched completion (dev->lock held): return it as used without an
- * interrupt; after the batch, call virtio_device_notify_used() once for
- * each queue it touched (EVENT_IDX then decides on one interrupt). */
-void virtio_request_push_locked(struct virtio_request *req, uint32_t written);
-/* Complete n requests of one queue, popped together under dev->lock, as
- * one batch: the driver sees all of them used or none (virtio-net spreads
- * one received frame over several chains). n <= VIRTIO_REQUEST_BATCH_MAX. */
-#define VIRTIO_REQUEST_BATCH_MAX 64
-void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uint32_t *written, unsigned n);
 
 /* ---- helpers for transports (dev->lock held, except virtio_device_kick) ---- */
 

@@ -54,18 +54,9 @@ static void vm_notify_config(struct virtio_device *dev)
 	vm_update_irq(vm);
 }
 
-static void vm_needs_reset(struct virtio_device *dev)
-{
-	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	/* Before DRIVER_OK the driver is not listening for interrupts. */
-	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
-		vm_notify_config(dev);
-}
-
 static const struct virtio_transport_ops vm_transport_ops = {
 	.notify_used = vm_notify_used,
 	.notify_config = vm_notify_config,
-	.needs_reset = vm_needs_reset,
 };
 
 /* ---- registers ---- */

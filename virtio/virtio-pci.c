@@ -96,18 +96,9 @@ static void vp_notify_config(struct virtio_device *dev)
 	vp_interrupt(vp, vp->config_vector, VIRTIO_PCI_ISR_CONFIG);
 }
 
-static void vp_needs_reset(struct virtio_device *dev)
-{
-	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	/* Before DRIVER_OK the driver is not listening for interrupts. */
-	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
-		vp_notify_config(dev);
-}
-
 static const struct virtio_transport_ops vp_transport_ops = {
 	.notify_used = vp_notify_used,
 	.notify_config = vp_notify_config,
-	.needs_reset = vp_needs_reset,
 };
 
 /* Keep vector's route pointing at its current message (msi_lock held).

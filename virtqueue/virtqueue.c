@@ -50,13 +50,9 @@
 
 #include <errno.h>
 #include <linux/virtio_ring.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
-
-#define DESC_SIZE 16u /* split and packed descriptors are both 16 bytes */
+#include "virtqueue/ring.h"
 
 /* Packed descriptor flag bits (the uapi header gives bit numbers). */
 #define PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
@@ -80,61 +76,12 @@ static inline void store32(void *p, uint32_t v)
 	__atomic_store_n((uint32_t *)p, v, __ATOMIC_RELAXED);
 }
 
-/* Copy one descriptor out of guest memory. The compiler barrier keeps the
- * compiler from re-reading guest memory later instead of using the copy.
- * memcpy because indirect tables need not be aligned. */
-static void read_desc(void *copy, const void *guest)
-{
-	memcpy(copy, guest, DESC_SIZE);
-	__asm__ __volatile__("" ::: "memory");
-}
-
 /* vring_need_event() of the spec: has `event` been passed moving from old
  * to new? All in 16-bit wrap-around arithmetic: true if event is in the
  * window [old, new). */
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 {
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
-}
-
-/* ---- breaking the queue ---- */
-
-static int vq_break(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Mark the queue broken; the first time for this queue also log why. */
-static int vq_break(struct virtqueue *vq, const char *fmt, ...)
-{
-	char why[160];
-	va_list ap;
-
-	vq->broken = true;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (!vq->broken_logged) {
-		vq->broken_logged = true;
-		log_warn(vq->name ? vq->name : "virtqueue", "driver error, queue stopped until reset: %s", why);
-	} else {
-		log_debug(vq->name ? vq->name : "virtqueue", "driver error again: %s", why);
-	}
-	return -EIO;
-}
-
-/* ---- ring layout ---- */
-
-size_t vq_split_desc_bytes(uint16_t size)
-{
-	return (size_t)DESC_SIZE * size;
-}
-
-size_t vq_split_avail_bytes(uint16_t size)
-{
-	return 2 + 2 + 2 * (size_t)size + 2; /* flags, idx, ring[], used_event */
-}
-
-size_t vq_split_used_bytes(uint16_t size)
-{
-	return 2 + 2 + 8 * (size_t)size + 2; /* flags, idx, ring[], avail_event */
 }
 
 /* Ring entries are reached only through the accessors below, which bound
@@ -164,13 +111,22 @@ static uint16_t *avail_event(const struct virtqueue *vq) { return (uint16_t *)vq
  * the device's (struct vring_packed_desc_event: off_wrap, flags). */
 static struct vring_packed_desc_event *driver_event(const struct virtqueue *vq) { return vq->avail_host; }
 static struct vring_packed_desc_event *device_event(const struct virtqueue *vq) { return vq->used_host; }
-/* Packed ring slot, or NULL if `slot` is not in the ring (callers break
- * the queue: a slot index gone wrong is a bug we refuse to write through). */
-static struct vring_packed_desc *packed_desc(const struct virtqueue *vq, uint16_t slot)
+
+/* ---- ring layout ---- */
+
+size_t vq_split_desc_bytes(uint16_t size)
 {
-	if (slot >= vq->ring_size)
-		return NULL;
-	return (struct vring_packed_desc *)vq->desc_host + slot;
+	return (size_t)DESC_SIZE * size;
+}
+
+size_t vq_split_avail_bytes(uint16_t size)
+{
+	return 2 + 2 + 2 * (size_t)size + 2; /* flags, idx, ring[], used_event */
+}
+
+size_t vq_split_used_bytes(uint16_t size)
+{
+	return 2 + 2 + 8 * (size_t)size + 2; /* flags, idx, ring[], avail_event */
 }
 
 /* ---- enable / reset ---- */
@@ -191,13 +147,11 @@ void vq_reset(struct virtqueue *vq)
 {
 	const struct guest_mem *mem = vq->mem;
 	const char *name = vq->name;
-	bool logged = vq->broken_logged;
 	uint16_t max_chain = vq->max_chain; /* device policy, not driver state */
 
 	memset(vq, 0, sizeof(*vq));
 	vq->mem = mem;
 	vq->name = name;
-	vq->broken_logged = logged;
 	vq->max_chain = max_chain;
 }
 
@@ -261,106 +215,6 @@ int vq_enable(struct virtqueue *vq)
 	return 0;
 }
 
-/* ---- collecting a chain ---- */
-
-/* Add one buffer to the chain being built, checking it. */
-static int chain_add(struct virtqueue *vq, struct vq_chain *chain, uint64_t addr, uint32_t len, bool writable)
-{
-	struct vq_seg *seg;
-
-	if (!writable && chain->nin)
-		return vq_break(vq, "device-readable buffer after a device-writable one");
-	if (len == 0)
-		return 0; /* nothing to transfer: no need to check or keep it */
-	if (!guest_mem_ptr(vq->mem, addr, len))
-		return vq_break(vq, "buffer %#llx+%u is not guest RAM", (unsigned long long)addr, len);
-	if ((writable ? chain->nin : chain->nout) == VQ_MAX_SEGS)
-		return vq_break(vq, "more than %u %s buffers in one chain", VQ_MAX_SEGS, writable ? "in" : "out");
-
-	seg = writable ? &chain->in[chain->nin++] : &chain->out[chain->nout++];
-	seg->addr = addr;
-	seg->len = len;
-	if (writable)
-		chain->in_bytes += len;
-	else
-		chain->out_bytes += len;
-	return 0;
-}
-
-/* Host pointer to an indirect table after checking its descriptor. */
-static const uint8_t *indirect_table(struct virtqueue *vq, uint64_t addr, uint32_t len)
-{
-	const uint8_t *table;
-
-	if (!vq->indirect) {
-		vq_break(vq, "indirect descriptor but VIRTIO_F_INDIRECT_DESC not negotiated");
-		return NULL;
-	}
-	if (len == 0 || len % DESC_SIZE) {
-		vq_break(vq, "indirect table length %u is not a non-zero multiple of 16", len);
-		return NULL;
-	}
-	table = guest_mem_ptr(vq->mem, addr, len);
-	if (!table)
-		vq_break(vq, "indirect table %#llx+%u is not guest RAM", (unsigned long long)addr, len);
-	return table;
-}
-
-/* Descriptors holding buffers a chain may have (see max_chain). */
-static unsigned chain_limit(const struct virtqueue *vq)
-{
-	return vq->max_chain > vq->ring_size ? vq->max_chain : vq->ring_size;
-}
-
-/* Walk a split chain from `head` (spec "The Virtqueue Descriptor Table"
- * and "Indirect Descriptors"). The walk starts in the ring's table and may
- * move once into an indirect table. */
-static int split_read_chain(struct virtqueue *vq, uint16_t head, struct vq_chain *chain)
-{
-	const uint8_t *table = vq->desc_host;
-	unsigned table_len = vq->ring_size; /* descriptors in the current table */
-	bool in_indirect = false;
-	unsigned nbufs = 0;            /* descriptors holding buffers, all tables */
-	unsigned i = head;
-	int ret;
-
-	chain->ndesc = 0;
-	for (;;) {
-		struct vring_desc d;
-
-		read_desc(&d, table + (size_t)i * DESC_SIZE);
-		if (!in_indirect)
-			chain->ndesc++;
-
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			if (in_indirect)
-				return vq_break(vq, "indirect descriptor inside an indirect table");
-			if (d.flags & VRING_DESC_F_NEXT)
-				return vq_break(vq, "descriptor %u has both INDIRECT and NEXT", i);
-			table = indirect_table(vq, d.addr, d.len);
-			if (!table)
-				return -EIO;
-			/* The WRITE flag of this descriptor means nothing (spec). */
-			table_len = d.len / DESC_SIZE;
-			in_indirect = true;
-			i = 0;
-			continue;
-		}
-
-		if (++nbufs > chain_limit(vq))
-			return vq_break(vq, "chain from head %u longer than %u descriptors (a loop?)", head,
-					chain_limit(vq));
-		ret = chain_add(vq, chain, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
-		if (ret < 0)
-			return ret;
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = d.next;
-		if (i >= table_len)
-			return vq_break(vq, "next index %u outside a table of %u", i, table_len);
-	}
-}
-
 static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
 {
 	uint16_t avail = load16(avail_idx(vq));
@@ -389,7 +243,7 @@ static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
 	if (head >= vq->ring_size)
 		return vq_break(vq, "head index %u, queue size %u", head, vq->ring_size);
 	chain->id = head;
-	if (split_read_chain(vq, head, chain) < 0)
+	if (vq_split_read_chain(vq, head, chain) < 0)
 		return -EIO;
 	vq->last_avail++;
 	vq->slots_out += chain->ndesc;
@@ -401,70 +255,6 @@ static int split_pop(struct virtqueue *vq, struct vq_chain *chain)
 static bool packed_is_avail(const struct virtqueue *vq, uint16_t flags)
 {
 	return !!(flags & PACKED_AVAIL) == vq->avail_wrap && !!(flags & PACKED_USED) != vq->avail_wrap;
-}
-
-/* Walk a packed chain from our slot (spec "Next Flag: Descriptor
- * Chaining", "Indirect Flag: Scatter-Gather Support"). */
-static int packed_read_chain(struct virtqueue *vq, uint16_t head_flags, struct vq_chain *chain)
-{
-	uint16_t slot = vq->last_avail;
-	int ret;
-
-	chain->ndesc = 0;
-	for (;;) {
-		const struct vring_packed_desc *slot_desc = packed_desc(vq, slot);
-		struct vring_packed_desc d;
-		/* The head's flags were read (with acquire) by the caller. */
-		uint16_t flags;
-
-		if (!slot_desc)
-			return vq_break(vq, "packed slot %u outside a ring of %u", slot, vq->ring_size);
-		read_desc(&d, slot_desc);
-		flags = chain->ndesc == 0 ? head_flags : d.flags;
-		chain->ndesc++;
-		if (++slot == vq->ring_size)
-			slot = 0;
-
-		if (flags & VRING_DESC_F_INDIRECT) {
-			const uint8_t *table;
-
-			if (chain->ndesc > 1 || (flags & VRING_DESC_F_NEXT))
-				return vq_break(vq, "packed indirect descriptor inside a chain");
-			/* Here the whole table is the chain. */
-			if (d.len / DESC_SIZE > chain_limit(vq))
-				return vq_break(vq, "indirect table of %u descriptors, limit %u", d.len / DESC_SIZE,
-						chain_limit(vq));
-			table = indirect_table(vq, d.addr, d.len);
-			if (!table)
-				return -EIO;
-			/* Table entries are used in order; NEXT is not used there. */
-			for (unsigned k = 0; k < d.len / DESC_SIZE; k++) {
-				struct vring_packed_desc t;
-
-				read_desc(&t, table + (size_t)k * DESC_SIZE);
-				if (t.flags & VRING_DESC_F_INDIRECT)
-					return vq_break(vq, "indirect descriptor inside an indirect table");
-				ret = chain_add(vq, chain, t.addr, t.len, t.flags & VRING_DESC_F_WRITE);
-				if (ret < 0)
-					return ret;
-			}
-			chain->id = d.id;
-			break;
-		}
-
-		ret = chain_add(vq, chain, d.addr, d.len, flags & VRING_DESC_F_WRITE);
-		if (ret < 0)
-			return ret;
-		if (!(flags & VRING_DESC_F_NEXT)) {
-			chain->id = d.id; /* the buffer id is in the last descriptor */
-			break;
-		}
-		if (chain->ndesc == vq->ring_size)
-			return vq_break(vq, "packed chain longer than the ring");
-	}
-	if (chain->id >= vq->ring_size)
-		return vq_break(vq, "buffer id %u, queue size %u", chain->id, vq->ring_size);
-	return 0;
 }
 
 static int packed_pop(struct virtqueue *vq, struct vq_chain *chain)
@@ -485,7 +275,7 @@ static int packed_pop(struct virtqueue *vq, struct vq_chain *chain)
 		if (!packed_is_avail(vq, flags))
 			return 0;
 	}
-	if (packed_read_chain(vq, flags, chain) < 0)
+	if (vq_packed_read_chain(vq, flags, chain) < 0)
 		return -EIO;
 	vq->slots_out += chain->ndesc;
 	vq->last_avail += chain->ndesc;
@@ -548,67 +338,6 @@ int vq_unpop(struct virtqueue *vq, const struct vq_chain *chain)
 	}
 	vq->last_avail -= chain->ndesc;
 	return 0;
-}
-
-/* ---- data ---- */
-
-/* Copy between segments and a host buffer, skipping `offset` bytes. */
-static size_t chain_copy(const struct virtqueue *vq, const struct vq_seg *segs, unsigned nsegs, size_t offset,
-			 uint8_t *buf, size_t len, bool to_guest)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < nsegs && done < len; i++) {
-		size_t n;
-		uint8_t *p;
-
-		if (offset >= segs[i].len) {
-			offset -= segs[i].len;
-			continue;
-		}
-		n = segs[i].len - offset;
-		if (n > len - done)
-			n = len - done;
-		/* Checked at pop already; asking again costs little and keeps
-		 * this function safe on its own. */
-		p = guest_mem_ptr(vq->mem, segs[i].addr + offset, n);
-		if (!p)
-			break;
-		if (to_guest)
-			memcpy(p, buf + done, n);
-		else
-			memcpy(buf + done, p, n);
-		done += n;
-		offset = 0;
-	}
-	return done;
-}
-
-size_t vq_chain_read(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, void *dst, size_t len)
-{
-	return chain_copy(vq, chain->out, chain->nout, offset, dst, len, false);
-}
-
-size_t vq_chain_write(const struct virtqueue *vq, const struct vq_chain *chain, size_t offset, const void *src,
-		      size_t len)
-{
-	return chain_copy(vq, chain->in, chain->nin, offset, (uint8_t *)src, len, true);
-}
-
-int vq_chain_iov(const struct virtqueue *vq, const struct vq_chain *chain, bool writable, struct iovec *iov,
-		 unsigned max)
-{
-	const struct vq_seg *segs = writable ? chain->in : chain->out;
-	unsigned n = writable ? chain->nin : chain->nout;
-
-	if (n > max)
-		return -ENOSPC;
-	for (unsigned i = 0; i < n; i++) {
-		/* Checked when the chain was popped; guest RAM does not move. */
-		iov[i].iov_base = guest_mem_ptr(vq->mem, segs[i].addr, segs[i].len);
-		iov[i].iov_len = segs[i].len;
-	}
-	return (int)n;
 }
 
 /* ---- used buffers and interrupts ---- */

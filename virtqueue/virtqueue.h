@@ -14,8 +14,9 @@
  * bytes and may not nest, a device-readable descriptor may not follow a
  * device-writable one, and each descriptor is read from guest memory
  * exactly once (the rules, with the spec sections, are in virtqueue.c).
- * Any violation marks the queue broken: vq_pop() returns -EIO from then on
- * and the transport sets DEVICE_NEEDS_RESET. Nothing outside guest RAM is
+ * Any violation marks the queue broken: vq_pop() returns -EIO from then on,
+ * vq->broken_why says what the driver did, and the device core sets
+ * DEVICE_NEEDS_RESET (and logs it, rate-limited). Nothing outside guest RAM is
  * ever touched, and the engine's ring writes cannot leave the rings: each
  * ring index is checked against the size the rings were mapped with.
  *
@@ -84,7 +85,7 @@ struct virtqueue {
 	uint16_t ring_size;    /* `size` as vq_enable() checked and mapped it: every
 				  ring access is bounded by this, never by `size` */
 	bool broken;
-	bool broken_logged;    /* kept across vq_reset(): a guest cannot flood the log */
+	char broken_why[120];  /* what the driver did, for the log line of whoever asks for the reset */
 	bool want_notify;      /* device wants kicks (vq_enable_notify) */
 	void *desc_host;       /* host pointers to the rings, checked by vq_enable() */
 	void *avail_host;
@@ -107,7 +108,7 @@ int vq_enable(struct virtqueue *vq);
 void vq_reset(struct virtqueue *vq);
 
 /* Next available chain: 1 = *chain filled, 0 = none available, -EIO =
- * the driver broke the rules (queue is now broken; logged once). */
+ * the driver broke the rules (queue is now broken, vq->broken_why says why). */
 int vq_pop(struct virtqueue *vq, struct vq_chain *chain);
 /* Give the most recently popped chain back unused (e.g. no room to serve
  * it yet): the next vq_pop() returns it again. 0, or -EIO if this ring

@@ -54,19 +54,19 @@ static bool echo_queue_notify(struct virtio_device *dev, unsigned q, unsigned bu
 {
 	struct virtio_echo *echo = dev->priv;
 	bool uppercase = dev->features & VIRTIO_FEATURE(VIRTIO_ECHO_F_UPPERCASE);
-	struct iovec msg[VQ_MAX_SEGS], room[VQ_MAX_SEGS];
+	struct iovec msg[VIRTIO_REQUEST_MAX_BUFS], room[VIRTIO_REQUEST_MAX_BUFS];
 	struct virtio_request req;
 	unsigned served = 0;
 
 	while (served < budget && virtio_request_pop(dev, q, &req) == 1) {
-		if (req.chain.out_bytes == 0 || req.chain.in_bytes == 0) {
+		if (virtio_request_readable(&req) == 0 || virtio_request_writable(&req) == 0) {
 			log_debug(dev->name, "request without a message or without room");
 			virtio_request_unpop(&req);
 			virtio_device_needs_reset(dev);
 			return false;
 		}
-		int nmsg = virtio_request_iov(&req, false, msg, VQ_MAX_SEGS);
-		int nroom = virtio_request_iov(&req, true, room, VQ_MAX_SEGS);
+		int nmsg = virtio_request_iov(&req, false, msg, VIRTIO_REQUEST_MAX_BUFS);
+		int nroom = virtio_request_iov(&req, true, room, VIRTIO_REQUEST_MAX_BUFS);
 		size_t copied = echo_copy(msg, nmsg, room, nroom, le32toh(echo->config.max_size), uppercase);
 
 		virtio_request_complete_locked(&req, (uint32_t)copied);

@@ -295,6 +295,7 @@ boot_wait() {
 #   netuser_checks WORK         what both ends saw
 # Host commands run through "${netuser_in[@]}" (e.g. ip netns exec NS).
 NETUSER_HOSTFWD=hostfwd=tcp:127.0.0.1:5500-:5400,hostfwd=udp:127.0.0.1:5501-:5401
+NETUSER_TCP_PORT=5500 # the TCP rule's host port (net-user.sh: the one skiff picked for port 0)
 netuser_in=()
 listeners=
 
@@ -335,7 +336,7 @@ else:
 
 netuser_host_connect() {
 	local work=$1
-	echo "host-hello" | "${netuser_in[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 5500 >"$work/hostfwd" 2>&1
+	echo "host-hello" | "${netuser_in[@]}" timeout 60 "$BUSYBOX" nc 127.0.0.1 "$NETUSER_TCP_PORT" >"$work/hostfwd" 2>&1
 	"${netuser_in[@]}" timeout 60 python3 -c "$NETUSER_UDP" ask 5501 "host-udp-$$" >"$work/udp" 2>&1
 }
 
@@ -352,7 +353,7 @@ netuser_checks() {
 		test "$(cat "$work/udp-echo")" = guest-udp
 	check "net: ... and its answer came back to the guest" \
 		log_has "skiff-guest: net-stream: udp answer from 10.0.2.2:5302 'udp-echo: guest-udp'"
-	check "net: TCP hostfwd 127.0.0.1:5500 reached the guest's listener" grep -q guest-hostfwd-ok "$work/hostfwd"
+	check "net: TCP hostfwd 127.0.0.1:$NETUSER_TCP_PORT reached the guest's listener" grep -q guest-hostfwd-ok "$work/hostfwd"
 	check "net: the guest's listener got the host's line through the TCP hostfwd" \
 		log_has "through hostfwd: 'host-hello'"
 	check "net: UDP hostfwd 127.0.0.1:5501: the guest got the datagram" \

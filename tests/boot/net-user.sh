@@ -7,7 +7,9 @@
 #     slirp's DNS forwards the guest's query to the test's own resolver,
 #     the guest reaches a TCP listener on the host's loopback through the
 #     gateway (10.0.2.2) and back, and TCP and UDP hostfwd rules (host
-#     127.0.0.1:5500 and 5501 -> guest 5400 and 5401) reach the guest.
+#     127.0.0.1:0 and 5501 -> guest 5400 and 5401) reach the guest; for
+#     the TCP rule's port 0 skiff picks a free port and prints it on one
+#     line, which the test reads and connects to.
 # Everything runs in a network namespace the test creates (only its
 # loopback exists), so no traffic leaves it; `ip netns exec` gives its
 # processes /etc/netns/NS/resolv.conf as /etc/resolv.conf.
@@ -71,7 +73,7 @@ chown "$USER_ID" "$log" # skiff-ping-test, as the user, writes the console there
 start=$(date +%s.%N)
 in_ns "${as_user[@]}" "$here/tools/skiff-ping-test" --skiff "$SKIFF" --timeout 600 --log "$log" --checks virtio,netuser \
 	-- --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" \
-	--device "net,backend=user,$NETUSER_HOSTFWD,transport=pci-modern" \
+	--device "net,backend=user,${NETUSER_HOSTFWD/5500-/0-},transport=pci-modern" \
 	> "$work/result" 2>&1 &
 pid=$!
 for _ in $(seq 1200); do
@@ -79,6 +81,9 @@ for _ in $(seq 1200); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.5
 done
+fwd_line=$(grep -a -o 'skiff: virtio-net0: hostfwd tcp 127\.0\.0\.1:[0-9]* -> 10\.0\.2\.15:5400' "$log" | head -1)
+NETUSER_TCP_PORT=${fwd_line#*127.0.0.1:}
+NETUSER_TCP_PORT=${NETUSER_TCP_PORT%% *}
 netuser_host_connect "$work"
 wait "$pid"
 status=$?
@@ -90,6 +95,7 @@ grep -a 'skiff-guest: init reached\|skiff-check:\|skiff-guest: \(dhcp\|dns\|net-
 
 expect_checks virtio netuser netping
 check "modern-only PCI (00:01.0) bound to virtio_net" device_is virtio_net modern '.*/0000:00:01.0'
+check "hostfwd port 0: skiff printed the port it picked ($fwd_line)" test -n "$fwd_line" -a "$NETUSER_TCP_PORT" != 0
 netuser_checks "$work"
 check "skiff-ping-test said ok" grep -q '^skiff-ping-test: ok' "$work/result"
 check "skiff-ping-test exit status 0" status_is 0

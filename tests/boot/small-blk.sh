@@ -14,6 +14,9 @@
 #              O_DIRECT and fsync and prints a marker after each; the test
 #              SIGKILLs skiff at a random marker between 20 and 24 and
 #              compares every generation the guest saw flushed (20 or more).
+#   fs-snap    modern-only PCI, ext4, snapshot=on, discard=on: the guest
+#              writes files, deletes one and runs fstrim, all into the
+#              copy-on-write overlay; the image's checksum is unchanged.
 # On each ext4 disk the guest checks a file of known SHA-256, writes a new
 # one, syncs and unmounts; the host reads it back with debugfs and runs
 # e2fsck -fn. While the guest runs, a second skiff asking for a disk of the
@@ -39,12 +42,16 @@ bad_input "no path" "path=FILE is required" --device blk,serial=x
 bad_input "queues=0" "queues '0' must be a number from 1 to 16" --device "blk,path=$work/a-directory,queues=0"
 bad_input "unknown key" "unknown key 'size' for blk" --device "blk,path=$work/x.img,size=1G"
 bad_input "bad cache mode" "cache 'directsync' must be writeback, none or unsafe" --device "blk,path=$work/x.img,cache=directsync"
+truncate -s 1M "$work/tiny.img"
+bad_input "snapshot with cache=none" "snapshot=on cannot use cache=none" --device "blk,path=$work/tiny.img,snapshot=on,cache=none"
 bad_input "serial too long" "longer than 20 bytes" --device "blk,path=$work/x.img,serial=123456789012345678901"
 
 # ---- the images ----
 blk_make_fs "$work/fs-pci.img" 48 16;  sha_pci=$blk_hello_sha
 blk_make_fs "$work/fs-legacy.img" 32;  sha_legacy=$blk_hello_sha
 blk_make_fs "$work/fs-mmio.img" 32;    sha_mmio=$blk_hello_sha
+blk_make_fs "$work/fs-snap.img" 32 8;  sha_snap=$blk_hello_sha
+snap_image_sha=$(sha256sum "$work/fs-snap.img" | cut -d' ' -f1)
 # crash-src: a random 4 MiB pattern per generation (slot N at N * 4 MiB).
 head -c $(((generations + 1) * 4))M /dev/urandom > "$work/src.img"
 truncate -s $(((generations + 1) * 4))M "$work/dst.img"
@@ -61,6 +68,7 @@ start=$(date +%s.%N)
 	--device "blk,path=$work/fs-mmio.img,serial=fs-mmio,transport=mmio,queues=2,write-zeroes=on" \
 	--device "blk,path=$work/src.img,serial=crash-src,transport=mmio-legacy,readonly=on" \
 	--device "blk,path=$work/dst.img,serial=crash-dst,transport=pci-modern,queues=2" \
+	--device "blk,path=$work/fs-snap.img,serial=fs-snap,transport=pci-modern,snapshot=on,discard=on" \
 	</dev/null >"$log" 2>&1 &
 skiff_pid=$!
 
@@ -110,6 +118,11 @@ check "fstrim ran in the guest" log_has 'skiff-guest: blk fs-pci fstrim: .*trimm
 check "discard freed the deleted file's host blocks (at least 12 MiB)" test $((du_before - du_after)) -ge 12288
 check "debugfs: big.bin is gone" sh -c "! debugfs -R 'stat /big.bin' '$work/fs-pci.img' 2>&1 | grep -q 'Inode:'"
 
+check "fs-snap: guest read hello.bin through the overlay" log_has "skiff-guest: blk fs-snap (vd[a-z]*) hello.bin sha256 $sha_snap"
+check "fs-snap: guest wrote, trimmed and unmounted" log_has 'skiff-guest: blk fs-snap written and unmounted'
+check "fs-snap: fstrim ran on the overlay" log_has 'skiff-guest: blk fs-snap fstrim: .*trimmed'
+check "snapshot=on: the base image is unchanged byte for byte" test "$(sha256sum "$work/fs-snap.img" | cut -d' ' -f1)" = "$snap_image_sha"
+check "snapshot=on: no overlay file left in TMPDIR" sh -c "! ls '${TMPDIR:-/tmp}' | grep -q skiff-snapshot"
 check "read-only disk: guest write refused" log_has 'skiff-guest: blk crash-src (vd[a-z]*) read-only: write refused'
 check "read-only disk: image unchanged" test "$(sha256sum "$work/src.img" | cut -d' ' -f1)" = "$src_sha"
 

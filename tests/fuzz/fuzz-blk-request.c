@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "devices/virtio-blk-request.h"
-#include "virtqueue/virtqueue.h"
+#include "virtio/virtio-device.h"
 
 #define RAM_GPA  0x10000ull
 #define RAM_SIZE (8u << 10)
@@ -48,8 +48,9 @@ static void add_segs(struct vq_seg *segs, unsigned *n, uint64_t *bytes, const ui
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct guest_mem mem;
-	static struct virtqueue vq;
-	static struct vq_chain chain;
+	static struct virtio_device dev;
+	static struct virtio_request req = {.dev = &dev};
+	struct vq_chain *chain = &req.chain;
 	struct virtio_blk_plan plan;
 	struct shape s;
 
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, sizeof(ram));
 	memcpy(ram, data + sizeof(s), size - sizeof(s) < RAM_SIZE ? size - sizeof(s) : RAM_SIZE);
 	mem = (struct guest_mem){.region = {{.gpa = RAM_GPA, .size = RAM_SIZE, .host = ram}}, .nr_regions = 1};
-	vq = (struct virtqueue){.mem = &mem, .name = "fuzz"};
+	dev.vqs[0] = (struct virtqueue){.mem = &mem, .name = "fuzz"};
 
 	struct virtio_blk_limits lim = {
 		.capacity = s.disk == 255 ? 0 : 1ull << (s.disk % 40),
@@ -70,18 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.discard = s.flags & 2,
 		.write_zeroes = s.flags & 4,
 	};
-	memset(&chain, 0, sizeof(chain));
-	add_segs(chain.out, &chain.nout, &chain.out_bytes, s.seg, s.nout % (MAX_SEGS + 1));
-	add_segs(chain.in, &chain.nin, &chain.in_bytes, s.seg + MAX_SEGS, s.nin % (MAX_SEGS + 1));
+	memset(chain, 0, sizeof(*chain));
+	add_segs(chain->out, &chain->nout, &chain->out_bytes, s.seg, s.nout % (MAX_SEGS + 1));
+	add_segs(chain->in, &chain->nin, &chain->in_bytes, s.seg + MAX_SEGS, s.nin % (MAX_SEGS + 1));
 
-	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	virtio_blk_parse(&lim, &req, &plan);
 
 	uint64_t disk_bytes = lim.capacity * 512;
-	if ((plan.action == BLK_ACTION_BROKEN) != (chain.in_bytes == 0))
+	if ((plan.action == BLK_ACTION_BROKEN) != (chain->in_bytes == 0))
 		abort(); /* answered without a status byte, or refused one it had */
 	if (plan.action == BLK_ACTION_BROKEN)
 		return 0;
-	if (plan.status_off != chain.in_bytes - 1)
+	if (plan.status_off != chain->in_bytes - 1)
 		abort();
 	switch (plan.action) {
 	case BLK_ACTION_IO:
@@ -93,9 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((plan.op == BLK_OP_READ || plan.op == BLK_OP_WRITE) &&
 		    plan.len > (uint64_t)lim.seg_max * lim.size_max)
 			abort(); /* past the advertised seg_max x size_max */
-		if (plan.op == BLK_OP_READ && plan.data_off + plan.data_len > chain.in_bytes - 1)
+		if (plan.op == BLK_OP_READ && plan.data_off + plan.data_len > chain->in_bytes - 1)
 			abort(); /* data would overwrite the status byte */
-		if (plan.op == BLK_OP_WRITE && plan.data_off + plan.data_len > chain.out_bytes)
+		if (plan.op == BLK_OP_WRITE && plan.data_off + plan.data_len > chain->out_bytes)
 			abort();
 		if (plan.op != BLK_OP_READ && plan.op != BLK_OP_FLUSH && lim.readonly)
 			abort(); /* a write to a read-only disk */
@@ -103,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* a command that was not offered */
 		break;
 	case BLK_ACTION_GET_ID:
-		if (plan.data_len > 20 || plan.data_len > chain.in_bytes - 1)
+		if (plan.data_len > 20 || plan.data_len > chain->in_bytes - 1)
 			abort();
 		break;
 	case BLK_ACTION_STATUS:

@@ -9,7 +9,7 @@
  * its length limits; ASan catches any access outside the fake RAM.
  *
  *   clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz-virtio-net.c \
- *       devices/virtio-net.c virtio/virtio-device.c virtqueue/virtqueue.c \
+ *       devices/virtio-net.c virtio/virtio-device.c virtqueue/virtqueue.c virtqueue/chain.c \
  *       virtqueue/driver.c base/reactor.c base/log.c -o fuzz-virtio-net
  *   ./fuzz-virtio-net -max_len=70000 -max_total_time=600 corpus-net/
  *

@@ -33,8 +33,7 @@ static struct virtio_scsi *scsi;
 
 static void no_irq(struct virtio_device *dev, unsigned q) {}
 static void no_config(struct virtio_device *dev) {}
-static void needs_reset(struct virtio_device *dev) { dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET; }
-static const struct virtio_transport_ops transport = {no_irq, no_config, needs_reset};
+static const struct virtio_transport_ops transport = {no_irq, no_config};
 
 static void setup(void)
 {

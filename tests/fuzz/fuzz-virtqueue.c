@@ -1,4 +1,4 @@
-/* libFuzzer target for the virtqueue engine (virtqueue/virtqueue.c).
+/* libFuzzer target for the virtqueue engine (virtqueue/virtqueue.c, virtqueue/chain.c).
  *
  * The input is a hostile guest: its first bytes choose the queue
  * (size, split or packed, features, where the rings are), the rest is

@@ -23,12 +23,7 @@ static void rig_notify_config(struct virtio_device *dev)
 	(void)dev;
 }
 
-static void rig_needs_reset(struct virtio_device *dev)
-{
-	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-}
-
-static const struct virtio_transport_ops rig_transport = { rig_notify_used, rig_notify_config, rig_needs_reset };
+static const struct virtio_transport_ops rig_transport = { rig_notify_used, rig_notify_config };
 
 int rng_rig_start(struct rng_rig *r)
 {

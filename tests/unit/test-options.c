@@ -635,13 +635,17 @@ START_TEST(test_device_net_keys)
 		       "run", "--kernel", "k", "--device", "net,queues=9");
 	ck_parse_error("skiff: --device net,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02: key 'mac' given twice",
 		       "run", "--kernel", "k", "--device", "net,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02");
-	/* hostfwd may repeat: both rules kept. */
+	ck_parse_error("skiff: --device net,backend=user,hostfwd=tcp::0-:0: hostfwd 'tcp::0-:0' must look like tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (or udp:...)",
+		       "run", "--kernel", "k", "--device", "net,backend=user,hostfwd=tcp::0-:0");
+	/* hostfwd may repeat: both rules kept. Host port 0: pick a free one. */
 	options_free(&o);
 	options_defaults(&o);
 	ck_assert_int_eq(parse("run", "--kernel", "k", "--device",
-			       "net,backend=user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-10.0.2.15:53"), 0);
+			       "net,backend=user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-10.0.2.15:53,"
+			       "hostfwd=tcp::0-:22"), 0);
 	const struct virtio_net_options *c = (const void *)o.devices[0].config.bytes;
-	ck_assert_uint_eq(c->backend.nr_hostfwd, 2);
+	ck_assert_uint_eq(c->backend.nr_hostfwd, 3);
+	ck_assert_uint_eq(c->backend.hostfwd[2].host_port, 0);
 	ck_assert_uint_eq(c->backend.hostfwd[0].host_port, 2222);
 	ck_assert_uint_eq(c->backend.hostfwd[0].guest_port, 22);
 	ck_assert_uint_eq(c->backend.hostfwd[1].udp, 1);

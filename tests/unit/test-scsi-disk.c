@@ -262,15 +262,20 @@ static void make_image(void)
 	close(fd);
 }
 
-static struct scsi_disk *open_disk(bool readonly, enum blk_engine engine)
+static struct scsi_disk *open_disk_snapshot(bool readonly, enum blk_engine engine, bool snapshot)
 {
 	struct scsi_disk_options o = {.path = image, .serial = readonly ? NULL : SERIAL, .readonly = readonly,
-				      .discard = !readonly, .engine = engine};
+				      .discard = !readonly, .engine = engine, .snapshot = snapshot};
 	struct scsi_disk *d;
 	char err[256] = "";
 
 	ck_assert_msg(scsi_disk_open(&d, &o, err, sizeof(err)) == 0, "%s", err);
 	return d;
+}
+
+static struct scsi_disk *open_disk(bool readonly, enum blk_engine engine)
+{
+	return open_disk_snapshot(readonly, engine, false);
 }
 
 /* Run one command to its end, on whichever path it takes. */
@@ -388,6 +393,32 @@ START_TEST(writes_reach_the_image)
 	close(fd);
 	unlink(image);
 	rmdir(dir);
+}
+END_TEST
+
+/* snapshot=on: the same writes, WRITE SAME and UNMAP, read back as the
+ * table expects, and the image keeps its pattern byte for byte. */
+START_TEST(snapshot_leaves_the_image_alone)
+{
+	uint8_t buf[BS];
+
+	make_image();
+	setenv("TMPDIR", dir, 1);
+	rw_disk = open_disk_snapshot(false, BLK_ENGINE_AUTO, true);
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]) && rows[i].disk == RW; i++)
+		run_row(&rows[i]);
+	scsi_disk_close(rw_disk);
+	int fd = open(image, O_RDONLY);
+	for (unsigned b = 0; b < BLOCKS; b++) {
+		ck_assert_int_eq(pread(fd, buf, BS, (off_t)b * BS), BS);
+		for (unsigned j = 0; j < BS; j++)
+			if (buf[j] != (uint8_t)(b + 1))
+				ck_abort_msg("block %u byte %u changed", b, j);
+	}
+	close(fd);
+	unsetenv("TMPDIR");
+	unlink(image);
+	ck_assert_int_eq(rmdir(dir), 0); /* the overlay left no file */
 }
 END_TEST
 
@@ -542,6 +573,7 @@ static Suite *scsi_disk_suite(void)
 	tcase_add_test(tc, cdb_table_io_uring);
 	tcase_add_test(tc, cdb_table_threads);
 	tcase_add_test(tc, writes_reach_the_image);
+	tcase_add_test(tc, snapshot_leaves_the_image_alone);
 	tcase_add_test(tc, sense_decode);
 	tcase_add_test(tc, largest_transfer_bounded);
 	tcase_add_test(tc, verify_buffers_capped);

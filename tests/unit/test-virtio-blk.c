@@ -44,8 +44,7 @@ static enum blk_engine engine = BLK_ENGINE_AUTO;
 
 static void count_irq(struct virtio_device *dev, unsigned q) { __atomic_add_fetch(&interrupts, 1, __ATOMIC_SEQ_CST); }
 static void no_config(struct virtio_device *dev) {}
-static void needs_reset(struct virtio_device *dev) { dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET; }
-static const struct virtio_transport_ops transport = {count_irq, no_config, needs_reset};
+static const struct virtio_transport_ops transport = {count_irq, no_config};
 
 static void make_image(void)
 {
@@ -487,31 +486,42 @@ END_TEST
 
 /* ---- the advertised size_max and seg_max ---- */
 
-/* Parse a chain of a 16-byte header, `nseg` data buffers of seg_len bytes
+/* Parse req's chain as a request of queue 0 of a bare device (the parser
+ * reads the header through it). */
+static void parse_request(const struct virtio_blk_limits *lim, struct virtio_request *req, struct virtio_blk_plan *plan)
+{
+	static struct virtio_device dev;
+
+	dev.vqs[0].mem = &mem;
+	req->dev = &dev;
+	req->q = 0;
+	virtio_blk_parse(lim, req, plan);
+}
+
+/* Parse a req.chain of a 16-byte header, `nseg` data buffers of seg_len bytes
  * each (all on the same guest bytes: a guest may overlap them) and a
  * status byte; read or write. */
 static struct virtio_blk_plan parse_segments(bool write, unsigned nseg, uint32_t seg_len)
 {
-	static struct vq_chain chain;
-	struct virtqueue vq = {.mem = &mem, .name = "test"};
+	static struct virtio_request req;
 	struct virtio_blk_limits lim = {.capacity = 1ull << 40, .block_size = 512, .size_max = VIRTIO_BLK_SIZE_MAX,
 					.seg_max = VIRTIO_BLK_SEG_MAX};
 	struct virtio_blk_plan plan;
-	struct vq_seg *data = write ? chain.out : chain.in;
-	unsigned *n = write ? &chain.nout : &chain.nin;
-	uint64_t *bytes = write ? &chain.out_bytes : &chain.in_bytes;
+	struct vq_seg *data = write ? req.chain.out : req.chain.in;
+	unsigned *n = write ? &req.chain.nout : &req.chain.nin;
+	uint64_t *bytes = write ? &req.chain.out_bytes : &req.chain.in_bytes;
 
-	memset(&chain, 0, sizeof(chain));
+	memset(&req.chain, 0, sizeof(req.chain));
 	put_header(write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0);
-	chain.out[chain.nout++] = (struct vq_seg){HDR_GPA, 16};
-	chain.out_bytes = 16;
+	req.chain.out[req.chain.nout++] = (struct vq_seg){HDR_GPA, 16};
+	req.chain.out_bytes = 16;
 	for (unsigned i = 0; i < nseg; i++) {
 		data[(*n)++] = (struct vq_seg){DATA_GPA, seg_len};
 		*bytes += seg_len;
 	}
-	chain.in[chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
-	chain.in_bytes++;
-	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	req.chain.in[req.chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
+	req.chain.in_bytes++;
+	parse_request(&lim, &req, &plan);
 	return plan;
 }
 
@@ -543,22 +553,21 @@ END_TEST
  * bytes count against size_max. */
 START_TEST(limits_count_data_bytes_only)
 {
-	static struct vq_chain chain;
-	struct virtqueue vq = {.mem = &mem, .name = "test"};
+	static struct virtio_request req;
 	struct virtio_blk_limits lim = {.capacity = 1ull << 40, .block_size = 512, .size_max = 4096, .seg_max = 1};
 	struct virtio_blk_plan plan;
 
-	memset(&chain, 0, sizeof(chain));
+	memset(&req.chain, 0, sizeof(req.chain));
 	put_header(VIRTIO_BLK_T_OUT, 0);
-	chain.out[chain.nout++] = (struct vq_seg){HDR_GPA, 16 + 4096}; /* header + size_max of data */
-	chain.out_bytes = 16 + 4096;
-	chain.in[chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
-	chain.in_bytes = 1;
-	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	req.chain.out[req.chain.nout++] = (struct vq_seg){HDR_GPA, 16 + 4096}; /* header + size_max of data */
+	req.chain.out_bytes = 16 + 4096;
+	req.chain.in[req.chain.nin++] = (struct vq_seg){STATUS_GPA, 1};
+	req.chain.in_bytes = 1;
+	parse_request(&lim, &req, &plan);
 	ck_assert_int_eq(plan.action, BLK_ACTION_IO);
-	chain.out[0].len += 512;
-	chain.out_bytes += 512;
-	virtio_blk_parse(&lim, &vq, &chain, &plan);
+	req.chain.out[0].len += 512;
+	req.chain.out_bytes += 512;
+	parse_request(&lim, &req, &plan);
 	ck_assert_int_eq(plan.action, BLK_ACTION_STATUS);
 }
 END_TEST

@@ -36,8 +36,7 @@ static struct vqd q[NQ];
 
 static void no_irq(struct virtio_device *dev, unsigned qi) {}
 static void no_config(struct virtio_device *dev) {}
-static void needs_reset(struct virtio_device *dev) { dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET; }
-static const struct virtio_transport_ops transport = {no_irq, no_config, needs_reset};
+static const struct virtio_transport_ops transport = {no_irq, no_config};
 
 static void sleep_ms(unsigned ms)
 {

@@ -44,8 +44,7 @@ static const uint64_t ring_gpa[3] = {0x380000, 0x390000, 0x3a0000}; /* 19 KiB ea
 
 static void no_irq(struct virtio_device *dev, unsigned q) {}
 static void no_config(struct virtio_device *dev) {}
-static void needs_reset(struct virtio_device *dev) { dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET; }
-static const struct virtio_transport_ops transport = {no_irq, no_config, needs_reset};
+static const struct virtio_transport_ops transport = {no_irq, no_config};
 
 static void make_image(char *path, const char *name, unsigned blocks)
 {

@@ -28,6 +28,7 @@
 #include "devices/virtio-rng.h"
 #include "virtqueue/driver.h"
 #include "base/log.h"
+#include "tests/unit/log-capture.h"
 
 #define RAM_SIZE   (8u << 20)
 #define RAM_GUARD  4096u         /* host memory right after guest RAM: must stay intact */
@@ -1967,28 +1968,54 @@ START_TEST(rng_out_buffer_needs_reset)
 }
 END_TEST
 
+/* (Re)negotiate and start the rng's queue on MMIO v2, as a driver does
+ * after a reset. */
+static void rng_mmio_up(struct vqd *d)
+{
+	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
+	mmio_v2_queue(d, 0, RING_GPA, 16, false, 0);
+	mmio_driver_ok();
+}
+
+/* Kick with an avail index far ahead of anything posted; the lines
+ * logged that contain `needle`. */
+static unsigned rng_break_ring(const struct vqd *d, const char *needle)
+{
+	log_capture_start();
+	ram_w16(d->avail_gpa + 2, 100);
+	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	ck_assert(mrd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	return log_capture_stop(needle);
+}
+
 START_TEST(rng_broken_ring_needs_reset)
 {
 	struct vqd d;
 
 	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 0);
 	mmio_create(&w->rng.vdev, 2);
-	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
-	mmio_v2_queue(&d, 0, RING_GPA, 16, false, 0);
-	mmio_driver_ok();
-	/* An avail index far ahead of anything posted. */
-	ram_w16(d.avail_gpa + 2, 100);
-	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	ck_assert(mrd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	rng_mmio_up(&d);
+	/* The core sets NEEDS_RESET, raises the config interrupt and logs
+	 * the engine's reason, once. */
+	ck_assert_uint_eq(rng_break_ring(&d, "virtio-rng0: driver error, device needs reset: virtio-rng0.q0: avail idx 100"),
+			  1);
+	ck_assert_uint_eq(w->rng.vdev.stats.needs_reset, 1);
 	ck_assert_int_eq(w->plat.level[MMIO_GSI], 1);
+	ck_assert_uint_eq(mmio_ack_interrupt(), VIRTIO_MMIO_INT_CONFIG);
 	/* Reset and set up again: it works. */
-	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
+	rng_mmio_up(&d);
 	ck_assert_int_eq(w->plat.level[MMIO_GSI], 0);
-	mmio_v2_queue(&d, 0, RING_GPA, 16, false, 0);
-	mmio_driver_ok();
 	rng_post_vqd(&d);
 	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	rng_check_vqd(&d);
+	/* A guest looping through error and reset: reported each time, but
+	 * the warning is rate-limited (the first one came out above). */
+	for (int i = 0; i < 3; i++) {
+		rng_mmio_up(&d);
+		ck_assert_uint_eq(rng_break_ring(&d, "device needs reset"), 0);
+	}
+	ck_assert_uint_eq(w->rng.vdev.stats.needs_reset, 4);
 }
 END_TEST
 

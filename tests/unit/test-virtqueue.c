@@ -1,4 +1,4 @@
-/* Unit tests for the virtqueue engine (virtqueue/virtqueue.c), driven
+/* Unit tests for the virtqueue engine (virtqueue/virtqueue.c, virtqueue/chain.c), driven
  * through the driver side (virtqueue/driver.c) in a fake 1 MiB guest RAM
  * with canary zones around it. Normal traffic goes through the driver
  * code; malformed chains are written by hand into the rings, using the
@@ -923,11 +923,10 @@ START_TEST(reset_and_reenable_after_break)
 	avail[2] = 99; /* head out of range */
 	avail[1] = 1;
 	ck_assert_int_eq(vq_pop(&vq, &c), -EIO);
-	ck_assert(vq.broken_logged);
+	ck_assert_str_eq(vq.broken_why, "head index 99, queue size 8"); /* for the device core's log line */
 	/* What a driver does after DEVICE_NEEDS_RESET: reset, set up again. */
 	vq_reset(&vq);
 	ck_assert(!vq.broken && !vq.ready);
-	ck_assert(vq.broken_logged); /* the log stays quiet next time */
 	start(false, 8, 0);
 	round_trip(4, 4, false);
 }
