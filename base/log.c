@@ -10,20 +10,14 @@
 
 enum log_level log_threshold = LOG_INFO;
 
-void log_msg(enum log_level level, const char *component, const char *fmt, ...)
+static void log_vwrite(const char *prefix, const char *component, const char *fmt, va_list ap)
 {
 	char line[1024];
 	int n;
-	va_list ap;
 
-	if (level > log_threshold)
-		return;
-	n = snprintf(line, sizeof(line), "skiff: %s%s%s", level == LOG_ERROR ? "error: " : level == LOG_WARN ? "warning: " : "",
-		     component ? component : "", component ? ": " : "");
-	va_start(ap, fmt);
+	n = snprintf(line, sizeof(line), "skiff: %s%s%s", prefix, component ? component : "", component ? ": " : "");
 	if (n >= 0 && (size_t)n < sizeof(line))
 		n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n > sizeof(line) - 3)
@@ -31,7 +25,27 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 	line[n++] = isatty(STDERR_FILENO) ? '\r' : '\n';
 	if (line[n - 1] == '\r')
 		line[n++] = '\n';
+	/* One write per line: lines from different threads never mix. */
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+void log_msg(enum log_level level, const char *component, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_threshold)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(level == LOG_ERROR ? "error: " : level == LOG_WARN ? "warning: " : "", component, fmt, ap);
+	va_end(ap);
+}
+
+void log_vtagged(const char *tag, const char *component, const char *fmt, va_list ap)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "%s: ", tag);
+	log_vwrite(prefix, component, fmt, ap);
 }
 
 void log_limited(struct log_limit *limit, enum log_level level, const char *component, const char *fmt, ...)

@@ -2,6 +2,7 @@
 #ifndef SKIFF_LOG_H
 #define SKIFF_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,6 +17,11 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 #define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)
 #define log_info(comp, ...)  log_msg(LOG_INFO, comp, __VA_ARGS__)
 #define log_debug(comp, ...) log_msg(LOG_DEBUG, comp, __VA_ARGS__)
+
+/* "skiff: TAG: COMPONENT: message", whatever the threshold: for lines
+ * the user asked for by name (--trace). */
+void log_vtagged(const char *tag, const char *component, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Rate limiting, for every line a guest can trigger at will (a driver
  * error, a full queue, a bad BAR): a hostile guest must not fill the

@@ -12,6 +12,7 @@
 #include "base/thread-role.h"
 #include "kvm/x86/cpu-boot.h"
 #include "base/log.h"
+#include "base/trace.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -131,6 +132,17 @@ static void vcpu_stop_vm(struct vcpu *v, enum stop_reason why, int status)
 	stop_hook_fire(&v->env->stop, why, status);
 }
 
+/* --trace=exit: after the access, so a read shows what the guest got. */
+static void vcpu_trace_access(const struct vcpu *v, const char *space, uint64_t addr, const uint8_t *data,
+			      unsigned len, bool is_write)
+{
+	uint64_t value = 0;
+
+	memcpy(&value, data, len < sizeof(value) ? len : sizeof(value)); /* x86: little-endian */
+	trace_emit(TRACE_EXIT, NULL, "exit vcpu%u %s %s %#llx size %u value %#llx", v->index, space,
+		   is_write ? "write" : "read", (unsigned long long)addr, len, (unsigned long long)value);
+}
+
 static void vcpu_handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -140,6 +152,8 @@ static void vcpu_handle_io(struct vcpu *v)
 	/* rep ins/outs hand over several items in one exit. */
 	for (uint32_t i = 0; i < run->io.count; i++) {
 		v->env->exits.pio(v->env->exits.ctx, run->io.port, data, run->io.size, is_write);
+		if (trace_on(TRACE_EXIT))
+			vcpu_trace_access(v, "pio", run->io.port, data, run->io.size, is_write);
 		data += run->io.size;
 	}
 }
@@ -149,6 +163,8 @@ static void vcpu_handle_mmio(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
 	v->env->exits.mmio(v->env->exits.ctx, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+	if (trace_on(TRACE_EXIT))
+		vcpu_trace_access(v, "mmio", run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 }
 
 static void vcpu_handle_internal_error(struct vcpu *v)

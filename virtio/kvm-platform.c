@@ -1,6 +1,7 @@
 /* Transport services on KVM. See virtio-platform.h. */
 #include "virtio/kvm-platform.h"
 #include "base/log.h"
+#include "base/trace.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -19,8 +20,11 @@ static enum reactor_result queue_kicked(void *opaque, uint32_t events, unsigned 
 	struct kvm_queue_kick *k = opaque;
 	uint64_t count;
 
-	if (events)
+	if (events) {
 		(void)!read(k->fd, &count, sizeof(count));
+		TRACE(TRACE_KICK, k->dev->name, "kick q%u (ioeventfd, %llu since last served)", k->q,
+		      (unsigned long long)count);
+	}
 	return virtio_device_service(k->dev, k->q, budget) ? REACTOR_MORE : REACTOR_DONE;
 }
 

@@ -13,6 +13,7 @@
 #include <linux/virtio_ring.h>
 
 #include "base/log.h"
+#include "base/trace.h"
 
 void virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *priv,
 			const char *name, const struct guest_mem *mem)
@@ -58,6 +59,7 @@ static void needs_reset_because(struct virtio_device *dev, const struct virtqueu
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return; /* already reported; one interrupt is enough */
 	dev->stats.needs_reset++;
+	TRACE(TRACE_STATUS, dev->name, "status needs-reset (%s)", vq && vq->broken ? vq->broken_why : "driver error");
 	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (vq && vq->broken)
 		log_limited(&dev->needs_reset_log, LOG_WARN, dev->name, "driver error, device needs reset: %s: %s",
@@ -99,6 +101,7 @@ static bool request_current(const struct virtio_request *req)
 
 void virtio_device_reset(struct virtio_device *dev)
 {
+	TRACE(TRACE_STATUS, dev->name, "status %#x -> 0 (reset)", dev->status);
 	dev->status = 0;
 	dev->features = 0;
 	dev->driver_features = 0;
@@ -138,6 +141,8 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 	req->q = q;
 	req->epoch = dev->queue_epoch[q];
 	dev->inflight++;
+	TRACE(TRACE_REQUEST, dev->name, "request pop q%u head %u out %llu in %llu", q, req->chain.id,
+	      (unsigned long long)req->chain.out_bytes, (unsigned long long)req->chain.in_bytes);
 	return 1;
 }
 
@@ -145,6 +150,11 @@ static void request_done(struct virtio_device *dev)
 {
 	if (--dev->inflight == 0)
 		pthread_cond_broadcast(&dev->quiesced);
+}
+
+static void trace_completed(const struct virtio_request *req, uint32_t written)
+{
+	TRACE(TRACE_REQUEST, req->dev->name, "request done q%u head %u written %u", req->q, req->chain.id, written);
 }
 
 /* The engine refused to take a chain back (it cannot be from this ring)
@@ -209,6 +219,7 @@ void virtio_request_push_locked(struct virtio_request *req, uint32_t written)
 		} else {
 			dev->stats.requests++;
 			dev->stats.bytes += req->chain.out_bytes + written;
+			trace_completed(req, written);
 		}
 	}
 	request_done(dev);
@@ -244,6 +255,7 @@ void virtio_request_complete_batch_locked(struct virtio_request *reqs, const uin
 			for (unsigned i = 0; i < n; i++) {
 				dev->stats.requests++;
 				dev->stats.bytes += reqs[i].chain.out_bytes + written[i];
+				trace_completed(&reqs[i], written[i]);
 			}
 		}
 		virtio_device_notify_used(dev, reqs[0].q);
@@ -313,6 +325,8 @@ void virtio_device_set_status(struct virtio_device *dev, uint8_t status)
 			next &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 		}
 	}
+	if (next != old)
+		TRACE(TRACE_STATUS, dev->name, "status %#x -> %#x", old, next);
 	dev->status = next;
 
 	if (newly & VIRTIO_CONFIG_S_DRIVER_OK) {
@@ -416,10 +430,12 @@ void virtio_device_kick(struct virtio_device *dev, unsigned q)
 	if (q >= dev->ops->nr_queues)
 		return; /* a guest writing a queue index that does not exist */
 	if (dev->kick_fd[q] >= 0) {
-		/* The same eventfd KVM signals: one path into the device. */
+		/* The same eventfd KVM signals: one path into the device (and
+		 * one trace line, where the platform serves it). */
 		(void)!write(dev->kick_fd[q], &one, sizeof(one));
 		return;
 	}
+	TRACE(TRACE_KICK, dev->name, "kick q%u", q);
 	while (virtio_device_service(dev, q, UINT32_MAX))
 		;
 }

@@ -12,6 +12,7 @@
 #include <linux/virtio_ring.h>
 
 #include "base/log.h"
+#include "base/trace.h"
 
 #define DEFAULT_PAGE_SIZE 4096  /* v1 until the driver says otherwise */
 #define DEFAULT_ALIGN     4096
@@ -31,6 +32,8 @@ static void vm_update_irq(struct virtio_mmio *vm)
 	if (level == vm->irq_level)
 		return;
 	vm->irq_level = level;
+	if (level)
+		TRACE(TRACE_IRQ, vm->dev->name, "irq gsi %u raised (interrupt status %#x)", vm->gsi, vm->interrupt_status);
 	if (vm->plat && vm->plat->set_irq)
 		vm->plat->set_irq(vm->plat->ctx, vm->gsi, level);
 }

@@ -19,6 +19,7 @@
 #include <linux/virtio_ring.h>
 
 #include "base/log.h"
+#include "base/trace.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4  /* the virtio vendor ID */
 #define VIRTIO_PCI_MODERN_ID_BASE     0x1040
@@ -74,8 +75,10 @@ static void vp_update_intx(struct virtio_pci *vp)
 static void vp_interrupt(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
 {
 	if (pci_msix_notify(&vp->pci, vector))
-		return;
+		return; /* traced in vp_msix_deliver(), if sent */
 	vp->isr |= isr_bit;
+	if (!vp->intx)
+		TRACE(TRACE_IRQ, vp->dev->name, "irq intx raised (isr %#x)", vp->isr);
 	vp_update_intx(vp);
 }
 
@@ -126,6 +129,7 @@ static void vp_msix_deliver(void *ctx, unsigned vector, uint64_t address, uint32
 	pthread_mutex_lock(&vp->msi_lock);
 	int route = vp_msix_route_update(vp, vector, address, data);
 	pthread_mutex_unlock(&vp->msi_lock);
+	TRACE(TRACE_IRQ, vp->dev->name, "irq msix vector %u", vector);
 	if (route >= 0)
 		vp->plat->msi_route_fire(vp->plat->ctx, route);
 }

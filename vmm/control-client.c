@@ -33,6 +33,9 @@ static void usage(FILE *f)
 	      "  balloon-set MIB        set the balloon's target size\n"
 	      "  balloon-stats          the guest's latest memory statistics\n"
 	      "  stats                  device counters, exits by reason, emulation counts\n"
+	      "  trace on [FILTER]      log events on skiff's stderr as --trace=FILTER does\n"
+	      "                         (default all); FILTER as in skiff(1)\n"
+	      "  trace off              stop tracing\n"
 	      "\n"
 	      "  --json                 print the reply as the JSON line skiff sent\n",
 	      f);
@@ -169,7 +172,7 @@ static void print_value(const json_t *v, int indent)
 int control_client_main(int argc, char **argv)
 {
 	bool raw = false;
-	const char *path = NULL, *cmd_name = NULL, *arg_text = NULL;
+	const char *path = NULL, *cmd_name = NULL, *arg_text = NULL, *filter = NULL;
 	uint64_t arg = 0;
 	bool have_arg = false;
 
@@ -187,6 +190,8 @@ int control_client_main(int argc, char **argv)
 			cmd_name = argv[i];
 		else if (!arg_text)
 			arg_text = argv[i];
+		else if (!filter && strcmp(cmd_name, "trace") == 0)
+			filter = argv[i];
 		else {
 			fprintf(stderr, "skiff ctl: unexpected argument '%s'\n", argv[i]);
 			return EXIT_ERROR;
@@ -202,7 +207,15 @@ int control_client_main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	const char *arg_key = control_command_arg(cmd);
-	if (arg_text) {
+	if (cmd == CONTROL_TRACE) {
+		/* "trace on [FILTER]" / "trace off": the wire has the filter or "off". */
+		if (!arg_text || (strcmp(arg_text, "on") != 0 && strcmp(arg_text, "off") != 0) ||
+		    (filter && strcmp(arg_text, "off") == 0)) {
+			fprintf(stderr, "skiff ctl: use 'trace on [FILTER]' or 'trace off'\n");
+			return EXIT_ERROR;
+		}
+		arg_text = strcmp(arg_text, "off") == 0 ? "off" : filter ? filter : "all";
+	} else if (arg_text) {
 		if (!arg_key) {
 			fprintf(stderr, "skiff ctl: %s takes no argument\n", cmd_name);
 			return EXIT_ERROR;
@@ -218,7 +231,9 @@ int control_client_main(int argc, char **argv)
 	}
 
 	json_t *req = json_pack("{s:s}", "command", cmd_name);
-	if (have_arg)
+	if (cmd == CONTROL_TRACE)
+		json_object_set_new(req, arg_key, json_string(arg_text));
+	else if (have_arg)
 		json_object_set_new(req, arg_key, json_integer((json_int_t)arg));
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);

@@ -14,6 +14,7 @@ static const struct {
 	bool arg_required;
 	uint64_t arg_max;
 	uint64_t arg_default;
+	bool arg_is_text;   /* a string of printable ASCII, not a number */
 } commands[] = {
 	[CONTROL_STATUS] = { "status" },
 	[CONTROL_PAUSE] = { "pause" },
@@ -24,6 +25,7 @@ static const struct {
 	[CONTROL_BALLOON_SET] = { "balloon-set", "mib", true, UINT32_MAX, 0 },
 	[CONTROL_BALLOON_STATS] = { "balloon-stats" },
 	[CONTROL_STATS] = { "stats" },
+	[CONTROL_TRACE] = { "trace", "filter", true, 0, 0, true },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -36,6 +38,11 @@ const char *control_command_name(enum control_command cmd)
 const char *control_command_arg(enum control_command cmd)
 {
 	return (unsigned)cmd < NR_COMMANDS ? commands[cmd].arg : NULL;
+}
+
+bool control_command_arg_is_text(enum control_command cmd)
+{
+	return (unsigned)cmd < NR_COMMANDS && commands[cmd].arg_is_text;
 }
 
 int control_command_find(const char *name)
@@ -67,10 +74,21 @@ char *control_error_reply(const char *message)
 	return line;
 }
 
+static bool printable_text(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (s[n] < 0x20 || s[n] > 0x7e)
+			return false;
+	return n <= CONTROL_MAX_TEXT_ARG;
+}
+
 /* Check the request's shape: an object with a known "command" string and
- * at most that command's argument, a whole number in range. Returns the
- * command, or -1 with the reason in err. */
-static int parse_request(json_t *req, uint64_t *arg, char *err, size_t errlen)
+ * at most that command's argument, a whole number in range or a short
+ * printable string. Returns the command, or -1 with the reason in err;
+ * *text points into req. */
+static int parse_request(json_t *req, uint64_t *arg, const char **text, char *err, size_t errlen)
 {
 	const char *key, *name;
 	json_t *value;
@@ -101,13 +119,21 @@ static int parse_request(json_t *req, uint64_t *arg, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: unexpected argument \"%.32s\"", commands[cmd].name, key);
 			return -1;
 		}
-		if (!json_is_integer(value) || json_integer_value(value) < 0 ||
-		    (uint64_t)json_integer_value(value) > commands[cmd].arg_max) {
+		if (commands[cmd].arg_is_text) {
+			if (!json_is_string(value) || !printable_text(json_string_value(value))) {
+				snprintf(err, errlen, "%s: \"%s\" must be a string of at most %d printable characters",
+					 commands[cmd].name, key, CONTROL_MAX_TEXT_ARG);
+				return -1;
+			}
+			*text = json_string_value(value);
+		} else if (!json_is_integer(value) || json_integer_value(value) < 0 ||
+			   (uint64_t)json_integer_value(value) > commands[cmd].arg_max) {
 			snprintf(err, errlen, "%s: \"%s\" must be a whole number from 0 to %llu", commands[cmd].name,
 				 key, (unsigned long long)commands[cmd].arg_max);
 			return -1;
+		} else {
+			*arg = (uint64_t)json_integer_value(value);
 		}
-		*arg = (uint64_t)json_integer_value(value);
 		have_arg = true;
 	}
 	if (commands[cmd].arg_required && !have_arg) {
@@ -122,6 +148,7 @@ char *control_handle_request(const struct control_ops *ops, const char *request,
 	char err[256] = "";
 	json_error_t jerr;
 	uint64_t arg = 0;
+	const char *text = NULL;
 	json_t *req, *reply;
 	int cmd;
 
@@ -134,15 +161,20 @@ char *control_handle_request(const struct control_ops *ops, const char *request,
 		snprintf(err, sizeof(err), "bad JSON: %s", jerr.text);
 		return control_error_reply(err);
 	}
-	cmd = parse_request(req, &arg, err, sizeof(err));
-	json_decref(req);
-	if (cmd < 0)
+	cmd = parse_request(req, &arg, &text, err, sizeof(err));
+	if (cmd < 0) {
+		json_decref(req);
 		return control_error_reply(err);
+	}
 
 	reply = json_pack("{s:b, s:s}", "ok", 1, "command", commands[cmd].name);
-	if (!reply)
+	if (!reply) {
+		json_decref(req);
 		return NULL;
-	if (ops->run(ops->ctx, (enum control_command)cmd, arg, reply, err, sizeof(err)) < 0) {
+	}
+	int ret = ops->run(ops->ctx, (enum control_command)cmd, arg, text, reply, err, sizeof(err));
+	json_decref(req); /* text lives in req */
+	if (ret < 0) {
 		json_decref(reply);
 		return control_error_reply(err[0] ? err : "command failed");
 	}

@@ -15,6 +15,8 @@
  *   shutdown        "timeout": seconds to wait for the guest (optional,
  *                   default CONTROL_DEFAULT_SHUTDOWN_TIMEOUT)
  *   balloon-set     "mib": the balloon's target size (required)
+ *   trace           "filter": "off", or what to trace as for --trace
+ *                   ("all", "virtio-blk0,irq"); a string (required)
  *
  * JSON is parsed and written by jansson (libjansson-dev), chosen over
  * json-c because it refuses invalid UTF-8, NUL bytes in strings and
@@ -25,6 +27,7 @@
 #define SKIFF_CONTROL_PROTOCOL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,13 +44,19 @@ enum control_command {
 	CONTROL_BALLOON_SET,
 	CONTROL_BALLOON_STATS,
 	CONTROL_STATS,
+	CONTROL_TRACE,
 };
 
-/* What carries the commands out. run() adds the command's fields to
- * reply and returns 0, or returns <0 with one line in err (the reply
- * then becomes an error reply). */
+#define CONTROL_MAX_TEXT_ARG 255 /* bytes in a string argument */
+
+/* What carries the commands out. run() gets the command's argument in
+ * arg (a number) or text (a string: printable ASCII, at most
+ * CONTROL_MAX_TEXT_ARG bytes; NULL for the other commands), adds the
+ * command's fields to reply and returns 0, or returns <0 with one line in
+ * err (the reply then becomes an error reply). */
 struct control_ops {
-	int (*run)(void *ctx, enum control_command cmd, uint64_t arg, json_t *reply, char *err, size_t errlen);
+	int (*run)(void *ctx, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
+		   size_t errlen);
 	void *ctx;
 };
 
@@ -62,6 +71,8 @@ char *control_error_reply(const char *message);
 const char *control_command_name(enum control_command cmd);
 /* The argument a command takes ("mib", "timeout") or NULL. */
 const char *control_command_arg(enum control_command cmd);
+/* true if that argument is a string ("filter"), not a number. */
+bool control_command_arg_is_text(enum control_command cmd);
 /* -1 if unknown. */
 int control_command_find(const char *name);
 

@@ -12,6 +12,7 @@
 #include "devices/virtio-balloon.h"
 #include "vmm/exit-status.h"
 #include "base/log.h"
+#include "base/trace.h"
 #include "vmm/machine.h"
 
 #define LOG_NAME "api-sock"
@@ -218,8 +219,44 @@ static int do_stats(struct machine *m, json_t *reply)
 	return 0;
 }
 
-int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, json_t *reply, char *err,
-			size_t errlen)
+int machine_trace_devices_check(const struct machine *m, const struct trace_filter *f, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < f->nr_devices; i++) {
+		bool known = false;
+		for (unsigned s = 0; s < m->virtio.nr_slots && !known; s++)
+			known = !strcmp(m->virtio.slot[s].name, f->devices[i]);
+		if (!known) {
+			snprintf(err, errlen, "trace: no device named '%s' (virtio devices are named like virtio-blk0)",
+				 f->devices[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* "off", or a filter as for --trace. */
+static int do_trace(struct machine *m, const char *text, json_t *reply, char *err, size_t errlen)
+{
+	struct trace_filter f;
+	char what[512];
+
+	if (strcmp(text, "off") == 0) {
+		trace_set(NULL);
+		log_info(LOG_NAME, "trace off");
+		json_object_set_new(reply, "trace", json_string("off"));
+		return 0;
+	}
+	if (trace_filter_parse(text, &f, err, errlen) < 0 || machine_trace_devices_check(m, &f, err, errlen) < 0)
+		return -EINVAL;
+	trace_set(&f);
+	trace_filter_describe(&f, what, sizeof(what));
+	log_info(LOG_NAME, "trace on: %s", what);
+	json_object_set_new(reply, "trace", json_string(what));
+	return 0;
+}
+
+int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply,
+			char *err, size_t errlen)
 {
 	struct machine *m = machine;
 
@@ -243,6 +280,8 @@ int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, j
 		return do_balloon_stats(m, reply, err, errlen);
 	case CONTROL_STATS:
 		return do_stats(m, reply);
+	case CONTROL_TRACE:
+		return do_trace(m, text, reply, err, errlen);
 	}
 	return fail(err, errlen, -EINVAL, "command not handled");
 }

@@ -17,12 +17,17 @@
 #ifndef SKIFF_MACHINE_CONTROL_H
 #define SKIFF_MACHINE_CONTROL_H
 
+#include "base/trace.h"
 #include "vmm/control-protocol.h"
 
 struct machine;
 
 /* control_ops.run for ctx = struct machine *. */
-int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, json_t *reply, char *err,
-			size_t errlen);
+int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, const char *text, json_t *reply,
+			char *err, size_t errlen);
+
+/* 0 if every device f names is one of m's (a filter naming none of them
+ * would select nothing), else -EINVAL with one line in err. */
+int machine_trace_devices_check(const struct machine *m, const struct trace_filter *f, char *err, size_t errlen);
 
 #endif

@@ -10,7 +10,9 @@
 #include "vmm/control-client.h"
 #include "vmm/exit-status.h"
 #include "base/log.h"
+#include "base/trace.h"
 #include "vmm/machine.h"
+#include "vmm/machine-control.h"
 #include "vmm/options.h"
 
 /* MemTotal from /proc/meminfo, in bytes (0 if unknown). */
@@ -69,6 +71,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "skiff: %s\n", err);
 		options_free(&opts);
 		return EXIT_ERROR;
+	}
+	if (opts.trace.categories) {
+		if (machine_trace_devices_check(&machine, &opts.trace, err, sizeof(err)) < 0) {
+			fprintf(stderr, "skiff: %s\n", err);
+			machine_destroy(&machine);
+			options_free(&opts);
+			return EXIT_ERROR;
+		}
+		trace_set(&opts.trace);
 	}
 	int status = machine_run(&machine);
 	machine_destroy(&machine);

@@ -65,6 +65,7 @@ enum opt_id {
 	OPT_SECCOMP,
 	OPT_SANDBOX,
 	OPT_USER,
+	OPT_TRACE,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -95,6 +96,7 @@ static const struct opt_def opt_defs[] = {
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "sandbox",         0,   "MODE",  false, OPT_SANDBOX },
 	{ "user",            0,   "USER",  false, OPT_USER },
+	{ "trace",           0,   "FILTER", false, OPT_TRACE },
 	{ "verbose",         'v', NULL,    true,  OPT_VERBOSE },
 	{ "quiet",           'q', NULL,    true,  OPT_QUIET },
 	{ "help",            'h', NULL,    true,  OPT_HELP },
@@ -584,6 +586,10 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		o->switch_user = true;
 		return 0;
 	}
+	case OPT_TRACE: {
+		char why[256];
+		return trace_filter_parse(val, &o->trace, why, sizeof(why)) < 0 ? PERR(p, "--trace %s", why) : 0;
+	}
 	case OPT_VERBOSE:
 		if (o->quiet)
 			return PERR(p, "--verbose and --quiet can't be used together");
@@ -871,6 +877,11 @@ void options_usage(FILE *f)
 "  --user USER              started as root: run as USER (NAME, UID or\n"
 "                           UID:GID, no supplementary groups) once the\n"
 "                           machine is built\n"
+"  --trace FILTER           one line on stderr per event: guest exits, queue\n"
+"                           kicks, requests, interrupts, status changes.\n"
+"                           FILTER is 'all' or a comma list of categories\n"
+"                           (exit, kick, request, irq, status) and device\n"
+"                           names (virtio-blk0, ...): --trace=virtio-blk0,irq\n"
 "  -v, --verbose            more messages; repeat for even more\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               show this help and exit\n"

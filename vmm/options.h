@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "base/trace.h"
 #include "devices/device-types.h"
 #include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
 
@@ -80,6 +81,7 @@ struct options {
 	bool switch_user;       /* --user given: run as user_uid:user_gid once set up */
 	uid_t user_uid;
 	gid_t user_gid;
+	struct trace_filter trace; /* --trace; categories 0: off */
 	unsigned verbose;       /* number of -v */
 	bool quiet;             /* -q; never together with -v */
 };

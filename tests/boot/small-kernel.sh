@@ -11,8 +11,10 @@ require_file "$INITRAMFS"
 
 # Five rng devices: transitional PCI (the driver picks modern), legacy-only
 # PCI, modern-only PCI, virtio-mmio v2 and v1 (found through ACPI).
+# --trace follows two of them (legacy PCI and virtio-mmio v2) on the real
+# driver: status, kicks, requests, interrupts.
 boot 1cpu 1800 --kernel "$SMALL_KERNEL" --initrd "$INITRAMFS" --cpus 1 \
-	--cmdline skiff.test=virtio,rng,xstate,exec \
+	--cmdline skiff.test=virtio,rng,xstate,exec --trace=virtio-rng1,virtio-rng3 \
 	--device rng,transport=pci --device rng,transport=pci-legacy --device rng,transport=pci-modern \
 	--device rng,transport=mmio --device rng,transport=mmio-legacy
 check "banner: user space runs on 1 CPU" log_has 'skiff-guest: init reached after .* s (uptime), 1 CPUs'
@@ -24,6 +26,15 @@ check "virtio-mmio v2 (LNRO0005:00) bound, modern" device_is virtio_rng modern '
 check "virtio-mmio v1 (LNRO0005:01) bound, legacy" device_is virtio_rng legacy '.*/LNRO0005:01'
 check "16 random bytes from each of the 5 hwrngs" test "$(log_count 'skiff-guest: hwrng virtio_rng.[0-9]* [0-9a-f]\{32\}')" = 5
 check "no PCI configuration-access error" log_lacks 'PCI: Fatal'
+trace() { log_has "^skiff: trace: $1"; }
+check "trace: legacy driver reaches DRIVER_OK (status -> 0x7)" trace 'virtio-rng1: status 0x3 -> 0x7'
+check "trace: modern driver reaches DRIVER_OK (status -> 0xf)" trace 'virtio-rng3: status 0xb -> 0xf'
+check "trace: kicks" trace 'virtio-rng[13]: kick q0'
+check "trace: requests popped with head and lengths" trace 'virtio-rng3: request pop q0 head [0-9]* out 0 in [1-9]'
+check "trace: requests completed" trace 'virtio-rng1: request done q0 head [0-9]* written [1-9]'
+check "trace: PCI interrupt (MSI-X vector or INTx)" trace 'virtio-rng1: irq \(msix vector [0-9]*\|intx raised\)'
+check "trace: virtio-mmio interrupt line" trace 'virtio-rng3: irq gsi [0-9]* raised'
+check "trace: no other device, no exits" test "$(grep -a -c '^skiff: trace: ' "$log")" = "$(grep -a -c '^skiff: trace: virtio-rng[13]: ' "$log")"
 check "guest powered off through ACPI" log_has 'reboot: Power down'
 check "exit status 0" status_is 0
 

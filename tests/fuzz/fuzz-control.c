@@ -16,9 +16,11 @@
 static int ran_cmd;
 static uint64_t ran_arg;
 
-static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, json_t *reply, char *err, size_t errlen)
+static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
+		    size_t errlen)
 {
 	(void)ctx;
+	(void)text;
 	(void)reply;
 	(void)err;
 	(void)errlen;

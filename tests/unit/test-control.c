@@ -17,9 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/control-client.h"
 #include "vmm/control-protocol.h"
 #include "vmm/control-socket.h"
+#include "vmm/machine.h"
+#include "vmm/machine-control.h"
 #include "base/reactor.h"
+#include "base/trace.h"
+#include "tests/unit/log-capture.h"
 
 /* ---- a fake machine ---- */
 
@@ -27,17 +32,23 @@ static int last_cmd = -1;
 static uint64_t last_arg;
 static unsigned nr_runs;
 
-static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, json_t *reply, char *err, size_t errlen)
+static char last_text[CONTROL_MAX_TEXT_ARG + 1];
+
+static int fake_run(void *ctx, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
+		    size_t errlen)
 {
 	(void)ctx;
 	last_cmd = (int)cmd;
 	last_arg = arg;
+	snprintf(last_text, sizeof(last_text), "%s", text ? text : "(null)");
 	nr_runs++;
 	if (cmd == CONTROL_BALLOON_SET && arg > 512) {
 		snprintf(err, errlen, "too big");
 		return -EINVAL;
 	}
 	json_object_set_new(reply, "fake", json_integer(42));
+	if (text)
+		json_object_set_new(reply, "text", json_string(text));
 	return 0;
 }
 
@@ -98,6 +109,10 @@ START_TEST(every_command)
 	expect_ok(" {\"mib\": 256, \"command\": \"balloon-set\"} ", CONTROL_BALLOON_SET, 256);
 	expect_ok("{\"command\":\"balloon-stats\"}", CONTROL_BALLOON_STATS, 0);
 	expect_ok("{\"command\":\"stats\"}", CONTROL_STATS, 0);
+	expect_ok("{\"command\":\"trace\",\"filter\":\"virtio-blk0,irq\"}", CONTROL_TRACE, 0);
+	ck_assert_str_eq(last_text, "virtio-blk0,irq");
+	expect_ok("{\"command\":\"status\"}", CONTROL_STATUS, 0);
+	ck_assert_str_eq(last_text, "(null)"); /* text only for text arguments */
 	/* The machine refusing becomes an error reply with its reason. */
 	json_t *j = reply_of("{\"command\":\"balloon-set\",\"mib\":9999}");
 	ck_assert(json_is_false(json_object_get(j, "ok")));
@@ -125,6 +140,13 @@ START_TEST(bad_requests)
 	expect_error("{\"command\":\"balloon-set\",\"mib\":\"256\"}", "whole number");
 	expect_error("{\"command\":\"balloon-set\",\"mib\":99999999999}", "whole number");
 	expect_error("{\"command\":\"shutdown\",\"timeout\":100000}", "whole number");
+	expect_error("{\"command\":\"trace\"}", "missing \"filter\"");
+	expect_error("{\"command\":\"trace\",\"filter\":7}", "must be a string");
+	expect_error("{\"command\":\"trace\",\"filter\":\"irq\\u0007\"}", "printable");
+	expect_error("{\"command\":\"trace\",\"filter\":\"\u00e9\"}", "printable");
+	char too_long[400];
+	snprintf(too_long, sizeof(too_long), "{\"command\":\"trace\",\"filter\":\"%0256d\"}", 0);
+	expect_error(too_long, "at most 255");
 	expect_error("{\"command\":\"status\",\"command\":\"kill\"}", "bad JSON"); /* duplicate key */
 	expect_error("{\"command\":\"status\"} {\"command\":\"kill\"}", "bad JSON");
 	/* A NUL inside the request (length-delimited, so it is seen). */
@@ -174,7 +196,73 @@ START_TEST(command_table)
 	ck_assert_str_eq(control_command_arg(CONTROL_BALLOON_SET), "mib");
 	ck_assert_str_eq(control_command_arg(CONTROL_SHUTDOWN), "timeout");
 	ck_assert_ptr_null(control_command_arg(CONTROL_STATUS));
+	ck_assert_str_eq(control_command_arg(CONTROL_TRACE), "filter");
+	ck_assert(control_command_arg_is_text(CONTROL_TRACE));
+	ck_assert(!control_command_arg_is_text(CONTROL_BALLOON_SET));
 	ck_assert_ptr_null(control_command_name((enum control_command)99));
+}
+END_TEST
+
+/* ---- trace on and off, carried out on a machine ---- */
+
+static struct machine machine; /* only its device names are used */
+
+static json_t *machine_reply(const char *req)
+{
+	const struct control_ops ops = { .run = machine_control_run, .ctx = &machine };
+	char *text = control_handle_request(&ops, req, strlen(req));
+	ck_assert_ptr_nonnull(text);
+	json_t *j = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	free(text);
+	return j;
+}
+
+/* Lines one interrupt of virtio-blk0 and one of virtio-rng0 trace. */
+static unsigned irq_lines(void)
+{
+	log_capture_start();
+	TRACE(TRACE_IRQ, "virtio-blk0", "irq msix vector 1");
+	TRACE(TRACE_IRQ, "virtio-rng0", "irq msix vector 2");
+	return log_capture_stop("skiff: trace: ");
+}
+
+START_TEST(trace_on_and_off)
+{
+	snprintf(machine.virtio.slot[0].name, sizeof(machine.virtio.slot[0].name), "virtio-rng0");
+	snprintf(machine.virtio.slot[1].name, sizeof(machine.virtio.slot[1].name), "virtio-blk0");
+	machine.virtio.nr_slots = 2;
+	ck_assert_uint_eq(irq_lines(), 0);
+
+	json_t *j = machine_reply("{\"command\":\"trace\",\"filter\":\"virtio-blk0,irq\"}");
+	ck_assert(json_is_true(json_object_get(j, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "irq of virtio-blk0");
+	json_decref(j);
+	ck_assert_uint_eq(trace_mask, 1u << TRACE_IRQ);
+	ck_assert_uint_eq(irq_lines(), 1);
+
+	/* A filter that cannot be, or names a device the machine lacks:
+	 * refused, and the one in force stays. */
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"virtio-net0\"}");
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "error")), "no device named 'virtio-net0'"));
+	json_decref(j);
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"irq;kick\"}");
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	json_decref(j);
+	ck_assert_uint_eq(irq_lines(), 1);
+
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"all\"}");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "exit,kick,request,irq,status of every device");
+	json_decref(j);
+	ck_assert_uint_eq(irq_lines(), 2);
+
+	j = machine_reply("{\"command\":\"trace\",\"filter\":\"off\"}");
+	ck_assert(json_is_true(json_object_get(j, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "trace")), "off");
+	json_decref(j);
+	ck_assert_uint_eq(trace_mask, 0);
+	ck_assert_uint_eq(irq_lines(), 0);
 }
 END_TEST
 
@@ -276,6 +364,45 @@ START_TEST(socket_requests_and_permissions)
 	ask(fd, "{\"command\":\"\xff\"}\n", "bad JSON");
 	ask(fd, "{\"command\":\"status\"}\n", "\"ok\":true"); /* still served after errors */
 	close(fd);
+}
+END_TEST
+
+/* skiff ctl's reply line (--json) for argv, and its exit status. */
+static int run_client(char **argv, int argc, char *out, size_t outlen)
+{
+	FILE *capture = tmpfile();
+	int saved = dup(STDOUT_FILENO);
+
+	ck_assert_ptr_nonnull(capture);
+	fflush(stdout);
+	dup2(fileno(capture), STDOUT_FILENO);
+	int status = control_client_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	rewind(capture);
+	if (!fgets(out, (int)outlen, capture))
+		out[0] = '\0';
+	fclose(capture);
+	return status;
+}
+
+START_TEST(socket_client_trace_on_off)
+{
+	char out[512];
+
+	serve(0);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "on", "virtio-blk0,irq" }, 6, out,
+				    sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"command\":\"trace\"") && strstr(out, "\"text\":\"virtio-blk0,irq\""), "%s", out);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "on" }, 5, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"text\":\"all\""), "%s", out);
+	ck_assert_int_eq(run_client((char *[]){ "ctl", "--json", path, "trace", "off" }, 5, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"text\":\"off\""), "%s", out);
+	/* Refused by the client before anything is sent. */
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace", "off", "irq" }, 5, out, sizeof(out)), 0);
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace" }, 3, out, sizeof(out)), 0);
+	ck_assert_int_ne(run_client((char *[]){ "ctl", path, "trace", "irq" }, 4, out, sizeof(out)), 0);
 }
 END_TEST
 
@@ -416,12 +543,14 @@ int main(void)
 	tcase_add_test(proto, bad_requests);
 	tcase_add_test(proto, oversized_and_deep);
 	tcase_add_test(proto, command_table);
+	tcase_add_test(proto, trace_on_and_off);
 	suite_add_tcase(s, proto);
 
 	TCase *sock = tcase_create("socket");
 	tcase_add_checked_fixture(sock, sock_setup, sock_teardown);
 	tcase_set_timeout(sock, 20);
 	tcase_add_test(sock, socket_requests_and_permissions);
+	tcase_add_test(sock, socket_client_trace_on_off);
 	tcase_add_test(sock, socket_idle_client_does_not_stall_others);
 	tcase_add_test(sock, socket_garbage_and_deep_nesting);
 	tcase_add_test(sock, socket_client_that_never_reads);

@@ -466,6 +466,25 @@ START_TEST(test_verbose_quiet)
 }
 END_TEST
 
+START_TEST(test_trace)
+{
+	ck_assert_uint_eq(o.trace.categories, 0); /* off by default */
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--trace=virtio-blk0,irq"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.trace.categories, 1u << TRACE_IRQ);
+	ck_assert_uint_eq(o.trace.nr_devices, 1);
+	ck_assert_str_eq(o.trace.devices[0], "virtio-blk0");
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--trace", "all"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.trace.categories, TRACE_ALL);
+	options_free(&o);
+	ck_parse_error("skiff: --trace 'irq,IRQ': 'IRQ' is neither a category (exit, kick, request, irq, status, all) "
+		       "nor a device name like virtio-blk0",
+		       "run", "--kernel", "k", "--trace=irq,IRQ");
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--trace=irq", "--trace=kick"), OPTIONS_ERROR);
+	ck_err_has("more than once");
+}
+END_TEST
+
 START_TEST(test_double_dash_at_end)
 {
 	ck_assert_int_eq(parse("run", "--kernel", "k", "--"), OPTIONS_RUN);
@@ -1094,6 +1113,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
 	tcase_add_test(good, test_verbose_quiet);
+	tcase_add_test(good, test_trace);
 	tcase_add_test(good, test_double_dash_at_end);
 	tcase_add_test(good, test_parse_repeatedly);
 	suite_add_tcase(s, good);
