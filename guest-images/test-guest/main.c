@@ -226,7 +226,8 @@ void kmain(uint32_t start_info_paddr)
 	static struct pci_func funcs[PCI_MAX_FUNCS];
 	unsigned nfunc = pci_enumerate(funcs, PCI_MAX_FUNCS);
 	if (opt.attack) {
-		unsigned failed = attack_main(funcs, nfunc);
+		const struct attack_table tables[] = { { ring_attacks, nr_ring_attacks }, { dev_attacks, nr_dev_attacks } };
+		unsigned failed = attack_main(funcs, nfunc, tables, sizeof(tables) / sizeof(tables[0]));
 		debug_exit(failed ? (uint8_t)(EXIT_FAIL_BASE + (failed > 0x2f ? 0x2f : failed)) : EXIT_PASS);
 	}
 	unsigned found = 0, passed = 0;
