@@ -48,6 +48,31 @@ static inline void bus_store_le(uint8_t *data, unsigned len, uint64_t v)
 		data[i] = v >> (8 * i);
 }
 
+/* The ISA bus splits a wider access to 8-bit registers into byte accesses
+ * to consecutive ports (so a 16-bit write to an index port also writes
+ * the data port after it). Port offset + i goes to the callback while it
+ * is below nr_ports; beyond, reads return 0xff and writes are dropped. */
+static inline void bus_isa_split_read(uint64_t offset, uint8_t *data, unsigned len, uint64_t nr_ports,
+				      uint8_t (*read_port)(void *opaque, unsigned port), void *opaque)
+{
+	for (unsigned i = 0; i < len; i++) {
+		uint64_t port = offset + i;
+
+		data[i] = port < nr_ports ? read_port(opaque, (unsigned)port) : 0xff;
+	}
+}
+
+static inline void bus_isa_split_write(uint64_t offset, const uint8_t *data, unsigned len, uint64_t nr_ports,
+				       void (*write_port)(void *opaque, unsigned port, uint8_t v), void *opaque)
+{
+	for (unsigned i = 0; i < len; i++) {
+		uint64_t port = offset + i;
+
+		if (port < nr_ports)
+			write_port(opaque, (unsigned)port, data[i]);
+	}
+}
+
 void bus_init(struct bus *bus, const char *name);
 /* 0, or -EEXIST if [base, base+len) overlaps a registered range, -ENOSPC when full, -EINVAL for len 0/overflow. */
 __attribute__((warn_unused_result)) int bus_register(struct bus *bus, uint64_t base, uint64_t len,

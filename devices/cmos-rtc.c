@@ -125,6 +125,25 @@ static void rtc_write_reg(struct cmos_rtc *rtc, unsigned idx, uint8_t v)
 	}
 }
 
+/* Port 0x70 (offset 0) selects a register, port 0x71 (offset 1) reads or
+ * writes it (rtc->lock held). */
+static uint8_t cmos_port_read(void *opaque, unsigned port)
+{
+	struct cmos_rtc *rtc = opaque;
+
+	return port == 0 ? rtc->index : rtc_read_reg(rtc, rtc->index & INDEX_MASK);
+}
+
+static void cmos_port_write(void *opaque, unsigned port, uint8_t v)
+{
+	struct cmos_rtc *rtc = opaque;
+
+	if (port == 0)
+		rtc->index = v;
+	else
+		rtc_write_reg(rtc, rtc->index & INDEX_MASK, v);
+}
+
 /* Port 0x70 is offset 0, port 0x71 offset 1. A wider access is split into
  * byte accesses to consecutive ports, as on the ISA bus (so a 16-bit write
  * to 0x70 selects a register and writes it). */
@@ -133,16 +152,7 @@ static void cmos_rtc_read(void *opaque, uint64_t offset, uint8_t *data, unsigned
 	struct cmos_rtc *rtc = opaque;
 
 	pthread_mutex_lock(&rtc->lock);
-	for (unsigned i = 0; i < len; i++) {
-		uint64_t port = offset + i;
-
-		if (port == 0)
-			data[i] = rtc->index;
-		else if (port == 1)
-			data[i] = rtc_read_reg(rtc, rtc->index & INDEX_MASK);
-		else
-			data[i] = 0xff;
-	}
+	bus_isa_split_read(offset, data, len, 2, cmos_port_read, rtc);
 	pthread_mutex_unlock(&rtc->lock);
 }
 
@@ -151,14 +161,7 @@ static void cmos_rtc_write(void *opaque, uint64_t offset, const uint8_t *data, u
 	struct cmos_rtc *rtc = opaque;
 
 	pthread_mutex_lock(&rtc->lock);
-	for (unsigned i = 0; i < len; i++) {
-		uint64_t port = offset + i;
-
-		if (port == 0)
-			rtc->index = data[i];
-		else if (port == 1)
-			rtc_write_reg(rtc, rtc->index & INDEX_MASK, data[i]);
-	}
+	bus_isa_split_write(offset, data, len, 2, cmos_port_write, rtc);
 	pthread_mutex_unlock(&rtc->lock);
 }
 

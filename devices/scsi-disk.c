@@ -1,5 +1,7 @@
-/* The emulated SCSI disk: CDB decoding, emulated commands, and media
- * commands on the block backend. See scsi-disk.h. */
+/* The emulated SCSI disk: CDB decoding and dispatch, sense data, REPORT
+ * LUNS, and media commands on the block backend. What the disk says about
+ * itself (INQUIRY and VPD pages, READ CAPACITY, mode pages) is in
+ * scsi-pages.c. See scsi-disk.h. */
 #include "devices/scsi-disk.h"
 
 #include <endian.h>
@@ -9,44 +11,7 @@
 #include <string.h>
 
 #include "base/log.h"
-
-#define VENDOR   "SKIFF   "         /* 8 bytes, T10 vendor identification */
-#define PRODUCT  "VIRTUAL DISK    " /* 16 bytes */
-#define REVISION "1.0 "             /* 4 bytes */
-
-/* Limits reported in the block limits page (B0h), in blocks. */
-#define MAX_TRANSFER_BLOCKS  (1u << 16)
-#define MAX_UNMAP_BLOCKS     (1u << 21)
-#define MAX_WRITE_SAME_BLOCKS (1u << 21)
-#define MAX_VERIFY_BYTES     (1u << 20) /* BYTCHK=1 compares through a bounce buffer of this size */
-#define PATTERN_BYTES        (64u << 10) /* WRITE SAME with data: written this much at a time */
-#define PARAM_MAX            512         /* MODE SELECT / UNMAP parameter lists */
-
-/* What a backend completion continues with (cmd->step). */
-enum step { STEP_IO, STEP_FLUSH_AFTER, STEP_WRITE_SAME, STEP_VERIFY, STEP_DISCARD };
-
-struct scsi_disk {
-	struct blk_backend *backend;
-	uint64_t blocks;
-	unsigned block_size, phys_exp;
-	bool readonly, discard;
-	char serial[SCSI_SERIAL_MAX + 1];
-	uint64_t naa;                  /* VPD 83h identifier */
-	pthread_mutex_t lock;          /* guards wce, d_sense and buffer_bytes */
-	bool wce;                      /* caching page: write cache enabled */
-	bool d_sense;                  /* control page: descriptor-format sense */
-	size_t buffer_bytes;           /* commands' bounce buffers, <= SCSI_DISK_BUFFER_BYTES_MAX */
-};
-
-/* ---- big-endian fields ---- */
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get24(const uint8_t *p) { return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]; }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+#include "devices/scsi-disk-internal.h"
 
 /* ---- results ---- */
 
@@ -70,13 +35,13 @@ static void set_sense(struct scsi_cmd *c, uint8_t key, uint16_t asc, bool desc)
 	}
 }
 
-static bool check(struct scsi_cmd *c, uint8_t key, uint16_t asc)
+bool scsi_check(struct scsi_cmd *c, uint8_t key, uint16_t asc)
 {
 	set_sense(c, key, asc, c->desc_sense);
 	return true;
 }
 
-static bool good(struct scsi_cmd *c)
+bool scsi_good(struct scsi_cmd *c)
 {
 	c->status = SCSI_GOOD;
 	c->sense_len = 0;
@@ -100,7 +65,7 @@ bool scsi_sense_decode(const uint8_t *sense, unsigned len, uint8_t *key, uint16_
 
 /* Copy up to len bytes of emulated data into the data-in buffers (the
  * allocation length and the buffers' size cut it short). */
-static bool reply(struct scsi_cmd *c, const void *data, size_t len, size_t alloc_len)
+bool scsi_reply(struct scsi_cmd *c, const void *data, size_t len, size_t alloc_len)
 {
 	const uint8_t *src = data;
 	size_t left = len < alloc_len ? len : alloc_len;
@@ -113,7 +78,7 @@ static bool reply(struct scsi_cmd *c, const void *data, size_t len, size_t alloc
 		left -= n;
 		c->in_written += n;
 	}
-	return good(c);
+	return scsi_good(c);
 }
 
 static uint64_t iov_total(const struct iovec *iov, unsigned cnt)
@@ -125,7 +90,7 @@ static uint64_t iov_total(const struct iovec *iov, unsigned cnt)
 }
 
 /* Gather the first len bytes of the data-out buffers (false if short). */
-static bool gather(const struct scsi_cmd *c, void *buf, size_t len)
+bool scsi_gather(const struct scsi_cmd *c, void *buf, size_t len)
 {
 	uint8_t *dst = buf;
 
@@ -158,131 +123,6 @@ unsigned scsi_cdb_size(uint8_t opcode)
 	return by_group[opcode >> 5];
 }
 
-/* ---- INQUIRY ---- */
-
-static bool inquiry_standard(struct scsi_cmd *c, uint8_t qualifier_type, size_t alloc)
-{
-	uint8_t d[36] = {0};
-
-	d[0] = qualifier_type;
-	d[2] = 0x06;            /* SPC-4 */
-	d[3] = 0x12;            /* HISUP, response data format 2 */
-	d[4] = sizeof(d) - 5;   /* additional length */
-	d[7] = 0x02;            /* CMDQUE: tagged queueing */
-	memcpy(d + 8, VENDOR, 8);
-	memcpy(d + 16, PRODUCT, 16);
-	memcpy(d + 32, REVISION, 4);
-	return reply(c, d, sizeof(d), alloc);
-}
-
-static size_t vpd_supported(const struct scsi_disk *d, uint8_t *p)
-{
-	size_t n = 4;
-
-	p[n++] = 0x00;
-	if (d->serial[0])
-		p[n++] = 0x80;
-	p[n++] = 0x83;
-	p[n++] = 0xb0;
-	p[n++] = 0xb1;
-	p[n++] = 0xb2;
-	return n;
-}
-
-static size_t vpd_serial(const struct scsi_disk *d, uint8_t *p)
-{
-	size_t len = strlen(d->serial);
-	memcpy(p + 4, d->serial, len);
-	return 4 + len;
-}
-
-/* Device identification: an NAA locally assigned identifier, and a T10
- * vendor ID (vendor + serial, or the NAA in hex without a serial). */
-static size_t vpd_device_id(const struct scsi_disk *d, uint8_t *p)
-{
-	size_t n = 4;
-
-	p[n++] = 0x01; /* binary code set, association LU */
-	p[n++] = 0x03; /* NAA */
-	p[n++] = 0;
-	p[n++] = 8;
-	put64(p + n, d->naa);
-	n += 8;
-
-	char id[8 + SCSI_SERIAL_MAX + 1];
-	if (d->serial[0])
-		snprintf(id, sizeof(id), "%s%s", VENDOR, d->serial);
-	else
-		snprintf(id, sizeof(id), "%s%016llx", VENDOR, (unsigned long long)d->naa);
-	size_t len = strlen(id);
-	p[n++] = 0x02; /* ASCII */
-	p[n++] = 0x01; /* T10 vendor ID */
-	p[n++] = 0;
-	p[n++] = (uint8_t)len;
-	memcpy(p + n, id, len);
-	return n + len;
-}
-
-static size_t vpd_block_limits(const struct scsi_disk *d, uint8_t *p)
-{
-	unsigned phys = 1u << d->phys_exp;
-
-	put16(p + 6, (uint16_t)phys);      /* optimal transfer length granularity */
-	put32(p + 8, MAX_TRANSFER_BLOCKS); /* maximum transfer length */
-	put32(p + 12, MAX_TRANSFER_BLOCKS / 4); /* optimal transfer length */
-	if (d->discard) {
-		put32(p + 20, MAX_UNMAP_BLOCKS); /* maximum unmap LBA count */
-		put32(p + 24, 1);                /* maximum unmap block descriptor count */
-		put32(p + 28, phys);             /* optimal unmap granularity */
-		put64(p + 36, MAX_WRITE_SAME_BLOCKS);
-	}
-	return 64;
-}
-
-static size_t vpd_characteristics(const struct scsi_disk *d, uint8_t *p)
-{
-	put16(p + 4, 1); /* medium rotation rate: non-rotating */
-	p[8] = 0;        /* form factor not reported */
-	return 64;
-}
-
-static size_t vpd_provisioning(const struct scsi_disk *d, uint8_t *p)
-{
-	if (d->discard) {
-		p[5] = 0x80 | 0x40; /* LBPU: UNMAP, LBPWS: WRITE SAME(16) with UNMAP */
-		p[6] = 0x02;        /* thin provisioned */
-	}
-	return 8;
-}
-
-static bool inquiry(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	const uint8_t *cdb = c->cdb;
-	size_t alloc = get16(cdb + 3);
-	uint8_t p[256] = {0};
-	size_t len;
-
-	if (!(cdb[1] & 1)) {
-		if (cdb[2])
-			return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-		return inquiry_standard(c, 0x00, alloc); /* connected, direct access block device */
-	}
-	switch (cdb[2]) {
-	case 0x00: len = vpd_supported(d, p); break;
-	case 0x80: len = d->serial[0] ? vpd_serial(d, p) : 0; break;
-	case 0x83: len = vpd_device_id(d, p); break;
-	case 0xb0: len = vpd_block_limits(d, p); break;
-	case 0xb1: len = vpd_characteristics(d, p); break;
-	case 0xb2: len = vpd_provisioning(d, p); break;
-	default: len = 0;
-	}
-	if (!len)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	p[1] = cdb[2];
-	put16(p + 2, (uint16_t)(len - 4));
-	return reply(c, p, len, alloc);
-}
-
 /* ---- REPORT LUNS, REQUEST SENSE: also for LUNs without a disk ---- */
 
 static bool report_luns(struct scsi_cmd *c)
@@ -294,13 +134,13 @@ static bool report_luns(struct scsi_cmd *c)
 
 	/* SELECT REPORT 0 (all logical units), 1 and 2 (none are well-known) */
 	if (cdb[2] > 2 || alloc < 16)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (cdb[2] == 1)
 		n = 0;
 	put32(p, 8 * n);
 	for (unsigned i = 0; i < n; i++)
 		p[8 + 8 * i + 1] = (uint8_t)c->luns[i]; /* peripheral device addressing, bus 0 */
-	return reply(c, p, 8 + 8 * n, alloc);
+	return scsi_reply(c, p, 8 + 8 * n, alloc);
 }
 
 /* Sense is returned with each CHECK CONDITION (autosense) and nothing is
@@ -311,7 +151,7 @@ static bool request_sense(struct scsi_cmd *c, uint8_t key, uint16_t asc)
 	struct scsi_cmd tmp = {0};
 
 	set_sense(&tmp, key, asc, c->cdb[1] & 1);
-	return reply(c, tmp.sense, tmp.sense_len, c->cdb[4]);
+	return scsi_reply(c, tmp.sense, tmp.sense_len, c->cdb[4]);
 }
 
 void scsi_no_lun_command(struct scsi_cmd *c)
@@ -328,7 +168,7 @@ void scsi_no_lun_command(struct scsi_cmd *c)
 		if (c->cdb[1] & 1)
 			set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, false);
 		else
-			inquiry_standard(c, 0x7f, get16(c->cdb + 3));
+			scsi_inquiry_standard(c, 0x7f, get16(c->cdb + 3));
 		return;
 	case 0xa0:
 		report_luns(c);
@@ -339,213 +179,6 @@ void scsi_no_lun_command(struct scsi_cmd *c)
 	default:
 		set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, false);
 	}
-}
-
-/* ---- READ CAPACITY, GET LBA STATUS ---- */
-
-static bool read_capacity10(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	uint8_t p[8];
-	uint64_t last = d->blocks - 1;
-
-	put32(p, last > 0xffffffffu ? 0xffffffffu : (uint32_t)last); /* FFFFFFFFh: ask READ CAPACITY(16) */
-	put32(p + 4, d->block_size);
-	return reply(c, p, sizeof(p), sizeof(p));
-}
-
-static bool read_capacity16(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	uint8_t p[32] = {0};
-
-	put64(p, d->blocks - 1);
-	put32(p + 8, d->block_size);
-	p[13] = (uint8_t)d->phys_exp;
-	if (d->discard)
-		p[14] = 0x80; /* LBPME: logical block provisioning management enabled */
-	return reply(c, p, sizeof(p), get32(c->cdb + 10));
-}
-
-/* One descriptor: everything from the LBA on is "mapped or unknown" --
- * the backend does not say which ranges are holes, and that answer is
- * always true. */
-static bool get_lba_status(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	uint64_t lba = get64(c->cdb + 2);
-	uint8_t p[24] = {0};
-
-	if (lba >= d->blocks)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-	put32(p, 20);
-	put64(p + 8, lba);
-	uint64_t n = d->blocks - lba;
-	put32(p + 16, n > 0xffffffffu ? 0xffffffffu : (uint32_t)n);
-	p[20] = 0; /* mapped or unknown */
-	return reply(c, p, sizeof(p), get32(c->cdb + 10));
-}
-
-static bool service_action_in(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	switch (c->cdb[1] & 0x1f) {
-	case 0x10: return read_capacity16(d, c);
-	case 0x12: return get_lba_status(d, c);
-	default: return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	}
-}
-
-/* ---- MODE SENSE / MODE SELECT ---- */
-
-enum page_control { PC_CURRENT, PC_CHANGEABLE, PC_DEFAULT, PC_SAVED };
-
-/* Append mode page `page` as page control pc asks; 0 if unknown. */
-static size_t mode_page(struct scsi_disk *d, uint8_t page, enum page_control pc, uint8_t *p)
-{
-	pthread_mutex_lock(&d->lock);
-	bool wce = pc == PC_DEFAULT ? true : d->wce, dsense = pc == PC_DEFAULT ? false : d->d_sense;
-	pthread_mutex_unlock(&d->lock);
-	size_t len;
-
-	switch (page) {
-	case 0x01: /* read-write error recovery: AWRE, ARRE; nothing changeable */
-		len = 12;
-		memset(p, 0, len);
-		if (pc != PC_CHANGEABLE)
-			p[2] = 0xc0;
-		break;
-	case 0x08: /* caching: WCE changeable */
-		len = 20;
-		memset(p, 0, len);
-		if (pc == PC_CHANGEABLE)
-			p[2] = 0x04;
-		else
-			p[2] = wce ? 0x04 : 0;
-		break;
-	case 0x0a: /* control: D_SENSE changeable; TST 0, QERR 0 */
-		len = 12;
-		memset(p, 0, len);
-		if (pc == PC_CHANGEABLE)
-			p[2] = 0x04;
-		else {
-			p[2] = dsense ? 0x04 : 0;
-			p[3] = 0x10; /* unrestricted reordering allowed */
-			put16(p + 8, 0xffff); /* busy timeout period: unlimited */
-		}
-		break;
-	default:
-		return 0;
-	}
-	p[0] = page;
-	p[1] = (uint8_t)(len - 2);
-	return len;
-}
-
-static bool mode_sense(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	const uint8_t *cdb = c->cdb;
-	bool ten = cdb[0] == 0x5a, dbd = cdb[1] & 0x08, llbaa = ten && (cdb[1] & 0x10);
-	enum page_control pc = cdb[2] >> 6;
-	uint8_t page = cdb[2] & 0x3f, subpage = cdb[3];
-	size_t alloc = ten ? get16(cdb + 7) : cdb[4];
-	size_t hdr = ten ? 8 : 4, n;
-	uint8_t p[256] = {0};
-
-	if (pc == PC_SAVED)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_SAVING_NOT_SUPPORTED);
-	if (subpage && !(subpage == 0xff && page == 0x3f))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	n = hdr;
-	if (!dbd) { /* one short block descriptor: capacity (capped) and block length */
-		if (llbaa) {
-			put64(p + n, d->blocks);
-			put32(p + n + 12, d->block_size);
-			n += 16;
-		} else {
-			put32(p + n, d->blocks > 0xffffffffu ? 0xffffffffu : (uint32_t)d->blocks);
-			put32(p + n + 4, d->block_size & 0xffffff);
-			n += 8;
-		}
-	}
-	size_t bdl = n - hdr;
-	if (page == 0x3f) {
-		static const uint8_t all[] = {0x01, 0x08, 0x0a};
-		for (unsigned i = 0; i < sizeof(all); i++)
-			n += mode_page(d, all[i], pc, p + n);
-	} else {
-		size_t len = mode_page(d, page, pc, p + n);
-		if (!len)
-			return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-		n += len;
-	}
-	uint8_t specific = 0x10 | (d->readonly ? 0x80 : 0); /* DPOFUA, WP */
-	if (ten) {
-		put16(p, (uint16_t)(n - 2));
-		p[3] = specific;
-		p[4] = llbaa && !dbd ? 1 : 0;
-		put16(p + 6, (uint16_t)bdl);
-	} else {
-		p[0] = (uint8_t)(n - 1);
-		p[2] = specific;
-		p[3] = (uint8_t)bdl;
-	}
-	return reply(c, p, n, alloc);
-}
-
-/* MODE SELECT: a header, block descriptors (ignored, but the block length
- * must be ours), then pages. Only WCE and D_SENSE may change; other
- * fields must hold their current values. */
-static bool mode_select(struct scsi_disk *d, struct scsi_cmd *c)
-{
-	const uint8_t *cdb = c->cdb;
-	bool ten = cdb[0] == 0x55;
-	size_t len = ten ? get16(cdb + 7) : cdb[4], hdr = ten ? 8 : 4;
-	uint8_t p[PARAM_MAX];
-
-	if (cdb[1] & 0x01) /* SP: we cannot save */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	if (!(cdb[1] & 0x10)) /* PF=0: vendor-specific pages */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	if (len == 0)
-		return good(c);
-	if (len > sizeof(p) || len < hdr)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-	if (!gather(c, p, len)) {
-		c->overrun = true;
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-	}
-	size_t bdl = ten ? get16(p + 6) : p[3], off = hdr + bdl;
-	if (off > len || (bdl && bdl != 8 && bdl != 16))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-	if (bdl && (bdl == 8 ? get24(p + hdr + 5) : get32(p + hdr + 12)) != d->block_size)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
-
-	bool wce, dsense;
-	pthread_mutex_lock(&d->lock);
-	wce = d->wce;
-	dsense = d->d_sense;
-	pthread_mutex_unlock(&d->lock);
-	while (off < len) {
-		uint8_t cur[32], mask[32];
-		if (off + 2 > len || (p[off] & 0x40)) /* SPF: no subpages */
-			return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
-		uint8_t page = p[off] & 0x3f;
-		size_t plen = (size_t)p[off + 1] + 2;
-		size_t want = mode_page(d, page, PC_CURRENT, cur);
-		mode_page(d, page, PC_CHANGEABLE, mask);
-		if (!want || plen != want || off + plen > len)
-			return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
-		for (size_t i = 2; i < plen; i++)
-			if ((p[off + i] ^ cur[i]) & ~mask[i])
-				return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
-		if (page == 0x08)
-			wce = p[off + 2] & 0x04;
-		if (page == 0x0a)
-			dsense = p[off + 2] & 0x04;
-		off += plen;
-	}
-	pthread_mutex_lock(&d->lock);
-	d->wce = wce;
-	d->d_sense = dsense;
-	pthread_mutex_unlock(&d->lock);
-	return good(c);
 }
 
 /* ---- media commands ---- */
@@ -559,10 +192,10 @@ static bool in_range(const struct scsi_disk *d, uint64_t lba, uint64_t n)
 static bool io_error(struct scsi_cmd *c, int result, bool write)
 {
 	if (result == -EROFS)
-		return check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return scsi_check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	if (result == -ENOSPC)
-		return check(c, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
-	return check(c, SENSE_MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_READ_ERROR);
+		return scsi_check(c, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	return scsi_check(c, SENSE_MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_READ_ERROR);
 }
 
 static void io_done(struct blk_io *io, int result);
@@ -590,7 +223,7 @@ static bool buffer_get(struct scsi_disk *d, struct scsi_cmd *c, size_t bytes)
 	pthread_mutex_lock(&d->lock);
 	d->buffer_bytes -= bytes;
 	pthread_mutex_unlock(&d->lock);
-	check(c, SENSE_HARDWARE_ERROR, ASC_NONE);
+	scsi_check(c, SENSE_HARDWARE_ERROR, ASC_NONE);
 	return false;
 }
 
@@ -622,7 +255,7 @@ static bool submit(struct scsi_disk *d, struct scsi_cmd *c, enum step step)
 static bool flush(struct scsi_disk *d, struct scsi_cmd *c, uint64_t lba, uint64_t n)
 {
 	if (!in_range(d, lba, n))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	c->io = (struct blk_io){.op = BLK_OP_FLUSH};
 	return submit(d, c, STEP_IO);
 }
@@ -632,18 +265,18 @@ static bool read_write(struct scsi_disk *d, struct scsi_cmd *c, bool write, uint
 	uint64_t bytes = n * d->block_size;
 
 	if (write && d->readonly)
-		return check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return scsi_check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	if (!in_range(d, lba, n))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	if (n == 0)
-		return good(c);
+		return scsi_good(c);
 	if (n > MAX_TRANSFER_BLOCKS)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	struct iovec *iov = write ? c->out : c->in;
 	unsigned *cnt = write ? &c->out_cnt : &c->in_cnt;
 	if (!trim_iov(iov, cnt, bytes)) {
 		c->overrun = true; /* the initiator's buffers are smaller than the transfer */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	}
 	pthread_mutex_lock(&d->lock);
 	c->fua = write && (fua || !d->wce);
@@ -684,19 +317,19 @@ static bool write_same16(struct scsi_disk *d, struct scsi_cmd *c)
 	uint8_t block[4096];
 
 	if (cdb[1] & 0x07) /* ANCHOR, NDOB (no data-out buffer): not supported */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (d->readonly)
-		return check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return scsi_check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	if (!in_range(d, lba, n))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	if (n > MAX_WRITE_SAME_BLOCKS || d->block_size > sizeof(block))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	if (!gather(c, block, d->block_size)) {
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	if (!scsi_gather(c, block, d->block_size)) {
 		c->overrun = true;
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	}
 	if (n == 0)
-		return good(c); /* SBC: 0 means "to the end"; we report a maximum, so 0 writes nothing */
+		return scsi_good(c); /* SBC: 0 means "to the end"; we report a maximum, so 0 writes nothing */
 	if (is_zero(block, d->block_size)) {
 		c->io = (struct blk_io){.op = BLK_OP_WRITE_ZEROES, .flags = unmap ? BLK_IO_UNMAP : 0,
 					.offset = lba * d->block_size, .len = n * d->block_size};
@@ -717,30 +350,30 @@ static bool unmap(struct scsi_disk *d, struct scsi_cmd *c)
 	uint8_t p[8 + 16];
 
 	if (c->cdb[1] & 0x01) /* ANCHOR */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (d->readonly)
-		return check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return scsi_check(c, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	if (len == 0)
-		return good(c);
+		return scsi_good(c);
 	if (len < 8)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-	if (!gather(c, p, len < sizeof(p) ? len : sizeof(p))) {
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+	if (!scsi_gather(c, p, len < sizeof(p) ? len : sizeof(p))) {
 		c->overrun = true;
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
 	}
 	size_t descs = get16(p + 2);
 	if (descs == 0)
-		return good(c);
+		return scsi_good(c);
 	/* One descriptor at most (the block limits page says so). */
 	if (descs != 16 || len < sizeof(p) || get16(p) < 6 + 16)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
 	uint64_t lba = get64(p + 8), n = get32(p + 16);
 	if (!in_range(d, lba, n))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	if (n > MAX_UNMAP_BLOCKS)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMS);
 	if (n == 0)
-		return good(c);
+		return scsi_good(c);
 	c->io = (struct blk_io){.op = BLK_OP_DISCARD, .offset = lba * d->block_size, .len = n * d->block_size};
 	return submit(d, c, STEP_DISCARD);
 }
@@ -754,16 +387,16 @@ static bool verify(struct scsi_disk *d, struct scsi_cmd *c, uint64_t lba, uint64
 	uint64_t bytes = n * d->block_size;
 
 	if (bytchk > 1)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (!in_range(d, lba, n))
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	if (!bytchk || n == 0)
-		return good(c);
+		return scsi_good(c);
 	if (bytes > MAX_VERIFY_BYTES)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (iov_total(c->out, c->out_cnt) < bytes) {
 		c->overrun = true;
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	}
 	if (!buffer_get(d, c, (size_t)bytes))
 		return true;
@@ -800,7 +433,7 @@ static void io_done(struct blk_io *io, int result)
 				return;
 			break;
 		}
-		good(c);
+		scsi_good(c);
 		break;
 	case STEP_WRITE_SAME:
 		if (c->blocks) {
@@ -809,7 +442,7 @@ static void io_done(struct blk_io *io, int result)
 			break; /* refused: the sense is set and the pattern freed */
 		}
 		buffer_put(d, c);
-		good(c);
+		scsi_good(c);
 		break;
 	case STEP_VERIFY: {
 		uint8_t *disk = c->bounce;
@@ -823,13 +456,13 @@ static void io_done(struct blk_io *io, int result)
 		}
 		buffer_put(d, c);
 		if (same)
-			good(c);
+			scsi_good(c);
 		else
-			check(c, SENSE_MISCOMPARE, ASC_MISCOMPARE_VERIFY);
+			scsi_check(c, SENSE_MISCOMPARE, ASC_MISCOMPARE_VERIFY);
 		break;
 	}
 	default: /* STEP_FLUSH_AFTER, STEP_DISCARD */
-		good(c);
+		scsi_good(c);
 	}
 	c->done(c);
 }
@@ -851,36 +484,36 @@ bool scsi_disk_command(struct scsi_disk *d, struct scsi_cmd *c)
 	c->desc_sense = d->d_sense;
 	pthread_mutex_unlock(&d->lock);
 	if (c->cdb_len < 1)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 	unsigned size = scsi_cdb_size(cdb[0]);
 	if (!size)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 	if (c->cdb_len < size)
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	if (cdb[size - 1] & 0x07) /* control byte: NACA and LINK are not supported */
-		return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 
 	switch (cdb[0]) {
 	case 0x00: /* TEST UNIT READY */
-		return good(c);
+		return scsi_good(c);
 	case 0x03: /* REQUEST SENSE */
 		return request_sense(c, SENSE_NO_SENSE, ASC_NONE);
 	case 0x12:
-		return inquiry(d, c);
+		return scsi_inquiry(d, c);
 	case 0xa0:
 		return report_luns(c);
 	case 0x25: /* READ CAPACITY(10) */
-		return read_capacity10(d, c);
+		return scsi_read_capacity10(d, c);
 	case 0x9e:
-		return service_action_in(d, c);
+		return scsi_service_action_in(d, c);
 	case 0x1a: case 0x5a:
-		return mode_sense(d, c);
+		return scsi_mode_sense(d, c);
 	case 0x15: case 0x55:
-		return mode_select(d, c);
+		return scsi_mode_select(d, c);
 	case 0x1b: /* START STOP UNIT: nothing to spin; no medium to eject */
 		if (cdb[4] & 0x02)
-			return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-		return good(c);
+			return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return scsi_good(c);
 	case 0x08: case 0x0a: { /* READ(6), WRITE(6): 21-bit LBA, 0 blocks means 256 */
 		uint64_t lba = get24(cdb + 1) & 0x1fffff, n = cdb[4] ? cdb[4] : 256;
 		return read_write(d, c, cdb[0] == 0x0a, lba, n, false);
@@ -908,7 +541,7 @@ bool scsi_disk_command(struct scsi_disk *d, struct scsi_cmd *c)
 			break;
 		return unmap(d, c);
 	}
-	return check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+	return scsi_check(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 }
 
 /* ---- life cycle ---- */

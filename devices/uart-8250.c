@@ -167,8 +167,9 @@ static void irq_update(struct uart_8250 *u)
 
 /* ---- register access (lock held) ---- */
 
-static uint8_t uart_read_reg(struct uart_8250 *u, unsigned reg)
+static uint8_t uart_read_reg(void *opaque, unsigned reg)
 {
+	struct uart_8250 *u = opaque;
 	uint8_t v;
 
 	switch (reg) {
@@ -223,8 +224,9 @@ static void uart_write_fcr(struct uart_8250 *u, uint8_t v)
 	}
 }
 
-static void uart_write_reg(struct uart_8250 *u, unsigned reg, uint8_t v)
+static void uart_write_reg(void *opaque, unsigned reg, uint8_t v)
 {
+	struct uart_8250 *u = opaque;
 	uint8_t before;
 
 	switch (reg) {
@@ -280,17 +282,13 @@ static void uart_write_reg(struct uart_8250 *u, unsigned reg, uint8_t v)
 /* ---- bus_ops ---- */
 
 /* A wider access to an 8-bit device is split into byte accesses to
- * consecutive ports, the way the ISA bus does it. */
+ * consecutive ports, the way the ISA bus does it (bus_isa_split_*). */
 static void uart_bus_read(void *opaque, uint64_t offset, uint8_t *data, unsigned len)
 {
 	struct uart_8250 *u = opaque;
 
 	pthread_mutex_lock(&u->lock);
-	for (unsigned i = 0; i < len; i++) {
-		uint64_t reg = offset + i;
-
-		data[i] = reg < UART_8250_NR_REGS ? uart_read_reg(u, (unsigned)reg) : 0xff;
-	}
+	bus_isa_split_read(offset, data, len, UART_8250_NR_REGS, uart_read_reg, u);
 	irq_update(u);
 	pthread_mutex_unlock(&u->lock);
 }
@@ -300,12 +298,7 @@ static void uart_bus_write(void *opaque, uint64_t offset, const uint8_t *data, u
 	struct uart_8250 *u = opaque;
 
 	pthread_mutex_lock(&u->lock);
-	for (unsigned i = 0; i < len; i++) {
-		uint64_t reg = offset + i;
-
-		if (reg < UART_8250_NR_REGS)
-			uart_write_reg(u, (unsigned)reg, data[i]);
-	}
+	bus_isa_split_write(offset, data, len, UART_8250_NR_REGS, uart_write_reg, u);
 	irq_update(u);
 	pthread_mutex_unlock(&u->lock);
 }

@@ -553,7 +553,7 @@ static void run_table(const struct attack *table, unsigned n, unsigned *passed, 
 	}
 }
 
-unsigned attack_main(struct pci_func *funcs, unsigned nfunc)
+unsigned attack_main(struct pci_func *funcs, unsigned nfunc, const struct attack_table *tables, unsigned nr_tables)
 {
 	find_targets(funcs, nfunc);
 	size_t mark = dma_mark();
@@ -568,8 +568,8 @@ unsigned attack_main(struct pci_func *funcs, unsigned nfunc)
 	printf("attack: guest RAM below 4 GiB ends at 0x%lx\n", ram_top);
 
 	unsigned passed = 0, failed = 0;
-	run_table(ring_attacks, nr_ring_attacks, &passed, &failed);
-	run_table(dev_attacks, nr_dev_attacks, &passed, &failed);
+	for (unsigned i = 0; i < nr_tables; i++)
+		run_table(tables[i].attacks, tables[i].n, &passed, &failed);
 	printf("attack: %u survived, %u failed\n", passed, failed);
 	return failed;
 }

@@ -108,14 +108,21 @@ struct attack {
 	/* 0: survived so far (the harness's checks follow); <0: FAILED. */
 	int (*run)(struct target *t);
 };
+/* The attacks, in attack-ring.c and attack-dev.c. */
 extern const struct attack ring_attacks[];
 extern const unsigned nr_ring_attacks;
 extern const struct attack dev_attacks[];
 extern const unsigned nr_dev_attacks;
+struct attack_table {
+	const struct attack *attacks;
+	unsigned n;
+};
 
-/* Run the attacks named by opt.attack ("all" or NAME[,NAME...]) against
- * the devices found; prints one line each; returns the failures. */
-unsigned attack_main(struct pci_func *funcs, unsigned nfunc);
+/* Run the attacks of the tables that opt.attack names ("all" or
+ * NAME[,NAME...]) against the devices found; prints one line each;
+ * returns the failures. main.c hands the tables in, so the harness
+ * (attack.c) never calls up into the attacks that call it. */
+unsigned attack_main(struct pci_func *funcs, unsigned nfunc, const struct attack_table *tables, unsigned nr_tables);
 /* The neighbour a PCI attack moves onto: an interface of another PCI
  * function (legacy or modern). */
 struct target *attack_other_pci(const struct target *t, bool legacy);

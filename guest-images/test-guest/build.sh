@@ -17,7 +17,7 @@ CFLAGS="-std=gnu11 -O2 -g0 -Wall -Wextra -m64 -ffreestanding -fno-pic -fno-pie -
  -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -fno-jump-tables -fcf-protection=none \
  -mno-red-zone -mno-sse -mno-sse2 -mno-mmx -mno-80387 -mcmodel=small -nostdinc -isystem $($CC -print-file-name=include)"
 objs=""
-for f in boot.S main.c runtime.c string.c trap.c pci.c virtio.c blk-bench.c net-bench.c virtio-pci.c virtio-mmio.c vring.c user-rng.c attack.c attack-ring.c attack-dev.c ../../virtqueue/driver.c; do
+for f in boot.S main.c options.c runtime.c string.c trap.c pci.c virtio.c blk-bench.c net-bench.c virtio-pci.c virtio-mmio.c vring.c user-rng.c attack.c attack-ring.c attack-dev.c ../../virtqueue/driver.c; do
 	o=$obj/$(basename "${f%.*}").o
 	$CC $CFLAGS -I"$src" -I"$src/../.." -c "$src/$f" -o "$o"
 	objs="$objs $o"

@@ -18,34 +18,8 @@ struct hvm_memmap_entry {
 	uint32_t type, reserved;
 };
 
-struct options opt = {
-	.pci_mode = PCI_MODE_CF8,
-	.ecam_base = 0xe0000000,
-	.pci_mem_base = 0xc0000000,
-	.pci_mem_size = 0x10000000,
-	.pci_io_base = 0xc000,
-	.pci_io_size = 0x3000,
-	.requests = 4,
-	.timeout_ms = 2000,
-};
-
-unsigned tests_passed, tests_failed;
-void result_pass(void) { tests_passed++; }
-void result_fail(void) { tests_failed++; }
-
 long user_selftest(void *arg);
 long user_crash(void *arg);
-
-const char *transport_name(unsigned t)
-{
-	switch (t) {
-	case TRANSPORT_PCI: return "pci";
-	case TRANSPORT_PCI_LEGACY: return "pci-legacy";
-	case TRANSPORT_MMIO: return "mmio";
-	case TRANSPORT_MMIO_LEGACY: return "mmio-legacy";
-	}
-	return "?";
-}
 
 /* Does the token at s (ending at space/NUL) start with key? Returns the value. */
 static const char *value_of(const char *s, const char *key)
@@ -252,7 +226,8 @@ void kmain(uint32_t start_info_paddr)
 	static struct pci_func funcs[PCI_MAX_FUNCS];
 	unsigned nfunc = pci_enumerate(funcs, PCI_MAX_FUNCS);
 	if (opt.attack) {
-		unsigned failed = attack_main(funcs, nfunc);
+		const struct attack_table tables[] = { { ring_attacks, nr_ring_attacks }, { dev_attacks, nr_dev_attacks } };
+		unsigned failed = attack_main(funcs, nfunc, tables, sizeof(tables) / sizeof(tables[0]));
 		debug_exit(failed ? (uint8_t)(EXIT_FAIL_BASE + (failed > 0x2f ? 0x2f : failed)) : EXIT_PASS);
 	}
 	unsigned found = 0, passed = 0;

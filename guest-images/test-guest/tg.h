@@ -63,7 +63,7 @@ void debug_exit(uint8_t value) __attribute__((noreturn));
  * Returns the number of characters used (0 = none). */
 int parse_u64(const char *s, uint64_t *out);
 
-/* ---- options from the command line (main.c) ---- */
+/* ---- options from the command line (options.c; main.c parses them) ---- */
 #define MAX_MMIO_ADDRS 32
 struct options {
 	const char *cmdline;
@@ -92,7 +92,7 @@ enum { PCI_MODE_CF8, PCI_MODE_ECAM, PCI_MODE_OFF };
 enum { RING_AUTO, RING_SPLIT, RING_PACKED }; /* auto: packed when offered, as Linux does */
 const char *transport_name(unsigned t);
 
-/* ---- results ---- */
+/* ---- results (options.c) ---- */
 extern unsigned tests_passed, tests_failed;
 void result_pass(void);
 void result_fail(void);

@@ -5,6 +5,8 @@
  *                 |        `-> FACS
  *                 |--> MADT (CPUs, IOAPIC, interrupt overrides)
  *                 `--> MCFG (PCI ECAM, only with a PCI host bridge)
+ *
+ * The fixed-layout tables are built here; the DSDT's AML in acpi-dsdt.c.
  */
 #include "kvm/x86/acpi.h"
 
@@ -13,26 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/x86/aml.h"
+#include "kvm/x86/acpi-internal.h"
 #include "kvm/x86/layout.h"
 #include "base/log.h"
 
 #define ACPI_OEM_ID        "SKIFF "     /* 6 characters */
 #define ACPI_OEM_TABLE_ID  "SKIFFVM "   /* 8 characters */
 #define ACPI_CREATOR_ID    "SKIF"       /* 4 characters */
-
-/* Common header of every table except the RSDP and FACS (5.2.6). */
-struct acpi_header {
-	char signature[4];
-	uint32_t length;                /* whole table, header included */
-	uint8_t revision;
-	uint8_t checksum;               /* all bytes of the table sum to 0 */
-	char oem_id[6];
-	char oem_table_id[8];
-	uint32_t oem_revision;
-	char creator_id[4];
-	uint32_t creator_revision;
-} __attribute__((packed));
 
 /* Root System Description Pointer (5.2.5.3): where the guest starts. */
 struct acpi_rsdp {
@@ -227,14 +216,6 @@ _Static_assert(sizeof(struct madt_iso) == 10, "MADT ISO");
 _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT LAPIC NMI");
 _Static_assert(sizeof(struct mcfg_allocation) == 16, "MCFG allocation");
 
-/* The ACPI area of guest memory, filled from the start. */
-struct acpi_area {
-	uint8_t *host;
-	uint64_t gpa;
-	size_t size;
-	size_t used;
-};
-
 /* Reserve len bytes aligned to align (a power of two). Returns the host
  * pointer and sets *gpa, or returns NULL if the area is full. */
 static void *area_alloc(struct acpi_area *a, size_t len, size_t align, uint64_t *gpa)
@@ -259,7 +240,7 @@ static uint8_t checksum(const void *data, size_t len)
 	return (uint8_t)-sum;
 }
 
-static void fill_header(void *table, const char *signature, uint32_t length, uint8_t revision)
+void acpi_fill_header(void *table, const char *signature, uint32_t length, uint8_t revision)
 {
 	struct acpi_header h = {
 		.length = length,
@@ -276,7 +257,7 @@ static void fill_header(void *table, const char *signature, uint32_t length, uin
 }
 
 /* Call last, when the table's bytes are final. */
-static void set_checksum(void *table)
+void acpi_set_checksum(void *table)
 {
 	struct acpi_header *h = table;
 
@@ -317,7 +298,7 @@ static int build_fadt(struct acpi_area *a, uint64_t dsdt, uint64_t facs, uint64_
 
 	if (!f)
 		return -ENOSPC;
-	fill_header(f, "FACP", sizeof(*f), 6);
+	acpi_fill_header(f, "FACP", sizeof(*f), 6);
 	f->minor_revision = 0;
 	/* Both tables lie below 1 MiB. The spec wants exactly one FACS
 	 * pointer; the DSDT goes in both fields, which Linux accepts when
@@ -343,7 +324,7 @@ static int build_fadt(struct acpi_area *a, uint64_t dsdt, uint64_t facs, uint64_
 	f->iapc_boot_arch = BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT;
 	/* PWR_BUTTON clear: a fixed-feature power button (devices/acpi-pm.c). */
 	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC;
-	set_checksum(f);
+	acpi_set_checksum(f);
 	return 0;
 }
 
@@ -378,7 +359,7 @@ static int build_madt(struct acpi_area *a, const struct acpi_config *cfg, uint64
 
 	if (!madt)
 		return -ENOSPC;
-	fill_header(madt, "APIC", (uint32_t)len, 4);
+	acpi_fill_header(madt, "APIC", (uint32_t)len, 4);
 	madt->lapic_address = (uint32_t)LAYOUT_LAPIC;
 	madt->flags = cfg->pcat_compat ? MADT_PCAT_COMPAT : 0;
 
@@ -399,7 +380,7 @@ static int build_madt(struct acpi_area *a, const struct acpi_config *cfg, uint64
 	memcpy(p, isos, sizeof(isos));
 	p += sizeof(isos);
 	memcpy(p, &nmi, sizeof(nmi));
-	set_checksum(madt);
+	acpi_set_checksum(madt);
 	return 0;
 }
 
@@ -417,9 +398,9 @@ static int build_mcfg(struct acpi_area *a, uint64_t *gpa)
 
 	if (!mcfg)
 		return -ENOSPC;
-	fill_header(mcfg, "MCFG", (uint32_t)len, 1);
+	acpi_fill_header(mcfg, "MCFG", (uint32_t)len, 1);
 	memcpy(mcfg + 1, &alloc, sizeof(alloc));
-	set_checksum(mcfg);
+	acpi_set_checksum(mcfg);
 	return 0;
 }
 
@@ -432,9 +413,9 @@ static int build_xsdt(struct acpi_area *a, const uint64_t *tables, unsigned nr, 
 
 	if (!xsdt)
 		return -ENOSPC;
-	fill_header(xsdt, "XSDT", (uint32_t)len, 1);
+	acpi_fill_header(xsdt, "XSDT", (uint32_t)len, 1);
 	memcpy(xsdt + sizeof(struct acpi_header), tables, nr * sizeof(uint64_t));
-	set_checksum(xsdt);
+	acpi_set_checksum(xsdt);
 	return 0;
 }
 
@@ -451,179 +432,6 @@ static void fill_rsdp(struct acpi_rsdp *rsdp, uint64_t xsdt)
 	rsdp->extended_checksum = 0;
 	rsdp->checksum = checksum(rsdp, 20);
 	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
-}
-
-/* ---- DSDT contents (AML) ---- */
-
-/* Name(_CRS, ResourceTemplate() { ... }) is opened here; the caller adds
- * descriptors and calls aml_resource_end(). */
-static void crs_begin(struct aml_buf *b)
-{
-	aml_name(b, "_CRS");
-	aml_resource_begin(b);
-}
-
-/* Device(COM1): the 16550 UART, so the guest's 8250 driver finds it via PnP. */
-static void dsdt_com1(struct aml_buf *b)
-{
-	aml_device_begin(b, "COM1");
-	aml_name(b, "_HID");
-	aml_eisaid_integer(b, "PNP0501");
-	aml_name(b, "_UID");
-	aml_integer(b, 1);
-	crs_begin(b);
-	aml_io(b, PORT_COM1, PORT_COM1, 1, 8);
-	aml_irq_noflags(b, IRQ_COM1);
-	aml_resource_end(b);
-	aml_end(b);
-}
-
-/* Device(PEVT): QEMU's pvpanic port; the guest writes it when it panics.
- * _STA 0x0b: present, enabled, functioning, but not shown in UIs. */
-static void dsdt_pvpanic(struct aml_buf *b)
-{
-	aml_device_begin(b, "PEVT");
-	aml_name(b, "_HID");
-	aml_string(b, "QEMU0001");
-	crs_begin(b);
-	aml_io(b, PORT_PVPANIC, PORT_PVPANIC, 1, 1);
-	aml_resource_end(b);
-	aml_method_begin(b, "_STA", 0, false);
-	aml_return(b);
-	aml_integer(b, 0x0b);
-	aml_end(b);
-	aml_end(b);
-}
-
-/* Device(VRnn): a virtio-mmio transport; Linux's virtio_mmio driver binds
- * to _HID LNRO0005 and takes its registers and IRQ from _CRS. */
-static void dsdt_virtio_mmio(struct aml_buf *b, unsigned index, const struct acpi_virtio_mmio *dev)
-{
-	char name[5];
-
-	snprintf(name, sizeof(name), "VR%02X", index);
-	aml_device_begin(b, name);
-	aml_name(b, "_HID");
-	aml_string(b, "LNRO0005");
-	aml_name(b, "_UID");
-	aml_integer(b, index);
-	crs_begin(b);
-	aml_memory32_fixed(b, (uint32_t)dev->base, dev->size, true);
-	aml_interrupt(b, dev->gsi, 0);      /* level, active-high, exclusive */
-	aml_resource_end(b);
-	aml_end(b);
-}
-
-/* Name(_PRT, Package() { Package() { address, pin, source, index }, ... }):
- * which GSI each slot's INTA..INTD raises. Source Zero means "index is a
- * GSI" (no interrupt link device). */
-static void dsdt_pci_prt(struct aml_buf *b, const struct acpi_pci *pci)
-{
-	aml_name(b, "_PRT");
-	aml_package_begin(b, 32 * 4);
-	for (unsigned slot = 0; slot < 32; slot++) {
-		for (unsigned pin = 0; pin < 4; pin++) {
-			aml_package_begin(b, 4);
-			aml_integer(b, (uint64_t)slot << 16 | 0xffff);  /* any function */
-			aml_integer(b, pin);
-			aml_integer(b, 0);
-			aml_integer(b, acpi_pci_intx_gsi(pci, slot, pin));
-			aml_end(b);
-		}
-	}
-	aml_end(b);
-}
-
-/* Device(PCI0): the PCI Express host bridge of bus 0 and the address
- * windows it forwards to devices' BARs. */
-static void dsdt_pci(struct aml_buf *b, const struct acpi_pci *pci)
-{
-	aml_device_begin(b, "PCI0");
-	aml_name(b, "_HID");
-	aml_eisaid_integer(b, "PNP0A08");
-	aml_name(b, "_CID");
-	aml_eisaid_integer(b, "PNP0A03");
-	aml_name(b, "_SEG");
-	aml_integer(b, 0);
-	aml_name(b, "_BBN");
-	aml_integer(b, 0);
-	aml_name(b, "_UID");
-	aml_integer(b, 0);
-	crs_begin(b);
-	aml_word_bus_number(b, 0, 0);
-	aml_io(b, 0x0cf8, 0x0cf8, 1, 8);    /* config address/data ports */
-	if (pci->io_size)
-		aml_word_io(b, (uint16_t)pci->io_base, (uint16_t)(pci->io_base + pci->io_size - 1));
-	aml_dword_memory(b, (uint32_t)LAYOUT_PCI_MMIO,
-			 (uint32_t)(LAYOUT_PCI_MMIO + LAYOUT_PCI_MMIO_SIZE - 1), false);
-	aml_resource_end(b);
-	dsdt_pci_prt(b, pci);
-	aml_end(b);
-}
-
-/* Device(MRES): motherboard resources. Linux uses MCFG's ECAM only if it
- * is claimed here (or reserved in e820). */
-static void dsdt_ecam_reservation(struct aml_buf *b)
-{
-	aml_device_begin(b, "MRES");
-	aml_name(b, "_HID");
-	aml_eisaid_integer(b, "PNP0C02");
-	aml_name(b, "_UID");
-	aml_integer(b, 0);
-	crs_begin(b);
-	aml_memory32_fixed(b, (uint32_t)LAYOUT_PCI_ECAM, (uint32_t)LAYOUT_PCI_ECAM_SIZE, true);
-	aml_resource_end(b);
-	aml_end(b);
-}
-
-static void dsdt_body(struct aml_buf *b, const struct acpi_config *cfg)
-{
-	/* Name(\_S5, Package(4) {5, 5, 0, 0}): the SLP_TYP values the guest
-	 * writes to PM1a/PM1b control, with SLP_EN, to power off. */
-	aml_name(b, "\\_S5");
-	aml_package_begin(b, 4);
-	aml_integer(b, 5);
-	aml_integer(b, 5);
-	aml_integer(b, 0);
-	aml_integer(b, 0);
-	aml_end(b);
-
-	aml_scope_begin(b, "\\_SB");
-	if (cfg->com1)
-		dsdt_com1(b);
-	if (cfg->pvpanic)
-		dsdt_pvpanic(b);
-	for (unsigned i = 0; i < cfg->nr_virtio_mmio; i++)
-		dsdt_virtio_mmio(b, i, &cfg->virtio_mmio[i]);
-	if (cfg->pci.enabled)
-		dsdt_pci(b, &cfg->pci);
-	if (cfg->pci.enabled && cfg->pci.ecam)
-		dsdt_ecam_reservation(b);
-	aml_end(b);
-}
-
-/* DSDT: header, then AML written straight into the rest of the area. */
-static int build_dsdt(struct acpi_area *a, const struct acpi_config *cfg, uint64_t *gpa)
-{
-	size_t start = (a->used + 7) & ~(size_t)7;
-	size_t hdr = sizeof(struct acpi_header);
-	struct aml_buf b;
-	uint8_t *table;
-
-	if (start > a->size || a->size - start < hdr)
-		return -ENOSPC;
-	table = a->host + start;
-	aml_init(&b, table + hdr, a->size - start - hdr);
-	dsdt_body(&b, cfg);
-	if (!aml_ok(&b))
-		return -ENOSPC;     /* the configuration was validated already */
-
-	/* Revision 2: integers are 64 bits wide. */
-	fill_header(table, "DSDT", (uint32_t)(hdr + b.len), 2);
-	set_checksum(table);
-	a->used = start + hdr + b.len;
-	*gpa = a->gpa + start;
-	return 0;
 }
 
 static int validate(const struct acpi_config *cfg)
@@ -692,7 +500,7 @@ int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg, uint64_t *r
 		return -ENOSPC;
 	ret = build_facs(&area, &facs);
 	if (!ret)
-		ret = build_dsdt(&area, cfg, &dsdt);
+		ret = acpi_build_dsdt(&area, cfg, &dsdt);
 	if (!ret)
 		ret = build_fadt(&area, dsdt, facs, &tables[nr_tables++]);
 	if (!ret)

@@ -16,7 +16,7 @@
  * (CS.L=0, CS.D=1). 16-bit code is reported as unsupported.
  *
  * Assumptions, because only guest ring-0 code ever reaches this emulator
- * on such a host (swkvm.c calls it only at CPL 0): no privilege check (CPL), no CR0.TS/EM or CR4.OSFXSR
+ * on such a host (swkvm-emul.c calls it only at CPL 0): no privilege check (CPL), no CR0.TS/EM or CR4.OSFXSR
  * check, no x87 pending-exception (#MF) check in fwait, no single-step
  * (RFLAGS.TF) trap after the instruction, no segment limit checks.
  */

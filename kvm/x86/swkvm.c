@@ -2,6 +2,7 @@
  * piece is for. The measurements behind them are in docs/software-kvm.md. */
 #include "kvm/x86/swkvm.h"
 #include "kvm/x86/insn-emul.h"
+#include "kvm/x86/swkvm-internal.h"
 #include "base/log.h"
 
 #include <elf.h>
@@ -22,15 +23,12 @@ static int real_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg);
 }
 int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg) = real_ioctl;
-#define vioctl(fd, req, arg) swkvm_vcpu_ioctl((fd), (req), (arg))
 
 #define MSR_STAR   0xc0000081
 #define MSR_LSTAR  0xc0000082
 #define MSR_SFMASK 0xc0000084
 #define RFLAGS_IF  (1ull << 9)
 #define RFLAGS_RF  (1ull << 16)
-#define PF_VECTOR  14
-#define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
 #define HYPERCALL_ENOSYS ((uint64_t)-1000) /* -KVM_ENOSYS */
 
 /* Workaround 1. clearcpuid= is read into a 128-byte buffer by Linux 6.1
@@ -102,8 +100,6 @@ bool swkvm_detect(char *why, size_t whylen)
 	return true;
 }
 
-static void xstate_layout_init(struct insn_xstate_layout *l);
-
 void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 {
 	char why[128];
@@ -125,7 +121,7 @@ void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 		break;
 	}
 	if (sw->active)
-		xstate_layout_init(&sw->xlayout);
+		swkvm_xstate_layout_init(&sw->xlayout);
 	/* For measuring the tick's cost: SKIFF_SWKVM_FAST_TICK=1 keeps 100 Hz. */
 	sw->fast_tick = getenv("SKIFF_SWKVM_FAST_TICK") != NULL;
 }
@@ -314,21 +310,6 @@ void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi)
 		  (unsigned long long)gpa_hi);
 }
 
-/* ---- guest access through the vCPU's page tables ---- */
-
-static int gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
-{
-	struct kvm_translation tr = { .linear_address = gva };
-	if (vioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
-		return -errno;
-	if (!tr.valid)
-		return -EFAULT;
-	*gpa = tr.physical_address;
-	return 0;
-}
-
-static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len);
-
 static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfmask)
 {
 	struct {
@@ -341,19 +322,6 @@ static int get_msrs(int vcpu_fd, uint64_t *star, uint64_t *lstar, uint64_t *sfma
 	*lstar = m.e[1].data;
 	*sfmask = m.e[2].data;
 	return 0;
-}
-
-static int inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, uint32_t error_code)
-{
-	struct kvm_vcpu_events ev;
-	if (vioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return -errno;
-	ev.exception.injected = 1;
-	ev.exception.nr = vector;
-	ev.exception.has_error_code = has_error_code;
-	ev.exception.error_code = error_code;
-	ev.flags = 0;
-	return vioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
 }
 
 /* ---- workaround 4: the page-fault trap ---- */
@@ -452,7 +420,7 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 		return; /* no IDT loaded yet */
 	uint64_t gate_va = sregs->idt.base + PF_VECTOR * 16;
 	uint8_t *gate_host;
-	if (gva_to_gpa(vcpu_fd, gate_va, &gate_gpa) < 0 || !(gate_host = guest_mem_ptr(mem, gate_gpa, 16)) ||
+	if (swkvm_gva_to_gpa(vcpu_fd, gate_va, &gate_gpa) < 0 || !(gate_host = guest_mem_ptr(mem, gate_gpa, 16)) ||
 	    (uintptr_t)gate_host % 8)
 		return;
 	for (int i = 0; i < 2; i++) {
@@ -472,11 +440,11 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 		bool intact = false;
 		if (sw->pf_tramp_va) {
 			uint8_t now[SWKVM_PF_TRAMP_LEN];
-			intact = read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
+			intact = swkvm_read_gva(vcpu_fd, mem, sw->pf_tramp_va, now, sizeof(now)) == sizeof(now) &&
 				 memcmp(now, sw->pf_tramp, sizeof(now)) == 0;
 		} else {
 			uint8_t b = 0;
-			intact = read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc;
+			intact = swkvm_read_gva(vcpu_fd, mem, target, &b, 1) == 1 && b == 0xcc;
 		}
 		if (intact)
 			return;
@@ -500,7 +468,7 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 	/* Kernel text is mapped contiguously, so a byte at guest-physical
 	 * distance d from the handler is at virtual distance d too. */
 	uint64_t handler_gpa = 0, lo, hi;
-	if (gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0 || !search_range(sw, handler_gpa, &lo, &hi))
+	if (swkvm_gva_to_gpa(vcpu_fd, real, &handler_gpa) < 0 || !search_range(sw, handler_gpa, &lo, &hi))
 		return;
 	uint64_t span = hi - lo;
 	const uint8_t *text = NULL;
@@ -543,14 +511,14 @@ static void pf_trap_maintain(struct swkvm *sw, int vcpu_fd, const struct guest_m
 /* The vCPU stopped on our int3 (no trampoline: every page fault comes
  * here): the CPU has just delivered a page fault (frame pushed, ring-0 CS
  * loaded from the gate). */
-static enum swkvm_result pf_trap_handle(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
-					struct kvm_regs *regs, char *msg, size_t msglen)
+enum swkvm_result swkvm_pf_trap_handle(struct swkvm *sw, int vcpu_fd, const struct guest_mem *mem,
+				       struct kvm_regs *regs, char *msg, size_t msglen)
 {
 	uint64_t frame[6]; /* error code, RIP, CS, RFLAGS, RSP, SS */
 	uint64_t star, lstar, sfmask;
 
 	atomic_fetch_add(&sw->nr_page_faults, 1);
-	if (read_gva(vcpu_fd, mem, regs->rsp, frame, sizeof(frame)) != sizeof(frame) ||
+	if (swkvm_read_gva(vcpu_fd, mem, regs->rsp, frame, sizeof(frame)) != sizeof(frame) ||
 	    get_msrs(vcpu_fd, &star, &lstar, &sfmask) < 0) {
 		snprintf(msg, msglen, "page-fault trap: cannot read the exception frame at RSP %#llx",
 			 (unsigned long long)regs->rsp);
@@ -590,356 +558,6 @@ ioctl_failed:
 	return SWKVM_FATAL;
 }
 
-/* ---- workaround 2: instructions the host's emulator rejects ---- */
-
-/* Walk the guest's 4- or 5-level page tables for an access by ring-0 code
- * (CR0.WP honoured, U/S not checked: SMAP is off in the guest), setting
- * Accessed and, for writes, Dirty bits as the CPU would. KVM_TRANSLATE
- * cannot serve the emulator: it reports every page as writable, so an
- * emulated write would go straight through a read-only copy-on-write page
- * into memory another process shares. */
-int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
-	       uint64_t *gpa, uint32_t *pf_error)
-{
-	const uint64_t addr_mask = 0x000ffffffffff000ull;
-	uint64_t table = cr3 & addr_mask;
-	int levels = la57 ? 5 : 4;
-	uint32_t err = write ? SWKVM_PF_W : 0;
-
-	/* Non-canonical addresses #GP on hardware; report them as not present. */
-	int va_bits = la57 ? 57 : 48;
-	if ((uint64_t)((int64_t)(gva << (64 - va_bits)) >> (64 - va_bits)) != gva)
-		goto fault;
-	for (int level = levels; level >= 1; level--) {
-		unsigned shift = 12 + 9 * (level - 1);
-		uint64_t *pte = guest_mem_ptr(mem, table + ((gva >> shift) & 511) * 8, 8);
-		if (!pte)
-			goto fault;
-		uint64_t e = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
-		if (!(e & 1))
-			goto fault;
-		if (write && wp && !(e & 2)) {
-			err |= SWKVM_PF_P;
-			goto fault;
-		}
-		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & 0x80));
-		uint64_t set = 0x20 | (leaf && write ? 0x40 : 0); /* Accessed, Dirty */
-		if ((e & set) != set)
-			__atomic_fetch_or(pte, set, __ATOMIC_ACQ_REL);
-		if (leaf) {
-			uint64_t page = (1ull << shift) - 1;
-			uint64_t base = e & addr_mask & ~page;
-			*gpa = base | (gva & page);
-			return 0;
-		}
-		table = e & addr_mask;
-	}
-fault:
-	*pf_error = err;
-	return -EFAULT;
-}
-
-struct emul_ctx {
-	struct swkvm *sw;
-	int vcpu_fd;
-	const struct guest_mem *mem;
-	/* paging, for swkvm_walk; KVM_TRANSLATE outside long mode */
-	bool walk, la57, wp;
-	uint64_t cr3;
-	uint32_t fault_error; /* page-fault error code of the last failed access */
-	bool fpu_dirty;
-	struct kvm_fpu fpu;
-	bool fpu_loaded;
-	bool xsave_loaded;
-	struct kvm_xsave xsave;
-};
-
-/* Copy len bytes between buf and guest virtual memory, page by page.
- * Returns how many bytes were copied: short at the first page that is not
- * mapped (or not writable, for a write), with c->fault_error set. */
-static size_t emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		int r = c->walk ? swkvm_walk(c->mem, c->cr3, c->la57, c->wp, va, write, &gpa, &c->fault_error)
-				: gva_to_gpa(c->vcpu_fd, va, &gpa);
-		if (r < 0) {
-			if (!c->walk)
-				c->fault_error = write ? SWKVM_PF_W : 0;
-			break;
-		}
-		bool ok = write ? guest_mem_write(c->mem, gpa, (const uint8_t *)buf + done, chunk)
-				: guest_mem_read(c->mem, gpa, (uint8_t *)buf + done, chunk);
-		if (!ok) { /* not RAM (MMIO): no XSAVE image lives there */
-			c->fault_error = SWKVM_PF_P | (write ? SWKVM_PF_W : 0);
-			break;
-		}
-		done += chunk;
-	}
-	return done;
-}
-
-/* Read through KVM_TRANSLATE (kernel text, the IDT, exception frames). */
-static size_t read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
-{
-	struct emul_ctx c = { .vcpu_fd = vcpu_fd, .mem = mem };
-	return emul_access(&c, gva, buf, len, false);
-}
-
-static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
-{
-	return emul_access(opaque, gva, buf, len, false) == len ? 0 : -EFAULT;
-}
-
-static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
-{
-	return emul_access(opaque, gva, (void *)buf, len, true) == len ? 0 : -EFAULT;
-}
-
-static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
-{
-	if (!c->fpu_loaded) {
-		if (vioctl(c->vcpu_fd, KVM_GET_FPU, &c->fpu) < 0)
-			memset(&c->fpu, 0, sizeof(c->fpu));
-		c->fpu_loaded = true;
-	}
-	return &c->fpu;
-}
-
-static uint32_t emul_get_mxcsr(void *opaque)
-{
-	return emul_fpu(opaque)->mxcsr;
-}
-
-static void emul_set_mxcsr(void *opaque, uint32_t value)
-{
-	struct emul_ctx *c = opaque;
-	emul_fpu(c)->mxcsr = value;
-	c->fpu_dirty = true;
-}
-
-static void emul_fpu_init(void *opaque)
-{
-	struct emul_ctx *c = opaque;
-	struct kvm_fpu *f = emul_fpu(c);
-	f->fcw = 0x37f;
-	f->fsw = 0;
-	f->ftwx = 0; /* abridged tag word: all registers empty */
-	f->last_opcode = 0;
-	f->last_ip = 0;
-	f->last_dp = 0;
-	c->fpu_dirty = true;
-}
-
-static int emul_get_xcr(void *opaque, uint32_t index, uint64_t *value)
-{
-	struct emul_ctx *c = opaque;
-	struct kvm_xcrs x;
-	if (vioctl(c->vcpu_fd, KVM_GET_XCRS, &x) < 0)
-		return -errno;
-	for (unsigned i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++)
-		if (x.xcrs[i].xcr == index) {
-			*value = x.xcrs[i].value;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-static int emul_set_xcr(void *opaque, uint32_t index, uint64_t value)
-{
-	struct emul_ctx *c = opaque;
-	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = index, .value = value } } };
-	return vioctl(c->vcpu_fd, KVM_SET_XCRS, &x) < 0 ? -errno : 0;
-}
-
-static int emul_get_xstate(void *opaque, uint8_t *image, size_t len)
-{
-	struct emul_ctx *c = opaque;
-	if (len > sizeof(c->xsave.region))
-		return -EINVAL;
-	if (!c->xsave_loaded && vioctl(c->vcpu_fd, KVM_GET_XSAVE, &c->xsave) < 0)
-		return -errno;
-	c->xsave_loaded = true;
-	memcpy(image, c->xsave.region, len);
-	return 0;
-}
-
-static int emul_set_xstate(void *opaque, const uint8_t *image, size_t len)
-{
-	struct emul_ctx *c = opaque;
-	if (len > sizeof(c->xsave.region) || !c->xsave_loaded)
-		return -EINVAL;
-	memcpy(c->xsave.region, image, len);
-	return vioctl(c->vcpu_fd, KVM_SET_XSAVE, &c->xsave) < 0 ? -errno : 0;
-}
-
-/* The standard XSAVE layout of this CPU (CPUID leaf 0xD). The guest sees
- * the host's CPUID here, and KVM_GET_XSAVE uses the same offsets. */
-static void xstate_layout_init(struct insn_xstate_layout *l)
-{
-	unsigned a, b, c, d;
-	memset(l, 0, sizeof(*l));
-	if (__get_cpuid_max(0, NULL) < 0xd)
-		return;
-	__cpuid_count(0xd, 0, a, b, c, d);
-	l->supported = a | (uint64_t)d << 32;
-	l->size = c;
-	for (unsigned i = 2; i < 64; i++) {
-		if (!(l->supported >> i & 1))
-			continue;
-		__cpuid_count(0xd, i, a, b, c, d);
-		l->length[i] = a;
-		l->offset[i] = b;
-	}
-}
-
-/* KVM's register file and the emulator's use the same GPR order only by
- * name, so copy field by field. */
-#define KVM_GPRS(X)                                                                                         \
-	X(0, rax) X(1, rcx) X(2, rdx) X(3, rbx) X(4, rsp) X(5, rbp) X(6, rsi) X(7, rdi) X(8, r8) X(9, r9)   \
-	X(10, r10) X(11, r11) X(12, r12) X(13, r13) X(14, r14) X(15, r15)
-
-static int inject_page_fault(int vcpu_fd, struct kvm_sregs *sregs, uint64_t cr2, uint32_t error)
-{
-	sregs->cr2 = cr2;
-	if (vioctl(vcpu_fd, KVM_SET_SREGS, sregs) < 0)
-		return -errno;
-	return inject_exception(vcpu_fd, PF_VECTOR, true, error);
-}
-
-enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
-						 const struct guest_mem *mem, char *msg, size_t msglen)
-{
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	uint8_t bytes[15];
-	struct timespec t0, t1;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-	if (vioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || vioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
-		snprintf(msg, msglen, "emulation failure: cannot read vCPU registers: %s", strerror(errno));
-		return SWKVM_FATAL;
-	}
-	uint64_t trap = atomic_load(&sw->pf_trap_va);
-	unsigned cpl = sregs.cs.selector & 3;
-	if (trap != 0 && regs.rip == trap && cpl == 0)
-		return pf_trap_handle(sw, vcpu_fd, mem, &regs, msg, msglen);
-
-	/* Outside long mode RIP is an offset into CS. */
-	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
-	size_t n = read_gva(vcpu_fd, mem, pc, bytes, sizeof(bytes));
-
-	struct emul_ctx ctx = {
-		.sw = sw,
-		.vcpu_fd = vcpu_fd,
-		.mem = mem,
-		.walk = (sregs.cr0 & (1ull << 31)) && (sregs.efer & (1 << 10)) && (sregs.cr4 & (1 << 5)),
-		.la57 = sregs.cr4 & (1 << 12),
-		.wp = sregs.cr0 & (1 << 16),
-		.cr3 = sregs.cr3,
-	};
-	struct insn_cpu cpu = {
-		.rip = regs.rip,
-		.rflags = regs.rflags,
-		.seg_base = { [INSN_SEG_ES] = sregs.es.base, [INSN_SEG_CS] = sregs.cs.base, [INSN_SEG_SS] = sregs.ss.base,
-			      [INSN_SEG_DS] = sregs.ds.base, [INSN_SEG_FS] = sregs.fs.base, [INSN_SEG_GS] = sregs.gs.base },
-		.cs_l = sregs.cs.l,
-		.cs_db = sregs.cs.db,
-		.ctx = &ctx,
-		.read_mem = emul_read_mem,
-		.write_mem = emul_write_mem,
-		.get_mxcsr = emul_get_mxcsr,
-		.set_mxcsr = emul_set_mxcsr,
-		.fpu_init = emul_fpu_init,
-		.xlayout = sw->xlayout.size ? &sw->xlayout : NULL,
-		.get_xcr = emul_get_xcr,
-		.set_xcr = emul_set_xcr,
-		.get_xstate = emul_get_xstate,
-		.set_xstate = emul_set_xstate,
-	};
-#define TO_CPU(i, r) cpu.gpr[i] = regs.r;
-	KVM_GPRS(TO_CPU)
-#undef TO_CPU
-	struct insn_outcome out;
-	enum insn_result res;
-
-	if (cpl != 0) {
-		/* The emulator assumes ring 0 (no privilege checks). A ring-3
-		 * instruction the host rejects gets the exception hardware would
-		 * most plausibly raise: #BP for int3, #UD for anything else. */
-		bool is_int3 = n >= 1 && bytes[0] == 0xcc;
-		if (is_int3)
-			regs.rip += 1;
-		if ((is_int3 && vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) ||
-		    inject_exception(vcpu_fd, is_int3 ? 3 : 6, false, 0) < 0) {
-			snprintf(msg, msglen, "CPL %u emulation failure at %#llx: exception injection failed: %s", cpl,
-				 (unsigned long long)regs.rip, strerror(errno));
-			return SWKVM_FATAL;
-		}
-		if (atomic_fetch_add(&sw->nr_user_rejected, 1) < 5)
-			log_warn("swkvm", "the host rejected a ring-%u instruction at %#llx: injected %s", cpl,
-				 (unsigned long long)regs.rip, is_int3 ? "#BP" : "#UD");
-		return SWKVM_RESUME;
-	}
-	res = insn_emulate(&cpu, bytes, n, &out);
-
-	if (res == INSN_UNSUPPORTED) {
-		/* With several vCPUs the kernel may have been rewriting this very
-		 * code (alternatives, jump labels): run it again a few times. */
-		if (sv->retry_rip != regs.rip) {
-			sv->retry_rip = regs.rip;
-			sv->retry_count = 0;
-		}
-		if (++sv->retry_count <= UNKNOWN_INSN_RETRIES)
-			return SWKVM_RESUME;
-		char hex[64];
-		insn_format_bytes(bytes, n, hex, sizeof(hex));
-		snprintf(msg, msglen, "the host rejected an instruction skiff cannot emulate at RIP %#llx (CPL %u): %s (%s)",
-			 (unsigned long long)regs.rip, cpl, n ? hex : "unreadable", out.reason);
-		return SWKVM_FATAL;
-	}
-	sv->retry_rip = 0;
-	if (res == INSN_MEM_FAULT) {
-		/* What the CPU would do: #PF with CR2 and the error code. The
-		 * kernel's exception-table fix-ups (user XSAVE/XRSTOR in signal
-		 * delivery and sigreturn) then run as on hardware. */
-		uint32_t err = ctx.fault_error | (out.fault_write ? SWKVM_PF_W : 0);
-		if (inject_page_fault(vcpu_fd, &sregs, out.fault_gva, err) < 0)
-			goto inject_failed;
-		atomic_fetch_add(&sw->nr_page_faults_injected, 1);
-		log_debug("swkvm", "%s at %#llx: #PF at %#llx, error code %#x", out.name,
-			  (unsigned long long)regs.rip, (unsigned long long)out.fault_gva, err);
-		return SWKVM_RESUME;
-	}
-
-#define FROM_CPU(i, r) regs.r = cpu.gpr[i];
-	KVM_GPRS(FROM_CPU)
-#undef FROM_CPU
-	regs.rip = cpu.rip;
-	regs.rflags = cpu.rflags;
-	if (vioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 || (ctx.fpu_dirty && vioctl(vcpu_fd, KVM_SET_FPU, &ctx.fpu) < 0)) {
-		snprintf(msg, msglen, "emulating %s: vCPU register update failed: %s", out.name, strerror(errno));
-		return SWKVM_FATAL;
-	}
-	if (res == INSN_INJECT_BP && inject_exception(vcpu_fd, 3, false, 0) < 0)
-		goto inject_failed;
-	if (res == INSN_INJECT_GP && inject_exception(vcpu_fd, 13, true, 0) < 0)
-		goto inject_failed;
-	atomic_fetch_add(&sw->nr_emulated, 1);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-	swkvm_count_insn(sw, out.name, (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
-	log_debug("swkvm", "emulated %s at %#llx", out.name, (unsigned long long)regs.rip);
-	return SWKVM_RESUME;
-
-inject_failed:
-	snprintf(msg, msglen, "emulating %s: exception injection failed: %s", out.name, strerror(errno));
-	return SWKVM_FATAL;
-}
-
 /* ---- workaround 3 (and upkeep of 4): the watchdog tick ---- */
 
 long swkvm_tick_period_ns(const struct swkvm *sw)
@@ -968,7 +586,7 @@ void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const stru
 	}
 
 	uint64_t pc = sregs.cs.l ? regs.rip : sregs.cs.base + (uint32_t)regs.rip;
-	if (read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
+	if (swkvm_read_gva(vcpu_fd, mem, pc, insn, 3) != 3 || !swkvm_is_hypercall(insn, 3)) {
 		sv->hypercall_rip = 0;
 		return;
 	}

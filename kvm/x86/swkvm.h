@@ -1,7 +1,7 @@
 /* Software-KVM hosts: the workarounds that let an unmodified Linux guest
  * boot on a host whose KVM has no hardware virtualization behind it (guest
  * ring 0 runs in the host kernel's instruction emulator, ring 3 natively).
- * Everything skiff does differently on such hosts is in swkvm.c, with the
+ * Everything skiff does differently on such hosts is in swkvm.c and swkvm-emul.c, with the
  * reason next to each piece. On hardware KVM none of it runs.
  *
  * The four workarounds:
@@ -129,8 +129,8 @@ void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
 int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
 	       uint64_t *gpa, uint32_t *pf_error);
 
-/* All vCPU ioctls of swkvm.c go through this (ioctl(2) by default); unit
- * tests point it at a faked vCPU. */
+/* All vCPU ioctls of swkvm.c and swkvm-emul.c go through this (ioctl(2) by
+ * default); unit tests point it at a faked vCPU. */
 extern int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg);
 
 /* How often the watchdog should tick now. Every 10 ms until the
