@@ -104,9 +104,5 @@ void device_config_free(const struct device_type *t, void *config);
 bool device_parse_positive(const char *value, uint64_t *out);
 /* For key parsers: "on" or "off" into *out; else -EINVAL, "KEY 'VALUE' must be on or off". */
 int device_parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen);
-/* For check hooks of disk types: does path name something a disk can be
- * opened from (exists, not a directory)? The usual mistakes, before
- * anything starts; the rest (locks, permissions) when it is opened. */
-int device_check_disk_path(const char *path, char *err, size_t errlen);
 
 #endif
