@@ -37,6 +37,22 @@ static void append(char *buf, size_t len, const char *word)
 		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", word);
 }
 
+const struct device_type *device_type_for_disk(void)
+{
+	for (unsigned i = 0; device_types[i]; i++)
+		if (device_types[i]->disk_key)
+			return device_types[i];
+	return NULL;
+}
+
+const struct device_type *device_type_for_terminal(void)
+{
+	for (unsigned i = 0; device_types[i]; i++)
+		if (device_types[i]->terminal)
+			return device_types[i];
+	return NULL;
+}
+
 void device_types_names(char *buf, size_t len)
 {
 	buf[0] = '\0';

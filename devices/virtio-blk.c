@@ -524,6 +524,7 @@ const struct device_type virtio_blk_type = {
 	.state_size = sizeof(struct virtio_blk),
 	.check = blk_check,
 	.free_config = blk_free_config,
+	.disk_key = "path",
 	.create = blk_create,
 	.destroy = blk_destroy,
 };
