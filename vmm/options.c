@@ -448,7 +448,7 @@ out:
 }
 
 /* --disk FILE: --device TYPE,KEY=FILE for the table's disk shorthand
- * (blk, path=), except that FILE may hold commas. */
+ * (its disk_key), except that FILE may hold commas. */
 static int parse_disk(struct parser *p, const char *file)
 {
 	struct device_spec dev = { .type = device_type_for_disk(), .transport = TRANSPORT_PCI };
