@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
@@ -36,6 +35,22 @@ static void append(char *buf, size_t len, const char *word)
 
 	if (used < len)
 		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", word);
+}
+
+const struct device_type *device_type_for_disk(void)
+{
+	for (unsigned i = 0; device_types[i]; i++)
+		if (device_types[i]->disk_key)
+			return device_types[i];
+	return NULL;
+}
+
+const struct device_type *device_type_for_terminal(void)
+{
+	for (unsigned i = 0; device_types[i]; i++)
+		if (device_types[i]->terminal)
+			return device_types[i];
+	return NULL;
 }
 
 void device_types_names(char *buf, size_t len)
@@ -102,19 +117,4 @@ int device_parse_on_off(const char *key, const char *value, bool *out, char *err
 	}
 	snprintf(err, errlen, "%s '%s' must be on or off", key, value);
 	return -EINVAL;
-}
-
-int device_check_disk_path(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -EINVAL;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s is a directory, not a disk image", path);
-		return -EINVAL;
-	}
-	return 0;
 }

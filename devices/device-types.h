@@ -6,6 +6,10 @@
  * The command line (vmm/options.c) and the machine (vmm/virtio-devices.c)
  * only walk this table; neither names a device type.
  *
+ * Every config that holds memory of its own (strdup'd paths, port lists)
+ * has a free_config hook: options_free() frees each config through its
+ * type, and the option tests run under LeakSanitizer (--enable-asan).
+ *
  * Keys common to every type (transport=) are parsed by vmm/options.c once;
  * a type lists only its own keys here.
  */
@@ -79,6 +83,13 @@ struct device_type {
 	 * prev_config: the merged line's config is then not freed. */
 	void (*free_config)(void *config);
 	void (*destroy)(void *state); /* optional; after its transport is gone */
+	/* Optional shorthands the command line offers, so vmm/ names no type.
+	 * disk_key: `--disk FILE` is this type with KEY=FILE (FILE may hold
+	 * commas). The first type in the table that sets it serves --disk. */
+	const char *disk_key;
+	/* terminal: `--console virtio` adds one device of this type, set up
+	 * by this hook to put the guest's console on skiff's terminal. */
+	void (*terminal)(void *config);
 	/* Optional periodic work on the reactor thread (e.g. refilling a rate
 	 * limiter): every timer_ms(config) milliseconds, 0 = none. */
 	unsigned (*timer_ms)(const void *config);
@@ -96,6 +107,11 @@ void device_type_key_names(const struct device_type *t, char *buf, size_t len);
 /* Print every type and its keys (for `--device help`). */
 void device_types_help(FILE *f);
 
+/* The type `--disk FILE` makes (its disk_key), and the type `--console
+ * virtio` adds (its terminal hook); NULL if no type offers it. */
+const struct device_type *device_type_for_disk(void);
+const struct device_type *device_type_for_terminal(void);
+
 /* Free what config owns (t->free_config) and clear it to the defaults
  * (all zero), so a second call frees nothing. */
 void device_config_free(const struct device_type *t, void *config);
@@ -104,9 +120,5 @@ void device_config_free(const struct device_type *t, void *config);
 bool device_parse_positive(const char *value, uint64_t *out);
 /* For key parsers: "on" or "off" into *out; else -EINVAL, "KEY 'VALUE' must be on or off". */
 int device_parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen);
-/* For check hooks of disk types: does path name something a disk can be
- * opened from (exists, not a directory)? The usual mistakes, before
- * anything starts; the rest (locks, permissions) when it is opened. */
-int device_check_disk_path(const char *path, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 
 #include "base/log.h"
+#include "devices/disk-options.h"
 
 #define SECTOR 512u
 
@@ -406,13 +407,7 @@ static int parse_path(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
 
-	if (!*value) {
-		snprintf(err, errlen, "path= needs a disk image file or block device");
-		return -EINVAL;
-	}
-	free(c->path);
-	c->path = strdup(value);
-	return c->path ? 0 : -ENOMEM;
+	return disk_parse_path(&c->path, value, err, errlen);
 }
 
 static void blk_free_config(void *config)
@@ -453,23 +448,18 @@ static int parse_write_zeroes(void *config, const char *value, char *err, size_t
 static int parse_serial(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
+	int ret = disk_check_serial(value, VIRTIO_BLK_SERIAL_MAX, false, err, errlen);
 
-	if (strlen(value) > VIRTIO_BLK_SERIAL_MAX) {
-		snprintf(err, errlen, "serial '%s' is longer than %d bytes", value, VIRTIO_BLK_SERIAL_MAX);
-		return -EINVAL;
-	}
-	snprintf(c->serial, sizeof(c->serial), "%s", value);
-	return 0;
+	if (ret == 0)
+		snprintf(c->serial, sizeof(c->serial), "%s", value);
+	return ret;
 }
 
 static int parse_cache(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_blk_config_opts *c = config;
 
-	if (blk_cache_parse(value, &c->cache))
-		return 0;
-	snprintf(err, errlen, "cache '%s' must be writeback, none or unsafe", value);
-	return -EINVAL;
+	return disk_parse_cache(value, &c->cache, err, errlen);
 }
 
 static int parse_aio(void *config, const char *value, char *err, size_t errlen)
@@ -522,9 +512,7 @@ static int blk_check(const void *config, char *err, size_t errlen)
 		snprintf(err, errlen, "path=FILE is required");
 		return -EINVAL;
 	}
-	/* The usual mistakes, before anything starts; the rest (locks,
-	 * permissions) when the image is opened. */
-	return device_check_disk_path(c->path, err, errlen);
+	return disk_check_path(c->path, err, errlen);
 }
 
 static struct virtio_device *blk_create(void *state, const void *config, const char *name, const struct guest_mem *mem,
@@ -553,6 +541,7 @@ const struct device_type virtio_blk_type = {
 	.state_size = sizeof(struct virtio_blk),
 	.check = blk_check,
 	.free_config = blk_free_config,
+	.disk_key = "path",
 	.create = blk_create,
 	.destroy = blk_destroy,
 };

@@ -717,6 +717,14 @@ static void console_set_stop(void *state, struct stop_hook hook)
 	pthread_mutex_unlock(&con->vdev.lock);
 }
 
+/* --console virtio: port 0 is skiff's terminal (hvc0). */
+static void console_terminal(void *config)
+{
+	struct virtio_console_config_opts *c = config;
+
+	c->stdio = true;
+}
+
 const struct device_type virtio_console_type = {
 	.name = "console",
 	.help = "virtio console with named ports (--console virtio: hvc0 on this terminal)",
@@ -728,4 +736,5 @@ const struct device_type virtio_console_type = {
 	.create = console_create,
 	.destroy = console_destroy,
 	.set_stop = console_set_stop,
+	.terminal = console_terminal,
 };

@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 
 #include "base/log.h"
+#include "devices/disk-options.h"
 
 #define REQ_FIXED  offsetof(struct virtio_scsi_cmd_req, cdb)    /* 19: lun, tag, attr, prio, crn */
 #define RESP_FIXED offsetof(struct virtio_scsi_cmd_resp, sense) /* 12: sense_len .. response */
@@ -574,12 +575,7 @@ static int parse_path(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_scsi_config_opts *c = config;
 
-	if (!*value) {
-		snprintf(err, errlen, "path= needs a disk image file or block device");
-		return -EINVAL;
-	}
-	c->disk.path = strdup(value);
-	return c->disk.path ? 0 : -ENOMEM;
+	return disk_parse_path(&c->disk.path, value, err, errlen);
 }
 
 static int parse_number(const char *key, const char *value, unsigned max, unsigned *out, char *err, size_t errlen)
@@ -632,19 +628,17 @@ static int parse_discard(void *config, const char *value, char *err, size_t errl
 static int parse_serial(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_scsi_config_opts *c = config;
+	char *copy;
+	int ret;
 
 	c->has_disk_keys = true;
-	for (const char *p = value; *p; p++)
-		if (*p < 0x21 || *p > 0x7e) {
-			snprintf(err, errlen, "serial '%s' must be printable ASCII without spaces", value);
-			return -EINVAL;
-		}
-	if (strlen(value) > SCSI_SERIAL_MAX) {
-		snprintf(err, errlen, "serial '%s' is longer than %d bytes", value, SCSI_SERIAL_MAX);
-		return -EINVAL;
-	}
-	c->disk.serial = strdup(value);
-	return c->disk.serial ? 0 : -ENOMEM;
+	if ((ret = disk_check_serial(value, SCSI_SERIAL_MAX, true, err, errlen)) < 0)
+		return ret;
+	if (!(copy = strdup(value)))
+		return -ENOMEM;
+	free(c->disk.serial); /* a repeated serial= replaces the earlier one */
+	c->disk.serial = copy;
+	return 0;
 }
 
 static int parse_cache(void *config, const char *value, char *err, size_t errlen)
@@ -652,10 +646,7 @@ static int parse_cache(void *config, const char *value, char *err, size_t errlen
 	struct virtio_scsi_config_opts *c = config;
 
 	c->has_disk_keys = true;
-	if (blk_cache_parse(value, &c->disk.cache))
-		return 0;
-	snprintf(err, errlen, "cache '%s' must be writeback, none or unsafe", value);
-	return -EINVAL;
+	return disk_parse_cache(value, &c->disk.cache, err, errlen);
 }
 
 static int parse_queues(void *config, const char *value, char *err, size_t errlen)
@@ -697,7 +688,7 @@ static int scsi_check(const void *config, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	return device_check_disk_path(c->disk.path, err, errlen);
+	return disk_check_path(c->disk.path, err, errlen);
 }
 
 static int add_disk(struct virtio_scsi_config_opts *c, const struct virtio_scsi_disk_opts *disk, char *err,

@@ -7,44 +7,21 @@
 #endif
 
 #include "vmm/options.h"
-#include "devices/virtio-console.h"
 #include "vmm/jail.h"
+#include "vmm/options-errors.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
 #define PAGE_SIZE 4096ULL
-
-/* Write "skiff: MESSAGE" into err. Always returns -1 so callers can write
- * `return errorf(...)`. */
-static int errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || errlen == 0)
-		return -1;
-	n = snprintf(err, errlen, "skiff: ");
-	if (n < 0 || (size_t)n >= errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- The option table ---- */
 
@@ -130,7 +107,7 @@ struct parser {
 	bool seen[NR_OPT_DEFS];  /* to refuse a single-valued option given twice */
 };
 
-#define PERR(p, ...) errorf((p)->err, (p)->errlen, __VA_ARGS__)
+#define PERR(p, ...) options_errorf((p)->err, (p)->errlen, __VA_ARGS__)
 
 /* ---- Values ---- */
 
@@ -274,16 +251,17 @@ static int parse_console(struct parser *p, const char *val)
 	return 0;
 }
 
-/* --console virtio: a virtio-console device whose port 0 is this
- * terminal, after the --device ones. */
+/* --console virtio: the table's terminal device (a virtio console whose
+ * port 0 is this terminal), after the --device ones. */
 static int add_virtio_console(struct parser *p)
 {
-	struct device_spec dev = { .type = device_type_find("console"), .transport = TRANSPORT_PCI };
-	struct virtio_console_config_opts *c = (void *)dev.config.bytes;
+	struct device_spec dev = { .type = device_type_for_terminal(), .transport = TRANSPORT_PCI };
 
+	if (!dev.type)
+		return PERR(p, "--console virtio: no device type serves a virtio console");
 	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
 		return PERR(p, "--console virtio: too many devices (at most %d)", OPTIONS_MAX_DEVICES);
-	c->stdio = true;
+	dev.type->terminal(dev.config.bytes);
 	p->o->devices[p->o->nr_devices++] = dev;
 	return 0;
 }
@@ -474,10 +452,11 @@ out:
 	return ret;
 }
 
-/* --disk FILE: --device blk,path=FILE, except that FILE may hold commas. */
+/* --disk FILE: --device TYPE,KEY=FILE for the table's disk shorthand
+ * (its disk_key), except that FILE may hold commas. */
 static int parse_disk(struct parser *p, const char *file)
 {
-	struct device_spec dev = { .type = device_type_find("blk"), .transport = TRANSPORT_PCI };
+	struct device_spec dev = { .type = device_type_for_disk(), .transport = TRANSPORT_PCI };
 	uint32_t seen = 0;
 	int ret;
 
@@ -485,7 +464,9 @@ static int parse_disk(struct parser *p, const char *file)
 		return PERR(p, "--disk needs a disk image file or block device");
 	if (p->o->nr_devices >= OPTIONS_MAX_DEVICES)
 		return PERR(p, "--disk %s: too many devices (at most %d)", file, OPTIONS_MAX_DEVICES);
-	ret = parse_device_key(p, file, &dev, "path", file, &seen);
+	if (!dev.type)
+		return PERR(p, "--disk: no device type serves disks");
+	ret = parse_device_key(p, file, &dev, dev.type->disk_key, file, &seen);
 	if (!ret)
 		ret = add_device(p, "--disk", file, &dev, false);
 	if (ret)
@@ -713,23 +694,23 @@ enum options_result options_parse(int argc, char **argv, const struct options_li
 		err[0] = '\0';
 
 	if (argc < 2) {
-		errorf(err, errlen, "missing command: try 'skiff run --kernel FILE' or 'skiff --help'");
+		options_errorf(err, errlen, "missing command: try 'skiff run --kernel FILE' or 'skiff --help'");
 		return OPTIONS_ERROR;
 	}
 	cmd = argv[1];
 
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--version") == 0) {
 		if (argc > 2) {
-			errorf(err, errlen, "unexpected argument '%s' after %s", argv[2], cmd);
+			options_errorf(err, errlen, "unexpected argument '%s' after %s", argv[2], cmd);
 			return OPTIONS_ERROR;
 		}
 		return strcmp(cmd, "--version") == 0 ? OPTIONS_VERSION : OPTIONS_HELP;
 	}
 	if (strcmp(cmd, "run") != 0) {
 		if (cmd[0] == '-')
-			errorf(err, errlen, "unknown option '%s' before the command (try 'skiff --help')", cmd);
+			options_errorf(err, errlen, "unknown option '%s' before the command (try 'skiff --help')", cmd);
 		else
-			errorf(err, errlen, "unknown command '%s' (the commands are 'run' and 'ctl')", cmd);
+			options_errorf(err, errlen, "unknown command '%s' (the commands are 'run' and 'ctl')", cmd);
 		return OPTIONS_ERROR;
 	}
 
@@ -743,163 +724,4 @@ enum options_result options_parse(int argc, char **argv, const struct options_li
 		return OPTIONS_ERROR;
 	}
 	return OPTIONS_RUN;
-}
-
-/* ---- File checks ---- */
-
-/* A file skiff will read: exists, regular, readable, not empty. */
-static int check_input_file(const char *opt, const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (stat(path, &st) < 0)
-		return errorf(err, errlen, "--%s %s: %s", opt, path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return errorf(err, errlen, "--%s %s: %s", opt, path, strerror(EISDIR));
-	if (!S_ISREG(st.st_mode))
-		return errorf(err, errlen, "--%s %s: not a regular file", opt, path);
-	/* Opening is the honest readability test (access() uses the real uid). */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errorf(err, errlen, "--%s %s: %s", opt, path, strerror(errno));
-	close(fd);
-	if (st.st_size == 0)
-		return errorf(err, errlen, "--%s %s: file is empty", opt, path);
-	return 0;
-}
-
-/* --dump-dtb FILE is created later; its directory must exist now, so the
- * mistake shows before the guest boots rather than after. */
-static int check_output_file(const char *opt, const char *path, char *err, size_t errlen)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	struct stat st;
-	int ret = 0;
-
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return errorf(err, errlen, "--%s %s: %s", opt, path, strerror(EISDIR));
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, slash - path);
-	if (!dir)
-		return errorf(err, errlen, "out of memory");
-
-	if (stat(dir, &st) < 0)
-		ret = errorf(err, errlen, "--%s %s: directory %s: %s", opt, path, dir, strerror(errno));
-	else if (!S_ISDIR(st.st_mode))
-		ret = errorf(err, errlen, "--%s %s: %s is not a directory", opt, path, dir);
-	free(dir);
-	return ret;
-}
-
-int options_check_files(const struct options *o, char *err, size_t errlen)
-{
-	if (err && errlen)
-		err[0] = '\0';
-	if (!o->kernel)
-		return errorf(err, errlen, "run: --kernel FILE is required");
-	if (check_input_file("kernel", o->kernel, err, errlen))
-		return -1;
-	if (o->initrd && check_input_file("initrd", o->initrd, err, errlen))
-		return -1;
-	if (o->dump_dtb && check_output_file("dump-dtb", o->dump_dtb, err, errlen))
-		return -1;
-	return 0;
-}
-
-/* ---- Help ---- */
-
-void options_version(FILE *f)
-{
-	fprintf(f, "skiff %s\n", PACKAGE_VERSION);
-}
-
-/* Keep in step with skiff.1. */
-void options_usage(FILE *f)
-{
-	fputs(
-"Usage: skiff run --kernel FILE [OPTIONS]\n"
-"       skiff run --help\n"
-"       skiff ctl [--json] PATH COMMAND [ARG]   (see 'skiff ctl --help')\n"
-"       skiff --help | --version\n"
-"\n"
-"Boot a Linux kernel in a minimal KVM virtual machine.\n"
-"\n"
-"Options of 'run':\n"
-"  --kernel FILE            kernel to boot: a bzImage or an uncompressed\n"
-"                           vmlinux ELF (required)\n"
-"  --initrd FILE            initial ramdisk\n"
-"  --cmdline \"ARGS\"         append ARGS to skiff's default kernel command line;\n"
-"                           may be repeated (joined with spaces)\n"
-"  --cmdline-replace \"ARGS\" use exactly ARGS as the kernel command line, without\n"
-"                           skiff's defaults (not together with --cmdline)\n"
-"  --mem SIZE               guest RAM (default 256M). SIZE is a whole number with\n"
-"                           a suffix K, M, G or T (powers of 1024, any case, may\n"
-"                           end in B or iB: 512M, 2g, 512MiB); a plain number is\n"
-"                           MiB. At least 64M, at most the host's RAM.\n"
-"  --cpus N                 number of vCPUs (default 1; at most 64, or KVM's\n"
-"                           limit if lower)\n"
-"  --console serial|virtio|none\n"
-"                           serial: the guest's serial console on this terminal\n"
-"                           (default); virtio: a virtio console (hvc0) on this\n"
-"                           terminal, console=hvc0; none: discard guest output,\n"
-"                           send no input\n"
-"  --swkvm auto|on|off      workarounds for hosts without hardware virtualization\n"
-"                           (default auto: on when such a host is detected)\n"
-"  --device SPEC            add a device; may be repeated, up to 32 times.\n"
-"                           SPEC is TYPE[,KEY=VALUE...]; every type takes\n"
-"                           transport=pci|pci-legacy|pci-modern|mmio|mmio-legacy\n"
-"                           (default pci). '--device help' lists the types\n"
-"                           and their keys.\n"
-"  --disk FILE              a virtio block device on FILE (a raw image or a\n"
-"                           block device): short for --device blk,path=FILE\n"
-"  --dump-dtb FILE          write the guest's device tree (as skiff builds it)\n"
-"                           to FILE\n"
-"  --api-sock PATH          serve the control socket (JSON, see 'skiff ctl')\n"
-"                           at PATH, owner-only; a stale socket there is\n"
-"                           replaced, one a running skiff listens on is refused\n"
-"  --debug-exit-port PORT   I/O port of the debug-exit device, decimal or 0x hex\n"
-"                           (default 0xf4; 0 = no debug-exit device)\n"
-"  --seccomp on|off         confine every thread to the system calls its role\n"
-"                           needs while the guest runs (default on)\n"
-"  --sandbox on|off         off: no seccomp, Landlock or namespaces, for\n"
-"                           debugging\n"
-"                           (default on: the file system is closed to skiff\n"
-"                           once the machine is built; started as root,\n"
-"                           in empty mount and network namespaces where the\n"
-"                           devices allow it)\n"
-"  --user USER              started as root: run as USER (NAME, UID or\n"
-"                           UID:GID, no supplementary groups) once the\n"
-"                           machine is built\n"
-"  --trace FILTER           one line on stderr per event: guest exits, queue\n"
-"                           kicks, requests, interrupts, status changes.\n"
-"                           FILTER is 'all' or a comma list of categories\n"
-"                           (exit, kick, request, irq, status) and device\n"
-"                           names (virtio-blk0, ...): --trace=virtio-blk0,irq\n"
-"  -v, --verbose            more messages; repeat for even more\n"
-"  -q, --quiet              errors only\n"
-"  -h, --help               show this help and exit\n"
-"\n"
-"Console keys (with --console serial):\n"
-"  Ctrl-A x                 stop the guest and quit\n"
-"  Ctrl-A Ctrl-A            send Ctrl-A to the guest\n"
-"\n"
-"Exit status:\n"
-"  0                        the guest powered off or rebooted\n"
-"  1, 3, 5, ...             the guest wrote VALUE to the debug-exit port:\n"
-"                           status (VALUE << 1) | 1, as QEMU's isa-debug-exit\n"
-"  2                        bad command line, or skiff failed to start\n"
-"  4                        the guest kernel panicked\n"
-"  6                        the guest triple-faulted\n"
-"  8                        a vCPU stopped on an instruction or error skiff\n"
-"                           can't handle\n"
-"  143, 130, 129            stopped by SIGTERM, SIGINT, SIGHUP\n"
-"\n"
-"See skiff(1) for details.\n", f);
 }

@@ -4,7 +4,7 @@
  * The parser reads argv and the host limits the caller passes in, prints
  * nothing and keeps no global state, so the unit tests can call it over
  * and over. It opens no files, but device types' check hooks may look at
- * the file system (device_check_disk_path() stats a disk's path=, so a
+ * the file system (disk_check_path() stats a disk's path=, so a
  * missing image is refused with the option that named it). Errors come
  * back as one line in a caller-supplied buffer ("skiff: --cpus 0: must
  * be between 1 and 64"); the caller prints it to stderr and exits with
