@@ -556,8 +556,7 @@ static void *ring_reaper(void *arg)
 
 	thread_role_enter(THREAD_ROLE_BLOCK_IO);
 	while (!stop) {
-		struct io_uring_cqe *cqe;
-		int ret = io_uring_wait_cqe(&b->ring, &cqe);
+		int ret = block_ring_wait(&b->ring);
 		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
 			continue; /* nothing to reap yet: wait again */
 		if (ret < 0) {

@@ -36,3 +36,8 @@ int block_ring_init(struct io_uring *ring, unsigned entries)
 		io_uring_queue_exit(ring);
 	return ret;
 }
+
+int block_ring_wait(struct io_uring *ring)
+{
+	return syscall(__NR_io_uring_enter, ring->ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0 ? -errno : 0;
+}

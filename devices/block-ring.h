@@ -15,4 +15,11 @@
  * its worker threads rather than run an unrestricted ring). */
 int block_ring_init(struct io_uring *ring, unsigned entries);
 
+/* Sleep in the kernel until the completion queue holds an entry: 0, or
+ * -errno (-EINTR: woken by a signal). Unlike io_uring_wait_cqe() it
+ * reads nothing of the queue in user space, so a queue with two readers
+ * (the backend's reaper and its submitters) is read only under the
+ * readers' lock. */
+int block_ring_wait(struct io_uring *ring);
+
 #endif

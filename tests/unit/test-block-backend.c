@@ -498,19 +498,17 @@ END_TEST
 
 /* ---- the io_uring reaper meets an error ---- */
 
-/* The reaper's wait, wrapped (--wrap=__io_uring_get_cqe): once armed, the
- * next wait that would block holds until released, then fails with
- * EFAULT, as a broken ring would. */
-int __real___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit, unsigned wait_nr,
-			      sigset_t *sigmask);
+/* The reaper's wait, wrapped (--wrap=block_ring_wait): once armed, the
+ * next wait holds until released, then fails with EFAULT, as a broken
+ * ring would. */
+int __real_block_ring_wait(struct io_uring *ring);
 
 static bool wait_armed, wait_held, wait_released;
 
-int __wrap___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit, unsigned wait_nr,
-			      sigset_t *sigmask)
+int __wrap_block_ring_wait(struct io_uring *ring)
 {
 	pthread_mutex_lock(&lock);
-	bool fail = wait_armed && wait_nr;
+	bool fail = wait_armed;
 	if (fail) {
 		wait_held = true;
 		pthread_cond_broadcast(&cond);
@@ -518,7 +516,7 @@ int __wrap___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, 
 			pthread_cond_wait(&cond, &lock);
 	}
 	pthread_mutex_unlock(&lock);
-	return fail ? -EFAULT : __real___io_uring_get_cqe(ring, cqe, submit, wait_nr, sigmask);
+	return fail ? -EFAULT : __real_block_ring_wait(ring);
 }
 
 /* Does thread tid of this process sleep (state S in its stat)? */
