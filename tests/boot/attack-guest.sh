@@ -16,15 +16,36 @@ trap 'rm -rf "$work"' EXIT
 truncate -s 64M "$work/disk.img"
 truncate -s 64M "$work/scsi.img"
 
+# thread_snapshot PID: one line per thread: name, state, kernel wait
+# channel, CPU ticks (user+system), and its kernel stack's top frames.
+thread_snapshot() {
+	local t stat
+	for t in /proc/"$1"/task/*; do
+		# stat's fields after the name's closing parenthesis: state first,
+		# utime and stime 12th and 13th
+		stat=$(sed 's/.*) //' "$t/stat" 2>/dev/null)
+		printf '  | %-12s %s wchan=%s ticks=%s stack:%s\n' "$(cat "$t/comm" 2>/dev/null)" \
+			"$(echo "$stat" | awk '{ print $1 }')" "$(cat "$t/wchan" 2>/dev/null)" \
+			"$(echo "$stat" | awk '{ print $12 + $13 }')" \
+			"$(head -n 4 "$t/stack" 2>/dev/null | awk '{ printf " %s", $2 }')"
+	done
+}
+
 # attack_boot NAME MEM DEVICES...: boot the attacker, sample skiff's
 # VmHWM while it runs, then check the lines.
 attack_boot() {
 	local name=$1 mem=$2 hwm=0 kib
 	shift 2
 	boot_start "$name" 300 --kernel "$TEST_GUEST" --mem "$mem" "$@" --cmdline "attack=${ATTACKS:-all}"
+	local snapshot=''
 	while kill -0 "$boot_timeout_pid" 2>/dev/null; do
 		kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$skiff_pid/status" 2>/dev/null)
 		[ -n "$kib" ] && hwm=$kib
+		# The first FAILED line: where each of skiff's threads is, while
+		# the failure is fresh (a stall seen once, in CI, left no trace).
+		if [ -z "$snapshot" ] && grep -a -q '^attack [^:]*: FAILED' "$log"; then
+			snapshot=$(thread_snapshot "$skiff_pid"; sleep 2; echo "  2 s later:"; thread_snapshot "$skiff_pid")
+		fi
 		sleep 0.2
 	done
 	boot_wait
@@ -32,6 +53,7 @@ attack_boot() {
 	local lines skiff_lines
 	lines=$(grep -a -c '^attack [^:]*: \(survived\|FAILED\)' "$log")
 	skiff_lines=$(grep -a -c '^skiff: ' "$log")
+	[ -z "$snapshot" ] || printf '  skiff threads at the first FAILED line:\n%s\n' "$snapshot"
 	check "$name: exit status 1 (the guest: every attack survived)" status_is 1
 	check "$name: at least ${MIN_LINES:-30} attack lines ($lines)" [ "$lines" -ge "${MIN_LINES:-30}" ]
 	check "$name: no attack FAILED" log_lacks '^attack [^:]*: FAILED'
