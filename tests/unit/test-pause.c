@@ -117,6 +117,16 @@ static void status_while_pausing(void)
 	close(other);
 }
 
+/* Whether the vCPUs are asked to park (read under the lock: the reactor
+ * thread writes it). */
+static bool vcpus_asked_to_park(void)
+{
+	pthread_mutex_lock(&m.pause.lock);
+	bool asked = m.pause.paused;
+	pthread_mutex_unlock(&m.pause.lock);
+	return asked;
+}
+
 /* What a vCPU does when it parks (kvm/vcpu.c vcpu_park), done by hand. */
 static void vcpu_parks(void)
 {
@@ -137,15 +147,13 @@ START_TEST(pause_pending_does_not_block_the_reactor)
 	status_while_pausing();
 	vcpu_parks();
 	expect_reply(fd, 1000, "\"ok\":true");
-	ck_assert(m.paused);
-	ck_assert(!m.pausing);
 	send_line(fd, "{\"command\":\"status\"}\n");
 	expect_reply(fd, 1000, "\"state\":\"paused\"");
 	send_line(fd, "{\"command\":\"pause\"}\n"); /* already paused: at once */
 	expect_reply(fd, 1000, "\"ok\":true");
 	send_line(fd, "{\"command\":\"resume\"}\n");
 	expect_reply(fd, 1000, "\"ok\":true");
-	ck_assert(!m.pause.paused); /* the vCPU may go on */
+	ck_assert(!vcpus_asked_to_park()); /* the vCPU may go on */
 	send_line(fd, "{\"command\":\"status\"}\n");
 	expect_reply(fd, 1000, "\"state\":\"running\"");
 	close(fd);
@@ -168,9 +176,7 @@ START_TEST(pause_that_cannot_finish_times_out)
 	ck_assert_int_ge(waited, (int64_t)PAUSE_TIMEOUT_MS * 1000 * 9 / 10);
 	expect_reply(fd, 1000, "\"state\":\"running\"");
 	expect_reply(second, 1000, "did not stop in time");
-	ck_assert(!m.paused);
-	ck_assert(!m.pause.paused); /* the vCPU is not left asked to park */
-	ck_assert_int_lt(m.pause_timer, 0);
+	ck_assert(!vcpus_asked_to_park()); /* the vCPU is not left asked to park */
 	close(fd);
 	close(second);
 }
@@ -185,8 +191,9 @@ START_TEST(resume_cancels_a_pending_pause)
 	send_line(other, "{\"command\":\"resume\"}\n");
 	expect_reply(other, 1000, "\"ok\":true");
 	expect_reply(fd, 1000, "resumed before the vCPUs stopped");
-	ck_assert(!m.pausing);
-	ck_assert(!m.pause.paused);
+	ck_assert(!vcpus_asked_to_park());
+	send_line(fd, "{\"command\":\"status\"}\n");
+	expect_reply(fd, 1000, "\"state\":\"running\"");
 	close(fd);
 	close(other);
 }
