@@ -335,6 +335,8 @@ int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, c
 		return do_shutdown(m, arg, reply, err, errlen);
 	case CONTROL_KILL:
 		log_info(LOG_NAME, "kill: stopping the guest");
+		if (m->pausing)
+			pause_settle(m, -ECANCELED, "the guest is being killed");
 		machine_stop(m, STOP_SIGNAL, EXIT_SIGNAL(SIGKILL));
 		return 0;
 	case CONTROL_BALLOON_SET:

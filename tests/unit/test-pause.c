@@ -4,7 +4,7 @@
  * does not hold up the reactor (another client's status is answered while
  * the pause waits), that the pause is answered once the vCPU parks, that a
  * pause the vCPUs never finish is answered with an error when its timer
- * fires, that resume cancels a pending pause, and that a client's
+ * fires, that resume and kill end a pending pause, and that a client's
  * requests sent behind a pending pause are answered in order. */
 #include <check.h>
 #include "tests/unit/check-run.h"
@@ -46,7 +46,7 @@ static void setup(void)
 	memset(&m, 0, sizeof(m));
 	m.opts = &opts;
 	m.vm.vm_fd = -1; /* no KVM: the kvmclock is not saved */
-	m.shutdown_timer = m.pause_parked_source = m.pause_timer = -1;
+	m.shutdown_timer = m.pause_parked_source = m.pause_timer = m.stop_eventfd = -1;
 	m.nr_vcpus_created = 1; /* never started: a kick does nothing */
 	m.pause_timeout_ms = PAUSE_TIMEOUT_MS;
 	ck_assert_int_eq(vcpu_pause_init(&m.pause), 0);
@@ -199,6 +199,22 @@ START_TEST(resume_cancels_a_pending_pause)
 }
 END_TEST
 
+START_TEST(kill_answers_a_pending_pause)
+{
+	int fd = client(), other = client();
+
+	send_line(fd, "{\"command\":\"pause\"}\n");
+	ck_assert_ptr_null(reply_within(fd, 50));
+	send_line(other, "{\"command\":\"kill\"}\n");
+	expect_reply(other, 1000, "\"ok\":true");
+	expect_reply(fd, 1000, "the guest is being killed");
+	ck_assert(atomic_load(&m.stopping));
+	ck_assert(!vcpus_asked_to_park()); /* the vCPU can see `stopping` and leave */
+	close(fd);
+	close(other);
+}
+END_TEST
+
 START_TEST(waiting_client_that_hangs_up)
 {
 	int fd = client();
@@ -225,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, pause_pending_does_not_block_the_reactor);
 	tcase_add_test(tc, pause_that_cannot_finish_times_out);
 	tcase_add_test(tc, resume_cancels_a_pending_pause);
+	tcase_add_test(tc, kill_answers_a_pending_pause);
 	tcase_add_test(tc, waiting_client_that_hangs_up);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
