@@ -182,36 +182,34 @@ START_TEST(pause_that_cannot_finish_times_out)
 }
 END_TEST
 
-START_TEST(resume_cancels_a_pending_pause)
+/* A pause waits on one client; another sends request: the pause gets
+ * its error (error_fragment), the vCPU is no longer asked to park. */
+static void other_client_ends_pause(const char *request, const char *error_fragment)
 {
 	int fd = client(), other = client();
 
 	send_line(fd, "{\"command\":\"pause\"}\n");
 	ck_assert_ptr_null(reply_within(fd, 50));
-	send_line(other, "{\"command\":\"resume\"}\n");
+	send_line(other, request);
 	expect_reply(other, 1000, "\"ok\":true");
-	expect_reply(fd, 1000, "resumed before the vCPUs stopped");
+	expect_reply(fd, 1000, error_fragment);
 	ck_assert(!vcpus_asked_to_park());
+	close(other);
 	send_line(fd, "{\"command\":\"status\"}\n");
 	expect_reply(fd, 1000, "\"state\":\"running\"");
 	close(fd);
-	close(other);
+}
+
+START_TEST(resume_cancels_a_pending_pause)
+{
+	other_client_ends_pause("{\"command\":\"resume\"}\n", "resumed before the vCPUs stopped");
 }
 END_TEST
 
 START_TEST(kill_answers_a_pending_pause)
 {
-	int fd = client(), other = client();
-
-	send_line(fd, "{\"command\":\"pause\"}\n");
-	ck_assert_ptr_null(reply_within(fd, 50));
-	send_line(other, "{\"command\":\"kill\"}\n");
-	expect_reply(other, 1000, "\"ok\":true");
-	expect_reply(fd, 1000, "the guest is being killed");
-	ck_assert(atomic_load(&m.stopping));
-	ck_assert(!vcpus_asked_to_park()); /* the vCPU can see `stopping` and leave */
-	close(fd);
-	close(other);
+	other_client_ends_pause("{\"command\":\"kill\"}\n", "the guest is being killed");
+	ck_assert(atomic_load(&m.stopping)); /* the vCPU sees it and leaves */
 }
 END_TEST
 
