@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -300,19 +301,22 @@ static void vcpu_sample_rip(struct vcpu *v)
 
 /* ---- pause and resume ---- */
 
-void vcpu_pause_init(struct vcpu_pause *p)
+int vcpu_pause_init(struct vcpu_pause *p)
 {
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->parked_changed, NULL);
 	pthread_cond_init(&p->resumed, NULL);
+	p->parked_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return p->parked_fd < 0 ? -errno : 0;
 }
 
 void vcpu_pause_destroy(struct vcpu_pause *p)
 {
 	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->parked_changed);
 	pthread_cond_destroy(&p->resumed);
+	if (p->parked_fd >= 0)
+		close(p->parked_fd);
+	p->parked_fd = -1;
 }
 
 /* On the vCPU thread, outside KVM_RUN: wait here while the VM is paused. */
@@ -323,44 +327,41 @@ static void vcpu_park(struct vcpu *v)
 	pthread_mutex_lock(&p->lock);
 	if (p->paused && !atomic_load(v->env->stopping)) {
 		p->nr_parked++;
-		pthread_cond_broadcast(&p->parked_changed);
 		/* Tell the guest (through kvmclock's PVCLOCK_GUEST_STOPPED flag)
 		 * that it was stopped by the host, so its soft-lockup watchdog
 		 * does not fire on resume. EINVAL: the guest has no kvmclock
 		 * (hidden on software-KVM hosts); nothing to tell then. */
 		(void)ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+		/* The reactor counts the parked vCPUs (vcpu_pause_all_parked). */
+		uint64_t one = 1;
+		(void)!write(p->parked_fd, &one, sizeof(one));
 		while (p->paused && !atomic_load(v->env->stopping))
 			pthread_cond_wait(&p->resumed, &p->lock);
 		p->nr_parked--;
-		pthread_cond_broadcast(&p->parked_changed);
 	}
 	pthread_mutex_unlock(&p->lock);
 	v->run->immediate_exit = atomic_load(v->env->stopping);
 }
 
-int vcpu_pause_all(struct vcpu_pause *p, struct vcpu *vcpus, unsigned nr, unsigned timeout_ms)
+void vcpu_pause_request(struct vcpu_pause *p, struct vcpu *vcpus, unsigned nr)
 {
-	struct timespec deadline;
-	int ret = 0;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&p->lock);
 	p->paused = true;
 	atomic_store(&p->requested, true);
 	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < nr; i++)
 		vcpu_kick(&vcpus[i]);
+}
+
+bool vcpu_pause_all_parked(struct vcpu_pause *p, unsigned nr)
+{
+	uint64_t count;
+
+	(void)!read(p->parked_fd, &count, sizeof(count)); /* re-arm; the count is nr_parked */
 	pthread_mutex_lock(&p->lock);
-	while (p->nr_parked < nr && ret == 0)
-		ret = pthread_cond_timedwait(&p->parked_changed, &p->lock, &deadline);
+	bool all = p->paused && p->nr_parked >= nr;
 	pthread_mutex_unlock(&p->lock);
-	return ret == 0 ? 0 : -ETIMEDOUT;
+	return all;
 }
 
 void vcpu_resume_all(struct vcpu_pause *p)

@@ -17,11 +17,14 @@ struct kvm_run;
 struct kvm_cpuid2;
 
 /* Pausing the VM (the control socket's pause/resume): every vCPU thread
- * leaves KVM_RUN and parks on `resumed` until `paused` is cleared. */
+ * leaves KVM_RUN and parks on `resumed` until `paused` is cleared. Nobody
+ * waits for the vCPUs to park: each one that parks writes parked_fd, which
+ * the reactor watches (vmm/machine-control.c), so a vCPU slow to stop
+ * holds up no device and no other control client. */
 struct vcpu_pause {
 	pthread_mutex_t lock;
-	pthread_cond_t parked_changed; /* nr_parked moved */
 	pthread_cond_t resumed;        /* paused cleared (or the VM stops) */
+	int parked_fd;                 /* eventfd, written by each vCPU that parks */
 	bool paused;
 	unsigned nr_parked;
 	atomic_bool requested;         /* read by vCPUs without the lock */
@@ -94,11 +97,15 @@ void vcpu_join(struct vcpu *v);
 void vcpu_log_last_position(const struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
-void vcpu_pause_init(struct vcpu_pause *p);
+/* 0, or -errno (no eventfd). */
+__attribute__((warn_unused_result)) int vcpu_pause_init(struct vcpu_pause *p);
 void vcpu_pause_destroy(struct vcpu_pause *p);
-/* Stop the nr vCPUs of vcpus[] in KVM_RUN and wait until all are parked
- * (at most timeout_ms). 0, or -ETIMEDOUT (they stay asked to park). */
-int vcpu_pause_all(struct vcpu_pause *p, struct vcpu *vcpus, unsigned nr, unsigned timeout_ms);
+/* Ask the nr vCPUs of vcpus[] to park and kick them out of KVM_RUN;
+ * returns at once. Each vCPU that parks then writes p->parked_fd. */
+void vcpu_pause_request(struct vcpu_pause *p, struct vcpu *vcpus, unsigned nr);
+/* After parked_fd fired (it is drained here): true once a pause is
+ * requested and nr vCPUs are parked. Never waits. */
+bool vcpu_pause_all_parked(struct vcpu_pause *p, unsigned nr);
 /* Let parked vCPUs run again (also used when the VM stops while paused). */
 void vcpu_resume_all(struct vcpu_pause *p);
 

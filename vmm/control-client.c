@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	fputs("Usage: skiff ctl [--json] PATH COMMAND [ARG]\n"
 	      "Send COMMAND to the skiff serving --api-sock PATH and print its reply.\n"
 	      "\n"
-	      "  status                 running or paused, uptime, vCPUs, memory, devices\n"
+	      "  status                 running, pausing or paused; uptime, vCPUs, memory, devices\n"
 	      "  pause | resume         stop / restart every vCPU\n"
 	      "  shutdown [--timeout S] press the ACPI power button; skiff stops the guest\n"
 	      "                         itself if it has not powered off after S seconds\n"

@@ -174,11 +174,26 @@ char *control_handle_request(const struct control_ops *ops, const char *request,
 	}
 	int ret = ops->run(ops->ctx, (enum control_command)cmd, arg, text, reply, err, sizeof(err));
 	json_decref(req); /* text lives in req */
+	if (ret == CONTROL_LATER) {
+		json_decref(reply);
+		return strdup("");
+	}
 	if (ret < 0) {
 		json_decref(reply);
 		return control_error_reply(err[0] ? err : "command failed");
 	}
 	char *line = reply_text(reply);
+	json_decref(reply);
+	return line;
+}
+
+char *control_late_reply(enum control_command cmd, int ret, const char *err)
+{
+	if (ret < 0)
+		return control_error_reply(err && err[0] ? err : "command failed");
+	json_t *reply = json_pack("{s:b, s:s}", "ok", 1, "command", commands[cmd].name);
+	char *line = reply ? reply_text(reply) : NULL;
+
 	json_decref(reply);
 	return line;
 }

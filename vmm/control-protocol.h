@@ -49,11 +49,17 @@ enum control_command {
 
 #define CONTROL_MAX_TEXT_ARG 255 /* bytes in a string argument */
 
+/* run() returns this for a command that finishes later (pause waits for
+ * the vCPUs to stop): control_handle_request() then returns an empty line
+ * and the reply is sent when the command is done, by
+ * control_socket_finish() (vmm/control-socket.h). */
+#define CONTROL_LATER 1
+
 /* What carries the commands out. run() gets the command's argument in
  * arg (a number) or text (a string: printable ASCII, at most
  * CONTROL_MAX_TEXT_ARG bytes; NULL for the other commands), adds the
  * command's fields to reply and returns 0, or returns <0 with one line in
- * err (the reply then becomes an error reply). */
+ * err (the reply then becomes an error reply), or CONTROL_LATER. */
 struct control_ops {
 	int (*run)(void *ctx, enum control_command cmd, uint64_t arg, const char *text, json_t *reply, char *err,
 		   size_t errlen);
@@ -61,9 +67,12 @@ struct control_ops {
 };
 
 /* Serve one request (len bytes, without the newline). Returns the reply,
- * newline-terminated and NUL-terminated, to be freed with free(); NULL
- * only when out of memory. */
+ * newline-terminated and NUL-terminated, to be freed with free(); "" when
+ * run() returned CONTROL_LATER; NULL only when out of memory. */
 char *control_handle_request(const struct control_ops *ops, const char *request, size_t len);
+/* The reply of a command that finished later: ok (ret 0, no fields) or
+ * err. Freed with free(); NULL only when out of memory. */
+char *control_late_reply(enum control_command cmd, int ret, const char *err);
 /* An error reply line (for the socket side: "request too long"). */
 char *control_error_reply(const char *message);
 

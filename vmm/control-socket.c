@@ -76,7 +76,7 @@ int control_socket_open(struct control_socket *cs, const char *path, char *err, 
 	memset(cs, 0, sizeof(*cs));
 	cs->listen_fd = cs->listen_source = cs->sweep_source = -1;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		cs->clients[i].fd = cs->clients[i].source = -1;
+		cs->clients[i].fd = cs->clients[i].source = cs->clients[i].waiting_for = -1;
 	if (!*path || strlen(path) >= sizeof(cs->path)) {
 		if (*path)
 			snprintf(err, errlen, "--api-sock: path too long for a Unix socket (%zu bytes, at most %zu)",
@@ -126,7 +126,7 @@ static void client_close(struct control_socket *cs, struct control_client *c)
 		return;
 	reactor_remove(cs->reactor, c->source);
 	close(c->fd);
-	c->fd = c->source = -1;
+	c->fd = c->source = c->waiting_for = -1;
 	c->len = 0;
 	c->in_use = false;
 }
@@ -149,14 +149,31 @@ static bool client_send(struct control_client *c, const char *line)
 	return true;
 }
 
-/* Serve every complete line in the buffer. False: close the client. */
+/* ops.run for control_handle_request: notes which client a command that
+ * finishes later leaves waiting. */
+static int run_for_client(void *socket, enum control_command cmd, uint64_t arg, const char *text, json_t *reply,
+			  char *err, size_t errlen)
+{
+	struct control_socket *cs = socket;
+	int ret = cs->ops.run(cs->ops.ctx, cmd, arg, text, reply, err, errlen);
+
+	if (ret == CONTROL_LATER)
+		cs->serving->waiting_for = (int)cmd;
+	return ret;
+}
+
+/* Serve every complete line in the buffer, up to one whose reply comes
+ * later. False: close the client. */
 static bool client_serve_lines(struct control_socket *cs, struct control_client *c)
 {
+	const struct control_ops via = { .run = run_for_client, .ctx = cs };
 	char *start = c->buf, *end = c->buf + c->len, *nl;
 
-	while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
-		char *reply = control_handle_request(&cs->ops, start, (size_t)(nl - start));
-		bool sent = reply && client_send(c, reply);
+	while (c->waiting_for < 0 && (nl = memchr(start, '\n', (size_t)(end - start)))) {
+		cs->serving = c;
+		char *reply = control_handle_request(&via, start, (size_t)(nl - start));
+		cs->serving = NULL;
+		bool sent = reply && (!reply[0] || client_send(c, reply));
 
 		free(reply);
 		if (!sent)
@@ -165,6 +182,10 @@ static bool client_serve_lines(struct control_socket *cs, struct control_client 
 	}
 	c->len = (size_t)(end - start);
 	memmove(c->buf, start, c->len);
+	if (c->waiting_for >= 0) {
+		/* Read nothing more until the reply is out; a hang-up still shows. */
+		return reactor_set_events(cs->reactor, c->source, 0) == 0;
+	}
 	if (c->len == sizeof(c->buf)) {
 		/* No newline within the cap: say why, then hang up (the rest of
 		 * an oversized request cannot be told from the next one). */
@@ -181,9 +202,13 @@ static enum reactor_result client_ready(void *opaque, uint32_t events, unsigned 
 {
 	struct control_client *c = opaque;
 	struct control_socket *cs = c->owner;
-	(void)events;
 	(void)budget;
 
+	if (c->waiting_for >= 0) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			client_close(cs, c);
+		return REACTOR_DONE;
+	}
 	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return REACTOR_DONE;
@@ -222,6 +247,7 @@ static enum reactor_result listener_ready(void *opaque, uint32_t events, unsigne
 		c->owner = cs;
 		c->fd = fd;
 		c->len = 0;
+		c->waiting_for = -1;
 		c->last_active_ms = now_ms();
 		c->in_use = true;
 		c->source = reactor_add(cs->reactor, fd, EPOLLIN, 0, client_ready, c, 1);
@@ -244,7 +270,7 @@ static enum reactor_result sweep_idle(void *opaque, uint32_t events, unsigned bu
 
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *c = &cs->clients[i];
-		if (c->in_use && now - c->last_active_ms >= (int64_t)cs->idle_timeout_ms) {
+		if (c->in_use && c->waiting_for < 0 && now - c->last_active_ms >= (int64_t)cs->idle_timeout_ms) {
 			log_debug(LOG_NAME, "closing a client idle for %lld ms", (long long)(now - c->last_active_ms));
 			client_close(cs, c);
 		}
@@ -264,6 +290,22 @@ int control_socket_attach(struct control_socket *cs, struct reactor *r, const st
 	unsigned period = cs->idle_timeout_ms / 4 ? cs->idle_timeout_ms / 4 : 1;
 	cs->sweep_source = reactor_add_timer(r, period, sweep_idle, cs);
 	return cs->sweep_source < 0 ? cs->sweep_source : 0;
+}
+
+void control_socket_finish(struct control_socket *cs, enum control_command cmd, int ret, const char *err)
+{
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *c = &cs->clients[i];
+		if (!c->in_use || c->waiting_for != (int)cmd)
+			continue;
+		char *reply = control_late_reply(cmd, ret, err);
+		bool sent = reply && client_send(c, reply);
+		free(reply);
+		c->waiting_for = -1;
+		c->last_active_ms = now_ms();
+		if (!sent || reactor_set_events(cs->reactor, c->source, EPOLLIN) < 0 || !client_serve_lines(cs, c))
+			client_close(cs, c);
+	}
 }
 
 void control_socket_close(struct control_socket *cs)

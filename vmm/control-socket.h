@@ -11,6 +11,12 @@
  * by a sweep timer; at most CONTROL_MAX_CLIENTS are connected at once
  * (more are accepted and closed at once).
  *
+ * A command that finishes later (run() returned CONTROL_LATER: pause)
+ * leaves its client waiting: the reactor goes on serving everything else,
+ * the client's further requests stay buffered (replies keep their order)
+ * and the idle sweep spares it, until control_socket_finish() sends the
+ * reply. A waiting client that hangs up is closed.
+ *
  * The socket file is created owner-only (0600, under umask 077). A file
  * already at PATH is checked first: a socket someone still listens on
  * (a live skiff) is an error; a socket nobody listens on (a skiff that
@@ -37,6 +43,7 @@ struct control_client {
 	int fd;
 	int source;             /* reactor source id */
 	int64_t last_active_ms; /* CLOCK_MONOTONIC of the last byte received */
+	int waiting_for;        /* the command whose late reply it waits for, -1 none */
 	size_t len;             /* bytes of an unfinished request in buf */
 	char buf[CONTROL_MAX_REQUEST];
 };
@@ -47,6 +54,7 @@ struct control_socket {
 	int listen_source, sweep_source; /* reactor sources, -1 = none */
 	struct reactor *reactor;
 	struct control_ops ops;
+	struct control_client *serving; /* whose request ops.run is carrying out */
 	unsigned idle_timeout_ms;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 };
@@ -58,6 +66,9 @@ __attribute__((warn_unused_result)) int control_socket_open(struct control_socke
 /* Serve it on reactor r with ops; idle_timeout_ms 0 = CONTROL_IDLE_TIMEOUT_MS. */
 __attribute__((warn_unused_result)) int control_socket_attach(struct control_socket *cs, struct reactor *r,
 							      const struct control_ops *ops, unsigned idle_timeout_ms);
+/* cmd finished (ret 0, or <0 with one line in err): reply to every client
+ * waiting for it and serve what they sent meanwhile. Reactor thread. */
+void control_socket_finish(struct control_socket *cs, enum control_command cmd, int ret, const char *err);
 /* Disconnect everyone, close the socket and remove its file. Safe on a
  * socket never opened (listen_fd -1) and twice. */
 void control_socket_close(struct control_socket *cs);

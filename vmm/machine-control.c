@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -60,7 +61,7 @@ static int do_status(struct machine *m, json_t *reply)
 				      json_pack("{s:s, s:s, s:s}", "name", s->name, "type", s->spec->type->name,
 						"transport", device_transport_name(s->spec->transport)));
 	}
-	json_object_set_new(reply, "state", json_string(m->paused ? "paused" : "running"));
+	json_object_set_new(reply, "state", json_string(m->paused ? "paused" : m->pausing ? "pausing" : "running"));
 	json_object_set_new(reply, "uptime_s", json_real((monotonic_ns() - m->start_ns) / 1e9));
 	json_object_set_new(reply, "vcpus", json_integer(m->nr_vcpus_created));
 	json_object_set_new(reply, "memory_mib", json_integer((json_int_t)(m->opts->mem_bytes >> 20)));
@@ -71,23 +72,85 @@ static int do_status(struct machine *m, json_t *reply)
 	return 0;
 }
 
+static void remove_source(struct machine *m, int *source)
+{
+	if (*source >= 0)
+		reactor_remove(&m->reactor, *source);
+	*source = -1;
+}
+
+/* The pause asked for is over: paused (ret 0), or the vCPUs run on (ret
+ * <0, why says why); every client waiting for it gets its reply. */
+static void pause_settle(struct machine *m, int ret, const char *why)
+{
+	remove_source(m, &m->pause_parked_source);
+	remove_source(m, &m->pause_timer);
+	m->pausing = false;
+	if (ret == 0) {
+		/* Freeze the guest's kvmclock: resume sets it back to this value. */
+		m->clock_saved = ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) == 0;
+		m->paused = true;
+		log_info(LOG_NAME, "guest paused");
+	} else {
+		vcpu_resume_all(&m->pause);
+		log_warn(LOG_NAME, "pause: %s", why);
+	}
+	if (m->control_open)
+		control_socket_finish(&m->control, CONTROL_PAUSE, ret, why);
+}
+
+/* A vCPU parked (pause.parked_fd). */
+static enum reactor_result pause_parked(void *opaque, uint32_t events, unsigned budget)
+{
+	struct machine *m = opaque;
+	(void)events;
+	(void)budget;
+
+	if (vcpu_pause_all_parked(&m->pause, m->nr_vcpus_created))
+		pause_settle(m, 0, NULL);
+	return REACTOR_DONE;
+}
+
+static enum reactor_result pause_timed_out(void *opaque, uint32_t events, unsigned budget)
+{
+	(void)events;
+	(void)budget;
+	pause_settle(opaque, -ETIMEDOUT, "the vCPUs did not stop in time; still running");
+	return REACTOR_DONE;
+}
+
+/* Ask the vCPUs to park and answer once they have (CONTROL_LATER): the
+ * reactor serves everything else meanwhile. A timer ends a pause the
+ * vCPUs do not finish. */
 static int do_pause(struct machine *m, char *err, size_t errlen)
 {
 	if (m->paused)
 		return 0;
-	if (vcpu_pause_all(&m->pause, m->vcpus, m->nr_vcpus_created, PAUSE_TIMEOUT_MS) < 0) {
-		vcpu_resume_all(&m->pause);
-		return fail(err, errlen, -ETIMEDOUT, "the vCPUs did not stop in time; still running");
+	if (m->pausing)
+		return CONTROL_LATER;
+	m->pause_parked_source = reactor_add(&m->reactor, m->pause.parked_fd, EPOLLIN, 0, pause_parked, m, 1);
+	if (m->pause_parked_source < 0)
+		return fail(err, errlen, m->pause_parked_source, "cannot watch the vCPUs park");
+	m->pause_timer = reactor_add_timer(&m->reactor, m->pause_timeout_ms ? m->pause_timeout_ms : PAUSE_TIMEOUT_MS,
+					   pause_timed_out, m);
+	if (m->pause_timer < 0) {
+		int ret = m->pause_timer;
+		remove_source(m, &m->pause_parked_source);
+		return fail(err, errlen, ret, "cannot start the pause timer");
 	}
-	/* Freeze the guest's kvmclock: resume sets it back to this value. */
-	m->clock_saved = ioctl(m->vm.vm_fd, KVM_GET_CLOCK, &m->paused_clock) == 0;
-	m->paused = true;
-	log_info(LOG_NAME, "guest paused");
-	return 0;
+	m->pausing = true;
+	vcpu_pause_request(&m->pause, m->vcpus, m->nr_vcpus_created);
+	if (vcpu_pause_all_parked(&m->pause, m->nr_vcpus_created)) {
+		pause_settle(m, 0, NULL); /* no vCPU to wait for */
+		return 0;
+	}
+	return CONTROL_LATER;
 }
 
 static void do_resume(struct machine *m)
 {
+	if (m->pausing)
+		pause_settle(m, -ECANCELED, "resumed before the vCPUs stopped; still running");
 	if (!m->paused)
 		return;
 	if (m->clock_saved) {
@@ -272,6 +335,8 @@ int machine_control_run(void *machine, enum control_command cmd, uint64_t arg, c
 		return do_shutdown(m, arg, reply, err, errlen);
 	case CONTROL_KILL:
 		log_info(LOG_NAME, "kill: stopping the guest");
+		if (m->pausing)
+			pause_settle(m, -ECANCELED, "the guest is being killed");
 		machine_stop(m, STOP_SIGNAL, EXIT_SIGNAL(SIGKILL));
 		return 0;
 	case CONTROL_BALLOON_SET:

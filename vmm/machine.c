@@ -274,9 +274,12 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	m->opts = opts;
 	m->start_ns = monotonic_ns();
 	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = -1;
-	m->shutdown_timer = -1;
+	m->shutdown_timer = m->pause_parked_source = m->pause_timer = -1;
 	m->control.listen_fd = -1;
-	vcpu_pause_init(&m->pause);
+	if ((ret = vcpu_pause_init(&m->pause)) < 0) {
+		snprintf(err, errlen, "cannot create the pause eventfd: %s", strerror(-ret));
+		return ret;
+	}
 	err[0] = 0;
 	/* Before the first thread: threads started while the machine is
 	 * built wait for the sandbox before they serve the guest. */

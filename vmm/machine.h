@@ -57,6 +57,10 @@ struct machine {
 	struct control_socket control;
 	bool control_open;
 	struct vcpu_pause pause;
+	bool pausing;                 /* asked the vCPUs to park; the reply waits */
+	int pause_parked_source;      /* reactor source on pause.parked_fd, -1 = none */
+	int pause_timer;              /* reactor source, -1 = none */
+	unsigned pause_timeout_ms;    /* 0: the default (machine-control.c) */
 	bool paused;
 	bool clock_saved;
 	struct kvm_clock_data paused_clock; /* kvmclock when paused */

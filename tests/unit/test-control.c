@@ -5,6 +5,7 @@
  * files, permissions. */
 #include <check.h>
 #include "tests/unit/check-run.h"
+#include "tests/unit/unix-client.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -300,11 +301,7 @@ static void serve(unsigned idle_ms)
 
 static int client(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	strcpy(sa.sun_path, path);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
+	return unix_client(path);
 }
 
 /* Read one reply line (or EOF: returns NULL) within timeout_ms. */
