@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define NET_BACKEND_HDR_LEN 12     /* sizeof(struct virtio_net_hdr_v1) */
 #define NET_MAX_QUEUE_PAIRS 8
@@ -47,6 +48,11 @@ struct net_backend_ops {
 	/* Send one frame (header first) from queue pair q. 0, or -errno if
 	 * the backend dropped it. */
 	int (*send)(struct net_backend *be, unsigned q, const void *frame, size_t len);
+	/* The same frame in pieces straight from guest RAM: iov[0] is the
+	 * header (NET_BACKEND_HDR_LEN bytes), the rest the frame, sent
+	 * without copying it in user space. Optional: without it the device
+	 * linearizes the frame and calls send. */
+	int (*sendv)(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n);
 	/* The fd the reactor watches for queue pair q's frames (readable
 	 * while frames are waiting), or -1 if q has none (user backend: q > 0). */
 	int (*rx_fd)(struct net_backend *be, unsigned q);

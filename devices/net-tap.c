@@ -70,6 +70,22 @@ static int tap_send(struct net_backend *be, unsigned q, const void *frame, size_
 	return n < 0 ? -errno : 0;
 }
 
+static int tap_sendv(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n)
+{
+	struct net_tap *t = TAP(be);
+	unsigned skip = t->vnet_hdr ? 0 : 1; /* iov[0] is the header */
+	ssize_t ret;
+
+	if (q >= t->nr_fds)
+		q = 0;
+	if (n <= skip)
+		return -EINVAL;
+	do
+		ret = writev(t->fd[q], iov + skip, (int)(n - skip));
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
+}
+
 static int tap_rx_fd(struct net_backend *be, unsigned q)
 {
 	struct net_tap *t = TAP(be);
@@ -123,6 +139,7 @@ static void tap_destroy(struct net_backend *be)
 static const struct net_backend_ops tap_ops = {
 	.recv = tap_recv,
 	.send = tap_send,
+	.sendv = tap_sendv,
 	.rx_fd = tap_rx_fd,
 	.set_offloads = tap_set_offloads,
 	.set_queue_pairs = tap_set_queue_pairs,

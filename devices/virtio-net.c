@@ -216,6 +216,32 @@ bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned bu
 
 /* ---- transmit ---- */
 
+/* Hand the frame to the backend as iovecs into guest RAM, after our copy
+ * of the header: no copy of the frame in user space (a 64 KiB TSO frame
+ * cost ~65,000 instructions to linearize). */
+static int tx_sendv(struct virtio_net *net, unsigned q, const struct virtio_request *req,
+		    const struct virtio_net_hdr_v1 *hdr, size_t hdr_len)
+{
+	struct iovec *iov = net->tx_iov;
+	int n = virtio_request_iov(req, false, iov + 1, VIRTIO_REQUEST_MAX_BUFS);
+	unsigned first = 1;
+
+	if (n < 0)
+		return n;
+	/* Skip the driver's header, wherever its descriptors split it. */
+	for (size_t skip = hdr_len; skip;) {
+		if (iov[first].iov_len <= skip) {
+			skip -= iov[first++].iov_len;
+		} else {
+			iov[first].iov_base = (uint8_t *)iov[first].iov_base + skip;
+			iov[first].iov_len -= skip;
+			skip = 0;
+		}
+	}
+	iov[--first] = (struct iovec){ (void *)hdr, NET_BACKEND_HDR_LEN };
+	return net->be->ops->sendv(net->be, q / 2, iov + first, (unsigned)n + 1 - first);
+}
+
 /* Send one tx request's frame to the backend, or drop it if malformed. */
 static void tx_send(struct virtio_net *net, unsigned q, const struct virtio_request *req)
 {
@@ -230,11 +256,18 @@ static void tx_send(struct virtio_net *net, unsigned q, const struct virtio_requ
 	}
 	/* The backend's header is the 12-byte one: copy the driver's
 	 * (10 or 12 bytes) and clear what it did not send. */
-	memset(net->tx_buf, 0, NET_BACKEND_HDR_LEN);
-	virtio_request_read(req, 0, net->tx_buf, hdr_len);
-	((struct virtio_net_hdr_v1 *)net->tx_buf)->num_buffers = 0;
-	virtio_request_read(req, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
-	if (net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len) < 0)
+	struct virtio_net_hdr_v1 hdr = { 0 };
+	virtio_request_read(req, 0, &hdr, hdr_len);
+	hdr.num_buffers = 0;
+	int ret;
+	if (net->be->ops->sendv) {
+		ret = tx_sendv(net, q, req, &hdr, hdr_len);
+	} else {
+		memcpy(net->tx_buf, &hdr, NET_BACKEND_HDR_LEN);
+		virtio_request_read(req, hdr_len, net->tx_buf + NET_BACKEND_HDR_LEN, frame_len);
+		ret = net->be->ops->send(net->be, q / 2, net->tx_buf, NET_BACKEND_HDR_LEN + frame_len);
+	}
+	if (ret < 0)
 		net->stats.tx_backend_errors++;
 	else
 		net->stats.tx_frames++;
@@ -514,8 +547,9 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 	net->promisc = true;
 	memcpy(net->mac, c->mac, 6);
 	net->tx_buf = malloc(NET_BACKEND_HDR_LEN + NET_MAX_FRAME);
+	net->tx_iov = calloc(1 + VIRTIO_REQUEST_MAX_BUFS, sizeof(*net->tx_iov));
 	net->reqs = calloc(VIRTIO_REQUEST_BATCH_MAX, sizeof(*net->reqs));
-	if (!net->tx_buf || !net->reqs)
+	if (!net->tx_buf || !net->tx_iov || !net->reqs)
 		return -ENOMEM;
 	for (unsigned p = 0; p < pairs; p++) {
 		struct virtio_net_rx_source *src = &net->rx_src[p];
@@ -555,9 +589,11 @@ void virtio_net_destroy(struct virtio_net *net)
 	if (net->be)
 		net->be->ops->destroy(net->be);
 	free(net->tx_buf);
+	free(net->tx_iov);
 	free(net->reqs);
 	net->be = NULL;
 	net->tx_buf = NULL;
+	net->tx_iov = NULL;
 	net->reqs = NULL;
 	memset(&net->stats, 0, sizeof(net->stats)); /* destroying twice is harmless */
 }

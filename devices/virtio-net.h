@@ -19,7 +19,9 @@
  *
  * Transmitting: a tx kick pops chains (header, then the frame), checks
  * them (header complete, frame at most NET_MAX_FRAME bytes) and hands the
- * frame to the backend; malformed chains are returned unused and counted.
+ * frame to the backend (as iovecs into guest RAM when it has sendv, so
+ * the frame is not copied in user space); malformed chains are returned
+ * unused and counted.
  *
  * Locks: everything runs under dev->lock (rx handler, kicks, control
  * queue); the backend's own lock, if any, nests inside it.
@@ -88,6 +90,7 @@ struct virtio_net {
 	struct virtio_net_rx_source rx_src[NET_MAX_QUEUE_PAIRS];
 
 	uint8_t *tx_buf;                     /* header + frame, linearized */
+	struct iovec *tx_iov;                /* header + frame's buffers, for a backend's sendv */
 	/* VIRTIO_REQUEST_BATCH_MAX requests, used under vdev.lock for one
 	 * batch: the chains of one mergeable rx frame, or tx frames sent and
 	 * not yet given back. */

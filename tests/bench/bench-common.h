@@ -14,5 +14,7 @@ int bench_prepare_image(const char *path);
 
 uint64_t bench_xorshift(uint64_t *state);
 uint64_t bench_now_ns(void);
+/* qsort comparator for uint64_t. */
+int bench_cmp_u64(const void *a, const void *b);
 
 #endif

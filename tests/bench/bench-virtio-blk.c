@@ -266,12 +266,6 @@ struct figures {
 	double median, p99, per_req;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static struct figures measure(const char *image, enum path p, const struct bench_case *c, double seconds)
 {
 	static struct run r;
@@ -322,7 +316,7 @@ static struct figures measure(const char *image, enum path p, const struct bench
 	} else {
 		virtio_blk_destroy(&blk);
 	}
-	qsort(r.samples, r.nsamples, sizeof(r.samples[0]), cmp_u64);
+	qsort(r.samples, r.nsamples, sizeof(r.samples[0]), bench_cmp_u64);
 	f.ran = r.nsamples > 0;
 	if (f.ran) {
 		f.median = r.samples[r.nsamples / 2];

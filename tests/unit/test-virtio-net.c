@@ -75,6 +75,22 @@ static int fake_send(struct net_backend *be, unsigned q, const void *frame, size
 	return 0;
 }
 
+/* The gathering send: linearize, then record it as fake_send does. */
+static int fake_sendv(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n)
+{
+	static uint8_t flat[NET_BACKEND_HDR_LEN + NET_MAX_FRAME];
+	size_t len = 0;
+
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_eq(iov[0].iov_len, NET_BACKEND_HDR_LEN);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_uint_le(len + iov[i].iov_len, sizeof(flat));
+		memcpy(flat + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return fake_send(be, q, flat, len);
+}
+
 static int fake_rx_fd(struct net_backend *be, unsigned q)
 {
 	return ((struct fake_backend *)be)->rx_fd;
@@ -374,8 +390,17 @@ static void post_tx(const struct vqd_buf *out, unsigned n, void *token)
 	ck_assert_int_eq(vqd_add(&txq, out, n, NULL, 0, token, false), 0);
 }
 
+/* tx_with_offload_header's variants: the backend sends from a linear
+ * copy or gathers from guest RAM (sendv); the header in a descriptor of
+ * its own, or split across two with the frame's start. */
+static const struct {
+	bool gather;
+	unsigned hdr_split; /* 0: header alone; else header bytes in the first descriptor */
+} tx_variants[] = { { false, 0 }, { true, 0 }, { true, 5 }, { false, 5 } };
+
 START_TEST(tx_with_offload_header)
 {
+	static struct net_backend_ops gather_ops; /* outlives the test: teardown destroys through it */
 	struct virtio_net_hdr_v1 hdr = {
 		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
 		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
@@ -387,13 +412,21 @@ START_TEST(tx_with_offload_header)
 	};
 	uint32_t len;
 
+	gather_ops = fake_ops;
+	gather_ops.sendv = fake_sendv;
+	if (tx_variants[_i].gather)
+		fb->be.ops = &gather_ops;
 	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4), NULL);
+	unsigned split = tx_variants[_i].hdr_split;
+	uint64_t frame = split ? BUFS + sizeof(hdr) : BUFS + 0x1000; /* split: header and frame contiguous */
 	memcpy(ram + BUFS, &hdr, sizeof(hdr));
 	for (unsigned i = 0; i < 1500; i++)
-		ram[BUFS + 0x1000 + i] = (uint8_t)(i * 3);
-	/* Header in one descriptor, the frame in two more. */
-	struct vqd_buf out[3] = { { BUFS, sizeof(hdr) }, { BUFS + 0x1000, 1000 }, { BUFS + 0x1000 + 1000, 500 } };
-	post_tx(out, 3, (void *)1);
+		ram[frame + i] = (uint8_t)(i * 3);
+	/* Header in one descriptor, the frame in two more; or the header's
+	 * first `split` bytes alone, its rest with the frame's first 1000. */
+	struct vqd_buf alone[3] = { { BUFS, sizeof(hdr) }, { frame, 1000 }, { frame + 1000, 500 } };
+	struct vqd_buf mixed[3] = { { BUFS, split }, { BUFS + split, sizeof(hdr) - split + 1000 }, { frame + 1000, 500 } };
+	post_tx(split ? mixed : alone, 3, (void *)1);
 	virtio_device_kick(&net->vdev, 1);
 
 	ck_assert_ptr_eq(vqd_get_used(&txq, &len), (void *)1);
@@ -402,7 +435,7 @@ START_TEST(tx_with_offload_header)
 	ck_assert_uint_eq(fb->sent_len[0], NET_BACKEND_HDR_LEN + 1500);
 	hdr.num_buffers = 0;
 	ck_assert_mem_eq(fb->sent[0], &hdr, sizeof(hdr));
-	ck_assert_mem_eq(fb->sent[0] + NET_BACKEND_HDR_LEN, ram + BUFS + 0x1000, 1500);
+	ck_assert_mem_eq(fb->sent[0] + NET_BACKEND_HDR_LEN, ram + frame, 1500);
 	ck_assert_uint_eq(net->stats.tx_frames, 1);
 }
 END_TEST
@@ -641,7 +674,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, rx_with_mergeable_buffers);
 	tcase_add_test(tc, rx_full_ring_loses_nothing_and_does_not_spin);
 	tcase_add_test(tc, rx_full_ring_on_the_reactor_sleeps);
-	tcase_add_test(tc, tx_with_offload_header);
+	tcase_add_loop_test(tc, tx_with_offload_header, 0, sizeof(tx_variants) / sizeof(tx_variants[0]));
 	tcase_add_test(tc, tx_malformed_chains_dropped_and_counted);
 	tcase_add_test(tc, ctrl_receive_filter);
 	tcase_add_test(tc, multiqueue_pairs);
