@@ -2,14 +2,13 @@
  * virtio-mmio devices, the PCI host bridge and its interrupt routing, the
  * ECAM reservation, \_S5). The fixed-layout tables are in acpi.c; see
  * acpi.h. */
-#include "kvm/x86/acpi.h"
+#include "kvm/x86/acpi-dsdt.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/x86/acpi-internal.h"
 #include "kvm/x86/layout.h"
 
 /* ---- DSDT contents (AML) ---- */

@@ -15,13 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/x86/acpi-internal.h"
+#include "kvm/x86/acpi-dsdt.h"
+#include "kvm/x86/acpi-table.h"
 #include "kvm/x86/layout.h"
 #include "base/log.h"
-
-#define ACPI_OEM_ID        "SKIFF "     /* 6 characters */
-#define ACPI_OEM_TABLE_ID  "SKIFFVM "   /* 8 characters */
-#define ACPI_CREATOR_ID    "SKIF"       /* 4 characters */
 
 /* Root System Description Pointer (5.2.5.3): where the guest starts. */
 struct acpi_rsdp {
@@ -229,42 +226,6 @@ static void *area_alloc(struct acpi_area *a, size_t len, size_t align, uint64_t 
 	return a->host + start;
 }
 
-/* Value that makes the bytes of [data, data+len) sum to 0 (mod 256). */
-static uint8_t checksum(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum += p[i];
-	return (uint8_t)-sum;
-}
-
-void acpi_fill_header(void *table, const char *signature, uint32_t length, uint8_t revision)
-{
-	struct acpi_header h = {
-		.length = length,
-		.revision = revision,
-		.oem_revision = 1,
-		.creator_revision = 1,
-	};
-
-	memcpy(h.signature, signature, 4);
-	memcpy(h.oem_id, ACPI_OEM_ID, 6);
-	memcpy(h.oem_table_id, ACPI_OEM_TABLE_ID, 8);
-	memcpy(h.creator_id, ACPI_CREATOR_ID, 4);
-	memcpy(table, &h, sizeof(h));
-}
-
-/* Call last, when the table's bytes are final. */
-void acpi_set_checksum(void *table)
-{
-	struct acpi_header *h = table;
-
-	h->checksum = 0;
-	h->checksum = checksum(table, h->length);
-}
-
 static struct acpi_gas io_register(uint16_t port, uint8_t bit_width)
 {
 	return (struct acpi_gas){
@@ -430,8 +391,8 @@ static void fill_rsdp(struct acpi_rsdp *rsdp, uint64_t xsdt)
 	rsdp->xsdt_address = xsdt;
 	rsdp->checksum = 0;
 	rsdp->extended_checksum = 0;
-	rsdp->checksum = checksum(rsdp, 20);
-	rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
+	rsdp->checksum = acpi_checksum(rsdp, 20);
+	rsdp->extended_checksum = acpi_checksum(rsdp, sizeof(*rsdp));
 }
 
 static int validate(const struct acpi_config *cfg)

@@ -1,13 +1,15 @@
-/* What acpi.c (the fixed-layout tables) and acpi-dsdt.c (the DSDT's AML)
- * share; nothing else includes it. */
-#ifndef SKIFF_ACPI_INTERNAL_H
-#define SKIFF_ACPI_INTERNAL_H
+/* What every ACPI table builder (acpi.c, acpi-dsdt.c) shares: the common
+ * table header, the area of guest memory being filled, and the checksum. */
+#ifndef SKIFF_ACPI_TABLE_H
+#define SKIFF_ACPI_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/x86/acpi.h"
-#include "kvm/x86/aml.h"
+/* skiff's IDs, in every table header and the RSDP. */
+#define ACPI_OEM_ID        "SKIFF "     /* 6 characters */
+#define ACPI_OEM_TABLE_ID  "SKIFFVM "   /* 8 characters */
+#define ACPI_CREATOR_ID    "SKIF"       /* 4 characters */
 
 /* Common header of every table except the RSDP and FACS (5.2.6). */
 struct acpi_header {
@@ -30,13 +32,11 @@ struct acpi_area {
 	size_t used;
 };
 
-/* acpi.c: the common header with skiff's IDs; the checksum, called last,
+/* The common header with skiff's IDs; the checksum, called last,
  * when the table's bytes are final. */
 void acpi_fill_header(void *table, const char *signature, uint32_t length, uint8_t revision);
 void acpi_set_checksum(void *table);
-
-/* acpi-dsdt.c: the DSDT for cfg (validated already) at the next free
- * 8-byte boundary of the area. 0 or -ENOSPC. */
-int acpi_build_dsdt(struct acpi_area *a, const struct acpi_config *cfg, uint64_t *gpa);
+/* Value that makes the bytes of [data, data+len) sum to 0 (mod 256). */
+uint8_t acpi_checksum(const void *data, size_t len);
 
 #endif
