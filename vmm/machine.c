@@ -270,7 +270,9 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	char *cmdline = NULL;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	/* m arrives zero-filled (machine.h): clearing it here would write
+	 * all 1.7 MiB (the console buffer, the device tables) and make every
+	 * page of it resident before the guest has run. */
 	m->opts = opts;
 	m->start_ns = monotonic_ns();
 	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = -1;

@@ -73,7 +73,8 @@ struct machine {
 	int stop_eventfd;
 };
 
-/* Build everything up to (not including) starting the vCPUs. On failure
+/* Build everything up to (not including) starting the vCPUs, in a machine
+ * that is zero-filled (a static one, or calloc's) and used once. On failure
  * err holds one line for the user and the machine is torn down. */
 __attribute__((warn_unused_result)) int machine_create(struct machine *m, const struct options *opts, char *err,
 						       size_t errlen);

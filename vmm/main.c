@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 
-	static struct machine machine; /* large (vCPU array): not on the stack */
+	static struct machine machine; /* large (console buffer, device tables): not on the stack; zero-filled as machine_create wants */
 	if (machine_create(&machine, &opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "skiff: %s\n", err);
 		options_free(&opts);

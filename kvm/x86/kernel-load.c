@@ -21,6 +21,24 @@
 #include "base/log.h"
 
 /* Read exactly len bytes at off into dst: -EIO if the file ends first. */
+/* Zero [p, p+len) of guest RAM. Guest RAM is private anonymous memory
+ * (kvm_vm_add_ram), so whole pages dropped with MADV_DONTNEED read back
+ * as zeros: a kernel's bss (the test guest's is 3.4 MiB) then costs
+ * neither instructions nor resident memory until the guest touches it.
+ * The partial pages at either end, and any madvise failure, get memset. */
+static void zero_guest_bytes(uint8_t *p, uint64_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)p + len) & ~(page - 1);
+	if (end <= start || madvise((void *)start, end - start, MADV_DONTNEED) < 0) {
+		memset(p, 0, len);
+		return;
+	}
+	memset(p, 0, start - (uintptr_t)p);
+	memset((void *)end, 0, (uintptr_t)p + len - end);
+}
+
 static int pread_full(int fd, uint8_t *dst, uint64_t len, uint64_t off)
 {
 	for (uint64_t done = 0; done < len;) {
@@ -400,7 +418,7 @@ static int elf_load(const struct kernel_image *img, struct guest_mem *mem, struc
 		} else {
 			memcpy(dst, img->data + s->offset, s->filesz);
 		}
-		memset(dst + s->filesz, 0, s->memsz - s->filesz); /* bss */
+		zero_guest_bytes(dst + s->filesz, s->memsz - s->filesz); /* bss */
 	}
 
 	entry->boot_info = LAYOUT_BOOT_PARAMS;
