@@ -79,7 +79,9 @@ static int add_file(struct cpio_writer *w, const char *host, const char *name, c
 	int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	uint8_t *buf = malloc(st->st_size ? (size_t)st->st_size : 1);
 	ssize_t got = fd >= 0 && buf ? pread(fd, buf, (size_t)st->st_size, 0) : -1;
-	int ret = got == st->st_size ? cpio_add(w, name, S_IFREG | (st->st_mode & 07777), buf, (size_t)got) : -EIO;
+	/* A file that shrinks while we read it (another job writing in the
+	 * same folder) is taken as far as it went: a snapshot, never an error. */
+	int ret = got >= 0 ? cpio_add(w, name, S_IFREG | (st->st_mode & 07777), buf, (size_t)got) : -EIO;
 	if (got < 0)
 		ret = -errno;
 	if (ret < 0)

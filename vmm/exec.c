@@ -49,6 +49,11 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 	*run_argc = 0;
 	run_argv[(*run_argc)++] = "skiff";
 	run_argv[(*run_argc)++] = "run";
+	/* First, so the user's --cmdline comes after it and wins.
+	 * sysrq_always_enabled: --timeout's dump must work whatever the
+	 * kernel's default mask (Debian's leaves out the task dump). */
+	run_argv[(*run_argc)++] = "--cmdline";
+	run_argv[(*run_argc)++] = "rdinit=/skiff/init sysrq_always_enabled";
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -115,7 +120,7 @@ struct exec_run {
 	bool reached_init, got_status, bad_status, timed_out;
 	enum exec_msg result;
 	int value;
-	unsigned sysrq_step;
+	unsigned sysrq_step, sysrq_keys_sent;
 	off_t log_len_seen;
 };
 
@@ -170,11 +175,11 @@ static void on_deadline(void *ctx, struct machine *m)
 	}
 	off_t len = lseek(x->log_fd, 0, SEEK_CUR);
 	unsigned step = x->sysrq_step++;
-	if (step < sizeof(keys)) {
+	/* A BREAK goes only into an empty FIFO: a guest that does not read
+	 * its serial port (hung, or its tty never opened) gets fewer keys. */
+	if (x->sysrq_keys_sent < sizeof(keys) && step < SYSRQ_MAX_STEPS) {
 		if (uart_8250_send_break(&m->uart))
-			uart_8250_receive(&m->uart, (const uint8_t *)&keys[step], 1);
-		else
-			x->sysrq_step--; /* the FIFO is busy: try again */
+			uart_8250_receive(&m->uart, (const uint8_t *)&keys[x->sysrq_keys_sent++], 1);
 	} else if (len == x->log_len_seen || step >= SYSRQ_MAX_STEPS) {
 		machine_stop(m, STOP_SIGNAL, EXIT_EXEC_TIMEOUT);
 		return;
@@ -274,16 +279,17 @@ static int exec_verdict(const struct exec_run *x, int machine_status)
 			x->reached_init ? " while CMD ran" : " before the guest reached init");
 	} else if (x->m->stop_reason == STOP_SIGNAL) {
 		status = machine_status; /* stopped from the host: 128 + signal */
-	} else if (find_line(log, len, panic_pats, line, sizeof(line)) || x->m->stop_reason == STOP_PANIC) {
-		status = EXIT_EXEC_PANIC;
-		fprintf(stderr, "skiff exec: %s\n", line[0] ? line : "guest kernel panicked (pvpanic)");
 	} else if (x->bad_status) {
 		status = EXIT_EXEC_ERROR;
 		fprintf(stderr, "skiff exec: the guest sent a malformed status line; stopped it\n");
 	} else if (!x->reached_init) {
+		/* A panic on the way (no root, no init) is this class too. */
 		status = EXIT_EXEC_NO_INIT;
-		fprintf(stderr, "skiff exec: the guest never reached skiff's init (exit status %d from the machine)\n",
-			machine_status);
+		find_line(log, len, panic_pats, line, sizeof(line));
+		fprintf(stderr, "skiff exec: the guest never reached skiff's init%s%s\n", line[0] ? ": " : "", line);
+	} else if (find_line(log, len, panic_pats, line, sizeof(line)) || x->m->stop_reason == STOP_PANIC) {
+		status = EXIT_EXEC_PANIC;
+		fprintf(stderr, "skiff exec: %s\n", line[0] ? line : "guest kernel panicked (pvpanic)");
 	} else {
 		status = EXIT_EXEC_PANIC;
 		fprintf(stderr, "skiff exec: the guest stopped (exit status %d from the machine) before CMD's status "
@@ -410,10 +416,6 @@ int exec_main(int argc, char **argv)
 		goto out;
 	run_argv[run_argc++] = "--device";
 	run_argv[run_argc++] = ports;
-	/* sysrq_always_enabled: --timeout's dump must work whatever the
-	 * kernel's default mask (Debian's leaves out the task dump). */
-	run_argv[run_argc++] = "--cmdline";
-	run_argv[run_argc++] = "rdinit=/skiff/init sysrq_always_enabled";
 	status = exec_boot(&xo, run_argc, run_argv, pair[0], log_fd);
 out:
 	for (int i = 0; i < 2; i++)

@@ -205,10 +205,13 @@ START_TEST(parse_splits_options_and_command)
 	char *run_argv[32], err[256];
 	struct exec_options xo;
 	ck_assert_int_eq(exec_parse(argc, argv, &xo, run_argv, &run_argc, err, sizeof(err)), 0);
-	ck_assert_int_eq(run_argc, 6);
+	ck_assert_int_eq(run_argc, 8);
 	ck_assert_str_eq(run_argv[1], "run");
-	ck_assert_str_eq(run_argv[2], "--kernel");
-	ck_assert_str_eq(run_argv[5], "512M");
+	/* skiff's own --cmdline first, so the user's comes after and wins */
+	ck_assert_str_eq(run_argv[2], "--cmdline");
+	ck_assert_ptr_nonnull(strstr(run_argv[3], "rdinit=/skiff/init"));
+	ck_assert_str_eq(run_argv[4], "--kernel");
+	ck_assert_str_eq(run_argv[7], "512M");
 	ck_assert(xo.timeout_s == 30);
 	ck_assert_uint_eq(xo.fail_on, EXEC_FAIL_OOPS | EXEC_FAIL_WARN);
 	ck_assert_uint_eq(xo.nr_copy_in, 1);
