@@ -577,11 +577,12 @@ static void *ring_reaper(void *arg)
 
 void blk_backend_reap(struct blk_backend *b)
 {
-	if (!b->has_ring || __atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE) || !io_uring_cq_ready(&b->ring))
+	if (!b->has_ring || __atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE))
 		return;
+	/* The lock before the peek: the reaper moves the queue's head under it. */
 	if (pthread_mutex_trylock(&b->cq_lock) != 0)
 		return; /* the reaper is at it */
-	unsigned finished = ring_reap_ready(b, NULL);
+	unsigned finished = io_uring_cq_ready(&b->ring) ? ring_reap_ready(b, NULL) : 0;
 	pthread_mutex_unlock(&b->cq_lock);
 	if (finished)
 		batch_end(b);

@@ -50,12 +50,13 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 }
 
 /* In the child: the process-wide filter, and this test's SIGSYS reporter
- * (the sandbox's own would end the process with a message). */
-static void child_lock_down(const struct options *opts)
+ * (the sandbox's own would end the process with a message), as
+ * sandbox_plan() planned it. Plan once: threads started in between
+ * already wait on that plan. */
+static void child_lock_down_planned(void)
 {
 	char err[256];
 
-	sandbox_plan(opts);
 	if (sandbox_lock_down(err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		_exit(3);
@@ -63,6 +64,12 @@ static void child_lock_down(const struct options *opts)
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSYS, &sa, NULL);
+}
+
+static void child_lock_down(const struct options *opts)
+{
+	sandbox_plan(opts);
+	child_lock_down_planned();
 }
 
 /* ... then the role's filter, through the hook skiff's threads call. */
@@ -670,7 +677,8 @@ static void child_disk(const void *arg)
 		fprintf(stderr, "%s\n", err);
 		_exit(40);
 	}
-	child_enter_sandbox(THREAD_ROLE_REACTOR, &opts); /* skiff's submitter */
+	child_lock_down_planned();
+	thread_role_enter(THREAD_ROLE_REACTOR); /* skiff's submitter */
 	memset(out, 0x5a, sizeof(out));
 	struct iovec wiov = {out + 1, 8192}, riov = {in + 1, 8192};
 	struct blk_io w = {.op = BLK_OP_WRITE, .offset = 4096, .iov = &wiov, .iovcnt = 1};
