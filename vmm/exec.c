@@ -14,6 +14,7 @@
 #include "devices/uart-8250.h"
 #include "kvm/kvm.h"
 #include "vmm/exec-initrd.h"
+#include "vmm/exec-results.h"
 #include "vmm/exec-status.h"
 #include "vmm/exit-status.h"
 #include "base/log.h"
@@ -66,8 +67,12 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 			xo->workdir = false;
 			continue;
 		}
+		if (strcmp(a, "--ktap") == 0) {
+			xo->ktap = true;
+			continue;
+		}
 		bool takes = strcmp(a, "--timeout") == 0 || strcmp(a, "--kernel-log") == 0 || strcmp(a, "--fail-on") == 0 ||
-			     strcmp(a, "--copy-in") == 0;
+			     strcmp(a, "--copy-in") == 0 || strcmp(a, "--junit") == 0;
 		if (takes && !v) {
 			snprintf(err, errlen, "skiff exec: %s needs a value", a);
 			return -1;
@@ -81,6 +86,8 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 			}
 		} else if (strcmp(a, "--kernel-log") == 0) {
 			xo->kernel_log = v;
+		} else if (strcmp(a, "--junit") == 0) {
+			xo->junit = v;
 		} else if (strcmp(a, "--fail-on") == 0) {
 			if (parse_fail_on(v, &xo->fail_on) < 0) {
 				snprintf(err, errlen, "skiff exec: --fail-on %s: must be a list of oops, warn (or none)", v);
@@ -393,8 +400,10 @@ int exec_main(int argc, char **argv)
 	struct exec_options xo;
 	char err[512];
 	char **run_argv = calloc((size_t)argc + 16, sizeof(*run_argv));
-	int run_argc, status = EXIT_EXEC_ERROR, pair[2] = {-1, -1}, log_fd = -1;
+	int run_argc, status = EXIT_EXEC_ERROR, pair[2] = {-1, -1}, log_fd = -1, stdout_fd = STDOUT_FILENO;
 	char *ports = NULL;
+	struct exec_results results;
+	bool results_on = false;
 
 	if (!run_argv)
 		return EXIT_EXEC_ERROR;
@@ -411,13 +420,28 @@ int exec_main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	/* --junit/--ktap: CMD's stdout through a relay that keeps a copy. */
+	if (xo.junit || xo.ktap) {
+		if (exec_results_start(&results, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			goto out;
+		}
+		results_on = true;
+		stdout_fd = results.port_fd;
+	}
 	if (asprintf(&ports, "console,port=skiff.stdout:fd=%d,port=skiff.stderr:fd=%d,port=skiff.status:fd=%d",
-		     STDOUT_FILENO, STDERR_FILENO, pair[1]) < 0)
+		     stdout_fd, STDERR_FILENO, pair[1]) < 0)
 		goto out;
 	run_argv[run_argc++] = "--device";
 	run_argv[run_argc++] = ports;
 	status = exec_boot(&xo, run_argc, run_argv, pair[0], log_fd);
 out:
+	if (results_on) {
+		const char *suite = strrchr(xo.cmd[0], '/') ? strrchr(xo.cmd[0], '/') + 1 : xo.cmd[0];
+		/* A JUnit file that could not be written fails a run that passed. */
+		if (exec_results_finish(&results, xo.junit, xo.ktap, suite) < 0 && status == 0)
+			status = EXIT_EXEC_ERROR;
+	}
 	for (int i = 0; i < 2; i++)
 		if (pair[i] >= 0)
 			close(pair[i]);

@@ -28,6 +28,8 @@ struct exec_options {
 	bool workdir;              /* share the working directory (default; --no-workdir) */
 	const char *copy_in[EXEC_MAX_COPY_IN]; /* HOST:GUEST */
 	unsigned nr_copy_in;
+	const char *junit;         /* --junit FILE: CMD's KTAP/TAP as JUnit XML */
+	bool ktap;                 /* --ktap: the KTAP/TAP summary on stderr */
 	char **cmd;                /* after "--" */
 	int cmd_argc;
 };

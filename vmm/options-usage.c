@@ -106,6 +106,8 @@ void options_usage(FILE *f)
 "  --fail-on oops,warn      fail if the kernel log has an oops or WARNING\n"
 "  --copy-in HOST:GUEST     copy a file or directory in (may repeat)\n"
 "  --no-workdir             don't share the working directory (/skiff/work)\n"
+"  --junit FILE             CMD's KTAP/TAP output as JUnit XML\n"
+"  --ktap                   CMD's KTAP/TAP summary on stderr\n"
 "Exit status of 'exec': CMD's; 120 CMD killed by a signal, 121 never reached\n"
 "init, 122 kernel panic, 123 --fail-on matched, 124 timeout, 125 skiff\n"
 "failed or bad command line, 126/127 CMD not executable/not found.\n"

@@ -14,16 +14,24 @@ trap 'rm -rf "$work"' EXIT
 log=$LOG_DIR/$test_name.log
 : >"$log"
 
+# Every run is bounded from outside too: a skiff exec that never ends is
+# a bug in skiff, and the test must say so rather than hang. 137 (KILL)
+# cannot be mistaken for one of skiff's own statuses.
+GUARD_S=300
 # run NAME [exec options] -- CMD...: in the background, in $work/NAME/,
-# with stdout, stderr and the status in files there.
+# with stdout, stderr, the status and the seconds taken in files there.
 run() {
 	local name=$1 dir=$work/$1
 	shift
 	mkdir -p "$dir"
-	(cd "$dir" && "$SKIFF" exec --kernel "$SMALL_BZIMAGE" --initrd "$INITRAMFS" --mem 128M \
+	(cd "$dir" && t0=$(date +%s.%N) &&
+	 timeout -s KILL "$GUARD_S" "$SKIFF" exec --kernel "$SMALL_BZIMAGE" --initrd "$INITRAMFS" --mem 128M \
 		--kernel-log "$dir/kernel.log" "$@" >"$dir/out" 2>"$dir/err"
-	 echo $? >"$dir/status") &
+	 echo $? >"$dir/status"
+	 echo "$(date +%s.%N) - $t0" | bc >"$dir/seconds") &
 }
+# Each run's seconds in the log: the figures behind the test's time.
+log_times() { for d in "$@"; do echo "  $(basename "$d"): $(cat "$d/seconds") s, status $(cat "$d/status")"; done | tee -a "$log"; }
 status_of() { cat "$work/$1/status"; }
 has_status() { [ "$(status_of "$1")" = "$2" ] || { echo "  ($1: status $(status_of "$1"), stderr:)"; sed 's/^/  | /' "$work/$1/err" | tail -n 8; return 1; }; }
 out_is() { [ "$(cat "$work/$1/out")" = "$2" ]; }
@@ -47,8 +55,11 @@ run noinit --cmdline rdinit=/no/such/init -- true
 run warn --fail-on oops,warn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
 run nowarn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
 run notfound -- no-such-command
+ktap_text=$'KTAP version 1\n1..2\nok 1 first\nnot ok 2 second'
+run ktap --junit "$work/ktap/junit.xml" --ktap -- printf '%s\n' "$ktap_text"
 wait
-echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 9 runs in parallel" | tee -a "$log"
+echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 10 runs in parallel" | tee -a "$log"
+log_times "$work"/{ok,copy,panic,signal,timeout,noinit,warn,nowarn,notfound,ktap}
 
 check "CMD's status passes through (3)" has_status ok 3
 check "CMD's stdout on skiff's stdout, alone" out_is ok $'to-stdout\nfrom-the-workdir'
@@ -62,8 +73,9 @@ check "panic: the panic line in the message" err_has panic 'skiff exec: .*Kernel
 check "CMD killed by a signal: status 120, named" has_status signal 120
 check "CMD killed by a signal: named" err_has signal 'killed by signal 9'
 check "--timeout: status 124" has_status timeout 124
-# Not checked yet: the sysrq task dump (BREAK + key on COM1) did not show
-# in the small kernel's log in the first runs (docs/exec.md).
+# The sysrq dump (BREAK + 't' on COM1) before the stop: its lines, for the log.
+grep -a -m3 -e 'sysrq' -e 'task:' "$work/timeout/kernel.log" | sed 's/^/  timeout kernel.log | /' | tee -a "$log"
+check "--timeout: the task dump (sysrq t) in the kernel log" klog_has timeout 'task:sleep .*state:S'
 check "never reached init: status 121" has_status noinit 121
 check "--fail-on warn: status 123 with the line" has_status warn 123
 # (the first WARNING of the log is named: on the nested host the kernel's
@@ -72,16 +84,28 @@ check "--fail-on warn: the line in the message" err_has warn 'the kernel log has
 check "never reached init: says so" err_has noinit "never reached skiff's init"
 check "without --fail-on a WARNING does not fail" has_status nowarn 0
 check "CMD not found: 127, as a shell says" has_status notfound 127
+check "--junit/--ktap: CMD's status, its stdout unchanged" eval 'has_status ktap 0 && out_is ktap "$ktap_text"'
+check "--ktap: the summary on stderr" err_has ktap 'ktap: 2 tests: 1 passed, 1 failed'
+check "--junit: xmllint accepts the JUnit file" xmllint --noout "$work/ktap/junit.xml"
+check "--junit: the failed test in it" grep -q '<failure' "$work/ktap/junit.xml"
 
-# 20 at once, in one folder: each gets its own ports and status.
+# 20 runs in one folder, each with its own ports and status. On a real
+# KVM host all 20 at once; the nested host's L1 has one vCPU, where 20
+# boots at once take minutes (measured: see the log), so there at most
+# $at_once run together. Same folder, same names chosen by skiff: the
+# check is the same, only the overlap is smaller. SKIFF_EXEC_AT_ONCE
+# overrides.
+at_once=${SKIFF_EXEC_AT_ONCE:-20}
+[ -n "${SKIFF_EXEC_AT_ONCE:-}" ] || [ "${SKIFF_BOOT_HOST:-}" != nested ] || at_once=5
 mkdir -p "$work/par"
 start=$(date +%s.%N)
 for i in $(seq 1 20); do
-	(cd "$work/par" && "$SKIFF" exec --kernel "$SMALL_BZIMAGE" --initrd "$INITRAMFS" --mem 96M \
+	(cd "$work/par" && timeout -s KILL "$GUARD_S" "$SKIFF" exec --kernel "$SMALL_BZIMAGE" --initrd "$INITRAMFS" --mem 96M \
 		-- sh -c "echo run-$i; exit $i" >"out.$i" 2>"err.$i"; echo $? >"status.$i") &
+	[ $((i % at_once)) -ne 0 ] || wait
 done
 wait
-echo "20 parallel runs: $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$log"
+echo "20 runs in one folder, $at_once at once: $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$log"
 parallel_ok() {
 	local bad=0
 	for i in $(seq 1 20); do

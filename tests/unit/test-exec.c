@@ -2,6 +2,7 @@
  * the status protocol parser (vmm/exec-status.c) and the command-line
  * split (vmm/exec.c). No KVM. */
 #include "vmm/cpio.h"
+#include "vmm/exec-results.h"
 #include "vmm/exec-status.h"
 #include "vmm/exec.h"
 
@@ -200,8 +201,8 @@ END_TEST
 START_TEST(parse_splits_options_and_command)
 {
 	char *argv[] = {"--kernel", "K", "--timeout", "30", "--mem", "512M", "--copy-in", "a:/b", "--fail-on",
-			"oops,warn", "--no-workdir", "--", "sh", "-c", "exit 3", NULL};
-	int argc = 15, run_argc;
+			"oops,warn", "--no-workdir", "--ktap", "--junit", "j.xml", "--", "sh", "-c", "exit 3", NULL};
+	int argc = 18, run_argc;
 	char *run_argv[32], err[256];
 	struct exec_options xo;
 	ck_assert_int_eq(exec_parse(argc, argv, &xo, run_argv, &run_argc, err, sizeof(err)), 0);
@@ -216,6 +217,8 @@ START_TEST(parse_splits_options_and_command)
 	ck_assert_uint_eq(xo.fail_on, EXEC_FAIL_OOPS | EXEC_FAIL_WARN);
 	ck_assert_uint_eq(xo.nr_copy_in, 1);
 	ck_assert(!xo.workdir);
+	ck_assert(xo.ktap);
+	ck_assert_str_eq(xo.junit, "j.xml");
 	ck_assert_int_eq(xo.cmd_argc, 3);
 	ck_assert_str_eq(xo.cmd[2], "exit 3");
 }
@@ -243,6 +246,55 @@ START_TEST(parse_errors)
 }
 END_TEST
 
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* --junit/--ktap: CMD's stdout passes through unchanged while a copy is
+ * turned into JUnit; the device writes into its own dup of the port fd. */
+START_TEST(results_relay_and_junit)
+{
+	static const char ktap[] = "boot noise\nKTAP version 1\n1..2\nok 1 first\n# why\nnot ok 2 second\n";
+	char out_path[] = "/tmp/skiff-exec-out.XXXXXX", junit_path[] = "/tmp/skiff-exec-junit.XXXXXX", err[256];
+	int out = mkstemp(out_path), jfd = mkstemp(junit_path);
+	ck_assert_int_ge(out, 0);
+	ck_assert_int_ge(jfd, 0);
+	close(jfd);
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	ck_assert_int_eq(dup2(out, STDOUT_FILENO), STDOUT_FILENO);
+
+	struct exec_results r;
+	ck_assert_int_eq(exec_results_start(&r, err, sizeof(err)), 0);
+	int device = dup(r.port_fd);
+	for (const char *p = ktap; *p; p += 7) /* in pieces, as a port writes */
+		ck_assert_int_eq(write(device, p, strnlen(p, 7)), (ssize_t)strnlen(p, 7));
+	close(device);
+	ck_assert_int_eq(exec_results_finish(&r, junit_path, true, "suite"), 0);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(out);
+
+	ck_assert_str_eq(slurp(out_path), ktap);
+	const char *xml = slurp(junit_path);
+	ck_assert_ptr_nonnull(strstr(xml, "<testsuite"));
+	ck_assert_ptr_nonnull(strstr(xml, "\"first\""));
+	ck_assert_ptr_nonnull(strstr(xml, "<failure"));
+	/* An unwritable JUnit file is an error, said once. */
+	ck_assert_int_eq(exec_results_start(&r, err, sizeof(err)), 0);
+	ck_assert_int_eq(exec_results_finish(&r, "/nonexistent/dir/j.xml", false, "suite"), -1);
+	unlink(out_path);
+	unlink(junit_path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec");
@@ -254,6 +306,7 @@ int main(void)
 	tcase_add_test(tc, status_hostile_lines);
 	tcase_add_test(tc, parse_splits_options_and_command);
 	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, results_relay_and_junit);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
 }
