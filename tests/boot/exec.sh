@@ -1,9 +1,9 @@
 #!/bin/bash
 # skiff exec (docs/exec.md) under the small kernel and the busybox
 # initramfs: every failure class with its exit status, stdout and stderr
-# kept apart, --copy-in and the shared working directory, then 20 runs at
-# once in one folder. The independent runs go in parallel to keep the
-# nested host's time down (each boot is ~10-20 s there).
+# kept apart, --copy-in and the shared working directory, --junit/--ktap,
+# the --timeout sysrq dump, then many runs at once in one folder (20 on
+# real KVM, 5 on the nested host: see there). Every run is timed in the log.
 . "$(dirname "$0")/lib.sh"
 require_kvm
 require_file "$SMALL_BZIMAGE"
@@ -45,7 +45,7 @@ echo copied-file >"$work/copy/tree/sub/f"
 printf 'one\ntwo\n' >"$work/copy/single"
 
 start=$(date +%s.%N)
-run ok -- sh -c 'echo to-stdout; echo to-stderr >&2; cat workfile; touch /skiff/work/x 2>/dev/null && echo writable; exit 3'
+run ok -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg; echo to-stdout; echo to-stderr >&2; cat workfile; touch /skiff/work/x 2>/dev/null && echo writable; exit 3'
 run copy --no-workdir --copy-in "$work/copy/tree:/data/tree" --copy-in "$work/copy/single:/etc/single" \
 	-- sh -c 'cat /data/tree/sub/f /etc/single; ls /skiff/work | wc -l'
 run panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 100'
@@ -53,13 +53,12 @@ run signal -- sh -c 'kill -9 $$'
 run timeout --timeout 40 -- sleep 1000
 run noinit --cmdline rdinit=/no/such/init -- true
 run warn --fail-on oops,warn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
-run nowarn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
 run notfound -- no-such-command
 ktap_text=$'KTAP version 1\n1..2\nok 1 first\nnot ok 2 second'
 run ktap --junit "$work/ktap/junit.xml" --ktap -- printf '%s\n' "$ktap_text"
 wait
-echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 10 runs in parallel" | tee -a "$log"
-log_times "$work"/{ok,copy,panic,signal,timeout,noinit,warn,nowarn,notfound,ktap}
+echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 9 runs in parallel" | tee -a "$log"
+log_times "$work"/{ok,copy,panic,signal,timeout,noinit,warn,notfound,ktap}
 
 check "CMD's status passes through (3)" has_status ok 3
 check "CMD's stdout on skiff's stdout, alone" out_is ok $'to-stdout\nfrom-the-workdir'
@@ -82,33 +81,31 @@ check "--fail-on warn: status 123 with the line" has_status warn 123
 # own xstate WARNING at boot comes before the injected one)
 check "--fail-on warn: the line in the message" err_has warn 'the kernel log has: .*WARNING: CPU: '
 check "never reached init: says so" err_has noinit "never reached skiff's init"
-check "without --fail-on a WARNING does not fail" has_status nowarn 0
+check "without --fail-on a WARNING does not fail (ok's status is CMD's)" has_status ok 3
 check "CMD not found: 127, as a shell says" has_status notfound 127
 check "--junit/--ktap: CMD's status, its stdout unchanged" eval 'has_status ktap 0 && out_is ktap "$ktap_text"'
 check "--ktap: the summary on stderr" err_has ktap 'ktap: 2 tests: 1 passed, 1 failed'
 check "--junit: xmllint accepts the JUnit file" xmllint --noout "$work/ktap/junit.xml"
 check "--junit: the failed test in it" grep -q '<failure' "$work/ktap/junit.xml"
 
-# 20 runs in one folder, each with its own ports and status. On a real
-# KVM host all 20 at once; the nested host's L1 has one vCPU, where 20
-# boots at once take minutes (measured: see the log), so there at most
-# $at_once run together. Same folder, same names chosen by skiff: the
-# check is the same, only the overlap is smaller. SKIFF_EXEC_AT_ONCE
-# overrides.
+# Runs at once in one folder, each with its own ports and status: 20 on
+# a real KVM host. The nested host's L1 has one vCPU that all boots share
+# (~10-15 s of it each): measured there, 20 at once took ~300 s and 9 at
+# once ~200 s, so there the check runs 5 at once and says so in the log.
+# SKIFF_EXEC_AT_ONCE overrides.
 at_once=${SKIFF_EXEC_AT_ONCE:-20}
 [ -n "${SKIFF_EXEC_AT_ONCE:-}" ] || [ "${SKIFF_BOOT_HOST:-}" != nested ] || at_once=5
 mkdir -p "$work/par"
 start=$(date +%s.%N)
-for i in $(seq 1 20); do
+for i in $(seq 1 "$at_once"); do
 	(cd "$work/par" && timeout -s KILL "$GUARD_S" "$SKIFF" exec --kernel "$SMALL_BZIMAGE" --initrd "$INITRAMFS" --mem 96M \
 		-- sh -c "echo run-$i; exit $i" >"out.$i" 2>"err.$i"; echo $? >"status.$i") &
-	[ $((i % at_once)) -ne 0 ] || wait
 done
 wait
-echo "20 runs in one folder, $at_once at once: $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$log"
+echo "$at_once runs at once in one folder: $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$log"
 parallel_ok() {
 	local bad=0
-	for i in $(seq 1 20); do
+	for i in $(seq 1 "$at_once"); do
 		if [ "$(cat "$work/par/status.$i")" != "$i" ] || [ "$(cat "$work/par/out.$i")" != "run-$i" ]; then
 			echo "  (run $i: status $(cat "$work/par/status.$i"), stdout '$(cat "$work/par/out.$i")')"
 			tail -n 5 "$work/par/err.$i" | sed 's/^/  | /'
@@ -117,7 +114,7 @@ parallel_ok() {
 	done
 	[ "$bad" -eq 0 ]
 }
-check "20 parallel runs: each its own status and stdout" parallel_ok
+check "$at_once runs at once in one folder: each its own status and stdout" parallel_ok
 
 # Refused before booting: status 125 and one line.
 mkdir -p "$work/big"
