@@ -50,15 +50,20 @@ run copy --no-workdir --copy-in "$work/copy/tree:/data/tree" --copy-in "$work/co
 	-- sh -c 'cat /data/tree/sub/f /etc/single; ls /skiff/work | wc -l'
 run panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 100'
 run signal -- sh -c 'kill -9 $$'
-run timeout --timeout 40 -- sleep 1000
 run noinit --cmdline rdinit=/no/such/init -- true
 run warn --fail-on oops,warn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
 run notfound -- no-such-command
 ktap_text=$'KTAP version 1\n1..2\nok 1 first\nnot ok 2 second'
 run ktap --junit "$work/ktap/junit.xml" --ktap -- printf '%s\n' "$ktap_text"
 wait
-echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 9 runs in parallel" | tee -a "$log"
-log_times "$work"/{ok,copy,panic,signal,timeout,noinit,warn,notfound,ktap}
+echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 8 runs in parallel" | tee -a "$log"
+log_times "$work"/{ok,copy,panic,signal,noinit,warn,notfound,ktap}
+# --timeout alone: its sysrq dump needs the guest past init (its serial tty
+# open) when the time runs out, and alone a boot takes 10-20 s even on
+# the nested host, where 9 at once take ~200 s.
+run timeout --timeout 45 -- sh -c 'echo in-cmd; sleep 1000'
+wait
+log_times "$work/timeout"
 
 check "CMD's status passes through (3)" has_status ok 3
 check "CMD's stdout on skiff's stdout, alone" out_is ok $'to-stdout\nfrom-the-workdir'
@@ -72,6 +77,7 @@ check "panic: the panic line in the message" err_has panic 'skiff exec: .*Kernel
 check "CMD killed by a signal: status 120, named" has_status signal 120
 check "CMD killed by a signal: named" err_has signal 'killed by signal 9'
 check "--timeout: status 124" has_status timeout 124
+check "--timeout: CMD had started" out_is timeout in-cmd
 # The sysrq dump (BREAK + 't' on COM1) before the stop: its lines, for the log.
 grep -a -m3 -e 'sysrq' -e 'task:' "$work/timeout/kernel.log" | sed 's/^/  timeout kernel.log | /' | tee -a "$log"
 check "--timeout: the task dump (sysrq t) in the kernel log" klog_has timeout 'task:sleep .*state:S'
