@@ -52,6 +52,7 @@ enum {
 
 #define LSR_DR   0x01 /* data ready */
 #define LSR_OE   0x02 /* overrun error */
+#define LSR_BI   0x10 /* break interrupt: the byte at the FIFO's head is a break */
 #define LSR_THRE 0x20 /* transmit holding register empty */
 #define LSR_TEMT 0x40 /* transmitter empty */
 
@@ -92,6 +93,7 @@ static bool rx_push(struct uart_8250 *u, uint8_t byte)
 static uint8_t rx_pop(struct uart_8250 *u)
 {
 	if (u->rx_count) {
+		u->break_at_head = false;
 		u->rbr = u->rx[u->rx_head];
 		u->rx_head = (u->rx_head + 1) % UART_8250_FIFO_SIZE;
 		u->rx_count--;
@@ -194,7 +196,8 @@ static uint8_t uart_read_reg(void *opaque, unsigned reg)
 		return u->mcr;
 	case REG_LSR:
 		/* The transmitter is always empty: bytes leave as they are written. */
-		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | (u->overrun ? LSR_OE : 0);
+		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | (u->overrun ? LSR_OE : 0) |
+		    (u->rx_count && u->break_at_head ? LSR_BI : 0);
 		u->overrun = false; /* error bits clear on read */
 		return v;
 	case REG_MSR:
@@ -322,6 +325,21 @@ size_t uart_8250_receive(struct uart_8250 *u, const uint8_t *buf, size_t n)
 	}
 	pthread_mutex_unlock(&u->lock);
 	return taken;
+}
+
+bool uart_8250_send_break(struct uart_8250 *u)
+{
+	bool sent = false;
+
+	pthread_mutex_lock(&u->lock);
+	/* Only into an empty FIFO, so the break is the byte at the head. */
+	if (!(u->mcr & MCR_LOOP) && u->rx_count == 0) {
+		sent = rx_push(u, 0);
+		u->break_at_head = sent;
+		irq_update(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return sent;
 }
 
 bool uart_8250_can_receive(struct uart_8250 *u)

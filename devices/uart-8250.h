@@ -44,6 +44,7 @@ struct uart_8250 {
 	uint8_t dll, dlm;       /* divisor latch: stored for the guest, no effect */
 	bool fifo_enabled;      /* FCR bit 0 */
 	uint8_t rx_trigger;     /* receive FIFO trigger level in bytes (FCR bits 6-7) */
+	bool break_at_head;     /* LSR.BI while the FIFO's head byte is unread */
 	bool overrun;           /* LSR.OE: a byte was lost; cleared by reading LSR */
 	bool thre_pending;      /* the "THR empty" interrupt is waiting to be seen */
 
@@ -61,6 +62,10 @@ void uart_8250_destroy(struct uart_8250 *u);
  * input pin is disconnected): the caller keeps the rest and retries later,
  * so host input is never dropped. */
 size_t uart_8250_receive(struct uart_8250 *u, const uint8_t *buf, size_t n);
+/* A line break, as a terminal's BREAK key sends (a 0 byte with LSR.BI);
+ * Linux's serial console reads the next byte as a magic SysRq key.
+ * false if the receive FIFO is not empty (try again later). */
+bool uart_8250_send_break(struct uart_8250 *u);
 /* true if uart_8250_receive() would take at least one byte now. */
 bool uart_8250_can_receive(struct uart_8250 *u);
 

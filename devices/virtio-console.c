@@ -525,6 +525,18 @@ static int open_port(struct console_port *p, const struct console_port_spec *spe
 		p->socket_path = strdup(spec->path);
 		return 0;
 	}
+	case CONSOLE_PORT_FD: {
+		/* Our own copy, so destroy closes it and never the caller's fd 1. */
+		p->out_fd = fcntl(spec->fd, F_DUPFD_CLOEXEC, 3);
+		if (p->out_fd < 0) {
+			err_printf(err, errlen, "port %s: fd %d: %s", spec->name, spec->fd, strerror(errno));
+			return -errno;
+		}
+		struct stat st;
+		if (fstat(p->out_fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			p->in_fd = p->out_fd;
+		return 0;
+	}
 	case CONSOLE_PORT_STDIO:
 		p->in_fd = STDIN_FILENO;
 		p->out_fd = STDOUT_FILENO;
@@ -617,7 +629,7 @@ void virtio_console_destroy(struct virtio_console *con)
 
 /* ---- the device-type table entry ---- */
 
-/* port=NAME:file=PATH or port=NAME:socket=PATH */
+/* port=NAME:file=PATH, port=NAME:socket=PATH or port=NAME:fd=N */
 static int parse_port(void *config, const char *value, char *err, size_t errlen)
 {
 	struct virtio_console_config_opts *c = config;
@@ -645,8 +657,18 @@ static int parse_port(void *config, const char *value, char *err, size_t errlen)
 	} else if (strncmp(colon + 1, "socket=", 7) == 0 && colon[8]) {
 		s.kind = CONSOLE_PORT_SOCKET;
 		s.path = strdup(colon + 8);
+	} else if (strncmp(colon + 1, "fd=", 3) == 0 && colon[4]) {
+		char *end;
+		long fd = strtol(colon + 4, &end, 10);
+		if (*end || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0) {
+			snprintf(err, errlen, "port '%s': fd=%s is not an open descriptor", value, colon + 4);
+			return -EINVAL;
+		}
+		s.kind = CONSOLE_PORT_FD;
+		s.fd = (int)fd;
+		s.path = strdup(colon + 1); /* kept for messages */
 	} else {
-		snprintf(err, errlen, "port '%s' must be NAME:file=PATH or NAME:socket=PATH", value);
+		snprintf(err, errlen, "port '%s' must be NAME:file=PATH, NAME:socket=PATH or NAME:fd=N", value);
 		return -EINVAL;
 	}
 	struct console_port_spec *copy = malloc(sizeof(*copy));
@@ -661,8 +683,8 @@ static int parse_port(void *config, const char *value, char *err, size_t errlen)
 }
 
 static const struct device_key console_keys[] = {
-	{"port", "NAME:file=PATH|NAME:socket=PATH",
-	 "a named port (repeatable): guest output appended to PATH, or a Unix socket skiff listens on",
+	{"port", "NAME:file=PATH|NAME:socket=PATH|NAME:fd=N",
+	 "a named port (repeatable): guest output appended to PATH, a Unix socket skiff listens on, or descriptor N",
 	 parse_port, .repeatable = true},
 	{NULL},
 };

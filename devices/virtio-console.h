@@ -12,6 +12,9 @@
  *                       file=   guest output appended to PATH (no input)
  *                       socket= a Unix socket skiff listens on; one client
  *                               at a time, both directions
+ *                       fd=     a descriptor skiff inherited (or skiff exec
+ *                               made): guest output written to it, and if
+ *                               it is a socket, its input read back
  *
  * Queues: port 0 receive/transmit (0, 1), then with MULTIPORT the control
  * receive/transmit queues (2, 3) and port N's pair at 2N + 2, 2N + 3.
@@ -56,13 +59,14 @@
 #define VIRTIO_CONSOLE_BUF         4096 /* bytes in flight per port and direction */
 #define VIRTIO_CONSOLE_CTRL_QUEUE  64   /* control messages waiting for the driver */
 
-enum console_port_kind { CONSOLE_PORT_NONE = 0, CONSOLE_PORT_STDIO, CONSOLE_PORT_FILE, CONSOLE_PORT_SOCKET };
+enum console_port_kind { CONSOLE_PORT_NONE = 0, CONSOLE_PORT_STDIO, CONSOLE_PORT_FILE, CONSOLE_PORT_SOCKET, CONSOLE_PORT_FD };
 
 /* One port= key, parsed. */
 struct console_port_spec {
 	enum console_port_kind kind;
 	char name[VIRTIO_CONSOLE_NAME_MAX + 1];
 	char *path;
+	int fd;                     /* CONSOLE_PORT_FD */
 };
 
 /* --device console keys (and --console virtio), parsed. */

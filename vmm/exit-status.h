@@ -29,4 +29,22 @@ enum exit_status {
  */
 #define EXIT_SIGNAL(signo) (128 + (signo))
 
+/*
+ * skiff exec (docs/exec.md): CMD's own exit status passes through, so
+ * skiff's failures take numbers near timeout(1)'s, which shells and CI
+ * scripts already read as "the tool failed, not the command". A CMD that
+ * itself exits with one of these is indistinguishable: the message on
+ * stderr (one line, starting "skiff exec:") says which it was.
+ */
+enum exec_exit_status {
+	EXIT_EXEC_CMD_SIGNAL = 120, /* CMD was killed by a signal */
+	EXIT_EXEC_NO_INIT    = 121, /* the guest never reached skiff's init */
+	EXIT_EXEC_PANIC      = 122, /* kernel panic (or a reset/stop before CMD's status arrived) */
+	EXIT_EXEC_OOPS       = 123, /* --fail-on: an oops/BUG/KASAN or WARNING in the kernel log */
+	EXIT_EXEC_TIMEOUT    = 124, /* --timeout ran out (as timeout(1)) */
+	EXIT_EXEC_ERROR      = 125, /* bad command line, or skiff failed (as timeout(1)) */
+	EXIT_EXEC_CANNOT_RUN = 126, /* CMD found but not executable (as a shell) */
+	EXIT_EXEC_NOT_FOUND  = 127, /* CMD not found (as a shell) */
+};
+
 #endif

@@ -46,6 +46,11 @@ static int64_t monotonic_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t machine_now_ns(void)
+{
+	return monotonic_ns();
+}
+
 /* ---- hooks handed to devices and vCPUs ---- */
 
 void machine_stop(void *ctx, enum stop_reason why, int status)
@@ -94,7 +99,8 @@ static int machine_add_devices(struct machine *m, char *err, size_t errlen)
 	struct stop_hook stop = { .stop = machine_stop, .ctx = m };
 	int ret = 0;
 
-	if ((ret = console_out_init(&m->console_out, STDOUT_FILENO)) < 0) {
+	int out_fd = m->opts->console == CONSOLE_LOG ? m->opts->console_fd : STDOUT_FILENO;
+	if ((ret = console_out_init(&m->console_out, out_fd)) < 0) {
 		snprintf(err, errlen, "cannot set up the console output: %s", strerror(-ret));
 		return ret;
 	}
@@ -275,7 +281,7 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	 * page of it resident before the guest has run. */
 	m->opts = opts;
 	m->start_ns = monotonic_ns();
-	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = -1;
+	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = m->watch.fd = -1;
 	m->shutdown_timer = m->pause_parked_source = m->pause_timer = -1;
 	m->control.listen_fd = -1;
 	if ((ret = vcpu_pause_init(&m->pause)) < 0) {
@@ -462,14 +468,28 @@ static void machine_console_loop(struct machine *m, int sigfd, bool interactive)
 	bool stdin_open = m->opts->console == CONSOLE_SERIAL;
 
 	while (!atomic_load(&m->stopping)) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 			{ .fd = m->stop_eventfd, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = stdin_open && pending_len == 0 ? STDIN_FILENO : -1, .events = POLLIN },
+			{ .fd = m->watch.fd, .events = POLLIN },
 		};
 		/* While the UART's FIFO is full, come back soon to push the rest. */
-		if (poll(fds, 3, pending_len ? 10 : -1) < 0 && errno != EINTR)
+		int timeout = pending_len ? 10 : -1;
+		if (m->watch.deadline_ns) {
+			int64_t left_ms = (m->watch.deadline_ns - monotonic_ns()) / 1000000 + 1;
+			if (left_ms <= 0) {
+				m->watch.deadline_ns = 0;
+				m->watch.on_deadline(m->watch.ctx, m); /* may set a new deadline */
+				continue;
+			}
+			if (timeout < 0 || left_ms < timeout)
+				timeout = left_ms > INT32_MAX ? INT32_MAX : (int)left_ms;
+		}
+		if (poll(fds, 4, timeout) < 0 && errno != EINTR)
 			break;
+		if (fds[3].revents)
+			m->watch.on_readable(m->watch.ctx, m);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
@@ -528,7 +548,8 @@ int machine_run(struct machine *m)
 		log_error(NULL, "cannot start the device reactor: %s", strerror(-ret));
 		return EXIT_ERROR;
 	}
-	bool interactive = m->opts->console != CONSOLE_NONE && terminal_enter_raw();
+	bool interactive = (m->opts->console == CONSOLE_SERIAL || m->opts->console == CONSOLE_VIRTIO) &&
+			   terminal_enter_raw();
 	for (unsigned i = 0; i < m->nr_vcpus_created; i++) {
 		if ((ret = vcpu_start(&m->vcpus[i])) < 0) {
 			log_error(NULL, "cannot start vCPU %u: %s", i, strerror(-ret));

@@ -23,6 +23,19 @@
 #include "vmm/options.h"
 #include "vmm/virtio-devices.h"
 
+struct machine;
+
+/* An extra job for the main thread while the guest runs (skiff exec):
+ * on_readable when fd is readable (or hung up), on_deadline once
+ * CLOCK_MONOTONIC passes deadline_ns (which it may set again). */
+struct machine_watch {
+	int fd;              /* -1: none */
+	int64_t deadline_ns; /* 0: none */
+	void (*on_readable)(void *ctx, struct machine *m);
+	void (*on_deadline)(void *ctx, struct machine *m);
+	void *ctx;
+};
+
 struct machine {
 	const struct options *opts;
 	int64_t start_ns;             /* when skiff started (CLOCK_MONOTONIC) */
@@ -71,6 +84,8 @@ struct machine {
 	enum stop_reason stop_reason;
 	int stop_status;
 	int stop_eventfd;
+
+	struct machine_watch watch;   /* set between machine_create and machine_run */
 };
 
 /* Build everything up to (not including) starting the vCPUs, in a machine
@@ -80,6 +95,9 @@ __attribute__((warn_unused_result)) int machine_create(struct machine *m, const 
 						       size_t errlen);
 /* Ask the machine to stop (any thread; the first request wins). */
 void machine_stop(void *machine, enum stop_reason why, int status);
+
+/* CLOCK_MONOTONIC in ns, the clock of watch.deadline_ns. */
+int64_t machine_now_ns(void);
 
 /* Start the vCPUs, run the console until the guest stops; returns skiff's exit status. */
 int machine_run(struct machine *m);

@@ -8,6 +8,7 @@
 
 #include "kvm/kvm.h"
 #include "vmm/control-client.h"
+#include "vmm/exec.h"
 #include "vmm/exit-status.h"
 #include "base/log.h"
 #include "base/trace.h"
@@ -37,6 +38,9 @@ int main(int argc, char **argv)
 	/* skiff ctl: a client of a running skiff, nothing to do with KVM. */
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
 		return control_client_main(argc - 1, argv + 1);
+	/* skiff exec: run one command in a guest (vmm/exec.h). */
+	if (argc > 1 && strcmp(argv[1], "exec") == 0)
+		return exec_main(argc - 2, argv + 2);
 
 	struct options_limits limits = { .host_mem_bytes = host_mem_bytes(), .max_cpus = kvm_max_vcpus_probe() };
 	char err[512] = "";

@@ -19,6 +19,7 @@ void options_usage(FILE *f)
 	fputs(
 "Usage: skiff run --kernel FILE [OPTIONS]\n"
 "       skiff run --help\n"
+"       skiff exec --kernel FILE [OPTIONS] -- CMD [ARGS...]   (docs/exec.md)\n"
 "       skiff ctl [--json] PATH COMMAND [ARG]   (see 'skiff ctl --help')\n"
 "       skiff --help | --version\n"
 "\n"
@@ -96,6 +97,20 @@ void options_usage(FILE *f)
 "  8                        a vCPU stopped on an instruction or error skiff\n"
 "                           can't handle\n"
 "  143, 130, 129            stopped by SIGTERM, SIGINT, SIGHUP\n"
+"\n"
+"'exec' runs CMD in the guest with skiff's own init; CMD's stdout and\n"
+"stderr on skiff's, the kernel log apart. It takes run's options (not\n"
+"--console, --cmdline-replace, --api-sock) and:\n"
+"  --timeout S              stop after S seconds (tasks dumped via sysrq)\n"
+"  --kernel-log FILE        keep the kernel log (default: shown on failure)\n"
+"  --fail-on oops,warn      fail if the kernel log has an oops or WARNING\n"
+"  --copy-in HOST:GUEST     copy a file or directory in (may repeat)\n"
+"  --no-workdir             don't share the working directory (/skiff/work)\n"
+"  --junit FILE             CMD's KTAP/TAP output as JUnit XML\n"
+"  --ktap                   CMD's KTAP/TAP summary on stderr\n"
+"Exit status of 'exec': CMD's; 120 CMD killed by a signal, 121 never reached\n"
+"init, 122 kernel panic, 123 --fail-on matched, 124 timeout, 125 skiff\n"
+"failed or bad command line, 126/127 CMD not executable/not found.\n"
 "\n"
 "See skiff(1) for details.\n", f);
 }

@@ -710,7 +710,7 @@ enum options_result options_parse(int argc, char **argv, const struct options_li
 		if (cmd[0] == '-')
 			options_errorf(err, errlen, "unknown option '%s' before the command (try 'skiff --help')", cmd);
 		else
-			options_errorf(err, errlen, "unknown command '%s' (the commands are 'run' and 'ctl')", cmd);
+			options_errorf(err, errlen, "unknown command '%s' (the commands are 'run', 'exec' and 'ctl')", cmd);
 		return OPTIONS_ERROR;
 	}
 

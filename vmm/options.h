@@ -40,6 +40,7 @@ enum console_mode {
 	CONSOLE_SERIAL,  /* guest's COM1 <-> our stdin/stdout */
 	CONSOLE_NONE,    /* guest output is discarded, no input */
 	CONSOLE_VIRTIO,  /* a virtio-console (hvc0) <-> our stdin/stdout; COM1 output still shown */
+	CONSOLE_LOG,     /* skiff exec: COM1's output to console_fd, no input, no raw terminal */
 };
 
 enum device_transport {
@@ -70,6 +71,7 @@ struct options {
 	uint64_t mem_bytes;     /* --mem, default OPTIONS_DEFAULT_MEM; a multiple of 4 KiB */
 	unsigned cpus;          /* --cpus, default 1 */
 	enum console_mode console;
+	int console_fd;         /* CONSOLE_LOG: where COM1's output goes */
 	enum swkvm_mode swkvm;  /* default SWKVM_AUTO: workarounds if the host lacks VMX/SVM */
 	struct device_spec devices[OPTIONS_MAX_DEVICES];
 	unsigned nr_devices;    /* in command-line order */

@@ -274,7 +274,8 @@ START_TEST(test_console_virtio)
 	options_free(&o);
 	ck_parse_error("skiff: --device console: give at least one port=NAME:file=PATH or port=NAME:socket=PATH",
 		       "run", "--kernel", "k", "--device", "console");
-	ck_parse_error("skiff: --device console,port=a:pipe=/x: port 'a:pipe=/x' must be NAME:file=PATH or NAME:socket=PATH",
+	ck_parse_error("skiff: --device console,port=a:pipe=/x: port 'a:pipe=/x' must be NAME:file=PATH, "
+		       "NAME:socket=PATH or NAME:fd=N",
 		       "run", "--kernel", "k", "--device", "console,port=a:pipe=/x");
 	ck_parse_error("skiff: --device console,port=a:file=/x,port=a:file=/y: port name 'a' given twice",
 		       "run", "--kernel", "k", "--device", "console,port=a:file=/x,port=a:file=/y");
@@ -826,7 +827,7 @@ END_TEST
 
 START_TEST(test_unknown_command)
 {
-	ck_parse_error("skiff: unknown command 'start' (the commands are 'run' and 'ctl')", "start", "--kernel", "k");
+	ck_parse_error("skiff: unknown command 'start' (the commands are 'run', 'exec' and 'ctl')", "start", "--kernel", "k");
 	ck_parse_error("skiff: unknown option '--kernel' before the command (try 'skiff --help')", "--kernel", "k", "run");
 }
 END_TEST
