@@ -50,21 +50,31 @@ static void *relay(void *arg)
 	return NULL;
 }
 
-int exec_results_start(struct exec_results *r, char *err, size_t errlen)
+int exec_results_start(struct exec_results *r, const char *junit, char *err, size_t errlen)
 {
 	int p[2];
 
 	memset(r, 0, sizeof(*r));
 	r->port_fd = r->read_fd = -1;
+	/* Opened now: once the guest runs, the sandbox allows no new files. */
+	if (junit && !(r->junit = fopen(junit, "w"))) {
+		int e = errno;
+		snprintf(err, errlen, "skiff exec: --junit %s: %s", junit, strerror(e));
+		return -e;
+	}
 	r->buf = malloc(EXEC_RESULTS_MAX); /* untouched pages cost nothing */
 	if (!r->buf) {
 		snprintf(err, errlen, "skiff exec: no memory for CMD's output copy (--junit/--ktap)");
+		if (r->junit)
+			fclose(r->junit);
 		return -ENOMEM;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "skiff exec: pipe: %s", strerror(e));
 		free(r->buf);
+		if (r->junit)
+			fclose(r->junit);
 		return -e;
 	}
 	r->read_fd = p[0];
@@ -75,6 +85,8 @@ int exec_results_start(struct exec_results *r, char *err, size_t errlen)
 		close(p[0]);
 		close(p[1]);
 		free(r->buf);
+		if (r->junit)
+			fclose(r->junit);
 		return -e;
 	}
 	r->running = true;
@@ -107,11 +119,11 @@ int exec_results_finish(struct exec_results *r, const char *junit, bool ktap, co
 		fprintf(stderr, "skiff exec: CMD printed no KTAP or TAP%s\n", junit ? "; the JUnit file has no test" : "");
 	if (ktap)
 		ktap_print_summary(rep, stderr);
-	if (junit) {
-		FILE *f = fopen(junit, "w");
-		int e = f ? ktap_write_junit(rep, f, suite) : -errno;
-		if (f && fclose(f) != 0 && e == 0)
+	if (r->junit) {
+		int e = ktap_write_junit(rep, r->junit, suite);
+		if (fclose(r->junit) != 0 && e == 0)
 			e = -errno;
+		r->junit = NULL;
 		if (e < 0) {
 			fprintf(stderr, "skiff exec: --junit %s: %s\n", junit, strerror(-e));
 			ret = -1;

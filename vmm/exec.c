@@ -53,13 +53,10 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 	/* First, so the user's --cmdline comes after it and wins.
 	 * sysrq_always_enabled: --timeout's dump must work whatever the
 	 * kernel's default mask (Debian's leaves out the task dump).
-	 * no_timer_check: skiff does not set CPUID's hypervisor bit yet, so
-	 * Linux times the IO-APIC timer against a busy loop at boot, and on
-	 * a loaded host (20 runs at once in the nested host) that check
-	 * failed and panicked the guest ("IO-APIC + timer doesn't work!",
-	 * 1 of 20). KVM guests that see the bit skip the check the same way. */
+	 * (Not no_timer_check: skiff's PIT reaches Linux only through the
+	 * fallback that check leads to; without it no guest got a timer.) */
 	run_argv[(*run_argc)++] = "--cmdline";
-	run_argv[(*run_argc)++] = "rdinit=/skiff/init sysrq_always_enabled no_timer_check";
+	run_argv[(*run_argc)++] = "rdinit=/skiff/init sysrq_always_enabled";
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -427,7 +424,7 @@ int exec_main(int argc, char **argv)
 	}
 	/* --junit/--ktap: CMD's stdout through a relay that keeps a copy. */
 	if (xo.junit || xo.ktap) {
-		if (exec_results_start(&results, err, sizeof(err)) < 0) {
+		if (exec_results_start(&results, xo.junit, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
 			goto out;
 		}
