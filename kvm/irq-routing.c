@@ -1,6 +1,7 @@
 /* MSI routes and ioeventfd registration. See irq-routing.h. */
 #include "kvm/irq-routing.h"
 #include "base/log.h"
+#include "kvm/x86/layout.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -40,25 +41,41 @@ int kvm_ioeventfd(const struct kvm_vm_ioctl *kvm, int fd, bool pio, uint64_t add
 	return ret < 0 ? ret : 0;
 }
 
-/* Push the whole table (r->lock held): the 24 IOAPIC pins (and the PIC's
- * 16, which KVM wires to the same GSIs), then every MSI route. */
-static int irq_routing_commit(struct irq_routing *r)
+/* The ISA and IOAPIC part of the table, as a PC wires it and as the MADT
+ * (kvm/x86/acpi.c) tells the guest: GSI n reaches PIC pin n (n < 16) and
+ * IOAPIC pin n, except the timer. The in-kernel PIT raises GSI 0, and the
+ * MADT's interrupt source override says ISA IRQ 0 arrives on IOAPIC pin 2,
+ * so GSI 0 goes to pin 2. GSI 2 is the PICs' cascade and routes nowhere.
+ * (KVM's default table sends GSI 0 to pin 0: Linux then finds no timer on
+ * the pin the MADT names and falls back to ExtINT through the 8259A.) */
+static unsigned irq_routing_pins(struct kvm_irq_routing_entry *e)
 {
-	unsigned n = 0, max = 16 + IRQ_NR_IOAPIC_PINS + IRQ_MSI_ROUTES;
-	struct kvm_irq_routing *table = calloc(1, sizeof(*table) + max * sizeof(table->entries[0]));
-	if (!table)
-		return -ENOMEM;
+	unsigned n = 0;
+
 	for (unsigned gsi = 0; gsi < IRQ_NR_IOAPIC_PINS; gsi++) {
-		if (gsi < 16) {
-			table->entries[n++] = (struct kvm_irq_routing_entry){
+		if (gsi == IRQ_PIC_CASCADE_GSI)
+			continue;
+		if (gsi < 16)
+			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
 				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
 					       .pin = gsi % 8 } };
-		}
-		table->entries[n++] = (struct kvm_irq_routing_entry){
+		e[n++] = (struct kvm_irq_routing_entry){
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC,
+				       .pin = gsi == IRQ_TIMER_GSI ? IRQ_TIMER_IOAPIC_PIN : gsi } };
 	}
+	return n;
+}
+
+/* Push the whole table (r->lock held): the pins, then every MSI route. */
+static int irq_routing_commit(struct irq_routing *r)
+{
+	unsigned max = 16 + IRQ_NR_IOAPIC_PINS + IRQ_MSI_ROUTES;
+	struct kvm_irq_routing *table = calloc(1, sizeof(*table) + max * sizeof(table->entries[0]));
+	if (!table)
+		return -ENOMEM;
+	unsigned n = irq_routing_pins(table->entries);
 	for (unsigned i = 0; i < r->nr_routes; i++) {
 		if (!r->route[i].used)
 			continue;
@@ -84,10 +101,13 @@ int irq_routing_init(struct irq_routing *r, const struct kvm_vm_ioctl *kvm)
 	pthread_mutex_init(&r->lock, NULL);
 	for (unsigned i = 0; i < IRQ_MSI_ROUTES; i++)
 		r->route[i].irqfd = -1;
-	r->msi_via_irqfd = vm_check_extension(kvm, KVM_CAP_IRQ_ROUTING) > 0 && vm_check_extension(kvm, KVM_CAP_IRQFD) > 0;
+	r->has_routing = vm_check_extension(kvm, KVM_CAP_IRQ_ROUTING) > 0;
+	r->msi_via_irqfd = r->has_routing && vm_check_extension(kvm, KVM_CAP_IRQFD) > 0;
 	if (!r->msi_via_irqfd && vm_check_extension(kvm, KVM_CAP_SIGNAL_MSI) <= 0)
 		log_warn("irq", "KVM offers neither irqfd routing nor KVM_SIGNAL_MSI: MSI-X will not work");
-	if (r->msi_via_irqfd) {
+	if (!r->has_routing)
+		log_warn("irq", "KVM has no GSI routing: the timer stays on IOAPIC pin 0, not the pin the MADT names");
+	if (r->has_routing) {
 		pthread_mutex_lock(&r->lock);
 		ret = irq_routing_commit(r);
 		pthread_mutex_unlock(&r->lock);
@@ -143,7 +163,7 @@ int irq_msi_route_set(struct irq_routing *r, int route, uint64_t address, uint32
 			m->used = true;
 			m->address = address;
 			m->data = data;
-			ret = r->msi_via_irqfd ? irq_routing_commit(r) : 0;
+			ret = r->msi_via_irqfd ? irq_routing_commit(r) : 0; /* else fire copies the message */
 		}
 	}
 	pthread_mutex_unlock(&r->lock);

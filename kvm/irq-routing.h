@@ -28,6 +28,8 @@
 #define IRQ_NR_IOAPIC_PINS 24
 #define IRQ_MSI_ROUTES 512        /* MSI-X vectors of all devices together */
 #define IRQ_MSI_GSI_BASE IRQ_NR_IOAPIC_PINS
+#define IRQ_TIMER_GSI 0           /* what KVM's in-kernel PIT raises */
+#define IRQ_PIC_CASCADE_GSI 2     /* the slave 8259A's input on the master: no route */
 
 /* The VM ioctls this file needs: 0 (or a non-negative result) or -errno. */
 struct kvm_vm_ioctl {
@@ -47,6 +49,7 @@ struct irq_msi_route {
 struct irq_routing {
 	struct kvm_vm_ioctl kvm;
 	pthread_mutex_t lock;     /* guards route[] and nr_routes; fire needs none */
+	bool has_routing;         /* KVM_SET_GSI_ROUTING works: the pins follow the MADT */
 	bool msi_via_irqfd;       /* KVM has GSI routing + irqfd; else KVM_SIGNAL_MSI */
 	unsigned nr_routes;
 	unsigned table_updates;   /* KVM_SET_GSI_ROUTING calls (tests check the fast path has none) */

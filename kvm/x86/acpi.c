@@ -293,8 +293,9 @@ static int build_fadt(struct acpi_area *a, uint64_t dsdt, uint64_t facs, uint64_
 static int build_madt(struct acpi_area *a, const struct acpi_config *cfg, uint64_t *gpa)
 {
 	const struct madt_iso isos[] = {
-		/* The PIT's IRQ0 is wired to IOAPIC pin 2, as on real PCs. */
-		{ MADT_TYPE_ISO, sizeof(struct madt_iso), 0, 0, 2, MPS_EDGE | MPS_ACTIVE_HIGH },
+		/* The PIT's IRQ0 is wired to IOAPIC pin 2, as on real PCs
+		 * (kvm/irq-routing.c routes KVM's GSI 0 there). */
+		{ MADT_TYPE_ISO, sizeof(struct madt_iso), 0, 0, IRQ_TIMER_IOAPIC_PIN, MPS_EDGE | MPS_ACTIVE_HIGH },
 		/* The SCI is level-triggered; ours is active-high. */
 		{ MADT_TYPE_ISO, sizeof(struct madt_iso), 0, IRQ_ACPI_SCI, IRQ_ACPI_SCI,
 		  MPS_LEVEL | MPS_ACTIVE_HIGH },

@@ -51,6 +51,7 @@
 #define PORT_ACPI_PM1A_CNT    0xb004  /* 2 bytes */
 
 /* Interrupts (ISA IRQ = IOAPIC GSI, except IRQ0 -> GSI 2) */
+#define IRQ_TIMER_IOAPIC_PIN  2       /* the PIT's IRQ0, as on real PCs (MADT override) */
 #define IRQ_COM1              4
 #define IRQ_ACPI_SCI          9
 

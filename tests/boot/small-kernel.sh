@@ -26,6 +26,10 @@ check "virtio-mmio v2 (LNRO0005:00) bound, modern" device_is virtio_rng modern '
 check "virtio-mmio v1 (LNRO0005:01) bound, legacy" device_is virtio_rng legacy '.*/LNRO0005:01'
 check "16 random bytes from each of the 5 hwrngs" test "$(log_count 'skiff-guest: hwrng virtio_rng.[0-9]* [0-9a-f]\{32\}')" = 5
 check "no PCI configuration-access error" log_lacks 'PCI: Fatal'
+# The MADT puts ISA IRQ 0 on IOAPIC pin 2; Linux checks the timer there and
+# prints this (then falls back to ExtINT) if KVM's GSI 0 goes elsewhere.
+check "the PIT's timer reaches the IOAPIC pin the MADT names" log_lacks '8254 timer not connected to IO-APIC'
+check "... and Linux checked it there" log_has '\.\.TIMER: vector=0x[0-9a-f]* apic1=0 pin1=2'
 trace() { log_has "^skiff: trace: $1"; }
 check "trace: legacy driver reaches DRIVER_OK (status -> 0x7)" trace 'virtio-rng1: status 0x3 -> 0x7'
 check "trace: modern driver reaches DRIVER_OK (status -> 0xf)" trace 'virtio-rng3: status 0xb -> 0xf'

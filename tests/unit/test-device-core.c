@@ -23,6 +23,7 @@
 #include "virtio/virtio-device.h"
 #include "devices/virtio-rng.h"
 #include "tests/unit/fake-kvm.h"
+#include "kvm/x86/layout.h"
 #include "virtqueue/driver.h"
 #include "base/reactor.h"
 #include "virtio/kvm-platform.h"
@@ -140,7 +141,44 @@ START_TEST(msi_route_without_irqfd_signals_msi)
 	ck_assert_int_eq(irq_msi_route_fire(&r, v), 0);
 	ck_assert_uint_eq(fk.signal_msi, 1);
 	ck_assert_uint_eq(fk.last_msi.data, 0x33);
-	ck_assert_uint_eq(fk.set_gsi_routing, 0);
+	ck_assert_uint_eq(fk.set_gsi_routing, 1); /* the pins still follow the MADT */
+	irq_routing_destroy(&r);
+}
+END_TEST
+
+/* The IRQCHIP pin gsi reaches in the last table, or -1. */
+static int routed_pin(unsigned gsi, unsigned irqchip)
+{
+	int pin = -1;
+
+	for (unsigned i = 0; i < fk.nr_entries; i++)
+		if (fk.entry[i].gsi == gsi && fk.entry[i].type == KVM_IRQ_ROUTING_IRQCHIP &&
+		    fk.entry[i].u.irqchip.irqchip == irqchip) {
+			ck_assert_int_eq(pin, -1); /* one route per chip */
+			pin = (int)fk.entry[i].u.irqchip.pin;
+		}
+	return pin;
+}
+
+/* The MADT says ISA IRQ 0 arrives on IOAPIC pin 2: the PIT's GSI 0 must
+ * go there, or Linux finds no timer on that pin and falls back to ExtINT
+ * (and under load panics: "IO-APIC + timer doesn't work!"). */
+START_TEST(timer_reaches_the_ioapic_pin_the_madt_names)
+{
+	struct irq_routing r;
+	struct kvm_vm_ioctl kvm = fake_kvm_ops(&fk);
+
+	ck_assert_int_eq(irq_routing_init(&r, &kvm), 0);
+	ck_assert_int_eq(routed_pin(IRQ_TIMER_GSI, KVM_IRQCHIP_IOAPIC), IRQ_TIMER_IOAPIC_PIN);
+	ck_assert_int_eq(routed_pin(IRQ_TIMER_GSI, KVM_IRQCHIP_PIC_MASTER), 0);
+	ck_assert_int_eq(routed_pin(2, KVM_IRQCHIP_IOAPIC), -1);   /* the cascade: nothing */
+	ck_assert_int_eq(routed_pin(2, KVM_IRQCHIP_PIC_MASTER), -1);
+	ck_assert_int_eq(routed_pin(IRQ_COM1, KVM_IRQCHIP_IOAPIC), IRQ_COM1);
+	ck_assert_int_eq(routed_pin(IRQ_COM1, KVM_IRQCHIP_PIC_MASTER), IRQ_COM1);
+	ck_assert_int_eq(routed_pin(IRQ_ACPI_SCI, KVM_IRQCHIP_PIC_SLAVE), IRQ_ACPI_SCI - 8);
+	ck_assert_int_eq(routed_pin(23, KVM_IRQCHIP_IOAPIC), 23);
+	ck_assert_int_eq(routed_pin(23, KVM_IRQCHIP_PIC_MASTER), -1);
+	ck_assert_int_eq(routed_pin(23, KVM_IRQCHIP_PIC_SLAVE), -1);
 	irq_routing_destroy(&r);
 }
 END_TEST
@@ -640,6 +678,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, msi_route_per_vector_no_update_on_fire);
 	tcase_add_test(tc, msi_route_without_irqfd_signals_msi);
+	tcase_add_test(tc, timer_reaches_the_ioapic_pin_the_madt_names);
 	tcase_add_test(tc, msi_fire_races_reprogramming);
 	tcase_add_test(tc, exit_kick_signals_eventfd_not_device);
 	tcase_add_test(tc, notifier_table_two_vcpus_move_bars);
