@@ -181,6 +181,27 @@ static int open_port(const char *want)
 	return -1;
 }
 
+/* The driver adds ports from a workqueue, after the device announces
+ * them: PID 1 can run before they exist (seen with 8 guests booting at
+ * once). So look again every 10 ms, for up to 60 s of guest time. */
+static int wait_ports(int *out, int *errp)
+{
+	const struct { long sec, nsec; } tick = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 6000; i++) {
+		if (status_port < 0)
+			status_port = open_port("skiff.status");
+		if (*out < 0)
+			*out = open_port("skiff.stdout");
+		if (*errp < 0)
+			*errp = open_port("skiff.stderr");
+		if (status_port >= 0 && *out >= 0 && *errp >= 0)
+			return 0;
+		sys(__NR_nanosleep, &tick, 0, 0);
+	}
+	return -1;
+}
+
 /* ---- CMD ---- */
 
 #define ARGV_MAX 256
@@ -273,10 +294,9 @@ void _start_c(void)
 	sys6(__NR_mount, 0, (long)"/skiff/work", 0, 4096 | 32 | 1 /* MS_BIND | MS_REMOUNT | MS_RDONLY */, 0, 0);
 	net_up();
 
-	status_port = open_port("skiff.status");
-	int out = open_port("skiff.stdout"), errp = open_port("skiff.stderr");
-	if (status_port < 0 || out < 0 || errp < 0) {
-		say("cannot find the skiff.status, skiff.stdout and skiff.stderr ports");
+	int out = -1, errp = -1;
+	if (wait_ports(&out, &errp) < 0) {
+		say("the skiff.status, skiff.stdout and skiff.stderr ports did not appear within 60 s");
 		power_off();
 	}
 	put(status_port, "hello\n");
