@@ -20,6 +20,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "base/fd-class.h"
 #include "base/log.h"
 
 struct net_tap {
@@ -131,8 +132,10 @@ static void tap_destroy(struct net_backend *be)
 {
 	struct net_tap *t = TAP(be);
 
-	for (unsigned q = 0; q < t->nr_fds; q++)
+	for (unsigned q = 0; q < t->nr_fds; q++) {
+		fd_class_forget(FD_CLASS_TAP, t->fd[q]);
 		close(t->fd[q]);
+	}
 	free(t);
 }
 
@@ -168,6 +171,7 @@ static int tap_open_queue(struct net_tap *t, const char *ifname, unsigned pairs,
 		close(fd);
 		return -e;
 	}
+	fd_class_note(FD_CLASS_TAP, fd);
 	t->fd[t->nr_fds++] = fd;
 	return 0;
 }
@@ -198,6 +202,7 @@ static int tap_adopt_fd(struct net_tap *t, int fd, char *err, size_t errlen)
 		t->multi_queue = ifr.ifr_flags & IFF_MULTI_QUEUE;
 		snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
 	}
+	fd_class_note(FD_CLASS_TAP, fd);
 	t->fd[t->nr_fds++] = fd;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* KVM VM wrappers. See kvm.h. */
 #include "kvm/kvm.h"
 #include "kvm/x86/layout.h"
+#include "base/fd-class.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -45,6 +46,8 @@ int kvm_vm_create(struct kvm_vm *vm, char *err, size_t errlen)
 		goto fail;
 	}
 	vm->vcpu_mmap_size = ret;
+	fd_class_note(FD_CLASS_KVM, vm->kvm_fd);
+	fd_class_note(FD_CLASS_VM, vm->vm_fd);
 	ret = kvm_vm_check_extension(vm, KVM_CAP_MAX_VCPUS);
 	if (ret <= 0)
 		ret = kvm_vm_check_extension(vm, KVM_CAP_NR_VCPUS);
@@ -60,10 +63,14 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
 		munmap(vm->mem.region[i].host, vm->mem.region[i].size);
 	vm->mem.nr_regions = 0;
-	if (vm->vm_fd >= 0)
+	if (vm->vm_fd >= 0) {
+		fd_class_forget(FD_CLASS_VM, vm->vm_fd);
 		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
+	}
+	if (vm->kvm_fd >= 0) {
+		fd_class_forget(FD_CLASS_KVM, vm->kvm_fd);
 		close(vm->kvm_fd);
+	}
 	vm->vm_fd = vm->kvm_fd = -1;
 }
 

@@ -9,6 +9,7 @@
  * delivers it to the guest. */
 
 #include "kvm/vcpu.h"
+#include "base/fd-class.h"
 #include "base/thread-role.h"
 #include "kvm/x86/cpu-boot.h"
 #include "base/log.h"
@@ -85,6 +86,7 @@ int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned index, cons
 	v->fd = ioctl(env->vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (v->fd < 0)
 		return -errno;
+	fd_class_note(FD_CLASS_VCPU, v->fd);
 	v->run = mmap(NULL, env->vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		ret = -errno;
@@ -478,8 +480,10 @@ void vcpu_destroy(struct vcpu *v)
 {
 	if (v->run)
 		munmap(v->run, v->env->vm->vcpu_mmap_size);
-	if (v->fd > 0)
+	if (v->fd > 0) {
+		fd_class_forget(FD_CLASS_VCPU, v->fd);
 		close(v->fd);
+	}
 	v->run = NULL;
 	v->fd = -1;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -26,7 +27,20 @@ int console_out_init(struct console_out *c, int fd)
 	if (nb >= 0) {
 		c->fd = nb;
 		c->own_fd = true;
+		return 0;
 	}
+	/* A socket cannot be reopened (nor anything without /proc): make
+	 * the shared description non-blocking rather than let a stalled
+	 * reader hold up the vCPU. Not undone at exit (the sandbox allows
+	 * no fcntl then); a terminal is left alone, as the shell needs it
+	 * blocking. */
+	int flags = fcntl(fd, F_GETFL);
+	if (!isatty(fd) && flags >= 0 && (flags & O_NONBLOCK || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)) {
+		c->nonblocking = true;
+		return 0;
+	}
+	log_warn("serial", "cannot make stdout non-blocking (%s): a stalled reader will hold up the guest",
+		 strerror(errno));
 	return 0;
 }
 
@@ -65,7 +79,7 @@ static enum reactor_result on_writable(void *opaque, uint32_t events, unsigned b
 
 int console_out_attach(struct console_out *c, struct reactor *r)
 {
-	if (!c->own_fd)
+	if (!c->own_fd && !c->nonblocking)
 		return 0; /* a regular file or a blocking stdout: nothing ever waits */
 	/* Edge-triggered: an event each time stdout gets room after being
 	 * full, so a vCPU that buffered bytes never has to ask for one. */

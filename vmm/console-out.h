@@ -14,7 +14,13 @@
  * The non-blocking description is a new open of /proc/self/fd/1, so the
  * shell's own stdout is left blocking. A regular file (which never
  * stalls, and whose offset a new open would not share) is written
- * directly, as is an stdout that cannot be reopened (a socket). */
+ * directly. An stdout that cannot be reopened (a socket, or no /proc) is
+ * made non-blocking itself, unless it is a terminal.
+ *
+ * Firecracker and Cloud Hypervisor do the same (a non-blocking stdout, a
+ * bounded buffer flushed on EPOLLOUT, drops past it); QEMU instead keeps
+ * the UART's transmitter busy, which a Linux console waits on for 10 ms
+ * a byte: a stalled reader would stall the guest. */
 #ifndef SKIFF_VMM_CONSOLE_OUT_H
 #define SKIFF_VMM_CONSOLE_OUT_H
 
@@ -38,6 +44,7 @@
 struct console_out {
 	int fd;                  /* where bytes go */
 	bool own_fd;             /* fd is our non-blocking reopen */
+	bool nonblocking;        /* fd is the caller's, made non-blocking */
 	struct reactor *reactor; /* drains the buffer on EPOLLOUT; NULL = none yet */
 	int source;              /* reactor source id, or -1 */
 

@@ -14,6 +14,7 @@
 #include "vmm/exit-status.h"
 #include "vmm/jail.h"
 #include "vmm/landlock.h"
+#include "base/fd-class.h"
 #include "base/log.h"
 #include "vmm/seccomp.h"
 #include "base/terminal.h"
@@ -73,15 +74,30 @@ static const char *const call_groups[NR_CALL_GROUPS][40] = {
 
 /* ioctl requests after set-up, by what they act on. TIOCSTI is in none. */
 enum ioctl_group {
-	IOCTLS_TERMINAL,  /* fds 0-2 only: isatty(), raw mode restored on any exit, the console's size */
+	IOCTLS_TERMINAL,  /* isatty(), raw mode restored on any exit, the console's size */
 	IOCTLS_VCPU,      /* a vCPU's own state (KVM_RUN, and swkvm's emulation) */
 	IOCTLS_VCPU_REGS, /* where the vCPUs stopped, logged by the main thread at exit */
 	IOCTLS_IRQ,       /* interrupts and their routes, from every thread that completes requests */
+	IOCTLS_PROBE,     /* the VM's capabilities, asked of /dev/kvm on hosts too old to ask the VM */
 	IOCTLS_CLOCK,     /* pause and resume (--api-sock) */
 	IOCTLS_TAP,       /* offloads and queues the guest negotiates (devices/net-tap.c) */
 	IOCTLS_DISCARD,   /* discards on a block device (devices/block-backend.c) */
 	IOCTLS_SOCKET,    /* bytes waiting on a socket: libslirp's UDP receive */
 	NR_IOCTL_GROUPS
+};
+
+/* The descriptors each group's requests are allowed on. The disks' and
+ * slirp's sockets are not noted anywhere (nor known at lock-down, for
+ * slirp): their requests are harmless on other descriptors. */
+enum fd_kind {
+	ON_TERMINAL = FD_CLASS_COUNT, /* fds 0-2 */
+	ON_ANY,
+};
+
+static const int ioctl_group_fds[NR_IOCTL_GROUPS] = {
+	[IOCTLS_TERMINAL] = ON_TERMINAL, [IOCTLS_VCPU] = FD_CLASS_VCPU, [IOCTLS_VCPU_REGS] = FD_CLASS_VCPU,
+	[IOCTLS_IRQ] = FD_CLASS_VM,      [IOCTLS_PROBE] = FD_CLASS_KVM, [IOCTLS_CLOCK] = FD_CLASS_VM,
+	[IOCTLS_TAP] = FD_CLASS_TAP,     [IOCTLS_DISCARD] = ON_ANY,     [IOCTLS_SOCKET] = ON_ANY,
 };
 
 static const unsigned long ioctl_groups[NR_IOCTL_GROUPS][24] = {
@@ -93,6 +109,7 @@ static const unsigned long ioctl_groups[NR_IOCTL_GROUPS][24] = {
 	[IOCTLS_VCPU_REGS] = {KVM_GET_REGS},
 	[IOCTLS_IRQ] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
 			KVM_CHECK_EXTENSION},
+	[IOCTLS_PROBE] = {KVM_CHECK_EXTENSION},
 	[IOCTLS_CLOCK] = {KVM_GET_CLOCK, KVM_SET_CLOCK},
 	[IOCTLS_TAP] = {TUNSETOFFLOAD, TUNSETQUEUE},
 	[IOCTLS_DISCARD] = {BLKDISCARD},
@@ -100,6 +117,8 @@ static const unsigned long ioctl_groups[NR_IOCTL_GROUPS][24] = {
 };
 
 #define BIT(n) (1u << (n))
+/* Interrupts, with the capability checks behind them. */
+#define IOCTLS_INTERRUPTS (BIT(IOCTLS_IRQ) | BIT(IOCTLS_PROBE))
 
 struct role_policy {
 	const char *name;
@@ -111,22 +130,22 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
 	/* The console loop (UART input), then stopping and tearing down. */
 	[THREAD_ROLE_MAIN] = {"main", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_DISK_SUBMIT) |
 				      BIT(CALLS_REMOVE_FILES),
-			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU_REGS) | BIT(IOCTLS_IRQ), false},
+			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU_REGS) | IOCTLS_INTERRUPTS, false},
 	/* Register exits only: a kick becomes a write to the queue's eventfd
 	 * and the reactor serves the queue (virtio/kvm-platform.c), so no
 	 * disk submissions and no device's extra calls (slirp's sockets). */
 	[THREAD_ROLE_VCPU] = {"vcpu", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_VCPU_TIMER),
-			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_TAP), false},
+			      BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_VCPU) | IOCTLS_INTERRUPTS | BIT(IOCTLS_TAP), false},
 	[THREAD_ROLE_REACTOR] = {"reactor", BIT(CALLS_CORE) | BIT(CALLS_EVENTS) | BIT(CALLS_DISK_SUBMIT) |
 					    BIT(CALLS_SOCKET_SERVE),
-				 BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP) |
+				 BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP) |
 					 BIT(IOCTLS_SOCKET),
 				 true},
 	[THREAD_ROLE_BLOCK_IO] = {"block I/O", BIT(CALLS_CORE) | BIT(CALLS_DISK_SUBMIT) | BIT(CALLS_DISK_SYNC),
-				  BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_DISCARD), false},
+				  BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS | BIT(IOCTLS_DISCARD), false},
 	[THREAD_ROLE_CONSOLE_IO] = {"console I/O", BIT(CALLS_CORE) | BIT(CALLS_ACCEPT),
-				    BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ), false},
-	[THREAD_ROLE_NET_USER] = {"slirp", BIT(CALLS_CORE), BIT(IOCTLS_TERMINAL) | BIT(IOCTLS_IRQ) | BIT(IOCTLS_SOCKET),
+				    BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS, false},
+	[THREAD_ROLE_NET_USER] = {"slirp", BIT(CALLS_CORE), BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS | BIT(IOCTLS_SOCKET),
 				  true},
 };
 
@@ -159,6 +178,35 @@ static unsigned device_reads(const char *out[MAX_DEVICE_READS + 1])
 	return n;
 }
 
+/* ---- which descriptors ioctl requests act on ---- */
+
+static int kind_fd[ON_TERMINAL + 1][FD_CLASS_MAX];
+static struct seccomp_fds kind_fds[ON_TERMINAL + 1];
+
+/* The classes' descriptors as they are now: at lock-down, when every
+ * one is open. 0, or -ENOSPC with err set. */
+static int note_fds(char *err, size_t errlen)
+{
+	for (int k = 0; k < FD_CLASS_COUNT; k++) {
+		int n = fd_class_list(k, kind_fd[k]);
+		if (n < 0) {
+			err_printf(err, errlen, "seccomp: more than %d descriptors of one kind to bind ioctls to",
+				   FD_CLASS_MAX);
+			return n;
+		}
+		kind_fds[k] = (struct seccomp_fds){kind_fd[k], (unsigned)n};
+	}
+	for (int fd = 0; fd < 3; fd++)
+		kind_fd[ON_TERMINAL][fd] = fd;
+	kind_fds[ON_TERMINAL] = (struct seccomp_fds){kind_fd[ON_TERMINAL], 3};
+	return 0;
+}
+
+static const struct seccomp_fds *group_fds(enum ioctl_group g)
+{
+	return ioctl_group_fds[g] == ON_ANY ? NULL : &kind_fds[ioctl_group_fds[g]];
+}
+
 /* ---- building a seccomp policy ---- */
 
 static int policy_add_role(struct seccomp_policy *p, const struct role_policy *role, char *err, size_t errlen)
@@ -171,7 +219,7 @@ static int policy_add_role(struct seccomp_policy *p, const struct role_policy *r
 			ret = seccomp_policy_allow(p, call_groups[g][i], err, errlen);
 	for (unsigned g = 0; g < NR_IOCTL_GROUPS; g++)
 		for (unsigned i = 0; (role->ioctls & BIT(g)) && ioctl_groups[g][i] && ret == 0; i++)
-			ret = seccomp_policy_allow_ioctl(p, ioctl_groups[g][i], g == IOCTLS_TERMINAL, err, errlen);
+			ret = seccomp_policy_allow_ioctl(p, ioctl_groups[g][i], group_fds(g), err, errlen);
 	for (unsigned d = 0; role->device_calls && sandbox_opts && d < sandbox_opts->nr_devices && ret == 0; d++) {
 		const struct device_spec *spec = &sandbox_opts->devices[d];
 		const char *const *extra = spec->type->syscalls ? spec->type->syscalls(spec->config.bytes) : NULL;
@@ -350,7 +398,9 @@ static int seccomp_lock_down(char *err, size_t errlen)
 		return -errno;
 	}
 	seccomp_policy_init(&p);
-	int ret = policy_process_wide(&p, err, errlen);
+	int ret = note_fds(err, errlen);
+	if (ret == 0)
+		ret = policy_process_wide(&p, err, errlen);
 	return ret < 0 ? ret : seccomp_policy_load(&p, true, err, errlen);
 }
 

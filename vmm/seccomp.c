@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,26 +104,51 @@ int seccomp_policy_fail(struct seccomp_policy *p, const char *name, int errnum, 
 	return 0;
 }
 
-int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, bool tty_only, char *err,
-			       size_t errlen)
+int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, const struct seccomp_fds *on,
+			       char *err, size_t errlen)
 {
+	struct seccomp_fds none = {NULL, 0};
+
 	request &= 0xffffffffUL;
 	for (unsigned i = 0; i < p->nr_ioctls; i++)
-		if (p->ioctls[i].request == request) {
-			/* Allowed on every fd wins over on the terminal only. */
-			p->ioctls[i].tty_only = p->ioctls[i].tty_only && tty_only;
+		if (p->ioctls[i].request == request && (p->ioctls[i].any_fd || (on && p->ioctls[i].on.fd == on->fd &&
+									      p->ioctls[i].on.n == on->n)))
 			return 0;
-		}
 	if (p->nr_ioctls == SECCOMP_POLICY_MAX_IOCTLS) {
 		err_printf(err, errlen, "seccomp: too many ioctl requests (%#lx)", request);
 		return -ENOSPC;
 	}
 	p->ioctls[p->nr_ioctls].request = request;
-	p->ioctls[p->nr_ioctls++].tty_only = tty_only;
+	p->ioctls[p->nr_ioctls].any_fd = !on;
+	p->ioctls[p->nr_ioctls++].on = on ? *on : none;
 	return 0;
 }
 
 /* ---- building ---- */
+
+/* One rule per aligned block of on's descriptors: the largest block
+ * that starts at the run's next fd and stays inside the run. The kernel
+ * reads fd as 32 bits, and so does the comparison. */
+static int add_ioctl_on_fds(scmp_filter_ctx ctx, const struct seccomp_fds *on, struct scmp_arg_cmp request)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < on->n && ret == 0;) {
+		unsigned run = 1;
+		while (i + run < on->n && on->fd[i + run] == on->fd[i] + (int)run)
+			run++;
+		for (uint32_t lo = (uint32_t)on->fd[i], end = lo + run; lo < end && ret == 0;) {
+			uint32_t size = lo ? lo & -lo : 1u << 31;
+			while (size > end - lo)
+				size >>= 1;
+			struct scmp_arg_cmp fd = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffUL & ~(size - 1UL), lo);
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, fd, request);
+			lo += size;
+		}
+		i += run;
+	}
+	return ret;
+}
 
 static int add_ioctl_rules(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 {
@@ -131,10 +157,10 @@ static int add_ioctl_rules(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 	for (unsigned i = 0; i < p->nr_ioctls && ret == 0; i++) {
 		/* The kernel reads the request as 32 bits: compare those. */
 		struct scmp_arg_cmp request = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, p->ioctls[i].request);
-		if (p->ioctls[i].tty_only)
-			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_LE, 2), request);
-		else
+		if (p->ioctls[i].any_fd)
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, request);
+		else
+			ret = add_ioctl_on_fds(ctx, &p->ioctls[i].on, request);
 	}
 	return ret;
 }

@@ -5,7 +5,8 @@
  * silently let the ALLOW win; a policy refuses the second rule instead.
  *
  * Some calls are always filtered by their arguments and cannot be named:
- * ioctl (only the requests the policy lists), clone (threads only; clone3,
+ * ioctl (only the requests the policy lists, each on the descriptors
+ * the policy names for it), clone (threads only; clone3,
  * whose flags a filter cannot read, fails with ENOSYS and the C library
  * falls back to clone), mmap and mprotect (never PROT_EXEC), and open and
  * openat (writing always fails quietly with EACCES; reading too, unless
@@ -19,7 +20,17 @@
 #include <stddef.h>
 
 #define SECCOMP_POLICY_MAX_CALLS  128
-#define SECCOMP_POLICY_MAX_IOCTLS 64
+#define SECCOMP_POLICY_MAX_IOCTLS 96
+
+/* Descriptors an ioctl request is allowed on, ascending. The filter
+ * compares the low 32 bits of the fd argument, as the kernel reads it,
+ * against power-of-two aligned blocks of them: a run of consecutive fds
+ * (the vCPUs, created one after the other) costs a few comparisons, not
+ * one each. */
+struct seccomp_fds {
+	const int *fd; /* the caller's, until the filter is loaded */
+	unsigned n;
+};
 
 struct seccomp_policy {
 	int allow[SECCOMP_POLICY_MAX_CALLS]; /* system call numbers */
@@ -30,7 +41,8 @@ struct seccomp_policy {
 	unsigned nr_fail;
 	struct {
 		unsigned long request;
-		bool tty_only; /* only on fds 0-2 (the terminal) */
+		bool any_fd;            /* else only on `on` */
+		struct seccomp_fds on;
 	} ioctls[SECCOMP_POLICY_MAX_IOCTLS];
 	unsigned nr_ioctls;
 	bool threads;         /* clone with CLONE_THREAD (pthread_create) */
@@ -46,9 +58,10 @@ int seccomp_policy_allow(struct seccomp_policy *p, const char *name, char *err, 
 /* Make a call fail with errnum instead of stopping skiff; same errors. */
 int seccomp_policy_fail(struct seccomp_policy *p, const char *name, int errnum, char *err, size_t errlen);
 /* Allow ioctl with this request number (its low 32 bits, as the kernel
- * reads it). 0 or -ENOSPC. */
-int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, bool tty_only, char *err,
-			       size_t errlen);
+ * reads it) on the descriptors in on (NULL: on any). A request may be
+ * allowed on several sets. 0 or -ENOSPC. */
+int seccomp_policy_allow_ioctl(struct seccomp_policy *p, unsigned long request, const struct seccomp_fds *on,
+			       char *err, size_t errlen);
 
 /* Build the filter (default action: SIGSYS) and load it in this thread,
  * or with all_threads in every thread of the process at once (TSYNC;

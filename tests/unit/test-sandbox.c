@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/if_tun.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@
 
 #include "devices/block-backend.h"
 #include "devices/block-ring.h"
+#include "base/fd-class.h"
 #include "base/thread-role.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
@@ -53,10 +56,31 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
  * (the sandbox's own would end the process with a message), as
  * sandbox_plan() planned it. Plan once: threads started in between
  * already wait on that plan. */
+/* Stand-ins for the descriptors ioctl requests are bound to, noted as
+ * kvm/ and devices/net-tap.c note the real ones: eventfds, on which
+ * every KVM or TAP request that gets through fails with ENOTTY. A call's
+ * fd argument names them with these markers (see do_call()). */
+enum { FAKE_KVM = -100, FAKE_VM, FAKE_VCPU, FAKE_TAP, FAKE_OTHER, FAKE_END };
+static int fake_fd[FAKE_END - FAKE_KVM];
+
+static void note_fake_fds(void)
+{
+	static const enum fd_class class[] = {FD_CLASS_KVM, FD_CLASS_VM, FD_CLASS_VCPU, FD_CLASS_TAP};
+
+	for (int i = 0; i < FAKE_END - FAKE_KVM; i++) {
+		fake_fd[i] = eventfd(0, EFD_CLOEXEC);
+		if (fake_fd[i] < 0)
+			_exit(5);
+		if (i < (int)(sizeof(class) / sizeof(class[0])))
+			fd_class_note(class[i], fake_fd[i]);
+	}
+}
+
 static void child_lock_down_planned(void)
 {
 	char err[256];
 
+	note_fake_fds();
 	if (sandbox_lock_down(err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		_exit(3);
@@ -113,7 +137,7 @@ struct call {
 
 struct role_case {
 	enum thread_role role;
-	struct call allowed; /* must reach the kernel: returns allowed_errno */
+	struct call allowed; /* must reach the kernel: returns allowed_errno (-1: any result) */
 	int allowed_errno;
 	struct call forbidden; /* must be stopped */
 };
@@ -140,17 +164,32 @@ static const struct call forbidden_everywhere[] = {
 
 static const struct role_case role_cases[] = {
 	/* A vCPU runs KVM_RUN, but never serves a socket or a queue. */
-	{THREAD_ROLE_VCPU, {SYS_ioctl, {-1, KVM_RUN, 0}}, EBADF, {SYS_accept4, {-1, 0, 0}}},
-	{THREAD_ROLE_VCPU, {SYS_ioctl, {-1, KVM_IRQ_LINE, 0}}, EBADF, {SYS_io_uring_enter, {-1, 0, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}, ENOTTY, {SYS_accept4, {-1, 0, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VM, KVM_IRQ_LINE, 0}}, ENOTTY, {SYS_io_uring_enter, {-1, 0, 0}}},
+	/* Each request only on the descriptors of its kind: vCPU requests on
+	 * a vCPU, VM requests on the VM, TAP ones on a TAP, terminal ones on
+	 * fds 0-2. */
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}, ENOTTY, {SYS_ioctl, {FAKE_VM, KVM_RUN, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VCPU, KVM_GET_REGS, 0}}, ENOTTY,
+	 {SYS_ioctl, {FAKE_OTHER, KVM_SET_REGS, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VM, KVM_IRQ_LINE, 0}}, ENOTTY, {SYS_ioctl, {FAKE_VCPU, KVM_IRQ_LINE, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_TAP, TUNSETOFFLOAD, 0}}, ENOTTY,
+	 {SYS_ioctl, {FAKE_VM, TUNSETOFFLOAD, 0}}},
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {0, TIOCGWINSZ, 0}}, -1, {SYS_ioctl, {FAKE_OTHER, TIOCGWINSZ, 0}}},
+	{THREAD_ROLE_MAIN, {SYS_ioctl, {FAKE_KVM, KVM_CHECK_EXTENSION, 0}}, ENOTTY,
+	 {SYS_ioctl, {FAKE_OTHER, KVM_CHECK_EXTENSION, 0}}},
+	/* The main thread reads where the vCPUs stopped, and sets nothing. */
+	{THREAD_ROLE_MAIN, {SYS_ioctl, {FAKE_VCPU, KVM_GET_REGS, 0}}, ENOTTY,
+	 {SYS_ioctl, {FAKE_VCPU, KVM_SET_REGS, 0}}},
 	/* The reactor serves the control socket, but never runs a vCPU. */
-	{THREAD_ROLE_REACTOR, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_ioctl, {-1, KVM_RUN, 0}}},
+	{THREAD_ROLE_REACTOR, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}},
 	/* Block I/O syncs and discards, but accepts nothing. */
 	{THREAD_ROLE_BLOCK_IO, {SYS_fdatasync, {-1, 0, 0}}, EBADF, {SYS_accept4, {-1, 0, 0}}},
 	/* The console accepts its port's client, but never touches a disk. */
 	{THREAD_ROLE_CONSOLE_IO, {SYS_accept4, {-1, 0, 0}}, EBADF, {SYS_io_uring_enter, {-1, 0, 0}}},
 	/* slirp's thread polls, and never touches a disk or a vCPU. */
 	{THREAD_ROLE_NET_USER, {SYS_close, {-1, 0, 0}}, EBADF, {SYS_fdatasync, {-1, 0, 0}}},
-	{THREAD_ROLE_NET_USER, {SYS_ioctl, {-1, FIONREAD, 0}}, EBADF, {SYS_ioctl, {-1, KVM_RUN, 0}}},
+	{THREAD_ROLE_NET_USER, {SYS_ioctl, {-1, FIONREAD, 0}}, EBADF, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}},
 	/* The main thread removes its sockets at exit, and starts no thread. */
 	{THREAD_ROLE_MAIN, {SYS_unlink, {(long)"/nonexistent/skiff", 0, 0}}, ENOENT, {SYS_pwrite64, {-1, 0, 0}}},
 };
@@ -160,8 +199,9 @@ static const struct role_case role_cases[] = {
 
 static long do_call(const struct call *c)
 {
+	long a0 = c->a[0] >= FAKE_KVM && c->a[0] < FAKE_END ? fake_fd[c->a[0] - FAKE_KVM] : c->a[0];
 	long a2 = c->nr == SYS_ioctl && c->a[1] == TIOCSTI ? (long)&tiocsti_byte : c->a[2];
-	return syscall(c->nr, c->a[0], c->a[1], a2);
+	return syscall(c->nr, a0, c->a[1], a2);
 }
 
 struct role_run {
@@ -176,7 +216,8 @@ static void child_role(const void *arg)
 
 	child_enter_sandbox(run->rc->role, &opts);
 	errno = 0;
-	if (do_call(&run->rc->allowed) != -1 || errno != run->rc->allowed_errno)
+	long got = do_call(&run->rc->allowed);
+	if (run->rc->allowed_errno >= 0 && (got != -1 || errno != run->rc->allowed_errno))
 		_exit(4); /* the allowed call did not reach the kernel */
 	do_call(run->forbidden);
 	_exit(0); /* not stopped */
@@ -203,6 +244,46 @@ END_TEST
 START_TEST(role_stops_calls_forbidden_everywhere)
 {
 	check_role_call(&role_cases[_i / NR_EVERYWHERE], &forbidden_everywhere[_i % NR_EVERYWHERE]);
+}
+END_TEST
+
+/* ---- many vCPUs ---- */
+
+/* 64 vCPU descriptors (skiff's most) in uneven runs, with one-fd gaps
+ * after the 1st, 6th, 23rd and 40th: each block the filter compares
+ * against must hold noted fds only. */
+#define MANY_VCPUS 64
+static const unsigned vcpu_gaps[] = {1, 6, 23, 40};
+#define NR_VCPU_GAPS (sizeof(vcpu_gaps) / sizeof(vcpu_gaps[0]))
+
+static void child_many_vcpus(const void *arg)
+{
+	struct options opts = {.seccomp = true, .sandbox = true};
+	int vcpu[MANY_VCPUS], gap[NR_VCPU_GAPS];
+
+	for (unsigned i = 0, g = 0; i < MANY_VCPUS; i++) {
+		if (g < NR_VCPU_GAPS && i == vcpu_gaps[g] && (gap[g++] = eventfd(0, EFD_CLOEXEC)) < 0)
+			_exit(5);
+		if ((vcpu[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+			_exit(5);
+		fd_class_note(FD_CLASS_VCPU, vcpu[i]);
+	}
+	child_enter_sandbox(THREAD_ROLE_VCPU, &opts);
+	for (unsigned i = 0; i < MANY_VCPUS; i++)
+		if (ioctl(vcpu[i], KVM_RUN, 0) != -1 || errno != ENOTTY)
+			_exit(4);
+	ioctl(gap[*(const unsigned *)arg], KVM_RUN, 0);
+	_exit(0); /* not stopped */
+}
+
+/* Loop index: the gap KVM_RUN is tried on last. */
+START_TEST(vcpu_requests_only_on_vcpus)
+{
+	unsigned which = (unsigned)_i;
+	int nr, status = run_child(child_many_vcpus, &which, &nr);
+
+	ck_assert_msg(status == TRAPPED, "KVM_RUN on a non-vCPU fd was not stopped (child exit %d)", status);
+	ck_assert_int_eq(nr, SYS_ioctl);
 }
 END_TEST
 
@@ -794,6 +875,7 @@ static Suite *sandbox_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, role_stops_its_forbidden_call, 0, NR_ROLE_CASES);
 	tcase_add_loop_test(tc, role_stops_calls_forbidden_everywhere, 0, NR_ROLE_CASES * NR_EVERYWHERE);
+	tcase_add_loop_test(tc, vcpu_requests_only_on_vcpus, 0, NR_VCPU_GAPS);
 	tcase_add_test(tc, threads_start_under_the_process_wide_filter);
 	tcase_add_test(tc, opens_fail_quietly);
 	tcase_add_test(tc, net_user_reads_only_resolv_conf);
