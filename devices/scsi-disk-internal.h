@@ -1,5 +1,6 @@
-/* What scsi-disk.c (dispatch, media commands) and scsi-pages.c (INQUIRY,
- * capacity, mode pages) share; nothing else includes it. */
+/* What scsi-disk.c (answers, life cycle), scsi-commands.c (dispatch,
+ * media commands) and scsi-pages.c (INQUIRY, capacity, mode pages)
+ * share; nothing else includes it. */
 #ifndef SKIFF_SCSI_DISK_INTERNAL_H
 #define SKIFF_SCSI_DISK_INTERNAL_H
 
@@ -48,8 +49,10 @@ static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1
 static inline void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
 static inline void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
 
-/* ---- results (scsi-disk.c) ---- */
+/* ---- answers (scsi-disk.c) ---- */
 
+/* Status CHECK CONDITION with this sense, fixed or descriptor format. */
+void scsi_set_sense(struct scsi_cmd *c, uint8_t key, uint16_t asc, bool desc);
 /* CHECK CONDITION with this sense key and ASC/ASCQ; returns true (done). */
 bool scsi_check(struct scsi_cmd *c, uint8_t key, uint16_t asc);
 bool scsi_good(struct scsi_cmd *c);

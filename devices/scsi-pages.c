@@ -1,7 +1,7 @@
 /* What the emulated SCSI disk says about itself: INQUIRY and its VPD
  * pages, READ CAPACITY and GET LBA STATUS, MODE SENSE and MODE SELECT
  * (caching and control pages). CDB dispatch and media commands are in
- * scsi-disk.c. See scsi-disk.h. */
+ * scsi-commands.c. See scsi-disk.h. */
 #include "devices/scsi-disk.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for the SCSI disk's CDB parsing (devices/scsi-disk.c).
+/* libFuzzer target for the SCSI disk's CDB parsing (devices/scsi-commands.c).
  *
  * The input is a hostile initiator: byte 0 picks the disk (read-write
  * with discard, read-only, or a missing LUN) and the data-in buffer size,

@@ -1,4 +1,4 @@
-/* Unit tests of the emulated SCSI disk (devices/scsi-disk.c) without any
+/* Unit tests of the emulated SCSI disk (devices/scsi-*.c) without any
  * transport: a table of CDBs, each with the status, sense key, ASC/ASCQ
  * and data it must produce, run in order against real image files
  * through the block backend (rows may depend on earlier writes and mode
