@@ -1,13 +1,14 @@
 /* The virtio PCI transport's register files: the modern common
  * configuration structure and modern BAR (common, ISR, device config,
- * notify), and the legacy I/O register block. The layout that places them
- * is in virtio-pci.c; see virtio-pci.h.
+ * notify), the legacy I/O register block, and the INTx line that
+ * follows the ISR. The BAR layout is in virtio-pci-layout.h; the
+ * transport that builds the function and places them is virtio-pci.c.
  *
  * The guest may access any register with any size in any order. A
  * register is served only when the access matches it exactly (offset and
  * width, as the spec requires of drivers); anything else reads as zero
  * and is ignored on write. Device config space takes any size. */
-#include "virtio/virtio-pci.h"
+#include "virtio/virtio-pci-regs.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #include <linux/virtio_ring.h>
 
 #include "base/log.h"
-#include "virtio/virtio-pci-internal.h"
 
 /* ---- little helpers ---- */
 
@@ -27,6 +27,16 @@
 bool vp_msix_enabled(struct virtio_pci *vp)
 {
 	return pci_config_read(&vp->pci, vp->msix.cap_offset + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE;
+}
+
+void vp_update_intx(struct virtio_pci *vp)
+{
+	bool level = vp->isr != 0;
+
+	if (level != vp->intx) {
+		vp->intx = level;
+		pci_device_set_intx(&vp->pci, level);
+	}
 }
 
 /* A vector the device cannot deliver reads back as NO_VECTOR, which is

@@ -17,7 +17,7 @@
 
 #include "base/log.h"
 #include "base/trace.h"
-#include "virtio/virtio-pci-internal.h"
+#include "virtio/virtio-pci-regs.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4  /* the virtio vendor ID */
 #define VIRTIO_PCI_MODERN_ID_BASE     0x1040
@@ -35,16 +35,6 @@ static struct virtio_pci *to_vp(struct virtio_device *dev)
 
 /* INTx is a level: high while an ISR bit is set (the PCI code keeps the
  * pin quiet while MSI-X is on). */
-void vp_update_intx(struct virtio_pci *vp)
-{
-	bool level = vp->isr != 0;
-
-	if (level != vp->intx) {
-		vp->intx = level;
-		pci_device_set_intx(&vp->pci, level);
-	}
-}
-
 /* With MSI-X enabled, send the vector (NO_VECTOR sends nothing); without,
  * set the ISR bit and raise INTx (spec 4.1.5.3, 4.1.5.4). */
 static void vp_interrupt(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
