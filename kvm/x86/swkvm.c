@@ -1,7 +1,6 @@
 /* Software-KVM host workarounds. Read swkvm.h first: it says what each
  * piece is for. The measurements behind them are in docs/software-kvm.md. */
 #include "kvm/x86/swkvm.h"
-#include "kvm/x86/insn-emul.h"
 #include "kvm/x86/swkvm-internal.h"
 #include "kvm/x86/swkvm-guest.h"
 #include "base/log.h"

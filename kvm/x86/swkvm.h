@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "base/guest-mem.h"
-#include "kvm/x86/insn-emul.h"
+#include "kvm/x86/insn.h" /* struct insn_xstate_layout */
 #include "kvm/x86/swkvm-guest.h"
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
