@@ -1,7 +1,9 @@
 /* skiff's command line. A small hand-written parser rather than
  * getopt_long: it keeps no global state (the tests call it many times),
  * it does not accept abbreviations like "--ker", and every error is worded
- * here, as one line naming the option and the value. */
+ * here, as one line naming the option and the value. The device options
+ * (--device, --disk, --console virtio's device) are parsed in
+ * options-device.c, onto the list in struct options. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -6,7 +6,9 @@
  *   3. decode_modrm(): if the table entry has a ModRM operand, decode
  *      ModRM, SIB and displacement;
  *   4. the entry's handler does the work; insn_emulate() then moves RIP.
- * Steps 1 to 3 are in insn-decode.c, the table and step 4 here.
+ * Steps 1 to 3 are in insn-decode.c, which matches against the table it
+ * is handed (struct insn.table); the table and step 4 are here, so the
+ * decoder never reaches up to this file.
  * To support one more instruction, add a row to insn_table[] and write
  * its handler.
  */
