@@ -3,7 +3,7 @@
  *
  * Adding a device type = one file in devices/ that defines a
  * `const struct device_type` and one line in device_types[] (device-types.c).
- * The command line (vmm/options.c) and the machine (vmm/virtio-devices.c)
+ * The command line (vmm/options-device.c) and the machine (vmm/virtio-devices.c)
  * only walk this table; neither names a device type.
  *
  * Every config that holds memory of its own (strdup'd paths, port lists)

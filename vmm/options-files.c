@@ -1,32 +1,15 @@
 /* The option parser's checks of the files a run names (--kernel,
- * --initrd, --dump-dtb), before anything starts, and its error lines. */
+ * --initrd, --dump-dtb), before anything starts. */
 #include "vmm/options.h"
 #include "vmm/options-errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int options_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || errlen == 0)
-		return -1;
-	n = snprintf(err, errlen, "skiff: ");
-	if (n < 0 || (size_t)n >= errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A file skiff will read: exists, regular, readable, not empty. */
 static int check_input_file(const char *opt, const char *path, char *err, size_t errlen)

@@ -21,12 +21,12 @@
 
 #include "base/trace.h"
 #include "devices/device-types.h"
+#include "vmm/options-device.h"
 #include "kvm/x86/swkvm.h"  /* enum swkvm_mode: SWKVM_AUTO, SWKVM_ON, SWKVM_OFF */
 
 #define OPTIONS_DEFAULT_MEM        (256ULL << 20)  /* 256 MiB */
 #define OPTIONS_MIN_MEM            (64ULL << 20)   /* below this Linux won't boot usefully */
 #define OPTIONS_MAX_CPUS           64              /* skiff's own cap, whatever KVM allows */
-#define OPTIONS_MAX_DEVICES        32
 #define OPTIONS_DEFAULT_DEBUG_EXIT 0xf4            /* QEMU's isa-debug-exit port */
 
 /* Facts about the host that bound the options. The caller fills them in
@@ -41,25 +41,6 @@ enum console_mode {
 	CONSOLE_NONE,    /* guest output is discarded, no input */
 	CONSOLE_VIRTIO,  /* a virtio-console (hvc0) <-> our stdin/stdout; COM1 output still shown */
 	CONSOLE_LOG,     /* skiff exec: COM1's output to console_fd, no input, no raw terminal */
-};
-
-enum device_transport {
-	TRANSPORT_PCI,          /* virtio-pci, modern (virtio 1.x) */
-	TRANSPORT_PCI_LEGACY,   /* virtio-pci, legacy (virtio 0.9.5) */
-	TRANSPORT_MMIO,         /* virtio-mmio version 2 */
-	TRANSPORT_MMIO_LEGACY,  /* virtio-mmio version 1 */
-	TRANSPORT_PCI_MODERN,   /* virtio-pci, modern only (no legacy I/O BAR) */
-};
-
-/* One --device, parsed: its type from the table, the common keys, and
- * the type's own keys in config (as the type's key parsers left them). */
-struct device_spec {
-	const struct device_type *type;
-	enum device_transport transport;  /* default TRANSPORT_PCI */
-	union {
-		unsigned char bytes[DEVICE_CONFIG_MAX];
-		uint64_t align;
-	} config;
 };
 
 struct options {
@@ -116,8 +97,5 @@ void options_version(FILE *f);
  * Safe to call twice. */
 void options_free(struct options *o);
 
-/* Names for messages and logs, e.g. "pci-legacy". */
-const char *device_transport_name(enum device_transport t);
-bool device_transport_is_pci(enum device_transport t);
 
 #endif

@@ -81,7 +81,7 @@ enum ioctl_group {
 	IOCTLS_PROBE,     /* the VM's capabilities, asked of /dev/kvm on hosts too old to ask the VM */
 	IOCTLS_CLOCK,     /* pause and resume (--api-sock) */
 	IOCTLS_TAP,       /* offloads and queues the guest negotiates (devices/net-tap.c) */
-	IOCTLS_DISCARD,   /* discards on a block device (devices/block-backend.c) */
+	IOCTLS_DISCARD,   /* discards on a block device (devices/block-engine-pool.c) */
 	IOCTLS_SOCKET,    /* bytes waiting on a socket: libslirp's UDP receive */
 	NR_IOCTL_GROUPS
 };

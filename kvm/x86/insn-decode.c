@@ -1,7 +1,7 @@
 /* The fallback x86 instruction emulator's decoder: steps 1 to 3 of
  * insn-emul.c (prefixes, the table lookup, the ModRM operand). See
  * insn-emul.h for what and why. */
-#include "kvm/x86/insn-internal.h"
+#include "kvm/x86/insn-decode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -215,8 +215,8 @@ static bool find_desc(struct insn *in)
 	size_t missing = 0, m = 0;
 	char text[16];
 
-	for (size_t i = 0; i < insn_table_len; i++) {
-		const struct insn_desc *d = &insn_table[i];
+	for (size_t i = 0; i < in->table_len; i++) {
+		const struct insn_desc *d = &in->table[i];
 		switch (match_desc(in, d, &m)) {
 		case FULL_MATCH:
 			if (!best || d->opcode_len > best->opcode_len)
@@ -367,3 +367,17 @@ uint64_t insn_linear_address(const struct insn_cpu *cpu, const struct insn *in)
 	return (uint32_t)(ea + cpu->seg_base[seg]);
 }
 
+void insn_format_bytes(const uint8_t *b, size_t n, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t need = (i ? 3 : 2) + 1;  /* [space] two digits, NUL */
+		if (used + need > outlen)
+			break;
+		used += (size_t)snprintf(out + used, outlen - used, i ? " %02x" : "%02x", b[i]);
+	}
+}

@@ -6,12 +6,14 @@
  *   3. decode_modrm(): if the table entry has a ModRM operand, decode
  *      ModRM, SIB and displacement;
  *   4. the entry's handler does the work; insn_emulate() then moves RIP.
- * Steps 1 to 3 are in insn-decode.c, the table and step 4 here.
+ * Steps 1 to 3 are in insn-decode.c, which matches against the table it
+ * is handed (struct insn.table); the table and step 4 are here, so the
+ * decoder never reaches up to this file.
  * To support one more instruction, add a row to insn_table[] and write
  * its handler.
  */
 #include "kvm/x86/insn-emul.h"
-#include "kvm/x86/insn-internal.h"
+#include "kvm/x86/insn-decode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,7 +37,7 @@ static enum insn_result emul_xrstor(struct insn_cpu *, const struct insn *, stru
 
 /* Every instruction we emulate. When several rows match, the one with the
  * longest opcode wins (finit 9B DB E3 over fwait 9B), so order is free. */
-const struct insn_desc insn_table[] = {
+static const struct insn_desc insn_table[] = {
 	/* name       enc     prefix    opcode bytes               operand    reg  handler */
 	{ "int3",     LEGACY, PFX_ANY,  OPCODE(0xCC),              NO_MODRM,  -1, emul_int3 },
 	{ "fwait",    LEGACY, PFX_ANY,  OPCODE(0x9B),              NO_MODRM,  -1, emul_fwait },
@@ -55,7 +57,7 @@ const struct insn_desc insn_table[] = {
 	/* xsaveopt may skip unmodified components; saving all is allowed. */
 	{ "xsaveopt", LEGACY, PFX_NONE, OPCODE(0x0F, 0xAE),        MODRM_MEM,  6, emul_xsave },
 };
-const size_t insn_table_len = sizeof(insn_table) / sizeof(insn_table[0]);
+static const size_t insn_table_len = sizeof(insn_table) / sizeof(insn_table[0]);
 
 static enum insn_result unsupported(struct insn_outcome *out, const char *fmt, ...)
 {
@@ -511,7 +513,8 @@ static enum insn_result emul_xrstor(struct insn_cpu *cpu, const struct insn *in,
 enum insn_result insn_emulate(struct insn_cpu *cpu, const uint8_t *bytes, size_t len,
 			      struct insn_outcome *out)
 {
-	struct insn in = { .bytes = bytes, .avail = bytes ? len : 0, .mode64 = cpu->cs_l, .out = out };
+	struct insn in = { .bytes = bytes, .avail = bytes ? len : 0, .mode64 = cpu->cs_l,
+			   .table = insn_table, .table_len = insn_table_len, .out = out };
 	enum insn_result r;
 
 	memset(out, 0, sizeof(*out));
@@ -533,21 +536,6 @@ enum insn_result insn_emulate(struct insn_cpu *cpu, const uint8_t *bytes, size_t
 		cpu->rflags &= ~INSN_RFLAGS_RF;
 	}
 	return r;
-}
-
-void insn_format_bytes(const uint8_t *b, size_t n, char *out, size_t outlen)
-{
-	size_t used = 0;
-
-	if (outlen == 0)
-		return;
-	out[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		size_t need = (i ? 3 : 2) + 1;  /* [space] two digits, NUL */
-		if (used + need > outlen)
-			break;
-		used += (size_t)snprintf(out + used, outlen - used, i ? " %02x" : "%02x", b[i]);
-	}
 }
 
 const char *insn_result_name(enum insn_result r)

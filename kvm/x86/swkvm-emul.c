@@ -1,11 +1,12 @@
 /* Software-KVM workaround 2, the instructions the host's emulator
  * rejects: the adapter that runs insn-emul.c on a stopped vCPU (registers,
- * FPU and XSAVE state, memory through the guest's own page tables) and
- * that page walk. The other workarounds are in swkvm.c; read swkvm.h
- * first. */
+ * FPU and XSAVE state; memory through swkvm-guest.c's page walk). It sits
+ * on top of swkvm.c, whose page-fault trap it hands the trap's int3 to.
+ * The other workarounds are in swkvm.c; read swkvm.h first. */
 #include "kvm/x86/swkvm.h"
 #include "kvm/x86/insn-emul.h"
 #include "kvm/x86/swkvm-internal.h"
+#include "kvm/x86/swkvm-guest.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -13,93 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <cpuid.h>
 
 #define UNKNOWN_INSN_RETRIES 3 /* another vCPU may be patching that code */
 
-/* ---- guest access through the vCPU's page tables ---- */
-
-int swkvm_gva_to_gpa(int vcpu_fd, uint64_t gva, uint64_t *gpa)
-{
-	struct kvm_translation tr = { .linear_address = gva };
-	if (vioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
-		return -errno;
-	if (!tr.valid)
-		return -EFAULT;
-	*gpa = tr.physical_address;
-	return 0;
-}
-
-int swkvm_inject_exception(int vcpu_fd, unsigned vector, bool has_error_code, uint32_t error_code)
-{
-	struct kvm_vcpu_events ev;
-	if (vioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return -errno;
-	ev.exception.injected = 1;
-	ev.exception.nr = vector;
-	ev.exception.has_error_code = has_error_code;
-	ev.exception.error_code = error_code;
-	ev.flags = 0;
-	return vioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
-}
-
 /* ---- workaround 2: instructions the host's emulator rejects ---- */
-
-/* Walk the guest's 4- or 5-level page tables for an access by ring-0 code
- * (CR0.WP honoured, U/S not checked: SMAP is off in the guest), setting
- * Accessed and, for writes, Dirty bits as the CPU would. KVM_TRANSLATE
- * cannot serve the emulator: it reports every page as writable, so an
- * emulated write would go straight through a read-only copy-on-write page
- * into memory another process shares. */
-int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
-	       uint64_t *gpa, uint32_t *pf_error)
-{
-	const uint64_t addr_mask = 0x000ffffffffff000ull;
-	uint64_t table = cr3 & addr_mask;
-	int levels = la57 ? 5 : 4;
-	uint32_t err = write ? SWKVM_PF_W : 0;
-
-	/* Non-canonical addresses #GP on hardware; report them as not present. */
-	int va_bits = la57 ? 57 : 48;
-	if ((uint64_t)((int64_t)(gva << (64 - va_bits)) >> (64 - va_bits)) != gva)
-		goto fault;
-	for (int level = levels; level >= 1; level--) {
-		unsigned shift = 12 + 9 * (level - 1);
-		uint64_t *pte = guest_mem_ptr(mem, table + ((gva >> shift) & 511) * 8, 8);
-		if (!pte)
-			goto fault;
-		uint64_t e = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
-		if (!(e & 1))
-			goto fault;
-		if (write && wp && !(e & 2)) {
-			err |= SWKVM_PF_P;
-			goto fault;
-		}
-		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & 0x80));
-		uint64_t set = 0x20 | (leaf && write ? 0x40 : 0); /* Accessed, Dirty */
-		if ((e & set) != set)
-			__atomic_fetch_or(pte, set, __ATOMIC_ACQ_REL);
-		if (leaf) {
-			uint64_t page = (1ull << shift) - 1;
-			uint64_t base = e & addr_mask & ~page;
-			*gpa = base | (gva & page);
-			return 0;
-		}
-		table = e & addr_mask;
-	}
-fault:
-	*pf_error = err;
-	return -EFAULT;
-}
 
 struct emul_ctx {
 	struct swkvm *sw;
 	int vcpu_fd;
-	const struct guest_mem *mem;
-	/* paging, for swkvm_walk; KVM_TRANSLATE outside long mode */
-	bool walk, la57, wp;
-	uint64_t cr3;
-	uint32_t fault_error; /* page-fault error code of the last failed access */
+	struct swkvm_gva_view view; /* guest memory as the instruction sees it */
 	bool fpu_dirty;
 	struct kvm_fpu fpu;
 	bool fpu_loaded;
@@ -107,50 +30,16 @@ struct emul_ctx {
 	struct kvm_xsave xsave;
 };
 
-/* Copy len bytes between buf and guest virtual memory, page by page.
- * Returns how many bytes were copied: short at the first page that is not
- * mapped (or not writable, for a write), with c->fault_error set. */
-static size_t emul_access(struct emul_ctx *c, uint64_t gva, void *buf, size_t len, bool write)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t gpa = 0, va = gva + done;
-		size_t chunk = 4096 - (va & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		int r = c->walk ? swkvm_walk(c->mem, c->cr3, c->la57, c->wp, va, write, &gpa, &c->fault_error)
-				: swkvm_gva_to_gpa(c->vcpu_fd, va, &gpa);
-		if (r < 0) {
-			if (!c->walk)
-				c->fault_error = write ? SWKVM_PF_W : 0;
-			break;
-		}
-		bool ok = write ? guest_mem_write(c->mem, gpa, (const uint8_t *)buf + done, chunk)
-				: guest_mem_read(c->mem, gpa, (uint8_t *)buf + done, chunk);
-		if (!ok) { /* not RAM (MMIO): no XSAVE image lives there */
-			c->fault_error = SWKVM_PF_P | (write ? SWKVM_PF_W : 0);
-			break;
-		}
-		done += chunk;
-	}
-	return done;
-}
-
-/* Read through KVM_TRANSLATE (kernel text, the IDT, exception frames). */
-size_t swkvm_read_gva(int vcpu_fd, const struct guest_mem *mem, uint64_t gva, void *buf, size_t len)
-{
-	struct emul_ctx c = { .vcpu_fd = vcpu_fd, .mem = mem };
-	return emul_access(&c, gva, buf, len, false);
-}
-
 static int emul_read_mem(void *opaque, uint64_t gva, void *buf, size_t len)
 {
-	return emul_access(opaque, gva, buf, len, false) == len ? 0 : -EFAULT;
+	struct emul_ctx *c = opaque;
+	return swkvm_gva_access(&c->view, gva, buf, len, false) == len ? 0 : -EFAULT;
 }
 
 static int emul_write_mem(void *opaque, uint64_t gva, const void *buf, size_t len)
 {
-	return emul_access(opaque, gva, (void *)buf, len, true) == len ? 0 : -EFAULT;
+	struct emul_ctx *c = opaque;
+	return swkvm_gva_access(&c->view, gva, (void *)buf, len, true) == len ? 0 : -EFAULT;
 }
 
 static struct kvm_fpu *emul_fpu(struct emul_ctx *c)
@@ -230,26 +119,6 @@ static int emul_set_xstate(void *opaque, const uint8_t *image, size_t len)
 	return vioctl(c->vcpu_fd, KVM_SET_XSAVE, &c->xsave) < 0 ? -errno : 0;
 }
 
-/* The standard XSAVE layout of this CPU (CPUID leaf 0xD). The guest sees
- * the host's CPUID here, and KVM_GET_XSAVE uses the same offsets. */
-void swkvm_xstate_layout_init(struct insn_xstate_layout *l)
-{
-	unsigned a, b, c, d;
-	memset(l, 0, sizeof(*l));
-	if (__get_cpuid_max(0, NULL) < 0xd)
-		return;
-	__cpuid_count(0xd, 0, a, b, c, d);
-	l->supported = a | (uint64_t)d << 32;
-	l->size = c;
-	for (unsigned i = 2; i < 64; i++) {
-		if (!(l->supported >> i & 1))
-			continue;
-		__cpuid_count(0xd, i, a, b, c, d);
-		l->length[i] = a;
-		l->offset[i] = b;
-	}
-}
-
 /* KVM's register file and the emulator's use the same GPR order only by
  * name, so copy field by field. */
 #define KVM_GPRS(X)                                                                                         \
@@ -289,11 +158,14 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 	struct emul_ctx ctx = {
 		.sw = sw,
 		.vcpu_fd = vcpu_fd,
-		.mem = mem,
-		.walk = (sregs.cr0 & (1ull << 31)) && (sregs.efer & (1 << 10)) && (sregs.cr4 & (1 << 5)),
-		.la57 = sregs.cr4 & (1 << 12),
-		.wp = sregs.cr0 & (1 << 16),
-		.cr3 = sregs.cr3,
+		.view = {
+			.vcpu_fd = vcpu_fd,
+			.mem = mem,
+			.walk = (sregs.cr0 & (1ull << 31)) && (sregs.efer & (1 << 10)) && (sregs.cr4 & (1 << 5)),
+			.la57 = sregs.cr4 & (1 << 12),
+			.wp = sregs.cr0 & (1 << 16),
+			.cr3 = sregs.cr3,
+		},
 	};
 	struct insn_cpu cpu = {
 		.rip = regs.rip,
@@ -360,7 +232,7 @@ enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_
 		/* What the CPU would do: #PF with CR2 and the error code. The
 		 * kernel's exception-table fix-ups (user XSAVE/XRSTOR in signal
 		 * delivery and sigreturn) then run as on hardware. */
-		uint32_t err = ctx.fault_error | (out.fault_write ? SWKVM_PF_W : 0);
+		uint32_t err = ctx.view.fault_error | (out.fault_write ? SWKVM_PF_W : 0);
 		if (inject_page_fault(vcpu_fd, &sregs, out.fault_gva, err) < 0)
 			goto inject_failed;
 		atomic_fetch_add(&sw->nr_page_faults_injected, 1);

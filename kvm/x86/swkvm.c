@@ -1,8 +1,8 @@
 /* Software-KVM host workarounds. Read swkvm.h first: it says what each
  * piece is for. The measurements behind them are in docs/software-kvm.md. */
 #include "kvm/x86/swkvm.h"
-#include "kvm/x86/insn-emul.h"
 #include "kvm/x86/swkvm-internal.h"
+#include "kvm/x86/swkvm-guest.h"
 #include "base/log.h"
 
 #include <elf.h>
@@ -11,18 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <cpuid.h>
 
-/* Every vCPU ioctl of this file goes through here, so unit tests can put
- * a faked vCPU behind it (tests/unit/test-swkvm.c). */
-static int real_ioctl(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg);
-}
-int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg) = real_ioctl;
 
 #define MSR_STAR   0xc0000081
 #define MSR_LSTAR  0xc0000082
@@ -100,6 +92,26 @@ bool swkvm_detect(char *why, size_t whylen)
 	return true;
 }
 
+/* The standard XSAVE layout of this CPU (CPUID leaf 0xD). The guest sees
+ * the host's CPUID here, and KVM_GET_XSAVE uses the same offsets. */
+static void xstate_layout_init(struct insn_xstate_layout *l)
+{
+	unsigned a, b, c, d;
+	memset(l, 0, sizeof(*l));
+	if (__get_cpuid_max(0, NULL) < 0xd)
+		return;
+	__cpuid_count(0xd, 0, a, b, c, d);
+	l->supported = a | (uint64_t)d << 32;
+	l->size = c;
+	for (unsigned i = 2; i < 64; i++) {
+		if (!(l->supported >> i & 1))
+			continue;
+		__cpuid_count(0xd, i, a, b, c, d);
+		l->length[i] = a;
+		l->offset[i] = b;
+	}
+}
+
 void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 {
 	char why[128];
@@ -121,7 +133,7 @@ void swkvm_init(struct swkvm *sw, enum swkvm_mode mode)
 		break;
 	}
 	if (sw->active)
-		swkvm_xstate_layout_init(&sw->xlayout);
+		xstate_layout_init(&sw->xlayout);
 	/* For measuring the tick's cost: SKIFF_SWKVM_FAST_TICK=1 keeps 100 Hz. */
 	sw->fast_tick = getenv("SKIFF_SWKVM_FAST_TICK") != NULL;
 }

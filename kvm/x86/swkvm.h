@@ -1,8 +1,9 @@
 /* Software-KVM hosts: the workarounds that let an unmodified Linux guest
  * boot on a host whose KVM has no hardware virtualization behind it (guest
  * ring 0 runs in the host kernel's instruction emulator, ring 3 natively).
- * Everything skiff does differently on such hosts is in swkvm.c and swkvm-emul.c, with the
- * reason next to each piece. On hardware KVM none of it runs.
+ * Everything skiff does differently on such hosts is in swkvm.c,
+ * swkvm-emul.c (workaround 2) and swkvm-guest.c (guest access through a
+ * stopped vCPU, under both), with the reason next to each piece. On hardware KVM none of it runs.
  *
  * The four workarounds:
  *  1. Kernel command-line switches that keep the guest away from CPU
@@ -29,7 +30,8 @@
 #include <stdint.h>
 
 #include "base/guest-mem.h"
-#include "kvm/x86/insn-emul.h"
+#include "kvm/x86/insn.h" /* struct insn_xstate_layout */
+#include "kvm/x86/swkvm-guest.h"
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
 
@@ -119,19 +121,6 @@ void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
 /* One log line: what was emulated, how often (for the closing summary). */
 void swkvm_log_stats(struct swkvm *sw);
 void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
-
-/* Page-fault error code bits. */
-#define SWKVM_PF_P 1u /* the page was present: a protection fault */
-#define SWKVM_PF_W 2u /* a write */
-/* Translate gva for a ring-0 access through the guest's long-mode page
- * tables at cr3 (5 levels with la57), honouring CR0.WP for writes, and set
- * the Accessed/Dirty bits. 0 and *gpa, or -EFAULT and the #PF error code. */
-int swkvm_walk(const struct guest_mem *mem, uint64_t cr3, bool la57, bool wp, uint64_t gva, bool write,
-	       uint64_t *gpa, uint32_t *pf_error);
-
-/* All vCPU ioctls of swkvm.c and swkvm-emul.c go through this (ioctl(2) by
- * default); unit tests point it at a faked vCPU. */
-extern int (*swkvm_vcpu_ioctl)(int fd, unsigned long req, void *arg);
 
 /* How often the watchdog should tick now. Every 10 ms until the
  * page-fault trampoline is in place (the kernel rewrites its IDT while it

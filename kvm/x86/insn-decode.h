@@ -1,14 +1,18 @@
-/* What the decoder (insn-decode.c) and the handlers (insn-emul.c) of the
- * fallback x86 instruction emulator share; nothing else includes it. */
-#ifndef SKIFF_INSN_INTERNAL_H
-#define SKIFF_INSN_INTERNAL_H
+/* The decoder of the fallback x86 instruction emulator: the table row
+ * that describes one instruction (struct insn_desc) and the decoded
+ * instruction (struct insn). The decoder matches bytes against the table
+ * its caller hands it, so it does not know the handlers: insn-emul.c owns
+ * the table and includes this header, never the other way round.
+ * Nothing but insn-emul.c includes it. */
+#ifndef SKIFF_X86_INSN_DECODE_H
+#define SKIFF_X86_INSN_DECODE_H
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/x86/insn-emul.h"
+#include "kvm/x86/insn.h"
 
 struct insn;
 
@@ -54,6 +58,8 @@ struct insn {
 	size_t avail;  /* bytes given by the caller */
 	size_t pos;    /* next byte to decode */
 	bool mode64;   /* 64-bit code (else 32-bit) */
+	const struct insn_desc *table;  /* the instructions we may decode */
+	size_t table_len;
 	struct insn_outcome *out;
 
 	/* legacy prefixes */
@@ -89,11 +95,7 @@ struct insn {
 	unsigned len;  /* total length, known once decoding is finished */
 };
 
-/* insn-emul.c: every instruction we emulate (insn_table_len rows). */
-extern const struct insn_desc insn_table[];
-extern const size_t insn_table_len;
-
-/* insn-decode.c: steps 1 to 3 (see insn-emul.c). False with
+/* Steps 1 to 3 (see insn-emul.c), against in->table. False with
  * in->out->reason set if the instruction is not one we emulate. */
 bool insn_decode(struct insn *in);
 /* Linear address of the memory operand; needs the final length because

@@ -1,0 +1,229 @@
+/* The block backend's io_uring engine: reads, writes and flushes
+ * submitted from the caller's thread, completed on one reaper thread or,
+ * when already finished, by the submitter (blk_backend_reap()). The ring
+ * itself, restricted to those operations, is made in block-ring.c. */
+#include "devices/block-engine-uring.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "devices/block-engine.h"
+#include "devices/block-ring.h"
+#include "base/io-thread.h"
+#include "base/log.h"
+
+/* ThreadSanitizer cannot see that the kernel orders a request's hand-over
+ * through io_uring (prepared on the submitting thread, completed on the
+ * reaper): say so in sanitizer builds (./configure --enable-tsan). */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_hand_over(io) __tsan_release(io)
+#define tsan_take_over(io) __tsan_acquire(io)
+#else
+#define tsan_hand_over(io) ((void)(io))
+#define tsan_take_over(io) ((void)(io))
+#endif
+
+/* Put io's (remaining) operation on the ring; sq_lock held. */
+static int ring_prep(struct blk_backend *b, struct blk_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+
+	if (!sqe) {
+		/* Full of prepared entries: hand them to the kernel, retry. */
+		io_uring_submit(&b->ring);
+		sqe = io_uring_get_sqe(&b->ring);
+		if (!sqe)
+			return -EAGAIN;
+	}
+	switch (io->op) {
+	case BLK_OP_READ:
+		io_uring_prep_readv(sqe, b->fd, io->iov, io->iovcnt, io->offset + io->transferred);
+		break;
+	case BLK_OP_WRITE:
+		io_uring_prep_writev(sqe, b->fd, io->iov, io->iovcnt, io->offset + io->transferred);
+		break;
+	default: /* BLK_OP_FLUSH */
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+	tsan_hand_over(io);
+	return 0;
+}
+
+static void ring_count(struct blk_backend *b, int delta)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	b->ring_inflight += (unsigned)delta;
+	blk_settled_signal(b); /* a request a failed ring just took is lost too */
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
+/* Once prepared, io belongs to the ring: should the kernel refuse the
+ * submission for now (-EBUSY, -EAGAIN), the entry stays queued and the
+ * reaper submits it after its next batch. */
+int blk_ring_submit(struct blk_backend *b, struct blk_io *io)
+{
+	ring_count(b, 1); /* before the reaper can see it */
+	pthread_mutex_lock(&b->sq_lock);
+	int ret = ring_prep(b, io);
+	if (ret == 0)
+		io_uring_submit(&b->ring);
+	pthread_mutex_unlock(&b->sq_lock);
+	if (ret < 0)
+		ring_count(b, -1);
+	return ret;
+}
+
+/* The reaper cannot wait on the ring any more (an error other than "try
+ * again"): it ends, new requests go to the pool, and close() stops
+ * waiting for the requests the ring still holds. Those are lost: the
+ * kernel may still complete them into their buffers, so they cannot be
+ * failed here. */
+static void ring_fail(struct blk_backend *b, int err)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	log_error("block", "io_uring wait failed: %s; %u request(s) on the ring are lost, the rest go to worker threads",
+		  strerror(-err), b->ring_inflight);
+	__atomic_store_n(&b->ring_failed, true, __ATOMIC_RELEASE);
+	blk_settled_signal(b);
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
+static void ring_submit_leftovers(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->sq_lock);
+	if (io_uring_sq_ready(&b->ring))
+		io_uring_submit(&b->ring);
+	pthread_mutex_unlock(&b->sq_lock);
+}
+
+/* A read or write came back: done, failed, or short (resubmit the rest).
+ * Returns true if io is finished. */
+static bool ring_complete_rw(struct blk_backend *b, struct blk_io *io, int res, int *result)
+{
+	if (res < 0) {
+		*result = res;
+		return true;
+	}
+	if (res == 0 && io->transferred < io->len) {
+		*result = -EIO; /* the image shrank under us */
+		return true;
+	}
+	io->transferred += (uint64_t)res;
+	if (io->transferred >= io->len) {
+		*result = 0;
+		return true;
+	}
+	io->iovcnt = blk_iov_advance(&io->iov, io->iovcnt, (size_t)res);
+	if (blk_ring_submit(b, io) < 0) {
+		*result = -EIO; /* no room on the ring: rare enough to fail */
+		return true;
+	}
+	return false;
+}
+
+/* Finish every request on the completion queue, on the calling thread.
+ * The reaper passes stop and takes close()'s NULL entry as its signal to
+ * end; anyone else (stop == NULL) leaves that entry, and all after it,
+ * for the reaper. Returns the requests finished. */
+static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0, finished = 0;
+
+	io_uring_for_each_cqe(&b->ring, head, cqe) {
+		struct blk_io *io = io_uring_cqe_get_data(cqe);
+		int res = cqe->res, result = res < 0 ? res : 0;
+		if (!io && !stop)
+			break;
+		seen++;
+		if (!io) {
+			*stop = true;
+			continue;
+		}
+		tsan_take_over(io);
+		ring_count(b, -1);
+		if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result)) {
+			blk_io_finish(b, io, result);
+			finished++;
+		}
+	}
+	io_uring_cq_advance(&b->ring, seen);
+	return finished;
+}
+
+/* The reaper: the thread that waits for completions (blk_backend_reap()
+ * takes those that are there at once, without waking it). A NULL
+ * user_data is the stop signal from close(). */
+static void *ring_reaper(void *arg)
+{
+	struct blk_backend *b = arg;
+	bool stop = false;
+
+	thread_role_enter(THREAD_ROLE_BLOCK_IO);
+	while (!stop) {
+		int ret = block_ring_wait(&b->ring);
+		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
+			continue; /* nothing to reap yet: wait again */
+		if (ret < 0) {
+			ring_fail(b, ret);
+			break;
+		}
+		pthread_mutex_lock(&b->cq_lock);
+		unsigned finished = ring_reap_ready(b, &stop);
+		pthread_mutex_unlock(&b->cq_lock);
+		if (finished)
+			blk_batch_end(b);
+		if (!stop)
+			ring_submit_leftovers(b);
+	}
+	return NULL;
+}
+
+void blk_ring_reap(struct blk_backend *b)
+{
+	if (__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE))
+		return;
+	/* The lock before the peek: the reaper moves the queue's head under it. */
+	if (pthread_mutex_trylock(&b->cq_lock) != 0)
+		return; /* the reaper is at it */
+	unsigned finished = io_uring_cq_ready(&b->ring) ? ring_reap_ready(b, NULL) : 0;
+	pthread_mutex_unlock(&b->cq_lock);
+	if (finished)
+		blk_batch_end(b);
+}
+
+int blk_ring_start(struct blk_backend *b, unsigned depth)
+{
+	int ret = block_ring_init(&b->ring, depth);
+
+	if (ret < 0)
+		return ret;
+	if (io_thread_create(&b->reaper, ring_reaper, b) != 0) {
+		io_uring_queue_exit(&b->ring);
+		return 0; /* no reaper: the pool does everything */
+	}
+	b->has_ring = true;
+	return 0;
+}
+
+void blk_ring_stop(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->sq_lock);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+	if (!sqe) {
+		io_uring_submit(&b->ring);
+		sqe = io_uring_get_sqe(&b->ring);
+	}
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&b->ring);
+	pthread_mutex_unlock(&b->sq_lock);
+	pthread_join(b->reaper, NULL);
+	io_uring_queue_exit(&b->ring);
+}
