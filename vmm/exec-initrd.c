@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/cpio.h"
+#include "vmm/exec-io.h"
 
 /* Add every directory above `path` (relative, no leading '/'). Entries
  * the user's archive already has stay as they are: the kernel's mkdir
@@ -114,20 +115,6 @@ static int add_skiff_files(struct cpio_writer *w, const struct exec_options *xo,
 	return cpio_finish(w);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 /* The user's archive, then zeros up to a multiple of 4 (the kernel wants
  * each archive to start 4-aligned). */
