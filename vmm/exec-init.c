@@ -264,6 +264,192 @@ failed:
 	sys(__NR_exit_group, err == -2 ? 127 : 126, 0, 0);
 }
 
+/* ---- --copy-out: GUEST paths packed as cpio newc onto skiff.copyN ---- */
+
+#define COPY_OUT_MAX 4
+static char copy_list[8192];            /* /skiff/copy-out: GUEST paths, NUL-separated */
+static unsigned char obuf[65536];
+static unsigned long olen;
+static int oport = -1;
+static unsigned long ino;
+
+static void oflush(void)
+{
+	for (unsigned long off = 0; off < olen;) {
+		long n = sys(__NR_write, oport, obuf + off, olen - off);
+		if (n <= 0)
+			break; /* the host sees a truncated stream: its error */
+		off += (unsigned long)n;
+	}
+	olen = 0;
+}
+
+static void oput(const void *p, unsigned long n)
+{
+	const unsigned char *c = p;
+	while (n) {
+		if (olen == sizeof(obuf))
+			oflush();
+		unsigned long take = sizeof(obuf) - olen < n ? sizeof(obuf) - olen : n;
+		memcpy(obuf + olen, c, take);
+		olen += take;
+		c += take;
+		n -= take;
+	}
+}
+
+static unsigned long opos; /* bytes of the stream so far, for padding */
+
+static void oput_counted(const void *p, unsigned long n)
+{
+	oput(p, n);
+	opos += n;
+}
+
+static void opad(void)
+{
+	static const char zeros[4];
+	oput_counted(zeros, (4 - opos % 4) % 4);
+}
+
+static void hex8(char *p, unsigned long v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		p[i] = "0123456789ABCDEF"[v & 15];
+}
+
+static void entry_header(const char *name, unsigned long mode, unsigned long size)
+{
+	char h[110];
+	unsigned long fields[13] = {++ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, strlen(name) + 1, 0};
+	memcpy(h, "070701", 6);
+	for (int i = 0; i < 13; i++)
+		hex8(h + 6 + 8 * i, fields[i]);
+	oput_counted(h, sizeof(h));
+	oput_counted(name, strlen(name) + 1);
+	opad();
+}
+
+struct kstat { /* struct stat on x86-64 */
+	unsigned long dev, ino, nlink;
+	unsigned int mode, uid, gid, pad0;
+	unsigned long rdev;
+	long size, blksize, blocks;
+	unsigned long times[6];
+	long unused[3];
+};
+
+#define S_IFMT_ 0170000
+#define S_IFDIR_ 0040000
+#define S_IFREG_ 0100000
+#define S_IFLNK_ 0120000
+
+static char path[4096], name[4096];
+static unsigned char fbuf[65536];
+
+/* Packs path (the guest's) as name (the stream's), recursively. Types
+ * other than files, directories and symlinks are left out. */
+static void pack(unsigned long plen, unsigned long nlen)
+{
+	struct kstat st;
+	if (sys6(__NR_newfstatat, -100 /* AT_FDCWD */, (long)path, (long)&st, 0x100 /* AT_SYMLINK_NOFOLLOW */, 0, 0) < 0)
+		return;
+	unsigned int type = st.mode & S_IFMT_;
+	if (type == S_IFLNK_) {
+		static char target[4096]; /* static: not on every level's stack */
+		long n = sys(__NR_readlink, path, target, sizeof(target) - 1);
+		if (n > 0) {
+			entry_header(name, st.mode, (unsigned long)n);
+			oput_counted(target, (unsigned long)n);
+			opad();
+		}
+	} else if (type == S_IFREG_) {
+		int fd = (int)sys(__NR_open, path, O_RDONLY, 0);
+		if (fd < 0)
+			return;
+		unsigned long size = (unsigned long)st.size, done = 0;
+		entry_header(name, st.mode, size);
+		while (done < size) { /* exactly size bytes: zeros if it shrank */
+			unsigned long want = size - done < sizeof(fbuf) ? size - done : sizeof(fbuf);
+			long n = sys(__NR_read, fd, fbuf, want);
+			if (n <= 0) {
+				memset(fbuf, 0, want);
+				n = (long)want;
+			}
+			oput_counted(fbuf, (unsigned long)n);
+			done += (unsigned long)n;
+		}
+		opad();
+		sys(__NR_close, fd, 0, 0);
+	} else if (type == S_IFDIR_) {
+		entry_header(name, st.mode, 0);
+		int fd = (int)sys(__NR_open, path, O_RDONLY | O_DIRECTORY, 0);
+		if (fd < 0)
+			return;
+		for (;;) {
+			char local[2048]; /* per level: the recursion below reuses nothing of it */
+			long n = sys(__NR_getdents64, fd, local, sizeof(local));
+			if (n <= 0)
+				break;
+			for (long off = 0; off < n;) {
+				struct { unsigned long ino; long off; unsigned short reclen; unsigned char type; char name[]; } *d =
+					(void *)(local + off);
+				off += d->reclen;
+				unsigned long len = strlen(d->name);
+				if ((len == 1 && d->name[0] == '.') || (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+					continue;
+				if (plen + 1 + len >= sizeof(path) || nlen + 1 + len >= sizeof(name))
+					continue;
+				path[plen] = name[nlen] = '/';
+				memcpy(path + plen + 1, d->name, len + 1);
+				memcpy(name + nlen + 1, d->name, len + 1);
+				pack(plen + 1 + len, nlen + 1 + len);
+				path[plen] = name[nlen] = '\0';
+			}
+		}
+		sys(__NR_close, fd, 0, 0);
+	}
+}
+
+/* Each GUEST path, in order, onto its port; a missing one is an empty
+ * archive (only the trailer), which the host reports. */
+static void copy_out(void)
+{
+	int fd = (int)sys(__NR_open, "/skiff/copy-out", O_RDONLY, 0);
+	if (fd < 0)
+		return;
+	long len = sys(__NR_read, fd, copy_list, sizeof(copy_list) - 1);
+	sys(__NR_close, fd, 0, 0);
+	static char port[] = "skiff.copy0";
+	for (long i = 0, k = 0; i < len && k < COPY_OUT_MAX; k++) {
+		const char *g = copy_list + i;
+		unsigned long glen = strlen(g);
+		i += (long)glen + 1;
+		port[10] = (char)('0' + k);
+		if ((oport = open_port(port)) < 0) {
+			say("cannot find a skiff.copy port");
+			continue;
+		}
+		const char *base = g;
+		for (const char *c = g; *c; c++)
+			if (*c == '/' && c[1])
+				base = c + 1;
+		unsigned long blen = strlen(base);
+		while (blen && base[blen - 1] == '/')
+			blen--;
+		if (glen < sizeof(path) && blen && blen < sizeof(name)) {
+			memcpy(path, g, glen + 1);
+			memcpy(name, base, blen);
+			name[blen] = '\0';
+			opos = 0;
+			pack(glen, blen);
+		}
+		entry_header("TRAILER!!!", 0, 0);
+		oflush();
+		sys(__NR_close, oport, 0, 0);
+	}
+}
+
 static void send_status(const char *kind, unsigned long v)
 {
 	char num[24], ack[16];
@@ -321,6 +507,7 @@ void _start_c(void)
 			break;
 	}
 	/* Stragglers CMD left behind keep running until power-off. */
+	copy_out();
 	if (pid < 0)
 		send_status("exit ", 125);
 	else if ((ws & 0x7f) == 0)

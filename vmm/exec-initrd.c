@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/cpio.h"
+#include "vmm/exec-io.h"
 
 /* Add every directory above `path` (relative, no leading '/'). Entries
  * the user's archive already has stay as they are: the kernel's mkdir
@@ -30,8 +31,7 @@ static int add_parents(struct cpio_writer *w, const char *path)
 	return 0;
 }
 
-/* GUEST: absolute, without "." or ".." components; returned relative. */
-static const char *guest_path(const char *g)
+const char *exec_guest_path(const char *g)
 {
 	if (g[0] != '/' || strlen(g) >= 4000)
 		return NULL;
@@ -51,7 +51,7 @@ static const char *guest_path(const char *g)
 static int add_copy_in(struct cpio_writer *w, const char *spec, char *err, size_t errlen)
 {
 	const char *colon = strrchr(spec, ':');
-	const char *guest = colon ? guest_path(colon + 1) : NULL;
+	const char *guest = colon ? exec_guest_path(colon + 1) : NULL;
 	if (!guest || colon == spec) {
 		snprintf(err, errlen, "skiff exec: --copy-in %s: must be HOST:GUEST with GUEST an absolute path", spec);
 		return -EINVAL;
@@ -85,6 +85,13 @@ static int add_skiff_files(struct cpio_writer *w, const struct exec_options *xo,
 	if (ret == 0)
 		ret = cpio_add(w, "skiff/argv", S_IFREG | 0644, args, argv_len);
 	free(args);
+	if (ret == 0 && xo->nr_copy_out) {
+		char list[EXEC_MAX_COPY_OUT * EXEC_COPY_OUT_GUEST_MAX];
+		size_t len = 0;
+		for (unsigned i = 0; i < xo->nr_copy_out; i++)
+			len += (size_t)(stpcpy(list + len, xo->copy_out_guest[i]) - (list + len)) + 1;
+		ret = cpio_add(w, "skiff/copy-out", S_IFREG | 0644, list, len);
+	}
 	if (ret < 0) {
 		if (ret != -EFBIG)
 			snprintf(err, errlen, "skiff exec: cannot build the init archive: %s", strerror(-ret));
@@ -114,20 +121,6 @@ static int add_skiff_files(struct cpio_writer *w, const struct exec_options *xo,
 	return cpio_finish(w);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 /* The user's archive, then zeros up to a multiple of 4 (the kernel wants
  * each archive to start 4-aligned). */

@@ -8,21 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/exec-io.h"
 #include "vmm/ktap.h"
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Stdout first, then the copy: CMD's output reaches the user unchanged
  * and as it comes, whatever the parsing. */
@@ -113,6 +101,9 @@ int exec_results_finish(struct exec_results *r, const char *junit, bool ktap, co
 	free(r->buf);
 	if (!rep) {
 		fprintf(stderr, "skiff exec: no memory to parse CMD's output\n");
+		if (r->junit)
+			fclose(r->junit);
+		r->junit = NULL;
 		return -1;
 	}
 	if (!rep->found)

@@ -13,6 +13,7 @@
 
 #include "devices/uart-8250.h"
 #include "kvm/kvm.h"
+#include "vmm/exec-copy-out.h"
 #include "vmm/exec-initrd.h"
 #include "vmm/exec-results.h"
 #include "vmm/exec-status.h"
@@ -39,6 +40,30 @@ static int parse_fail_on(const char *v, unsigned *bits)
 		else if (strcmp(t, "none") != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* GUEST:HOST, split at the first ':'; GUEST absolute and clean. */
+static int parse_copy_out(const char *v, struct exec_options *xo, char *err, size_t errlen)
+{
+	const char *colon = strchr(v, ':');
+	size_t glen = colon ? (size_t)(colon - v) : 0;
+	if (xo->nr_copy_out == EXEC_MAX_COPY_OUT) {
+		snprintf(err, errlen, "skiff exec: at most %d --copy-out", EXEC_MAX_COPY_OUT);
+		return -1;
+	}
+	if (!colon || !colon[1] || glen >= EXEC_COPY_OUT_GUEST_MAX) {
+		snprintf(err, errlen, "skiff exec: --copy-out %s: must be GUEST:HOST", v);
+		return -1;
+	}
+	char *guest = xo->copy_out_guest[xo->nr_copy_out];
+	memcpy(guest, v, glen);
+	guest[glen] = '\0';
+	if (!exec_guest_path(guest)) {
+		snprintf(err, errlen, "skiff exec: --copy-out %s: GUEST must be an absolute path without . or ..", v);
+		return -1;
+	}
+	xo->copy_out_host[xo->nr_copy_out++] = colon + 1;
 	return 0;
 }
 
@@ -74,7 +99,7 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 			continue;
 		}
 		bool takes = strcmp(a, "--timeout") == 0 || strcmp(a, "--kernel-log") == 0 || strcmp(a, "--fail-on") == 0 ||
-			     strcmp(a, "--copy-in") == 0 || strcmp(a, "--junit") == 0;
+			     strcmp(a, "--copy-in") == 0 || strcmp(a, "--copy-out") == 0 || strcmp(a, "--junit") == 0;
 		if (takes && !v) {
 			snprintf(err, errlen, "skiff exec: %s needs a value", a);
 			return -1;
@@ -101,6 +126,9 @@ int exec_parse(int argc, char **argv, struct exec_options *xo, char **run_argv, 
 				return -1;
 			}
 			xo->copy_in[xo->nr_copy_in++] = v;
+		} else if (strcmp(a, "--copy-out") == 0) {
+			if (parse_copy_out(v, xo, err, errlen) < 0)
+				return -1;
 		} else if (strcmp(a, "--console") == 0 || strcmp(a, "--cmdline-replace") == 0 ||
 			   strcmp(a, "--api-sock") == 0) {
 			snprintf(err, errlen, "skiff exec: %s is skiff run's, not exec's (exec owns the console and init)", a);
@@ -406,10 +434,16 @@ int exec_main(int argc, char **argv)
 	char *ports = NULL;
 	struct exec_results results;
 	bool results_on = false;
+	struct exec_copy_out copy_out = {0};
 
 	if (!run_argv)
 		return EXIT_EXEC_ERROR;
 	if (exec_parse(argc, argv, &xo, run_argv, &run_argc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	/* First: the helpers must not inherit the other pipes' ends. */
+	if (exec_copy_out_start(&copy_out, &xo, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
@@ -434,10 +468,23 @@ int exec_main(int argc, char **argv)
 	if (asprintf(&ports, "console,port=skiff.stdout:fd=%d,port=skiff.stderr:fd=%d,port=skiff.status:fd=%d",
 		     stdout_fd, STDERR_FILENO, pair[1]) < 0)
 		goto out;
+	for (unsigned i = 0; i < copy_out.nr; i++) {
+		char *more = NULL;
+		if (asprintf(&more, "%s,port=skiff.copy%u:fd=%d", ports, i, copy_out.port_fd[i]) < 0)
+			goto out;
+		free(ports);
+		ports = more;
+	}
 	run_argv[run_argc++] = "--device";
 	run_argv[run_argc++] = ports;
 	status = exec_boot(&xo, run_argc, run_argv, pair[0], log_fd);
+	/* A failed copy-out replaces a status below its own (CMD's 0-117);
+	 * skiff's failure classes and CMD's 118-255 stand. */
+	int copied = exec_copy_out_finish(&copy_out, true);
+	if (copied && status < EXIT_EXEC_COPY_MISSING)
+		status = copied;
 out:
+	exec_copy_out_finish(&copy_out, false); /* the guest never ran: nothing to say */
 	if (results_on) {
 		const char *suite = strrchr(xo.cmd[0], '/') ? strrchr(xo.cmd[0], '/') + 1 : xo.cmd[0];
 		/* A JUnit file that could not be written fails a run that passed. */

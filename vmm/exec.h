@@ -13,6 +13,10 @@
 #include <stddef.h>
 
 #define EXEC_MAX_COPY_IN   32
+#define EXEC_MAX_COPY_OUT  4            /* one virtio-console port each */
+#define EXEC_COPY_OUT_MAX_BYTES (1ull << 30) /* file bytes per --copy-out */
+#define EXEC_COPY_OUT_MAX_FILES 100000u       /* entries per --copy-out */
+#define EXEC_COPY_OUT_GUEST_MAX 1024          /* GUEST's length, with its NUL */
 #define EXEC_COPY_MAX      (256u << 20) /* bytes of --copy-in and working directory, in all */
 #define EXEC_WORKDIR_MAX   (16u << 20)  /* the working directory is shared only up to this */
 #define EXEC_KERNEL_LOG_MAX (16u << 20) /* kernel log kept in memory; past it, dropped */
@@ -28,6 +32,10 @@ struct exec_options {
 	bool workdir;              /* share the working directory (default; --no-workdir) */
 	const char *copy_in[EXEC_MAX_COPY_IN]; /* HOST:GUEST */
 	unsigned nr_copy_in;
+	/* --copy-out GUEST:HOST, split at its first ':' (GUEST has none) */
+	char copy_out_guest[EXEC_MAX_COPY_OUT][EXEC_COPY_OUT_GUEST_MAX];
+	const char *copy_out_host[EXEC_MAX_COPY_OUT];  /* into argv */
+	unsigned nr_copy_out;
 	const char *junit;         /* --junit FILE: CMD's KTAP/TAP as JUnit XML */
 	bool ktap;                 /* --ktap: the KTAP/TAP summary on stderr */
 	char **cmd;                /* after "--" */

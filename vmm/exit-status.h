@@ -37,6 +37,8 @@ enum exit_status {
  * stderr (one line, starting "skiff exec:") says which it was.
  */
 enum exec_exit_status {
+	EXIT_EXEC_COPY_MISSING = 118, /* --copy-out: GUEST is not there in the guest */
+	EXIT_EXEC_COPY_BAD   = 119, /* --copy-out: the guest's stream was refused (malformed, escaping, past a limit) or could not be written */
 	EXIT_EXEC_CMD_SIGNAL = 120, /* CMD was killed by a signal */
 	EXIT_EXEC_NO_INIT    = 121, /* the guest never reached skiff's init */
 	EXIT_EXEC_PANIC      = 122, /* kernel panic (or a reset/stop before CMD's status arrived) */

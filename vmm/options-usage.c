@@ -105,12 +105,14 @@ void options_usage(FILE *f)
 "  --kernel-log FILE        keep the kernel log (default: shown on failure)\n"
 "  --fail-on oops,warn      fail if the kernel log has an oops or WARNING\n"
 "  --copy-in HOST:GUEST     copy a file or directory in (may repeat)\n"
+"  --copy-out GUEST:HOST    copy a file or directory out after CMD (may repeat)\n"
 "  --no-workdir             don't share the working directory (/skiff/work)\n"
 "  --junit FILE             CMD's KTAP/TAP output as JUnit XML\n"
 "  --ktap                   CMD's KTAP/TAP summary on stderr\n"
-"Exit status of 'exec': CMD's; 120 CMD killed by a signal, 121 never reached\n"
-"init, 122 kernel panic, 123 --fail-on matched, 124 timeout, 125 skiff\n"
-"failed or bad command line, 126/127 CMD not executable/not found.\n"
+"Exit status of 'exec': CMD's; 118/119 --copy-out missing/refused, 120 CMD\n"
+"killed by a signal, 121 never reached init, 122 kernel panic, 123 --fail-on\n"
+"matched, 124 timeout, 125 skiff failed or bad command line, 126/127 CMD\n"
+"not executable/not found.\n"
 "\n"
 "See skiff(1) for details.\n", f);
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # skiff exec (docs/exec.md) under the small kernel and the busybox
 # initramfs: every failure class with its exit status, stdout and stderr
-# kept apart, --copy-in and the shared working directory, --junit/--ktap,
+# kept apart, --copy-in, --copy-out and the shared working directory, --junit/--ktap,
 # the --timeout sysrq dump, then many runs at once in one folder (20 on
 # real KVM, 5 on the nested host: see there). Every run is timed in the log.
 . "$(dirname "$0")/lib.sh"
@@ -53,11 +53,15 @@ run signal -- sh -c 'kill -9 $$'
 run noinit --cmdline rdinit=/no/such/init -- true
 run warn --fail-on oops,warn -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg'
 run notfound -- no-such-command
+run copyout --copy-out /tmp/res:"$work/copyout/host" --copy-out /tmp/one.txt:"$work/copyout/host" \
+	-- sh -c 'mkdir -p /tmp/res/sub && echo a-file >/tmp/res/a && seq 1 20000 >/tmp/res/sub/b &&
+		ln -s ../a /tmp/res/sub/link && printf single >/tmp/one.txt && exit 4'
+run copymissing --copy-out /no/such/path:"$work/copymissing/host" -- true
 ktap_text=$'KTAP version 1\n1..2\nok 1 first\nnot ok 2 second'
 run ktap --junit "$work/ktap/junit.xml" --ktap -- printf '%s\n' "$ktap_text"
 wait
-echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 8 runs in parallel" | tee -a "$log"
-log_times "$work"/{ok,copy,panic,signal,noinit,warn,notfound,ktap}
+echo "failure classes: $(echo "$(date +%s.%N) - $start" | bc) s for 10 runs in parallel" | tee -a "$log"
+log_times "$work"/{ok,copy,panic,signal,noinit,warn,notfound,ktap,copyout,copymissing}
 # --timeout alone: its sysrq dump needs the guest past init (its serial tty
 # open) when the time runs out, and alone a boot takes 10-20 s even on
 # the nested host, where 9 at once take ~200 s.
@@ -72,6 +76,13 @@ check "the kernel log is kept apart (--kernel-log)" klog_has ok 'Run /skiff/init
 check "the kernel log is not on stdout or stderr" err_lacks ok 'Linux version'
 check "--copy-in: a directory and a file, parents made" out_is copy $'copied-file\none\ntwo\n0'
 check "--copy-in run: status 0" has_status copy 0
+check "--copy-out run: CMD's status (4)" has_status copyout 4
+h=$work/copyout/host
+check "--copy-out: a directory tree arrives" eval '[ "$(cat "$h/res/a")" = a-file ] && seq 1 20000 | cmp -s - "$h/res/sub/b"'
+check "--copy-out: a symlink arrives as a symlink" eval '[ "$(readlink "$h/res/sub/link")" = ../a ]'
+check "--copy-out: a file arrives" eval '[ "$(cat "$h/one.txt")" = single ]'
+check "--copy-out of a missing path: status 118" has_status copymissing 118
+check "--copy-out of a missing path: says so" err_has copymissing '/no/such/path: not in the guest'
 check "panic: status 122" has_status panic 122
 check "panic: the panic line in the message" err_has panic 'skiff exec: .*Kernel panic - not syncing: sysrq triggered crash'
 check "CMD killed by a signal: status 120, named" has_status signal 120

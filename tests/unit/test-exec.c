@@ -224,6 +224,30 @@ START_TEST(parse_splits_options_and_command)
 }
 END_TEST
 
+START_TEST(parse_copy_out)
+{
+	char *good[] = {"--copy-out", "/tmp/res:out:dir", "--copy-out", "/x:y", "--", "true"};
+	static const char *const bad[] = {"tmp/res:out", "/tmp/../etc:out", "/tmp/res", "/tmp/res:", ":out"};
+	char *run_argv[16], err[256];
+	int run_argc;
+	struct exec_options xo;
+	ck_assert_int_eq(exec_parse(6, good, &xo, run_argv, &run_argc, err, sizeof(err)), 0);
+	ck_assert_int_eq(xo.nr_copy_out, 2);
+	ck_assert_str_eq(xo.copy_out_guest[0], "/tmp/res");
+	ck_assert_str_eq(xo.copy_out_host[0], "out:dir"); /* split at the first ':' */
+	ck_assert_str_eq(xo.copy_out_guest[1], "/x");
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"--copy-out", (char *)bad[i], "--", "true"};
+		ck_assert_msg(exec_parse(4, argv, &xo, run_argv, &run_argc, err, sizeof(err)) == -1, "%s", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err, "--copy-out"));
+	}
+	char *five[] = {"--copy-out", "/a:b", "--copy-out", "/a:b", "--copy-out", "/a:b", "--copy-out", "/a:b",
+			"--copy-out", "/a:b", "--", "true"};
+	ck_assert_int_eq(exec_parse(12, five, &xo, run_argv, &run_argc, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "at most 4"));
+}
+END_TEST
+
 START_TEST(parse_errors)
 {
 	char *no_cmd[] = {"--kernel", "K"};
@@ -308,6 +332,7 @@ int main(void)
 	tcase_add_test(tc, status_hostile_lines);
 	tcase_add_test(tc, parse_splits_options_and_command);
 	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, parse_copy_out);
 	tcase_add_test(tc, results_relay_and_junit);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
