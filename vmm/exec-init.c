@@ -5,7 +5,8 @@
  * it into the extra cpio it appends to the user's initramfs. Built with
  * the test guest's string.c (no libc here either).
  *
- * It mounts /proc, /sys, /dev (devtmpfs) and /tmp, brings up lo (and eth0
+ * It mounts /proc, /sys, /dev (devtmpfs) and /tmp, loads the virtio
+ * drivers a distribution kernel keeps in modules, brings up lo (and eth0
  * with slirp's default static address if it exists), finds its three
  * virtio-console ports by name, runs CMD (/skiff/argv: NUL-separated) as
  * its child with stdout and stderr on their ports, reaps orphans, sends
@@ -466,6 +467,49 @@ static void send_status(const char *kind, unsigned long v)
 	}
 }
 
+/* ---- drivers built as modules ----
+ *
+ * Distribution kernels (Debian's among them) build the virtio drivers as
+ * modules and load them from their initramfs. When a driver is not
+ * registered yet and the initramfs has a modprobe (busybox's or kmod's,
+ * with the kernel's modules.dep), load it: first the transports, then
+ * what the ports, the network and disks need. A driver that is neither
+ * built in nor in the initramfs stays missing; the ports' wait says so. */
+
+static const char *const drivers[][2] = {
+	{ "/sys/bus/pci/drivers/virtio-pci", "virtio_pci" },
+	{ "/sys/bus/platform/drivers/virtio-mmio", "virtio_mmio" },
+	{ "/sys/bus/virtio/drivers/virtio_console", "virtio_console" },
+	{ "/sys/bus/virtio/drivers/virtio_net", "virtio_net" },
+	{ "/sys/bus/virtio/drivers/virtio_blk", "virtio_blk" },
+	{ "/sys/bus/virtio/drivers/virtio_scsi", "virtio_scsi" },
+};
+
+static void modprobe(const char *module)
+{
+	char *mp_argv[] = { "/sbin/modprobe", "-q", (char *)module, NULL };
+	long pid = sys(__NR_fork, 0, 0, 0);
+
+	if (pid == 0) {
+		sys(__NR_execve, mp_argv[0], mp_argv, envp);
+		sys(__NR_exit, 127, 0, 0);
+	}
+	if (pid < 0)
+		return;
+	int ws;
+	while (sys6(__NR_wait4, pid, (long)&ws, 0, 0, 0, 0) == -4 /* EINTR */)
+		;
+}
+
+static void load_drivers(void)
+{
+	if (sys(__NR_access, "/sbin/modprobe", 1 /* X_OK */, 0) != 0)
+		return;
+	for (unsigned i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		if (sys(__NR_access, drivers[i][0], 0 /* F_OK */, 0) != 0)
+			modprobe(drivers[i][1]);
+}
+
 void _start_c(void)
 {
 	console = (int)sys(__NR_open, "/dev/console", O_WRONLY, 0);
@@ -478,6 +522,7 @@ void _start_c(void)
 	/* The shared working directory is read-only, as documented. */
 	sys6(__NR_mount, (long)"/skiff/work", (long)"/skiff/work", 0, 4096 /* MS_BIND */, 0, 0);
 	sys6(__NR_mount, 0, (long)"/skiff/work", 0, 4096 | 32 | 1 /* MS_BIND | MS_REMOUNT | MS_RDONLY */, 0, 0);
+	load_drivers();
 	net_up();
 
 	int out = -1, errp = -1;
