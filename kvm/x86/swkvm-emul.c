@@ -1,11 +1,12 @@
 /* Software-KVM workaround 2, the instructions the host's emulator
  * rejects: the adapter that runs insn-emul.c on a stopped vCPU (registers,
  * FPU and XSAVE state; memory through swkvm-guest.c's page walk). It sits
- * on top of swkvm.c, whose page-fault trap it hands the trap's int3 to.
- * The other workarounds are in swkvm.c; read swkvm.h first. */
+ * on top of swkvm-pf-trap.c, whose page-fault trap it hands the trap's
+ * int3 to, and of swkvm.c, which counts what it emulated. Read swkvm.h
+ * first. */
 #include "kvm/x86/swkvm.h"
 #include "kvm/x86/insn-emul.h"
-#include "kvm/x86/swkvm-internal.h"
+#include "kvm/x86/swkvm-pf-trap.h"
 #include "kvm/x86/swkvm-guest.h"
 #include "base/log.h"
 

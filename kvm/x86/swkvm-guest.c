@@ -1,8 +1,8 @@
 /* Guest access through a stopped vCPU, for every software-KVM workaround:
  * the vCPU ioctl seam the unit tests fake, KVM_TRANSLATE, exception
  * injection, and the guest's own page walk. It knows nothing of the
- * workarounds (swkvm.c) or the emulator adapter (swkvm-emul.c), which
- * both stand on it; see swkvm-guest.h. */
+ * workarounds (swkvm-tick.c, swkvm-pf-trap.c) or the emulator adapter
+ * (swkvm-emul.c), which stand on it; see swkvm-guest.h. */
 #include "kvm/x86/swkvm-guest.h"
 
 #include <errno.h>

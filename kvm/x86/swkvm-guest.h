@@ -1,6 +1,7 @@
 /* Guest access through a stopped vCPU (swkvm-guest.c): the ground the
- * software-KVM workarounds (swkvm.c) and the emulator's adapter
- * (swkvm-emul.c) both stand on. Nothing here knows struct swkvm. */
+ * software-KVM workarounds (swkvm-tick.c, swkvm-pf-trap.c) and the
+ * emulator's adapter (swkvm-emul.c) stand on. Nothing here knows struct
+ * swkvm. */
 #ifndef SKIFF_X86_SWKVM_GUEST_H
 #define SKIFF_X86_SWKVM_GUEST_H
 

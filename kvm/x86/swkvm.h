@@ -1,9 +1,11 @@
 /* Software-KVM hosts: the workarounds that let an unmodified Linux guest
  * boot on a host whose KVM has no hardware virtualization behind it (guest
  * ring 0 runs in the host kernel's instruction emulator, ring 3 natively).
- * Everything skiff does differently on such hosts is in swkvm.c,
- * swkvm-emul.c (workaround 2) and swkvm-guest.c (guest access through a
- * stopped vCPU, under both), with the reason next to each piece. On hardware KVM none of it runs.
+ * Everything skiff does differently on such hosts is in swkvm.c (setting
+ * up, workaround 1, the counters), swkvm-emul.c (workaround 2),
+ * swkvm-tick.c (workaround 3), swkvm-pf-trap.c (workaround 4) and
+ * swkvm-guest.c (guest access through a stopped vCPU, under all of them),
+ * with the reason next to each piece. On hardware KVM none of it runs.
  *
  * The four workarounds:
  *  1. Kernel command-line switches that keep the guest away from CPU
@@ -35,21 +37,7 @@
 
 enum swkvm_mode { SWKVM_AUTO, SWKVM_ON, SWKVM_OFF };
 
-/* The page-fault trampoline: 44 bytes of ring-0 code skiff writes into
- * kernel text padding (Linux fills gaps in its text with int3) and points
- * IDT[14] at. It finishes the half-done syscall inside the guest, so
- * neither syscalls nor page faults exit to skiff:
- *     cmpq  $LSTAR, 8(%rsp)        ; faulting RIP == LSTAR ...
- *     jne   real
- *     testb $3, 16(%rsp)           ; ... and the fault came from ring 3?
- *     jz    real
- *     push  %r11                   ; yes: RFLAGS = user RFLAGS (R11, saved
- *     andq  $~(SFMASK|RF), (%rsp)  ;   by the host) masked as SYSCALL does
- *     popfq
- *     mov   32(%rsp), %rsp         ; the user's RSP, dropping the fault frame
- *     jmp   LSTAR                  ; enter the kernel's syscall entry
- *   real:
- *     jmp   kernel_handler         ; an ordinary page fault */
+/* The page-fault trampoline's size (workaround 4): see swkvm-pf-trap.h. */
 #define SWKVM_PF_TRAMP_LEN 44
 
 /* Shared by all vCPUs of one VM. */
@@ -105,15 +93,8 @@ enum swkvm_result {
 	SWKVM_FATAL,  /* cannot continue: msg says why (RIP and instruction bytes) */
 };
 
-/* KVM_EXIT_INTERNAL_ERROR with suberror "emulation failure". */
-enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
-						 const struct guest_mem *mem, char *msg, size_t msglen);
-
-/* Called on every watchdog tick (KVM_RUN interrupted by the vCPU's timer). */
-void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
-		bool boot_vcpu);
-
-/* The guest-physical range of .text in an x86-64 vmlinux (ELF section
+/* The kernel's .text, where the page-fault trampoline may go (swkvm.c):
+ * the guest-physical range of .text in an x86-64 vmlinux (ELF section
  * headers); false if it has none or the file is malformed. */
 bool swkvm_elf_text_range(const uint8_t *elf, size_t len, uint64_t *lo, uint64_t *hi);
 void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
@@ -121,6 +102,16 @@ void swkvm_set_kernel_text(struct swkvm *sw, uint64_t gpa_lo, uint64_t gpa_hi);
 /* One log line: what was emulated, how often (for the closing summary). */
 void swkvm_log_stats(struct swkvm *sw);
 void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
+
+/* Workaround 2 (swkvm-emul.c): KVM_EXIT_INTERNAL_ERROR with suberror
+ * "emulation failure". */
+enum swkvm_result swkvm_handle_emulation_failure(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd,
+						 const struct guest_mem *mem, char *msg, size_t msglen);
+
+/* Workaround 3 and the upkeep of 4 (swkvm-tick.c): called on every
+ * watchdog tick (KVM_RUN interrupted by the vCPU's timer). */
+void swkvm_tick(struct swkvm *sw, struct swkvm_vcpu *sv, int vcpu_fd, const struct guest_mem *mem,
+		bool boot_vcpu);
 
 /* How often the watchdog should tick now. Every 10 ms until the
  * page-fault trampoline is in place (the kernel rewrites its IDT while it
@@ -133,37 +124,6 @@ void swkvm_count_insn(struct swkvm *sw, const char *name, long ns);
 #define SWKVM_TICK_SLOW_NS (100 * 1000 * 1000)
 long swkvm_tick_period_ns(const struct swkvm *sw);
 
-/* Pure helpers, exposed for unit tests. */
-struct idt_gate64 {
-	uint64_t offset;
-	uint16_t selector;
-	uint8_t ist, type_attr;
-};
-void swkvm_idt_gate_decode(const uint8_t raw[16], struct idt_gate64 *gate);
-void swkvm_idt_gate_encode(const struct idt_gate64 *gate, uint8_t raw[16]);
-/* Index of a good trap byte (0xCC, preferably inside a run of two or
- * more) in text[0..len), or -1. */
-long swkvm_find_trap_byte(const uint8_t *text, size_t len);
-/* Write the trampoline for its address, MSR_LSTAR/MSR_SYSCALL_MASK and the
- * kernel's handler; false when it cannot be expressed: LSTAR not a
- * sign-extended 32-bit address, a jump target out of rel32 reach, or a
- * SYSCALL_MASK that leaves interrupts on (the trampoline runs on the
- * user's stack for two instructions). */
-bool swkvm_pf_tramp_build(uint8_t out[SWKVM_PF_TRAMP_LEN], uint64_t tramp_va, uint64_t lstar, uint64_t sfmask,
-			  uint64_t handler);
-/* Offset of an 8-byte aligned run of at least need int3 (0xcc) bytes, or -1. */
-long swkvm_find_padding(const uint8_t *text, size_t len, size_t need);
-/* Copy the trampoline into 8-byte aligned int3 padding at dst, word by
- * word with compare-and-swap; false (and dst as it was) if any word was
- * not int3 padding any more. */
-bool swkvm_tramp_write(uint8_t *dst, const uint8_t tramp[SWKVM_PF_TRAMP_LEN]);
-/* Re-point the 16-byte IDT gate at gate (8-byte aligned host memory),
- * which must still hold expected_raw, at new_offset: one atomic 8-byte
- * compare-and-swap. False if the gate changed or the new offset differs
- * from the old one above bit 31 (that would need two stores). */
-bool swkvm_idt_gate_swap(uint8_t *gate, const uint8_t expected_raw[16], uint64_t new_offset);
-/* Does a page-fault frame (saved RIP and CS) mean "half-done syscall"? */
-bool swkvm_fault_is_broken_syscall(uint64_t frame_rip, uint64_t frame_cs, uint64_t lstar);
 /* vmcall (0f 01 c1) or vmmcall (0f 01 d9)? */
 bool swkvm_is_hypercall(const uint8_t *insn, size_t len);
 

@@ -13,6 +13,7 @@
 #include "kvm/x86/cpuid.h"
 #include "kvm/x86/layout.h"
 #include "kvm/x86/swkvm.h"
+#include "kvm/x86/swkvm-pf-trap.h"
 #include "tests/unit/log-capture.h"
 #include "base/log.h"
 #include "base/terminal.h"

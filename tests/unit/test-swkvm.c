@@ -1,4 +1,4 @@
-/* Unit tests for the software-KVM glue (kvm/x86/swkvm.c) with a faked
+/* Unit tests for the software-KVM glue (kvm/x86/swkvm*.c) with a faked
  * vCPU: swkvm_vcpu_ioctl is pointed at fake_ioctl(), which serves the
  * register, event, FPU/XSAVE/XCR and translation ioctls from struct
  * fakevcpu, and guest memory is an 8 MiB buffer at guest physical 0.
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kvm/x86/swkvm.h"
+#include "kvm/x86/swkvm-pf-trap.h"
 
 #define KBASE 0xffffffff80000000ull
 #define MEM_SIZE (8u << 20)
