@@ -14,7 +14,7 @@
 #include "vmm/exit-status.h"
 #include "base/log.h"
 #include "base/trace.h"
-#include "vmm/machine.h"
+#include "vmm/machine-run.h" /* struct machine, machine_stop */
 
 #define LOG_NAME "api-sock"
 #define PAUSE_TIMEOUT_MS 5000
