@@ -82,9 +82,17 @@ int machine_load_initrd(struct machine *m, const struct kernel_entry *entry, uin
 		close(fd);
 		return ret;
 	}
+	/* initrd_place keeps it inside RAM; should it ever not, say so rather
+	 * than report an initrd that was never copied */
 	uint8_t *dst = guest_mem_ptr(&m->vm.mem, *addr, st.st_size);
+	if (!dst) {
+		snprintf(err, errlen, "--initrd %s: placed at %#llx, outside guest RAM", path,
+			 (unsigned long long)*addr);
+		close(fd);
+		return -EINVAL;
+	}
 	uint64_t done = 0;
-	while (dst && done < (uint64_t)st.st_size) {
+	while (done < (uint64_t)st.st_size) {
 		ssize_t r = read(fd, dst + done, st.st_size - done);
 		if (r <= 0) {
 			snprintf(err, errlen, "--initrd %s: %s", path, r < 0 ? strerror(errno) : "file shrank while reading");
