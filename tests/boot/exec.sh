@@ -48,7 +48,7 @@ printf 'one\ntwo\n' >"$work/copy/single"
 
 start=$(date +%s.%N)
 run ok -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at skiff-exec-test" >/dev/kmsg; echo to-stdout; echo to-stderr >&2; cat workfile; touch /skiff/work/x 2>/dev/null && echo writable; exit 3'
-run copy --no-workdir --copy-in "$work/copy/tree:/data/tree" --copy-in "$work/copy/single:/etc/single" \
+run copy --no-workdir --cmdline loglevel=8 --copy-in "$work/copy/tree:/data/tree" --copy-in "$work/copy/single:/etc/single" \
 	-- sh -c 'cat /data/tree/sub/f /etc/single; ls /skiff/work | wc -l'
 run panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 100'
 run signal -- sh -c 'kill -9 $$'
@@ -88,8 +88,10 @@ fi
 check "CMD's status passes through (3)" has_status ok 3
 check "CMD's stdout on skiff's stdout, alone" out_is ok $'to-stdout\nfrom-the-workdir'
 check "CMD's stderr on skiff's stderr" err_has ok '^to-stderr$'
-check "the kernel log is kept apart (--kernel-log)" klog_has ok 'Run /skiff/init as init process'
-check "the kernel log is not on stdout or stderr" err_lacks ok 'Linux version'
+check "the kernel log is kept apart (--kernel-log)" klog_has ok 'WARNING: CPU: 0 PID: 1 at skiff-exec-test'
+check "the kernel log: warnings and worse by default (loglevel=5)" eval '! klog_has ok "Run /skiff/init as init process"'
+check "the kernel log: --cmdline loglevel=8 wins (the whole log)" klog_has copy 'Run /skiff/init as init process'
+check "the kernel log is not on stdout or stderr" eval "err_lacks ok skiff-exec-test && ! grep -q skiff-exec-test '$work/ok/out'"
 check "--copy-in: a directory and a file, parents made" out_is copy $'copied-file\none\ntwo\n0'
 check "--copy-in run: status 0" has_status copy 0
 check "--copy-out run: CMD's status (4)" has_status copyout 4
@@ -105,7 +107,7 @@ check "CMD killed by a signal: status 120, named" has_status signal 120
 check "CMD killed by a signal: named" err_has signal 'killed by signal 9'
 check "--timeout: status 124" has_status timeout 124
 check "--timeout: CMD had started" out_is timeout in-cmd
-# The sysrq dump (BREAK + 't' on COM1) before the stop: its lines, for the log.
+# The sysrq dump (BREAK + '8', then 't' on COM1) before the stop: its lines, for the log.
 grep -a -m3 -e 'sysrq' -e 'task:' "$work/timeout/kernel.log" | sed 's/^/  timeout kernel.log | /' | tee -a "$log"
 check "--timeout: the task dump (sysrq t) in the kernel log" klog_has timeout 'task:sleep .*state:S'
 check "never reached init: status 121" has_status noinit 121

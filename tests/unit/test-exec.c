@@ -211,6 +211,7 @@ START_TEST(parse_splits_options_and_command)
 	/* skiff's own --cmdline first, so the user's comes after and wins */
 	ck_assert_str_eq(run_argv[2], "--cmdline");
 	ck_assert_ptr_nonnull(strstr(run_argv[3], "rdinit=/skiff/init"));
+	ck_assert_ptr_nonnull(strstr(run_argv[3], "loglevel=5"));
 	ck_assert_str_eq(run_argv[4], "--kernel");
 	ck_assert_str_eq(run_argv[7], "512M");
 	ck_assert(xo.timeout_s == 30);
