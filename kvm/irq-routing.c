@@ -101,13 +101,14 @@ int irq_routing_init(struct irq_routing *r, const struct kvm_vm_ioctl *kvm)
 	pthread_mutex_init(&r->lock, NULL);
 	for (unsigned i = 0; i < IRQ_MSI_ROUTES; i++)
 		r->route[i].irqfd = -1;
-	r->has_routing = vm_check_extension(kvm, KVM_CAP_IRQ_ROUTING) > 0;
-	r->msi_via_irqfd = r->has_routing && vm_check_extension(kvm, KVM_CAP_IRQFD) > 0;
+	/* KVM_SET_GSI_ROUTING works: the pins follow the MADT */
+	bool has_routing = vm_check_extension(kvm, KVM_CAP_IRQ_ROUTING) > 0;
+	r->msi_via_irqfd = has_routing && vm_check_extension(kvm, KVM_CAP_IRQFD) > 0;
 	if (!r->msi_via_irqfd && vm_check_extension(kvm, KVM_CAP_SIGNAL_MSI) <= 0)
 		log_warn("irq", "KVM offers neither irqfd routing nor KVM_SIGNAL_MSI: MSI-X will not work");
-	if (!r->has_routing)
+	if (!has_routing)
 		log_warn("irq", "KVM has no GSI routing: the timer stays on IOAPIC pin 0, not the pin the MADT names");
-	if (r->has_routing) {
+	if (has_routing) {
 		pthread_mutex_lock(&r->lock);
 		ret = irq_routing_commit(r);
 		pthread_mutex_unlock(&r->lock);

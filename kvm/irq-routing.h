@@ -49,7 +49,6 @@ struct irq_msi_route {
 struct irq_routing {
 	struct kvm_vm_ioctl kvm;
 	pthread_mutex_t lock;     /* guards route[] and nr_routes; fire needs none */
-	bool has_routing;         /* KVM_SET_GSI_ROUTING works: the pins follow the MADT */
 	bool msi_via_irqfd;       /* KVM has GSI routing + irqfd; else KVM_SIGNAL_MSI */
 	unsigned nr_routes;
 	unsigned table_updates;   /* KVM_SET_GSI_ROUTING calls (tests check the fast path has none) */

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include "devices/virtio-balloon.h"
 #include "vmm/exit-status.h"
@@ -19,14 +18,6 @@
 #define LOG_NAME "api-sock"
 #define PAUSE_TIMEOUT_MS 5000
 #define PAGES_PER_MIB (1u << (20 - VIRTIO_BALLOON_PFN_SHIFT))
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int fail(char *err, size_t errlen, int ret, const char *msg)
 {
@@ -62,7 +53,7 @@ static int do_status(struct machine *m, json_t *reply)
 						"transport", device_transport_name(s->spec->transport)));
 	}
 	json_object_set_new(reply, "state", json_string(m->paused ? "paused" : m->pausing ? "pausing" : "running"));
-	json_object_set_new(reply, "uptime_s", json_real((monotonic_ns() - m->start_ns) / 1e9));
+	json_object_set_new(reply, "uptime_s", json_real((machine_now_ns() - m->start_ns) / 1e9));
 	json_object_set_new(reply, "vcpus", json_integer(m->nr_vcpus_created));
 	json_object_set_new(reply, "memory_mib", json_integer((json_int_t)(m->opts->mem_bytes >> 20)));
 	json_object_set_new(reply, "devices", devices);

@@ -14,16 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t monotonic_ns(void)
+int64_t machine_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t machine_now_ns(void)
-{
-	return monotonic_ns();
 }
 
 /* ---- stopping ---- */
@@ -93,7 +88,7 @@ static void machine_console_loop(struct machine *m, int sigfd, bool interactive)
 		/* While the UART's FIFO is full, come back soon to push the rest. */
 		int timeout = pending_len ? 10 : -1;
 		if (m->watch.deadline_ns) {
-			int64_t left_ms = (m->watch.deadline_ns - monotonic_ns()) / 1000000 + 1;
+			int64_t left_ms = (m->watch.deadline_ns - machine_now_ns()) / 1000000 + 1;
 			if (left_ms <= 0) {
 				m->watch.deadline_ns = 0;
 				m->watch.on_deadline(m->watch.ctx, m); /* may set a new deadline */
@@ -188,7 +183,7 @@ int machine_run(struct machine *m)
 	close(sigfd);
 
 	int status = machine_exit_status(m);
-	int64_t end = monotonic_ns();
+	int64_t end = machine_now_ns();
 	int64_t first = atomic_load(&m->first_run_ns);
 	log_info(NULL, "%s after %.2f s (first KVM_RUN %.1f ms after start); exit status %d",
 		 stop_reason_text(m->stop_reason), (end - m->start_ns) / 1e9,
