@@ -100,6 +100,21 @@ static int e820_for(const struct boot_config *cfg, struct e820_entry *map, char 
 	return n;
 }
 
+/* What both boot protocols give the kernel alike: the command line
+ * (written), the initrd (already loaded: checked) and the e820 map (built
+ * into map). Returns the map's entries, or -errno with err set. */
+static int common_inputs(struct guest_mem *mem, const struct boot_config *cfg, uint32_t cmdline_max,
+			 struct e820_entry *map, char *err, size_t errlen)
+{
+	int ret = cmdline_write(mem, cfg->cmdline, cmdline_max, err, errlen);
+	if (ret)
+		return ret;
+	ret = initrd_check(mem, cfg, err, errlen);
+	if (ret)
+		return ret;
+	return e820_for(cfg, map, err, errlen);
+}
+
 /* Lay the blobs out back to back from BOOT_SETUP_DATA, each a struct
  * setup_data header followed by its data, 8-byte aligned, linked by
  * guest physical address. Returns the first address in *head (0 if none). */
@@ -158,13 +173,7 @@ int boot_params_build(struct guest_mem *mem, const struct boot_config *cfg, char
 	else
 		boot_params_default_header(&bp.hdr);
 
-	ret = cmdline_write(mem, cfg->cmdline, bp.hdr.cmdline_size, err, errlen);
-	if (ret)
-		return ret;
-	ret = initrd_check(mem, cfg, err, errlen);
-	if (ret)
-		return ret;
-	n = e820_for(cfg, map, err, errlen);
+	n = common_inputs(mem, cfg, bp.hdr.cmdline_size, map, err, errlen);
 	if (n < 0)
 		return n;
 	ret = setup_data_write(mem, cfg, &setup_data_head, err, errlen);
@@ -237,15 +246,9 @@ int pvh_start_info_build(struct guest_mem *mem, const struct boot_config *cfg, c
 	struct hvm_modlist_entry mod;
 	struct hvm_memmap_table_entry memmap[E820_MAX_ENTRIES];
 	struct e820_entry map[E820_MAX_ENTRIES];
-	int n, ret;
+	int n;
 
-	ret = cmdline_write(mem, cfg->cmdline, BOOT_DEFAULT_CMDLINE_SIZE, err, errlen);
-	if (ret)
-		return ret;
-	ret = initrd_check(mem, cfg, err, errlen);
-	if (ret)
-		return ret;
-	n = e820_for(cfg, map, err, errlen);
+	n = common_inputs(mem, cfg, BOOT_DEFAULT_CMDLINE_SIZE, map, err, errlen);
 	if (n < 0)
 		return n;
 
