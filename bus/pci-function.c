@@ -1,72 +1,31 @@
 /* One PCI function's configuration space: the type-0 header, BARs as
  * declared before the function is placed, the capability list, and
- * config reads and writes filtered by the write masks. What a write
- * changes on the host (BAR mapping, INTx, MSI-X enable) is passed on to
- * pci.c and pci-msix.c. See pci.h. */
-#include "bus/pci.h"
+ * writes filtered by the write masks. See pci-function.h. */
+#include "bus/pci-function.h"
 
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bus/pci-internal.h"
+#include "bus/pci-shared.h"
 #include "kvm/x86/layout.h"
 
-/* ---- config space ---- */
+/* ---- config space (host->lock held, or not placed yet) ---- */
 
-uint32_t pci_config_read_locked(const struct pci_device *dev, unsigned offset, unsigned len)
+uint32_t pci_config_load(const struct pci_device *dev, unsigned offset, unsigned len)
 {
 	return bus_load_le(&dev->config[offset], len);
 }
 
-void pci_config_write_locked(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value,
-				struct pci_pending *p)
+void pci_config_store(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value)
 {
-	uint16_t old_cmd = cfg16(dev, PCI_COMMAND);
-	uint16_t old_msix = dev->msix ? pci_msix_control(dev) : 0;
-
 	for (unsigned i = 0; i < len; i++) {
 		unsigned o = offset + i;
 		uint8_t b = (uint8_t)(value >> (8 * i));
 		uint8_t v = (dev->config[o] & ~dev->wmask[o]) | (b & dev->wmask[o]);
 		dev->config[o] = v & ~(b & dev->w1cmask[o]);
 	}
-
-	if (!dev->host)
-		return; /* not on a bus yet: nothing is mapped or wired */
-	if (overlaps(offset, len, PCI_COMMAND, 2) ||
-	    overlaps(offset, len, PCI_BASE_ADDRESS_0, 4 * PCI_NR_BARS))
-		pci_bars_update(dev->host, dev, p);
-	if ((old_cmd ^ cfg16(dev, PCI_COMMAND)) & PCI_COMMAND_INTX_DISABLE)
-		pci_intx_update(dev->host, dev->slot);
-	if (dev->msix && overlaps(offset, len, dev->msix->cap_offset + PCI_MSIX_FLAGS, 2))
-		pci_msix_control_written(dev, old_msix, p);
-}
-
-uint32_t pci_config_read(struct pci_device *dev, unsigned offset, unsigned len)
-{
-	if (len == 0 || len > 4 || !inside(offset, len, 0, PCI_CONFIG_SIZE))
-		return all_ones(len);
-	lock_dev(dev);
-	uint32_t v = pci_config_read_locked(dev, offset, len);
-	unlock_dev(dev);
-	return v;
-}
-
-void pci_config_write(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value)
-{
-	struct pci_pending p;
-
-	if (len == 0 || len > 4 || !inside(offset, len, 0, PCI_CONFIG_SIZE))
-		return;
-	pci_pending_init(&p, dev);
-	lock_dev(dev);
-	pci_config_write_locked(dev, offset, len, value, &p);
-	unlock_dev(dev);
-	pci_pending_run(&p);
-	if (dev->config_written)
-		dev->config_written(dev, offset, len);
 }
 
 /* ---- devices ---- */

@@ -1,13 +1,14 @@
 /* MSI-X: a function's vector table and pending bits, the message
  * control word's enable and function mask, and sending a vector. See
  * pci.h. */
-#include "bus/pci.h"
+#include "bus/pci-msix.h"
 
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "bus/pci-internal.h"
+#include "bus/pci-function.h" /* the capability and its write mask */
+#include "bus/pci-shared.h"
 
 /* ---- MSI-X state (host->lock held) ---- */
 
@@ -82,19 +83,18 @@ static void msix_table_set(struct pci_device *dev, unsigned d, uint32_t value, s
 }
 
 /* The guest wrote the MSI-X message control word: enable or function mask. */
-void pci_msix_control_written(struct pci_device *dev, uint16_t old, struct pci_pending *p)
+bool pci_msix_control_written(struct pci_device *dev, uint16_t old, struct pci_pending *p)
 {
 	const uint16_t bits = PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL;
 	struct pci_msix *msix = dev->msix;
 
 	if (((old ^ pci_msix_control(dev)) & bits) == 0)
-		return;
+		return false;
 	for (unsigned v = 0; v < msix->nr_vectors; v++) {
 		p->msix_changed |= 1ull << v;
 		msix_flush_pending(dev, v, p);
 	}
-	if ((old ^ pci_msix_control(dev)) & PCI_MSIX_FLAGS_ENABLE)
-		pci_intx_update(dev->host, dev->slot); /* MSI-X on silences INTx */
+	return (old ^ pci_msix_control(dev)) & PCI_MSIX_FLAGS_ENABLE;
 }
 
 /* ---- MSI-X ---- */

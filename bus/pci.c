@@ -1,7 +1,8 @@
 /* The PCI host bridge: how the guest reaches config space (0xCF8/0xCFC
- * and ECAM), where BARs sit and which one decodes an access, INTx wiring,
- * and the work deferred until host->lock is dropped. One function's config
- * space is in pci-function.c, its MSI-X table in pci-msix.c. See pci.h.
+ * and ECAM) and what a config write changes on the host, where BARs sit
+ * and which one decodes an access, and INTx wiring. Below it: pci-msix.c
+ * (a function's MSI-X table), pci-function.c (its config space) and
+ * pci-pending.c (callbacks run after host->lock is dropped). See pci.h.
  *
  * Register layout and bit names come from <linux/pci_regs.h> (the PCI
  * Local Bus and PCI Express specifications). */
@@ -12,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus/pci-internal.h"
+#include "bus/pci-shared.h"
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/layout.h"
 #include "base/log.h"
@@ -23,36 +24,6 @@ static unsigned pci_intx_gsi(unsigned slot)
 	const struct acpi_pci routing = { .intx_gsi_base = PCI_INTX_GSI_BASE };
 
 	return acpi_pci_intx_gsi(&routing, slot, 0);
-}
-
-void pci_pending_init(struct pci_pending *p, struct pci_device *dev)
-{
-	p->dev = dev;
-	p->msix_changed = p->msix_deliver = 0;
-	memset(p->bars_changed, 0, sizeof(p->bars_changed));
-}
-
-void pci_pending_run(struct pci_pending *p)
-{
-	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
-		struct pci_device *dev = p->bar_dev[s];
-		for (unsigned i = 0; i < PCI_NR_BARS; i++) {
-			if ((p->bars_changed[s] & (1u << i)) && dev->bar_changed)
-				dev->bar_changed(dev, i, p->bar_state[s][i].mapped, p->bar_state[s][i].addr);
-		}
-	}
-	struct pci_msix *msix = p->dev ? p->dev->msix : NULL;
-	if (!msix)
-		return;
-	/* Routing first, so a delivered message finds it up to date. */
-	for (unsigned v = 0; v < msix->nr_vectors; v++) {
-		if ((p->msix_changed >> v & 1) && msix->changed)
-			msix->changed(msix->ctx, v);
-	}
-	for (unsigned v = 0; v < msix->nr_vectors; v++) {
-		if ((p->msix_deliver >> v & 1) && msix->deliver)
-			msix->deliver(msix->ctx, v, p->msix_addr[v], p->msix_data[v]);
-	}
 }
 
 /* ---- INTx (host->lock held) ---- */
@@ -66,7 +37,7 @@ static bool intx_output(const struct pci_device *dev)
 
 /* Recompute the wired-OR of every slot on this slot's GSI and tell the
  * interrupt controller if it changed. */
-void pci_intx_update(struct pci_host *host, unsigned slot)
+static void pci_intx_update(struct pci_host *host, unsigned slot)
 {
 	unsigned line = slot % 4;
 	uint8_t level = 0;
@@ -146,7 +117,7 @@ static void bar_note_change(struct pci_pending *p, struct pci_device *dev, unsig
  * register. First unmap what moved or lost decoding, then map what wants
  * to be, so a BAR freed by a move lets a waiting one in. "programmed" is
  * the device the guest just wrote (its failures are worth a message). */
-void pci_bars_update(struct pci_host *host, const struct pci_device *programmed, struct pci_pending *p)
+static void pci_bars_update(struct pci_host *host, const struct pci_device *programmed, struct pci_pending *p)
 {
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
 		struct pci_device *dev = host->slot[s];
@@ -246,6 +217,56 @@ static void io_window_write(void *opaque, uint64_t offset, const uint8_t *data, 
 
 static const struct bus_ops mmio_window_ops = { .read = mmio_window_read, .write = mmio_window_write };
 static const struct bus_ops io_window_ops = { .read = io_window_read, .write = io_window_write };
+
+/* ---- config space: the entry both mechanisms (and tests) use ---- */
+
+/* A config write, with host->lock held: through the function's masks,
+ * then whatever it changed on the host (BAR decoding, INTx disable,
+ * MSI-X enable or mask). */
+static void config_write_locked(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value,
+				struct pci_pending *p)
+{
+	uint16_t old_cmd = cfg16(dev, PCI_COMMAND);
+	uint16_t old_msix = dev->msix ? pci_msix_control(dev) : 0;
+	bool msix_toggled = false;
+
+	pci_config_store(dev, offset, len, value);
+	if (!dev->host)
+		return; /* not on a bus yet: nothing is mapped or wired */
+	if (overlaps(offset, len, PCI_COMMAND, 2) ||
+	    overlaps(offset, len, PCI_BASE_ADDRESS_0, 4 * PCI_NR_BARS))
+		pci_bars_update(dev->host, dev, p);
+	if (dev->msix && overlaps(offset, len, dev->msix->cap_offset + PCI_MSIX_FLAGS, 2))
+		msix_toggled = pci_msix_control_written(dev, old_msix, p);
+	/* MSI-X on silences INTx, as does the command register's disable bit. */
+	if (msix_toggled || ((old_cmd ^ cfg16(dev, PCI_COMMAND)) & PCI_COMMAND_INTX_DISABLE))
+		pci_intx_update(dev->host, dev->slot);
+}
+
+uint32_t pci_config_read(struct pci_device *dev, unsigned offset, unsigned len)
+{
+	if (len == 0 || len > 4 || !inside(offset, len, 0, PCI_CONFIG_SIZE))
+		return all_ones(len);
+	lock_dev(dev);
+	uint32_t v = pci_config_load(dev, offset, len);
+	unlock_dev(dev);
+	return v;
+}
+
+void pci_config_write(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value)
+{
+	struct pci_pending p;
+
+	if (len == 0 || len > 4 || !inside(offset, len, 0, PCI_CONFIG_SIZE))
+		return;
+	pci_pending_init(&p, dev);
+	lock_dev(dev);
+	config_write_locked(dev, offset, len, value, &p);
+	unlock_dev(dev);
+	pci_pending_run(&p);
+	if (dev->config_written)
+		dev->config_written(dev, offset, len);
+}
 
 /* ---- how the guest reaches config space ---- */
 

@@ -1,14 +1,13 @@
-/* What the three parts of the PCI code share, and nothing else includes:
- * pci.c (the host bridge: how the guest reaches config space, BAR
- * placement and windows, INTx), pci-function.c (one function's config
- * space) and pci-msix.c (its MSI-X table). See pci.h for the locking. */
-#ifndef SKIFF_PCI_INTERNAL_H
-#define SKIFF_PCI_INTERNAL_H
+/* The constants and small helpers that pci.c (the host bridge),
+ * pci-msix.c and pci-function.c share, and nothing outside bus/
+ * includes. See pci.h for the locking. */
+#ifndef SKIFF_PCI_SHARED_H
+#define SKIFF_PCI_SHARED_H
 
 #include <linux/pci_regs.h>
 #include <string.h>
 
-#include "bus/pci.h"
+#include "bus/pci-config.h"
 
 #define PCI_LOG "pci"
 
@@ -63,40 +62,5 @@ static inline void unlock_dev(const struct pci_device *dev)
 	if (dev->host)
 		pthread_mutex_unlock(&dev->host->lock);
 }
-
-/* ---- work done after dropping host->lock ----
- *
- * Changes made under the lock record here which callbacks to run; they run
- * once the lock is released, so device code may call back into pci_*. */
-struct pci_pending {
-	struct pci_device *dev;        /* whose MSI-X callbacks run */
-	uint64_t msix_changed;         /* vectors whose routing may have changed */
-	uint64_t msix_deliver;         /* vectors to send */
-	uint64_t msix_addr[PCI_MSIX_MAX_VECTORS];
-	uint32_t msix_data[PCI_MSIX_MAX_VECTORS];
-	uint8_t bars_changed[PCI_MAX_SLOTS]; /* a bit per BAR */
-	struct pci_device *bar_dev[PCI_MAX_SLOTS];
-	struct {
-		bool mapped;
-		uint64_t addr;
-	} bar_state[PCI_MAX_SLOTS][PCI_NR_BARS];
-};
-
-void pci_pending_init(struct pci_pending *p, struct pci_device *dev);
-void pci_pending_run(struct pci_pending *p);
-
-/* pci.c, host->lock held. */
-void pci_bars_update(struct pci_host *host, const struct pci_device *programmed, struct pci_pending *p);
-void pci_intx_update(struct pci_host *host, unsigned slot);
-
-/* pci-function.c, host->lock held. */
-uint32_t pci_config_read_locked(const struct pci_device *dev, unsigned offset, unsigned len);
-void pci_config_write_locked(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value,
-			     struct pci_pending *p);
-
-/* pci-msix.c, host->lock held. */
-uint16_t pci_msix_control(const struct pci_device *dev);
-bool pci_msix_on(const struct pci_device *dev);
-void pci_msix_control_written(struct pci_device *dev, uint16_t old, struct pci_pending *p);
 
 #endif
