@@ -123,11 +123,13 @@ int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 		.first_run_ns = &m->first_run_ns,
 		.pause = &m->pause,
 	};
+	bool tsc_deadline = kvm_vm_check_extension(&m->vm, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	for (unsigned i = 0; i < m->opts->cpus && ret == 0; i++) {
 		memcpy(mine, cpuid, sz);
 		cpuid_apply_policy(mine, &(struct cpuid_policy){ .vcpu_index = i,
 								  .nr_vcpus = m->opts->cpus,
-								  .hide_pv_features = m->swkvm.active });
+								  .hide_pv_features = m->swkvm.active,
+								  .tsc_deadline = tsc_deadline });
 		ret = vcpu_create(&m->vcpus[i], &m->vcpu_env, i, mine);
 		if (ret < 0)
 			snprintf(err, errlen, "cannot create vCPU %u: %s", i, strerror(-ret));

@@ -51,6 +51,16 @@ void cpuid_apply_policy(struct kvm_cpuid2 *cpuid, const struct cpuid_policy *p)
 				e->edx |= 1u << 28; /* HTT: the count above is valid */
 			else
 				e->edx &= ~(1u << 28);
+			/* KVM's supported CPUID has neither bit. Without the first,
+			 * Linux never looks at KVM's leaves (0x40000000): no
+			 * kvm-clock, so it calibrates the TSC against the PIT (which
+			 * fails in a nested host: clocksource jiffies). Without the
+			 * second it calibrates the APIC timer by waiting for ticks. */
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			if (p->tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+			else
+				e->ecx &= ~CPUID_1_ECX_TSC_DEADLINE;
 			break;
 		case 4:
 			/* Deterministic cache parameters: EAX[31:26] = cores per package - 1,

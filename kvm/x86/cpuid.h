@@ -1,5 +1,7 @@
 /* CPUID for the guest: what KVM supports, with the topology of an
- * N-vCPU machine (one package, N cores, one thread each) written in. */
+ * N-vCPU machine (one package, N cores, one thread each) written in, and
+ * the two bits KVM leaves to the VMM: "a hypervisor is present" and the
+ * TSC-deadline timer. */
 #ifndef SKIFF_X86_CPUID_H
 #define SKIFF_X86_CPUID_H
 
@@ -15,6 +17,7 @@ struct cpuid_policy {
 	unsigned vcpu_index;   /* = APIC ID */
 	unsigned nr_vcpus;
 	bool hide_pv_features; /* clear PV unhalt/TLB flush/IPI/sched-yield (software-KVM hosts) */
+	bool tsc_deadline;     /* KVM emulates the TSC-deadline timer (KVM_CAP_TSC_DEADLINE_TIMER) */
 };
 
 /* Rewrite a copy of the supported CPUID for one vCPU, in place. Pure:
@@ -23,6 +26,10 @@ void cpuid_apply_policy(struct kvm_cpuid2 *cpuid, const struct cpuid_policy *pol
 
 /* Bits of KVM_CPUID_FEATURES (leaf 0x40000001 EAX) that need hypercalls
  * or IPIs a software-KVM host never completes. */
+/* Leaf 1 ECX. */
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+
 #define CPUID_KVM_PV_HIDDEN_MASK                                                                          \
 	((1u << 7) /* KVM_FEATURE_PV_UNHALT */ | (1u << 9) /* PV_TLB_FLUSH */ | (1u << 11) /* PV_SEND_IPI */ | \
 	 (1u << 13) /* PV_SCHED_YIELD */)

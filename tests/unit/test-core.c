@@ -174,6 +174,8 @@ START_TEST(cpuid_topology_for_each_vcpu)
 			ck_assert_uint_eq((c->entries[3].ecx >> 8) & 0xff, 2);
 			ck_assert_uint_eq(c->entries[5].ecx, 2); /* invalid level: type 0 */
 			ck_assert_uint_eq(c->entries[4].eax, 0x01ffffff);
+			ck_assert(c->entries[0].ecx & CPUID_1_ECX_HYPERVISOR);
+			ck_assert(!(c->entries[0].ecx & CPUID_1_ECX_TSC_DEADLINE));
 			free(c);
 		}
 	}
@@ -186,6 +188,16 @@ START_TEST(cpuid_hides_pv_features_on_request)
 	cpuid_apply_policy(c, &(struct cpuid_policy){ .vcpu_index = 0, .nr_vcpus = 2, .hide_pv_features = true });
 	ck_assert_uint_eq(c->entries[4].eax & 0x2a80, 0);
 	ck_assert_uint_eq(c->entries[4].eax, 0x01ffffff & ~0x2a80u);
+	free(c);
+}
+END_TEST
+
+START_TEST(cpuid_tsc_deadline_when_kvm_emulates_it)
+{
+	struct kvm_cpuid2 *c = fake_cpuid();
+	cpuid_apply_policy(c, &(struct cpuid_policy){ .vcpu_index = 0, .nr_vcpus = 1, .tsc_deadline = true });
+	ck_assert(c->entries[0].ecx & CPUID_1_ECX_TSC_DEADLINE);
+	ck_assert(c->entries[0].ecx & CPUID_1_ECX_HYPERVISOR);
 	free(c);
 }
 END_TEST
@@ -461,6 +473,7 @@ Suite *core_suite(void)
 	TCase *cpu = tcase_create("cpu");
 	tcase_add_test(cpu, cpuid_topology_for_each_vcpu);
 	tcase_add_test(cpu, cpuid_hides_pv_features_on_request);
+	tcase_add_test(cpu, cpuid_tsc_deadline_when_kvm_emulates_it);
 	tcase_add_test(cpu, boot_tables_identity_map_4g);
 	tcase_add_test(cpu, boot_long_mode_registers);
 	suite_add_tcase(s, cpu);
