@@ -361,6 +361,10 @@ int main(int argc, char **argv)
 			if (raw.ran && p != PATH_RAW)
 				printf(" %7.2fx", f.per_req / raw.per_req);
 			printf("\n");
+			/* For make bench's summary table (tests/bench/summary). */
+			if (raw.ran && p != PATH_RAW)
+				printf("bench-row|blk device path, no KVM (limit: raw io_uring)|%s %s|ns/req|lower|%.0f||%.0f\n",
+				       cases[i].name, path_names[p], f.per_req, raw.per_req);
 		}
 	}
 	return 0;

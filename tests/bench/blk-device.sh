@@ -30,6 +30,9 @@ else
 		[ "$path" = "raw io_uring" ] && raw=$per
 		printf '%-18s %-15s %12d %7sx\n' "$case" "$path" "$per" \
 			"$(awk -v a="$per" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')"
+		# (for make bench's summary, tests/bench/summary)
+		[ "$path" = "raw io_uring" ] ||
+			echo "bench-row|blk device path, callgrind (limit: raw io_uring)|$case $path|insns/req|lower|$per||$raw"
 	done
 	rm -rf "$dir"
 fi

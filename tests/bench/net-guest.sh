@@ -27,7 +27,10 @@ SKIFF=${SKIFF:-$here/skiff}
 ms=${1:-2000}
 rounds=${2:-3}
 # Not root: say so and let `make bench` go on.
-[ "$(id -u)" = 0 ] || { echo "net-guest.sh: skipped: needs root (a network namespace and a TAP device)"; exit 0; }
+# (bench-row and bench-skip lines: for make bench's summary, tests/bench/summary.)
+[ "$(id -u)" = 0 ] || { echo "net-guest.sh: skipped: needs root (a network namespace and a TAP device)"
+	echo "bench-skip|net in the guest (vs QEMU)|needs root (a network namespace and a TAP device)"; exit 0; }
+[ -c /dev/kvm ] || { echo "bench-skip|net in the guest (vs QEMU)|no /dev/kvm (run it through tests/nested/run)"; exit 0; }
 work=$(mktemp -d /var/tmp/skiff-netbench.XXXXXX)
 ns=skiff-netbench-$$
 tap=nb0
@@ -146,3 +149,7 @@ for t in $tests; do
 		"[$(all skiff "$t")]" "[$(all qemu "$t")]"
 done
 echo "(skiff/qemu > 1: skiff better; for ping-rtt that is qemu's RTT over skiff's)"
+for t in $tests; do
+	case $t in ping-*) unit=us better=lower ;; *-64) unit=pps better=higher ;; *) unit=MB/s better=higher ;; esac
+	echo "bench-row|net in the guest (vs QEMU)|$t|$unit|$better|$(median skiff "$t")|$(median qemu "$t")|"
+done

@@ -8,6 +8,7 @@ bench=${1:-tests/bench/bench-trace}
 n=${2:-2000}
 if ! command -v valgrind >/dev/null; then
 	echo "trace-insns: no valgrind, no instruction counts"
+	echo "bench-skip|--trace cost, callgrind|no valgrind"
 	exit 0
 fi
 echo "--trace cost in instructions per 64-byte virtio-rng request (callgrind, $n requests):"
@@ -22,6 +23,8 @@ for kind in off miss on; do
 	printf '  %-26s %8d insns' "$what" $((ir / n))
 	[ "$kind" != off ] && printf '   (+%d vs off)' $(((ir - off) / n))
 	printf '\n'
+	# (for make bench's summary, tests/bench/summary)
+	[ "$kind" != off ] && echo "bench-row|--trace cost, callgrind (limit: tracing off)|$what|insns/request|lower|$((ir / n))||$((off / n))"
 done
 ir=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect=run_bare_points \
 	"$bench" "$n" bare 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
