@@ -52,6 +52,10 @@ static ssize_t tap_recv(struct net_backend *be, unsigned q, void *buf, size_t le
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* TUN returns a frame's whole length even when it did not fit (the
+	 * rest is gone): such a frame is lost, never half-delivered. */
+	if ((size_t)n > len - skip)
+		return -EMSGSIZE;
 	return n + (ssize_t)skip;
 }
 

@@ -33,9 +33,9 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
-#include <slirp/libslirp.h>
 
 #include "base/log.h"
+#include "devices/slirp-lib.h"
 
 #define USER_QUEUE_MAX  1024 /* frames waiting for the guest; beyond: dropped */
 #define USER_QUEUE_SLOW 64   /* from here on, slirp's sockets are not read */
@@ -52,6 +52,7 @@ struct user_timer {
 struct net_user {
 	struct net_backend be;
 	char name[32];
+	const struct slirp_lib *lib; /* libslirp, loaded on first use */
 	Slirp *slirp;
 	pthread_mutex_t lock;       /* slirp, the queue, the timers, the poll set */
 	pthread_t thread;
@@ -263,7 +264,7 @@ static void *user_thread(void *arg)
 		/* Index 0 is our wake-up eventfd; slirp's sockets follow. */
 		u->pfd[0] = (struct pollfd){ .fd = u->wake_fd, .events = POLLIN };
 		u->npfd = 1;
-		slirp_pollfds_fill(u->slirp, &timeout, user_add_poll, u);
+		u->lib->slirp_pollfds_fill(u->slirp, &timeout, user_add_poll, u);
 		if (timer_ms >= 0 && (uint32_t)timer_ms < timeout)
 			timeout = (uint32_t)timer_ms;
 		pthread_mutex_unlock(&u->lock);
@@ -273,7 +274,7 @@ static void *user_thread(void *arg)
 		pthread_mutex_lock(&u->lock);
 		if (n > 0 && (u->pfd[0].revents & POLLIN))
 			eventfd_clear(u->wake_fd);
-		slirp_pollfds_poll(u->slirp, n < 0, user_get_revents, u);
+		u->lib->slirp_pollfds_poll(u->slirp, n < 0, user_get_revents, u);
 	}
 	pthread_mutex_unlock(&u->lock);
 	return NULL;
@@ -315,7 +316,7 @@ static int user_send(struct net_backend *be, unsigned q, const void *frame, size
 	if (len <= NET_BACKEND_HDR_LEN)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
-	slirp_input(u->slirp, (const uint8_t *)frame + NET_BACKEND_HDR_LEN, (int)(len - NET_BACKEND_HDR_LEN));
+	u->lib->slirp_input(u->slirp, (const uint8_t *)frame + NET_BACKEND_HDR_LEN, (int)(len - NET_BACKEND_HDR_LEN));
 	pthread_mutex_unlock(&u->lock);
 	/* slirp may have opened a socket or armed a timer: re-poll. */
 	eventfd_signal(u->wake_fd);
@@ -359,7 +360,7 @@ static void user_destroy(struct net_backend *be)
 		log_info(u->name, "user network: %llu frames dropped (guest not reading)",
 			 (unsigned long long)u->dropped);
 	if (u->slirp)
-		slirp_cleanup(u->slirp);
+		u->lib->slirp_cleanup(u->slirp);
 	for (; u->count; u->count--, u->head = (u->head + 1) % USER_QUEUE_MAX)
 		free(u->queue[u->head].data);
 	if (u->wake_fd >= 0)
@@ -403,7 +404,7 @@ static void user_addr_name(uint32_t addr, char *buf, size_t len)
 
 /* ---- hostfwd with host port 0 ----
  * libslirp binds the listening socket but does not say which port the
- * kernel picked. It is the one socket slirp_add_hostfwd() opened: compare
+ * kernel picked. It is the one socket u->lib->slirp_add_hostfwd() opened: compare
  * this process's sockets (fd and inode) before and after the call. */
 
 struct fd_ident {
@@ -479,7 +480,7 @@ static int user_add_hostfwd(struct net_user *u, const struct net_hostfwd *h, uin
 	if (h->host_port == 0 && (nr_before = list_sockets(&before)) < 0)
 		return nr_before;
 	errno = 0;
-	int ret = slirp_add_hostfwd(u->slirp, h->udp, host, h->host_port, guest, h->guest_port);
+	int ret = u->lib->slirp_add_hostfwd(u->slirp, h->udp, host, h->host_port, guest, h->guest_port);
 	if (ret < 0)
 		ret = errno ? -errno : -EPROTO; /* slirp said no more */
 	else if (h->host_port == 0 && !(*port = new_socket_port(h, before, nr_before)))
@@ -511,6 +512,9 @@ struct net_backend *net_user_open(const struct net_backend_config *c, unsigned p
 		goto fail;
 	}
 
+	if (!(u->lib = slirp_lib_open(err, errlen)))
+		goto fail;
+
 	SlirpConfig cfg = {
 		.version = 3,
 		.in_enabled = true,
@@ -523,7 +527,7 @@ struct net_backend *net_user_open(const struct net_backend_config *c, unsigned p
 		.if_mtu = 1500,
 		.if_mru = 1500,
 	};
-	u->slirp = slirp_new(&cfg, &user_callbacks, u);
+	u->slirp = u->lib->slirp_new(&cfg, &user_callbacks, u);
 	if (!u->slirp) {
 		snprintf(err, errlen, "backend=user: libslirp refused the network configuration");
 		goto fail;
