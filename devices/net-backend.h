@@ -45,6 +45,11 @@ struct net_backend_ops {
 	 * Returns its length, -EAGAIN if none is waiting, or -EMSGSIZE /
 	 * other -errno for a frame that was lost (counted by the device). */
 	ssize_t (*recv)(struct net_backend *be, unsigned q, void *buf, size_t len);
+	/* The same into iov[0..n) (the device's buffers in guest RAM, so the
+	 * frame is not copied in user space); iov[0] holds at least the
+	 * header. -EMSGSIZE: the frame was longer than the iovecs, and lost.
+	 * Optional: without it the device reads into a buffer and copies. */
+	ssize_t (*recvv)(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n);
 	/* Send one frame (header first) from queue pair q. 0, or -errno if
 	 * the backend dropped it. */
 	int (*send)(struct net_backend *be, unsigned q, const void *frame, size_t len);

@@ -59,6 +59,39 @@ static ssize_t tap_recv(struct net_backend *be, unsigned q, void *buf, size_t le
 	return n + (ssize_t)skip;
 }
 
+/* The frame read straight into iov[0..n) (the device's buffers in guest
+ * RAM); iov[0] holds at least the header. */
+static ssize_t tap_recvv(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n)
+{
+	struct net_tap *t = TAP(be);
+	const struct iovec *use = iov;
+	size_t room = 0;
+	ssize_t got;
+
+	if (q >= t->nr_fds || n == 0 || n > UIO_MAXIOV || iov[0].iov_len < NET_BACKEND_HDR_LEN)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		room += iov[i].iov_len;
+	struct iovec plain[t->vnet_hdr ? 1 : n];
+	if (!t->vnet_hdr) {
+		/* No offloads: a zero header, and the frame read after it. */
+		memset(iov[0].iov_base, 0, NET_BACKEND_HDR_LEN);
+		memcpy(plain, iov, n * sizeof(*iov));
+		plain[0].iov_base = (uint8_t *)plain[0].iov_base + NET_BACKEND_HDR_LEN;
+		plain[0].iov_len -= NET_BACKEND_HDR_LEN;
+		room -= NET_BACKEND_HDR_LEN;
+		use = plain;
+	}
+	do
+		got = readv(t->fd[q], use, (int)n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if ((size_t)got > room)
+		return -EMSGSIZE; /* as in tap_recv: the rest is gone */
+	return got + (t->vnet_hdr ? 0 : NET_BACKEND_HDR_LEN);
+}
+
 static int tap_send(struct net_backend *be, unsigned q, const void *frame, size_t len)
 {
 	struct net_tap *t = TAP(be);
@@ -145,6 +178,7 @@ static void tap_destroy(struct net_backend *be)
 
 static const struct net_backend_ops tap_ops = {
 	.recv = tap_recv,
+	.recvv = tap_recvv,
 	.send = tap_send,
 	.sendv = tap_sendv,
 	.rx_fd = tap_rx_fd,

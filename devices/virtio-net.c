@@ -1,6 +1,7 @@
 /* virtio-net: the device model. See virtio-net.h; backends are in
  * net-tap.c and net-user.c, the command-line keys in net-options.c. */
 #include "devices/virtio-net.h"
+#include "devices/virtio-net-rx.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -29,189 +30,18 @@ static unsigned guest_offloads(uint64_t features)
 	return o;
 }
 
-/* The driver's header: 12 bytes with VERSION_1 or MRG_RXBUF, else the
- * legacy 10 (no num_buffers). */
-static size_t guest_hdr_len(const struct virtio_net *net)
-{
-	uint64_t f = net->vdev.features;
-
-	return (f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF))) ? sizeof(struct virtio_net_hdr_v1) :
-									    sizeof(struct virtio_net_hdr);
-}
-
 static unsigned ctrl_queue(const struct virtio_net *net)
 {
 	return (net->vdev.features & F(VIRTIO_NET_F_MQ)) ? 2 * net->max_pairs : 2;
 }
 
-/* ---- reactor plumbing: watch a pair's backend fd, or pause it ---- */
-
-static void rx_watch(struct virtio_net *net, unsigned pair, bool on)
-{
-	struct virtio_net_rx_source *src = &net->rx_src[pair];
-
-	if (src->watching == on)
-		return;
-	src->watching = on;
-	if (net->reactor && src->id >= 0)
-		(void)reactor_set_events(net->reactor, src->id, on ? EPOLLIN : 0);
-}
-
+/* The reactor's handler for a pair's backend fd (virtio-net-rx.c
+ * watches and pauses it). */
 static enum reactor_result rx_source_ready(void *opaque, uint32_t events, unsigned budget)
 {
 	struct virtio_net_rx_source *src = opaque;
 
 	return virtio_net_backend_ready(src->net, src->pair, budget) ? REACTOR_MORE : REACTOR_DONE;
-}
-
-/* ---- receive ---- */
-
-static bool mac_in(const uint8_t (*table)[6], unsigned count, const uint8_t *mac)
-{
-	for (unsigned i = 0; i < count && i < VIRTIO_NET_MAC_TABLE; i++)
-		if (memcmp(table[i], mac, 6) == 0)
-			return true;
-	return false;
-}
-
-/* Does the driver want this frame (CTRL_RX filter)? */
-static bool rx_accept(const struct virtio_net *net, const uint8_t *frame, size_t len)
-{
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-	if (!(net->vdev.features & F(VIRTIO_NET_F_CTRL_RX)) || net->promisc || len < 6)
-		return true;
-	if (memcmp(frame, bcast, 6) == 0)
-		return true;
-	if (frame[0] & 1)
-		return net->allmulti || net->mc_count > VIRTIO_NET_MAC_TABLE || mac_in(net->mc, net->mc_count, frame);
-	return memcmp(frame, net->mac, 6) == 0 || net->uc_count > VIRTIO_NET_MAC_TABLE ||
-	       mac_in(net->uc, net->uc_count, frame);
-}
-
-/* Give back chains popped for a frame that cannot be placed now. */
-static void rx_unpop(struct virtio_net *net, unsigned n)
-{
-	while (n--)
-		virtio_request_unpop(&net->reqs[n]);
-}
-
-/* Place one frame (backend header first) into rx queue q. 1 = placed (or
- * dropped for good: too big for the driver's buffers), 0 = no room yet,
- * -EIO = the driver broke the ring. */
-static int rx_place(struct virtio_net *net, unsigned q, const uint8_t *frame, size_t len)
-{
-	bool mergeable = net->vdev.features & F(VIRTIO_NET_F_MRG_RXBUF);
-	size_t hdr_len = guest_hdr_len(net), plen = len - NET_BACKEND_HDR_LEN, need = hdr_len + plen, have = 0;
-	unsigned max = mergeable ? VIRTIO_REQUEST_BATCH_MAX : 1, n = 0;
-	uint32_t written[VIRTIO_REQUEST_BATCH_MAX];
-	struct virtio_net_hdr_v1 hdr;
-	int ret;
-
-	/* Enough chains for the frame: one without MRG_RXBUF, else as many as it takes. */
-	while (have < need && n < max) {
-		struct virtio_request *req = &net->reqs[n];
-
-		ret = virtio_request_pop(&net->vdev, q, req);
-		if (ret < 0) {
-			rx_unpop(net, n);
-			return ret;
-		}
-		if (ret == 0) {
-			rx_unpop(net, n);
-			return 0; /* wait for the driver's next buffers */
-		}
-		n++;
-		if (virtio_request_readable(req) || (n == 1 && virtio_request_writable(req) < hdr_len)) {
-			/* rx buffers are device-writable and hold at least a header. */
-			log_debug(net->vdev.name, "rx queue %u: malformed buffer", q);
-			rx_unpop(net, n);
-			virtio_device_needs_reset(&net->vdev);
-			return -EIO;
-		}
-		have += virtio_request_writable(req);
-	}
-	if (have < need) {
-		/* Buffers too small for this frame (no GUEST_TSO, or a driver
-		 * posting tiny buffers): it can never be placed. */
-		rx_unpop(net, n);
-		net->stats.rx_too_big++;
-		return 1;
-	}
-
-	memcpy(&hdr, frame, sizeof(hdr));
-	hdr.num_buffers = (uint16_t)n; /* little-endian on x86, as both interfaces want */
-	for (unsigned i = 0, off = 0; i < n; i++) {
-		const struct virtio_request *req = &net->reqs[i];
-		size_t room = virtio_request_writable(req), put = 0;
-
-		if (i == 0) {
-			put = virtio_request_write(req, 0, &hdr, hdr_len);
-			room -= hdr_len;
-		}
-		size_t chunk = plen - off < room ? plen - off : room;
-		put += virtio_request_write(req, put, frame + NET_BACKEND_HDR_LEN + off, chunk);
-		off += (unsigned)chunk;
-		written[i] = (uint32_t)put;
-	}
-	virtio_request_complete_batch_locked(net->reqs, written, n);
-	net->stats.rx_frames++;
-	return 1;
-}
-
-/* Move frames from the backend to rx queue pair `pair` until the backend
- * is empty, the ring is full, or the budget is spent. dev->lock held.
- * Returns true if the budget ran out with frames left. */
-static bool rx_pump(struct virtio_net *net, unsigned pair, unsigned budget)
-{
-	unsigned q = 2 * pair;
-
-	if (pair >= net->active_pairs || !virtio_device_queue_live(&net->vdev, q)) {
-		rx_watch(net, pair, false); /* activate or the rx kick resumes it */
-		return false;
-	}
-	for (unsigned done = 0; done < budget; done++) {
-		if (!net->rx_len[pair]) {
-			ssize_t n = net->be->ops->recv(net->be, pair, net->rx_frame[pair], VIRTIO_NET_RX_BUF);
-
-			if (n == -EAGAIN) {
-				rx_watch(net, pair, true); /* drained: wait for the fd */
-				return false;
-			}
-			if (n < NET_BACKEND_HDR_LEN) {
-				net->stats.rx_errors++;
-				continue;
-			}
-			if (!rx_accept(net, net->rx_frame[pair] + NET_BACKEND_HDR_LEN, (size_t)n - NET_BACKEND_HDR_LEN)) {
-				net->stats.rx_filtered++;
-				continue;
-			}
-			net->rx_len[pair] = (size_t)n;
-		}
-		int ret = rx_place(net, q, net->rx_frame[pair], net->rx_len[pair]);
-		if (ret == 0) {
-			/* Ring full: keep the frame, stop reading, wait for the kick. */
-			net->stats.rx_ring_full++;
-			rx_watch(net, pair, false);
-			return false;
-		}
-		net->rx_len[pair] = 0;
-		if (ret < 0) {
-			rx_watch(net, pair, false);
-			return false;
-		}
-	}
-	return true;
-}
-
-bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget)
-{
-	bool more;
-
-	pthread_mutex_lock(&net->vdev.lock);
-	more = pair < net->max_pairs && !net->vdev.resetting && rx_pump(net, pair, budget);
-	pthread_mutex_unlock(&net->vdev.lock);
-	return more;
 }
 
 /* ---- transmit ---- */
@@ -245,7 +75,7 @@ static int tx_sendv(struct virtio_net *net, unsigned q, const struct virtio_requ
 /* Send one tx request's frame to the backend, or drop it if malformed. */
 static void tx_send(struct virtio_net *net, unsigned q, const struct virtio_request *req)
 {
-	size_t hdr_len = guest_hdr_len(net);
+	size_t hdr_len = virtio_net_guest_hdr_len(net);
 	uint64_t sent = virtio_request_readable(req);
 	size_t frame_len = sent - (sent < hdr_len ? sent : hdr_len);
 
@@ -368,7 +198,7 @@ static int ctrl_command(struct virtio_net *net, uint8_t class, uint8_t cmd, cons
 		net->active_pairs = pairs;
 		net->be->ops->set_queue_pairs(net->be, pairs);
 		for (unsigned p = 0; p < net->max_pairs; p++)
-			rx_watch(net, p, p < pairs);
+			virtio_net_rx_watch(net, p, p < pairs);
 		return 0;
 	}
 	case VIRTIO_NET_CTRL_GUEST_OFFLOADS: {
@@ -432,7 +262,7 @@ static bool net_queue_notify(struct virtio_device *dev, unsigned q, unsigned bud
 	if (q % 2)
 		return tx_serve(net, q, budget);
 	/* The driver posted rx buffers: place what waits, then read on. */
-	return rx_pump(net, q / 2, budget);
+	return virtio_net_rx_pump(net, q / 2, budget);
 }
 
 static uint64_t net_features(struct virtio_device *dev)
@@ -486,12 +316,12 @@ static int net_activate(struct virtio_device *dev)
 	struct virtio_net *net = dev->priv;
 
 	log_debug(dev->name, "features %#llx: %zu-byte header, receive offloads %#x",
-		  (unsigned long long)dev->features, guest_hdr_len(net), guest_offloads(dev->features));
+		  (unsigned long long)dev->features, virtio_net_guest_hdr_len(net), guest_offloads(dev->features));
 	net->be->ops->set_offloads(net->be, guest_offloads(dev->features));
 	/* Until VQ_PAIRS_SET the driver uses pair 0 only (spec 5.1.6.5.5). */
 	net->active_pairs = 1;
 	net->be->ops->set_queue_pairs(net->be, 1);
-	rx_watch(net, 0, true);
+	virtio_net_rx_watch(net, 0, true);
 	if ((dev->features & F(VIRTIO_NET_F_GUEST_ANNOUNCE)) && (net->status & VIRTIO_NET_S_LINK_UP)) {
 		/* Tell the network where we are (gratuitous ARP, IPv6 NA). */
 		net->status |= VIRTIO_NET_S_ANNOUNCE;
@@ -505,7 +335,7 @@ static void net_reset(struct virtio_device *dev)
 	struct virtio_net *net = dev->priv;
 
 	for (unsigned p = 0; p < net->max_pairs; p++) {
-		rx_watch(net, p, false);
+		virtio_net_rx_watch(net, p, false);
 		net->rx_len[p] = 0; /* the driver's rings are gone: so is the frame for them */
 	}
 	net->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;

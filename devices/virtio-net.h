@@ -87,6 +87,7 @@ struct virtio_net {
 	/* A frame read from the backend that waits for rx ring space. */
 	uint8_t *rx_frame[NET_MAX_QUEUE_PAIRS];
 	size_t rx_len[NET_MAX_QUEUE_PAIRS];  /* 0 = none waiting */
+	size_t rx_expect[NET_MAX_QUEUE_PAIRS]; /* the last frame's length: the room a straight read takes */
 	struct virtio_net_rx_source rx_src[NET_MAX_QUEUE_PAIRS];
 
 	uint8_t *tx_buf;                     /* header + frame, linearized */

@@ -179,16 +179,6 @@ int virtio_request_iov(const struct virtio_request *req, bool writable, struct i
 	return vq_chain_iov(&req->dev->vqs[req->q], &req->chain, writable, iov, max);
 }
 
-uint64_t virtio_request_readable(const struct virtio_request *req)
-{
-	return req->chain.out_bytes;
-}
-
-uint64_t virtio_request_writable(const struct virtio_request *req)
-{
-	return req->chain.in_bytes;
-}
-
 unsigned virtio_request_nbufs(const struct virtio_request *req, bool writable)
 {
 	return writable ? req->chain.nin : req->chain.nout;

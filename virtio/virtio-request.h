@@ -44,9 +44,16 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 void virtio_request_unpop(struct virtio_request *req);
 
 /* Bytes the driver gave: device-readable (sent by the driver) and
- * device-writable (room for the answer). */
-uint64_t virtio_request_readable(const struct virtio_request *req);
-uint64_t virtio_request_writable(const struct virtio_request *req);
+ * device-writable (room for the answer). Inline: the receive path asks
+ * several times per chain. */
+static inline uint64_t virtio_request_readable(const struct virtio_request *req)
+{
+	return req->chain.out_bytes;
+}
+static inline uint64_t virtio_request_writable(const struct virtio_request *req)
+{
+	return req->chain.in_bytes;
+}
 /* The lengths of its buffers, in order (for limits such as seg_max and
  * size_max): how many there are in one direction, and buffer i's bytes. */
 unsigned virtio_request_nbufs(const struct virtio_request *req, bool writable);

@@ -36,7 +36,7 @@
 
 struct fake_backend {
 	struct net_backend be;
-	uint8_t rx[FAKE_FRAMES][2048];
+	uint8_t rx[FAKE_FRAMES][NET_BACKEND_HDR_LEN + 4096];
 	size_t rx_len[FAKE_FRAMES];
 	unsigned rx_head, rx_count, recv_calls;
 	int rx_fd;              /* eventfd: readable while rx frames wait */
@@ -61,6 +61,24 @@ static ssize_t fake_recv(struct net_backend *be, unsigned q, void *buf, size_t l
 	if (--f->rx_count == 0 && f->rx_fd >= 0)
 		(void)!read(f->rx_fd, &count, sizeof(count));
 	return (ssize_t)n;
+}
+
+/* The straight read (a TAP's recvv): the frame scattered over iov, or
+ * lost with -EMSGSIZE when it does not fit, as TUN does. */
+static ssize_t fake_recvv(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n)
+{
+	static uint8_t flat[NET_BACKEND_HDR_LEN + NET_MAX_FRAME];
+	size_t room = 0;
+	ssize_t len = fake_recv(be, q, flat, sizeof(flat));
+
+	ck_assert_uint_ge(iov[0].iov_len, NET_BACKEND_HDR_LEN);
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		size_t put = (size_t)len - room < iov[i].iov_len ? (size_t)len - room : iov[i].iov_len;
+
+		memcpy(iov[i].iov_base, flat + room, put);
+		room += put;
+	}
+	return len > 0 && (size_t)len > room ? -EMSGSIZE : len;
 }
 
 static int fake_send(struct net_backend *be, unsigned q, const void *frame, size_t len)
@@ -229,9 +247,22 @@ static const uint8_t *rx_buf(unsigned token)
 
 /* ---- rx ---- */
 
+/* _i of the receive tests: 0 reads frames whole (recv), 1 straight into
+ * the driver's buffers (recvv). */
+static void read_frames(int straight)
+{
+	static struct net_backend_ops with_recvv;
+
+	with_recvv = fake_ops;
+	with_recvv.recvv = fake_recvv;
+	fb->be.ops = straight ? &with_recvv : &fake_ops;
+}
+
 START_TEST(rx_without_mergeable_buffers)
 {
 	uint32_t len;
+
+	read_frames(_i);
 
 	bring_up(0, NULL); /* a legacy driver: 10-byte header, no MRG_RXBUF */
 	ck_assert_uint_eq(net->vdev.features, 0);
@@ -263,6 +294,8 @@ START_TEST(rx_with_mergeable_buffers)
 	uint32_t len, lens[4];
 	size_t off = 0;
 
+	read_frames(_i);
+
 	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM), NULL);
 	for (unsigned i = 0; i < 5; i++)
 		post_rx(i, 1000);
@@ -293,6 +326,55 @@ START_TEST(rx_with_mergeable_buffers)
 }
 END_TEST
 
+/* A frame longer than the room a straight read took first (the length
+ * of the one before): its tail is copied into more chains; and when the
+ * ring runs out before the frame fits, it waits whole until the driver
+ * posts more. Every byte arrives, in order. */
+START_TEST(rx_frame_longer_than_the_last)
+{
+	static const size_t lens[] = { 100, 3000, 2500, 3500 };
+	uint32_t len;
+
+	read_frames(_i);
+	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF), NULL);
+	for (unsigned i = 0; i < 6; i++)
+		post_rx(i, 1000);
+	for (unsigned i = 0; i < 4; i++)
+		fake_queue_frame(fb, lens[i], (uint8_t)(30 * i + 1));
+	/* 112 bytes in 1 chain, 3012 in 4; 2512 would need 3 of the 1 left. */
+	ck_assert(!virtio_net_backend_ready(net, 0, 64));
+	ck_assert_uint_eq(net->stats.rx_frames, 2);
+	/* Straight, the third frame took 1 chain for 3012 bytes and the ring
+	 * ran out: it waited whole. Now it goes into 3 chains; the fourth
+	 * (straight) takes 3 for 2512 bytes, then a 4th for its tail. */
+	for (unsigned i = 6; i < 13; i++)
+		post_rx(i, 1000);
+	virtio_device_kick(&net->vdev, 0);
+	ck_assert_uint_eq(net->stats.rx_frames, 4);
+
+	unsigned token = 1;
+	for (unsigned f = 0; f < 4; f++) {
+		uint8_t got[4000];
+		struct virtio_net_hdr_v1 hdr;
+		size_t off = 0;
+
+		memcpy(&hdr, rx_buf(token), sizeof(hdr));
+		ck_assert_uint_eq(hdr.num_buffers, (12 + lens[f] + 999) / 1000);
+		for (unsigned b = 0; b < hdr.num_buffers; b++, token++) {
+			size_t skip = b == 0 ? 12 : 0;
+
+			ck_assert_ptr_eq(vqd_get_used(&rxq, &len), (void *)(uintptr_t)token);
+			memcpy(got + off, rx_buf(token) + skip, len - skip);
+			off += len - skip;
+		}
+		ck_assert_uint_eq(off, lens[f]);
+		ck_assert_mem_eq(got, fb->rx[f] + NET_BACKEND_HDR_LEN, lens[f]);
+	}
+	ck_assert_ptr_null(vqd_get_used(&rxq, &len));
+	ck_assert_uint_eq(net->stats.rx_too_big + net->stats.rx_errors, 0);
+}
+END_TEST
+
 /* The ring fills: the frame that does not fit stays with the device, the
  * backend is not read further, the call returns without asking for more
  * (no spinning); the guest's buffers and kick deliver everything in order. */
@@ -301,13 +383,19 @@ START_TEST(rx_full_ring_loses_nothing_and_does_not_spin)
 	uint32_t len;
 	unsigned calls;
 
+	read_frames(_i);
+
+	/* Long frames, so that all but the first are read straight when _i. */
+	size_t base = _i ? 2000 : 200, buf = _i ? 4000 : 1600;
+
 	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF), NULL);
-	post_rx(0, 1600);
-	post_rx(1, 1600);
+	post_rx(0, buf);
+	post_rx(1, buf);
 	for (unsigned i = 0; i < 5; i++)
-		fake_queue_frame(fb, 200 + i, (uint8_t)(10 * i));
+		fake_queue_frame(fb, base + i, (uint8_t)(10 * i));
 	ck_assert(!virtio_net_backend_ready(net, 0, 64)); /* nothing left to do until a kick */
-	ck_assert_uint_eq(fb->recv_calls, 3);             /* 2 placed + 1 held */
+	/* 2 placed, then read whole: 1 held; straight: none read without a buffer. */
+	ck_assert_uint_eq(fb->recv_calls, _i ? 2 : 3);
 	ck_assert_uint_eq(net->stats.rx_ring_full, 1);
 	ck_assert(!net->rx_src[0].watching);              /* backend fd paused */
 
@@ -317,13 +405,13 @@ START_TEST(rx_full_ring_loses_nothing_and_does_not_spin)
 	ck_assert_uint_eq(fb->recv_calls, calls);
 
 	for (unsigned i = 2; i < 6; i++)
-		post_rx(i, 1600);
+		post_rx(i, buf);
 	virtio_device_kick(&net->vdev, 0); /* no kick fd: served inline */
 	ck_assert(net->rx_src[0].watching); /* drained: watching the backend again */
 	for (unsigned i = 0; i < 5; i++) {
 		ck_assert_ptr_eq(vqd_get_used(&rxq, &len), (void *)(uintptr_t)(i + 1));
-		ck_assert_uint_eq(len, 12 + 200 + i);
-		ck_assert_mem_eq(rx_buf(i + 1) + 12, fb->rx[i] + NET_BACKEND_HDR_LEN, 200 + i);
+		ck_assert_uint_eq(len, 12 + base + i);
+		ck_assert_mem_eq(rx_buf(i + 1) + 12, fb->rx[i] + NET_BACKEND_HDR_LEN, base + i);
 	}
 	ck_assert_uint_eq(net->stats.rx_frames, 5);
 	ck_assert_uint_eq(fb->rx_count, 0);
@@ -352,12 +440,13 @@ START_TEST(rx_full_ring_on_the_reactor_sleeps)
 
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(reactor_init(r), 0);
+	read_frames(_i);
 	fb->rx_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF), r);
 	pthread_mutex_lock(&net->vdev.lock);
-	post_rx(0, 1600);
+	post_rx(0, 4000);
 	for (unsigned i = 0; i < 3; i++)
-		fake_queue_frame(fb, 100, (uint8_t)i);
+		fake_queue_frame(fb, _i ? 2000 : 100, (uint8_t)i); /* long: read straight when _i */
 	pthread_mutex_unlock(&net->vdev.lock);
 	ck_assert_int_eq(reactor_start(r), 0);
 	ck_assert_uint_eq(wait_used(1), 1);
@@ -369,9 +458,9 @@ START_TEST(rx_full_ring_on_the_reactor_sleeps)
 	pthread_mutex_lock(&net->vdev.lock);
 	/* The eventfd is still readable (2 frames wait), yet nobody reads. */
 	ck_assert_uint_eq(fb->recv_calls, calls);
-	ck_assert_uint_eq(calls, 2);
-	post_rx(1, 1600);
-	post_rx(2, 1600);
+	ck_assert_uint_eq(calls, _i ? 1 : 2); /* 1 placed (+ 1 held when read whole) */
+	post_rx(1, 4000);
+	post_rx(2, 4000);
 	pthread_mutex_unlock(&net->vdev.lock);
 	virtio_device_kick(&net->vdev, 0);
 	ck_assert_uint_eq(wait_used(3), 3);
@@ -490,6 +579,8 @@ START_TEST(ctrl_receive_filter)
 {
 	uint8_t off = 0, on = 1, table[4 + 6 + 4 + 6] = { 0 };
 	uint32_t len;
+
+	read_frames(_i);
 
 	bring_up(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX),
 		 NULL);
@@ -670,13 +761,14 @@ static Suite *net_suite(void)
 	TCase *tc = tcase_create("net");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, rx_without_mergeable_buffers);
-	tcase_add_test(tc, rx_with_mergeable_buffers);
-	tcase_add_test(tc, rx_full_ring_loses_nothing_and_does_not_spin);
-	tcase_add_test(tc, rx_full_ring_on_the_reactor_sleeps);
+	tcase_add_loop_test(tc, rx_without_mergeable_buffers, 0, 2);
+	tcase_add_loop_test(tc, rx_with_mergeable_buffers, 0, 2);
+	tcase_add_loop_test(tc, rx_frame_longer_than_the_last, 0, 2);
+	tcase_add_loop_test(tc, rx_full_ring_loses_nothing_and_does_not_spin, 0, 2);
+	tcase_add_loop_test(tc, rx_full_ring_on_the_reactor_sleeps, 0, 2);
 	tcase_add_loop_test(tc, tx_with_offload_header, 0, sizeof(tx_variants) / sizeof(tx_variants[0]));
 	tcase_add_test(tc, tx_malformed_chains_dropped_and_counted);
-	tcase_add_test(tc, ctrl_receive_filter);
+	tcase_add_loop_test(tc, ctrl_receive_filter, 0, 2);
 	tcase_add_test(tc, multiqueue_pairs);
 	tcase_add_test(tc, config_space);
 	tcase_add_test(tc, mac_parser);

@@ -1,0 +1,24 @@
+/* virtio-net's receive path (virtio-net-rx.c), for virtio-net.c: frames
+ * from the backend into the driver's rx buffers. Everything here runs
+ * with dev->lock held. */
+#ifndef SKIFF_VIRTIO_NET_RX_H
+#define SKIFF_VIRTIO_NET_RX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "devices/virtio-net.h"
+
+/* The driver's header: 12 bytes with VERSION_1 or MRG_RXBUF, else the
+ * legacy 10 (no num_buffers). */
+size_t virtio_net_guest_hdr_len(const struct virtio_net *net);
+
+/* Watch queue pair `pair`'s backend fd on the reactor, or pause it. */
+void virtio_net_rx_watch(struct virtio_net *net, unsigned pair, bool on);
+
+/* Move frames from the backend to rx queue pair `pair` until the backend
+ * is empty, the ring is full, or the budget is spent. True if the budget
+ * ran out with frames left. */
+bool virtio_net_rx_pump(struct virtio_net *net, unsigned pair, unsigned budget);
+
+#endif
