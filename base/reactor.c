@@ -1,5 +1,6 @@
 /* The reactor thread. See reactor.h. */
 #include "base/reactor.h"
+#include "base/io-thread.h"
 #include "base/thread-role.h"
 #include "base/log.h"
 
@@ -238,7 +239,7 @@ int reactor_start(struct reactor *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->stopping = false;
-	int ret = pthread_create(&r->thread, NULL, reactor_thread, r);
+	int ret = thread_create(&r->thread, reactor_thread, r);
 	if (ret == 0)
 		r->running = true;
 	pthread_mutex_unlock(&r->lock);

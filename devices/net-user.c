@@ -16,6 +16,7 @@
  * then this one; this backend never takes the device's lock.
  */
 #include "devices/net-backend.h"
+#include "base/io-thread.h"
 #include "base/thread-role.h"
 
 #include <arpa/inet.h>
@@ -339,7 +340,7 @@ static void user_set_queue_pairs(struct net_backend *be, unsigned pairs)
 static int user_start(struct net_backend *be)
 {
 	struct net_user *u = USER(be);
-	int ret = pthread_create(&u->thread, NULL, user_thread, u);
+	int ret = thread_create(&u->thread, user_thread, u);
 
 	u->started = ret == 0;
 	return -ret;

@@ -10,6 +10,7 @@
 
 #include "kvm/vcpu.h"
 #include "base/fd-class.h"
+#include "base/io-thread.h"
 #include "base/thread-role.h"
 #include "kvm/x86/cpu-boot.h"
 #include "base/log.h"
@@ -439,7 +440,7 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
-	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int ret = thread_create(&v->thread, vcpu_thread, v);
 	if (ret != 0)
 		return -ret;
 	v->thread_started = true;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,12 @@ int console_out_init(struct console_out *c, int fd)
 	char path[32];
 
 	*c = (struct console_out){.fd = fd, .source = -1};
+	c->buf = mmap(NULL, CONSOLE_OUT_BUFFER, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		      0);
+	if (c->buf == MAP_FAILED) {
+		c->buf = NULL;
+		return -errno;
+	}
 	int ret = pthread_mutex_init(&c->lock, NULL);
 	if (ret)
 		return -ret;
@@ -159,4 +166,7 @@ void console_out_destroy(struct console_out *c)
 	if (c->own_fd)
 		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
+	if (c->buf)
+		munmap(c->buf, CONSOLE_OUT_BUFFER);
+	c->buf = NULL;
 }

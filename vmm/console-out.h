@@ -35,8 +35,8 @@
 /* Bytes held while stdout is stalled: more than a whole Linux boot log,
  * so a test harness that reads late loses nothing. Past it output is
  * dropped rather than held: the guest decides how much it prints, and a
- * stalled reader must not grow our memory. (Pages of it are touched only
- * when used.) */
+ * stalled reader must not grow our memory. (Its own mapping, so pages of
+ * it are touched only when used.) */
 #define CONSOLE_OUT_BUFFER (1u << 20)
 /* At the end, how long a slow reader gets for the rest. */
 #define CONSOLE_OUT_FINAL_FLUSH_MS 2000
@@ -49,7 +49,7 @@ struct console_out {
 	int source;              /* reactor source id, or -1 */
 
 	pthread_mutex_t lock;    /* the buffer and counters */
-	uint8_t buf[CONSOLE_OUT_BUFFER];
+	uint8_t *buf;            /* CONSOLE_OUT_BUFFER bytes, a mapping of its own */
 	size_t head, len;        /* a ring */
 	uint64_t dropped;        /* bytes lost to a full buffer */
 	struct log_limit log_dropped;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/io-thread.h"
 #include "vmm/exec-io.h"
 #include "vmm/ktap.h"
 
@@ -67,7 +68,7 @@ int exec_results_start(struct exec_results *r, const char *junit, char *err, siz
 	}
 	r->read_fd = p[0];
 	r->port_fd = p[1];
-	int e = pthread_create(&r->thread, NULL, relay, r);
+	int e = thread_create(&r->thread, relay, r);
 	if (e) {
 		snprintf(err, errlen, "skiff exec: cannot start the stdout relay: %s", strerror(e));
 		close(p[0]);

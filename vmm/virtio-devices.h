@@ -85,8 +85,8 @@ struct virtio_devices {
 	struct pci_host pci;
 	bool routing_ready;
 	unsigned nr_slots, nr_mmio;
-	struct virtio_slot slot[OPTIONS_MAX_DEVICES];
 	struct acpi_virtio_mmio mmio_acpi[VIRTIO_MMIO_MAX_DEVICES];
+	struct virtio_slot slot[OPTIONS_MAX_DEVICES]; /* last: only those in use are cleared */
 };
 
 /* Create the PCI host bridge and every --device on its transport. err
