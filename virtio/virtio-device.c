@@ -146,9 +146,11 @@ int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_requ
 	return 1;
 }
 
+/* dev->lock held. Only a reset waits for the count to reach 0: no
+ * broadcast on every request otherwise (20 instructions each). */
 static void request_done(struct virtio_device *dev)
 {
-	if (--dev->inflight == 0)
+	if (--dev->inflight == 0 && dev->resetting)
 		pthread_cond_broadcast(&dev->quiesced);
 }
 
