@@ -111,12 +111,7 @@ static void raise_irq(struct virtio_device *dev, unsigned q)
 		perror("bench: eventfd");
 }
 static void no_config(struct virtio_device *dev) {}
-static void needs_reset(struct virtio_device *dev)
-{
-	fprintf(stderr, "bench: the device asked for a reset\n");
-	exit(1);
-}
-static const struct virtio_transport_ops transport = {raise_irq, no_config, needs_reset};
+static const struct virtio_transport_ops transport = {raise_irq, no_config};
 
 /* Bring the device up as a driver does: features, one queue, DRIVER_OK. */
 static int device_start(struct virtio_blk *blk, const char *path, enum blk_engine engine)
@@ -314,6 +309,10 @@ static struct figures measure(const char *image, enum path p, const struct bench
 		io_uring_queue_exit(&raw_ring);
 		close(raw_fd);
 	} else {
+		if (blk.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+			fprintf(stderr, "bench: the device asked for a reset\n");
+			exit(1);
+		}
 		virtio_blk_destroy(&blk);
 	}
 	qsort(r.samples, r.nsamples, sizeof(r.samples[0]), bench_cmp_u64);
