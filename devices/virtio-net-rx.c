@@ -322,9 +322,11 @@ static int rx_read_straight(struct virtio_net *net, unsigned pair)
 	if (r.n == 0) /* the first chain alone has too many: the other way in */
 		return rx_read_whole(net, pair);
 	niov = 1 + iov_drop_front(iov + 1, niov - 1, hdr_len + 6);
-	size_t held = r.bytes - hdr_len > 6 ? r.bytes - hdr_len : 6; /* frame bytes in head and room */
-	if (held < NET_MAX_FRAME)
-		iov[niov++] = (struct iovec){ frame + NET_BACKEND_HDR_LEN + held, NET_MAX_FRAME - held };
+	/* The frame's bytes [0, 6) go to the head, [6, spill) to the room,
+	 * [spill, NET_MAX_FRAME) to rx_frame. */
+	size_t room_frame = r.bytes - hdr_len, spill = room_frame > 6 ? room_frame : 6;
+	if (spill < NET_MAX_FRAME)
+		iov[niov++] = (struct iovec){ frame + NET_BACKEND_HDR_LEN + spill, NET_MAX_FRAME - spill };
 
 	ssize_t n = net->be->ops->recvv(net->be, pair, iov, niov);
 	if (n == -EAGAIN || n < NET_BACKEND_HDR_LEN) {
@@ -341,7 +343,7 @@ static int rx_read_straight(struct virtio_net *net, unsigned pair)
 		return 1;
 	}
 	net->rx_expect[pair] = plen;
-	if (plen > held) {
+	if (plen > room_frame) {
 		/* Longer than the room: its tail is in rx_frame. More room, or wait. */
 		ret = room_take(net, &r, hdr_len + plen);
 		if (ret == -EIO)
@@ -354,12 +356,13 @@ static int rx_read_straight(struct virtio_net *net, unsigned pair)
 		if (ret == 0) {
 			/* Gather the frame into rx_frame: it waits there for room. */
 			memcpy(frame, head, NET_BACKEND_HDR_LEN + in_head);
-			room_get(net, &r, hdr_len + 6, frame + NET_BACKEND_HDR_LEN + 6, held - 6);
+			room_get(net, &r, hdr_len + 6, frame + NET_BACKEND_HDR_LEN + 6, spill - 6);
 			room_give_back(net, &r, 0);
 			net->rx_len[pair] = (size_t)n;
 			return 0;
 		}
-		room_put(net, &r, hdr_len + held, frame + NET_BACKEND_HDR_LEN + held, plen - held);
+		if (plen > spill)
+			room_put(net, &r, hdr_len + spill, frame + NET_BACKEND_HDR_LEN + spill, plen - spill);
 	}
 	/* The driver's header and the frame's first bytes, in one copy. */
 	uint8_t start[sizeof(struct virtio_net_hdr_v1) + 6];
