@@ -21,4 +21,14 @@ void virtio_net_rx_watch(struct virtio_net *net, unsigned pair, bool on);
  * ran out with frames left. */
 bool virtio_net_rx_pump(struct virtio_net *net, unsigned pair, unsigned budget);
 
+/* The driver kicked rx queue pair `pair`'s rx queue: serve it now, or a
+ * moment later when it had run dry and the kick brought few buffers. */
+bool virtio_net_rx_kick(struct virtio_net *net, unsigned pair, unsigned budget);
+
+/* The reactor handler of a pair's wait_fd (opaque: its rx source). */
+enum reactor_result virtio_net_rx_wait_done(void *opaque, uint32_t events, unsigned budget);
+
+/* Disarm the wait (reset). */
+void virtio_net_rx_wait_cancel(struct virtio_net *net, unsigned pair);
+
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
@@ -262,7 +264,7 @@ static bool net_queue_notify(struct virtio_device *dev, unsigned q, unsigned bud
 	if (q % 2)
 		return tx_serve(net, q, budget);
 	/* The driver posted rx buffers: place what waits, then read on. */
-	return virtio_net_rx_pump(net, q / 2, budget);
+	return virtio_net_rx_kick(net, q / 2, budget);
 }
 
 static uint64_t net_features(struct virtio_device *dev)
@@ -336,6 +338,7 @@ static void net_reset(struct virtio_device *dev)
 
 	for (unsigned p = 0; p < net->max_pairs; p++) {
 		virtio_net_rx_watch(net, p, false);
+		virtio_net_rx_wait_cancel(net, p);
 		net->rx_len[p] = 0; /* the driver's rings are gone: so is the frame for them */
 	}
 	net->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
@@ -366,8 +369,8 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 	net->ops = net_ops_template;
 	net->ops.nr_queues = 2 * pairs + 1;
 	virtio_device_init(&net->vdev, &net->ops, net, name, mem);
-	for (unsigned p = 0; p < NET_MAX_QUEUE_PAIRS; p++)
-		net->rx_src[p].id = -1; /* destroy after a failed init removes nothing */
+	for (unsigned p = 0; p < NET_MAX_QUEUE_PAIRS; p++) /* destroy after a failed init removes nothing */
+		net->rx_src[p] = (struct virtio_net_rx_source){ .id = -1, .wait_fd = -1, .wait_id = -1 };
 	net->be = be;
 	net->reactor = reactor;
 	net->max_pairs = pairs;
@@ -385,7 +388,8 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 		struct virtio_net_rx_source *src = &net->rx_src[p];
 		int fd = be->ops->rx_fd(be, p);
 
-		*src = (struct virtio_net_rx_source){ .net = net, .pair = p, .id = -1 };
+		src->net = net;
+		src->pair = p;
 		if (!(net->rx_frame[p] = malloc(VIRTIO_NET_RX_BUF)))
 			return -ENOMEM;
 		/* Registered paused: activate (DRIVER_OK) starts watching. */
@@ -393,6 +397,13 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 			src->id = reactor_add(reactor, fd, 0, 0, rx_source_ready, src, 0);
 			if (src->id < 0)
 				return src->id;
+			/* The refill wait of virtio_net_rx_kick(). */
+			src->wait_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+			if (src->wait_fd < 0)
+				return -errno;
+			src->wait_id = reactor_add(reactor, src->wait_fd, EPOLLIN, 0, virtio_net_rx_wait_done, src, 0);
+			if (src->wait_id < 0)
+				return src->wait_id;
 		}
 	}
 	return 0;
@@ -410,9 +421,15 @@ void virtio_net_destroy(struct virtio_net *net)
 			 (unsigned long long)s->rx_errors, (unsigned long long)s->tx_frames,
 			 (unsigned long long)s->tx_malformed, (unsigned long long)s->tx_backend_errors);
 	for (unsigned p = 0; p < net->max_pairs; p++) {
-		if (net->reactor && net->rx_src[p].id >= 0)
-			reactor_remove(net->reactor, net->rx_src[p].id);
-		net->rx_src[p].id = -1;
+		struct virtio_net_rx_source *src = &net->rx_src[p];
+
+		if (net->reactor && src->id >= 0)
+			reactor_remove(net->reactor, src->id);
+		if (net->reactor && src->wait_id >= 0)
+			reactor_remove(net->reactor, src->wait_id);
+		if (src->wait_fd >= 0)
+			close(src->wait_fd);
+		src->id = src->wait_id = src->wait_fd = -1;
 		free(net->rx_frame[p]);
 		net->rx_frame[p] = NULL;
 	}

@@ -65,6 +65,12 @@ struct virtio_net_rx_source {
 	unsigned pair;
 	int id;          /* reactor source, -1 = none */
 	bool watching;   /* the reactor polls the fd */
+	/* A thin refill after the ring ran dry is served a moment later
+	 * (virtio-net-rx.c: virtio_net_rx_kick). */
+	bool starved;    /* the last pump stopped for want of buffers, frames waiting */
+	bool waiting;    /* a pump is due from wait_fd's handler (armed, or its budget ran out) */
+	int wait_fd;     /* timerfd, -1 = none (no reactor: served at once) */
+	int wait_id;     /* its reactor source, -1 = none */
 };
 
 struct virtio_net {

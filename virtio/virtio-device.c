@@ -167,6 +167,11 @@ static void ring_refused_chain(struct virtio_device *dev, unsigned q)
 	needs_reset_because(dev, &dev->vqs[q]);
 }
 
+unsigned virtio_request_available(struct virtio_device *dev, unsigned q, unsigned max)
+{
+	return q < dev->ops->nr_queues ? vq_avail_at_least(&dev->vqs[q], max) : 0;
+}
+
 void virtio_request_unpop(struct virtio_request *req)
 {
 	struct virtio_device *dev = req->dev;

@@ -40,6 +40,10 @@ struct virtio_request {
  * queue_notify). 1 = popped (now in flight), 0 = queue empty, -EIO = the
  * driver broke the ring (the device now needs a reset). */
 int virtio_request_pop(struct virtio_device *dev, unsigned q, struct virtio_request *req);
+/* How many requests (at most max) queue q holds that the device has not
+ * popped, for a device deciding whether a kick brought enough to serve
+ * now (dev->lock held). A packed ring counts descriptors. */
+unsigned virtio_request_available(struct virtio_device *dev, unsigned q, unsigned max);
 /* Give the most recently popped request back unserved (dev->lock held). */
 void virtio_request_unpop(struct virtio_request *req);
 

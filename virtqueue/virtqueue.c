@@ -459,6 +459,35 @@ static bool more_avail(const struct virtqueue *vq)
 	return packed_is_avail(vq, __atomic_load_n(&packed_desc(vq, vq->last_avail)->flags, __ATOMIC_ACQUIRE));
 }
 
+unsigned vq_avail_at_least(const struct virtqueue *vq, unsigned max)
+{
+	if (vq->broken || !vq->ready)
+		return 0;
+	if (!vq->packed) {
+		uint16_t n = (uint16_t)(load16(avail_idx(vq)) - vq->last_avail);
+
+		if (n > vq->ring_size)
+			return max; /* a bad index: vq_pop() will say so */
+		return n < max ? n : max;
+	}
+	unsigned n = 0;
+	uint16_t i = vq->last_avail;
+	bool wrap = vq->avail_wrap;
+
+	while (n < max && n < vq->ring_size) {
+		uint16_t flags = __atomic_load_n(&packed_desc(vq, i)->flags, __ATOMIC_ACQUIRE);
+
+		if (!!(flags & PACKED_AVAIL) != wrap || !!(flags & PACKED_USED) == wrap)
+			break;
+		n++;
+		if (++i == vq->ring_size) {
+			i = 0;
+			wrap = !wrap;
+		}
+	}
+	return n;
+}
+
 bool vq_enable_notify(struct virtqueue *vq, bool enable)
 {
 	vq->want_notify = enable;

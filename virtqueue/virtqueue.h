@@ -146,6 +146,11 @@ int vq_push_batch(struct virtqueue *vq, const struct vq_chain *const *chains, co
 /* After one or more vq_push(): does the driver want an interrupt now? */
 bool vq_needs_interrupt(struct virtqueue *vq);
 
+/* How many buffers the driver has made available that vq_pop() has not
+ * taken yet, counted up to max: chains on a split ring, descriptors on a
+ * packed one. Reads the ring, changes nothing. */
+unsigned vq_avail_at_least(const struct virtqueue *vq, unsigned max);
+
 /* Device-side notification suppression: ask the driver not to kick us
  * (false) while we are polling, or to kick again (true). With EVENT_IDX,
  * enabling also publishes avail_event. Returns true if more buffers

@@ -446,6 +446,37 @@ static void full_ring(bool packed)
 	ck_assert_int_eq(vqd_add(&q, b, 1, NULL, 0, token(9), false), 0);
 }
 
+/* vq_avail_at_least counts what the driver posted and pop has not taken,
+ * up to its max, across the packed ring's wrap too. */
+static void avail_count(bool packed)
+{
+	struct vqd_buf b = buf(DATA_OFF, 4);
+	struct vq_chain c;
+	uint32_t len;
+
+	start(packed, 8, 0);
+	ck_assert_uint_eq(vq_avail_at_least(&vq, 16), 0);
+	for (int lap = 0; lap < 3; lap++) { /* past the end of the ring twice */
+		for (int k = 0; k < 5; k++)
+			ck_assert_int_eq(vqd_add(&q, &b, 1, NULL, 0, token(k), false), 0);
+		ck_assert_uint_eq(vq_avail_at_least(&vq, 16), 5);
+		ck_assert_uint_eq(vq_avail_at_least(&vq, 3), 3);
+		serve_one(&c);
+		serve_one(&c);
+		ck_assert_uint_eq(vq_avail_at_least(&vq, 16), 3);
+		for (int k = 0; k < 3; k++)
+			serve_one(&c);
+		ck_assert_uint_eq(vq_avail_at_least(&vq, 16), 0);
+		for (int k = 0; k < 5; k++)
+			ck_assert_ptr_nonnull(vqd_get_used(&q, &len));
+	}
+}
+
+START_TEST(split_avail_count) { avail_count(false); }
+END_TEST
+START_TEST(packed_avail_count) { avail_count(true); }
+END_TEST
+
 START_TEST(split_full_ring) { full_ring(false); }
 END_TEST
 START_TEST(packed_full_ring) { full_ring(true); }
@@ -1586,6 +1617,8 @@ Suite *virtqueue_suite(void)
 	tcase_add_test(tc, split_out_of_order);
 	tcase_add_test(tc, packed_out_of_order);
 	tcase_add_test(tc, split_full_ring);
+	tcase_add_test(tc, split_avail_count);
+	tcase_add_test(tc, packed_avail_count);
 	tcase_add_test(tc, packed_full_ring);
 	tcase_add_test(tc, zero_length_skipped);
 	tcase_add_test(tc, push_clamps_written);
