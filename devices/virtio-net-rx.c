@@ -428,15 +428,6 @@ bool virtio_net_rx_pump(struct virtio_net *net, unsigned pair, unsigned budget)
 	return true;
 }
 
-bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget)
-{
-	bool more;
-
-	pthread_mutex_lock(&net->vdev.lock);
-	more = pair < net->max_pairs && !net->vdev.resetting && virtio_net_rx_pump(net, pair, budget);
-	pthread_mutex_unlock(&net->vdev.lock);
-	return more;
-}
 
 /* ---- kicks after the ring ran dry ----
  *

@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "devices/virtio-net.h"
+#include "base/reactor.h"
+#include "devices/virtio-net-state.h"
 
 /* The driver's header: 12 bytes with VERSION_1 or MRG_RXBUF, else the
  * legacy 10 (no num_buffers). */

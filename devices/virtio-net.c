@@ -37,6 +37,16 @@ static unsigned ctrl_queue(const struct virtio_net *net)
 	return (net->vdev.features & F(VIRTIO_NET_F_MQ)) ? 2 * net->max_pairs : 2;
 }
 
+bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget)
+{
+	bool more;
+
+	pthread_mutex_lock(&net->vdev.lock);
+	more = pair < net->max_pairs && !net->vdev.resetting && virtio_net_rx_pump(net, pair, budget);
+	pthread_mutex_unlock(&net->vdev.lock);
+	return more;
+}
+
 /* The reactor's handler for a pair's backend fd (virtio-net-rx.c
  * watches and pauses it). */
 static enum reactor_result rx_source_ready(void *opaque, uint32_t events, unsigned budget)
