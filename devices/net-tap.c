@@ -37,30 +37,9 @@ struct net_tap {
 
 #define TAP(be) ((struct net_tap *)(be))
 
-static ssize_t tap_recv(struct net_backend *be, unsigned q, void *buf, size_t len)
-{
-	struct net_tap *t = TAP(be);
-	size_t skip = t->vnet_hdr ? 0 : NET_BACKEND_HDR_LEN;
-	ssize_t n;
-
-	if (q >= t->nr_fds || len < NET_BACKEND_HDR_LEN)
-		return -EINVAL;
-	if (skip)
-		memset(buf, 0, NET_BACKEND_HDR_LEN); /* no offloads: a plain frame */
-	do
-		n = read(t->fd[q], (uint8_t *)buf + skip, len - skip);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	/* TUN returns a frame's whole length even when it did not fit (the
-	 * rest is gone): such a frame is lost, never half-delivered. */
-	if ((size_t)n > len - skip)
-		return -EMSGSIZE;
-	return n + (ssize_t)skip;
-}
-
 /* The frame read straight into iov[0..n) (the device's buffers in guest
- * RAM); iov[0] holds at least the header. */
+ * RAM); iov[0] holds at least the header. Without IFF_VNET_HDR, room for
+ * the header is kept free at the start and zeroed. */
 static ssize_t tap_recvv(struct net_backend *be, unsigned q, const struct iovec *iov, unsigned n)
 {
 	struct net_tap *t = TAP(be);
@@ -87,9 +66,19 @@ static ssize_t tap_recvv(struct net_backend *be, unsigned q, const struct iovec 
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* TUN returns a frame's whole length even when it did not fit (the
+	 * rest is gone): such a frame is lost, never half-delivered. */
 	if ((size_t)got > room)
-		return -EMSGSIZE; /* as in tap_recv: the rest is gone */
+		return -EMSGSIZE;
 	return got + (t->vnet_hdr ? 0 : NET_BACKEND_HDR_LEN);
+}
+
+/* The same read into one flat buffer. */
+static ssize_t tap_recv(struct net_backend *be, unsigned q, void *buf, size_t len)
+{
+	struct iovec one = { .iov_base = buf, .iov_len = len };
+
+	return tap_recvv(be, q, &one, 1);
 }
 
 static int tap_send(struct net_backend *be, unsigned q, const void *frame, size_t len)
