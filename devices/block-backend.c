@@ -56,10 +56,10 @@ size_t blk_backend_bounce_bytes(struct blk_backend *b)
 	return blk_pool_bounce_bytes(b);
 }
 
-void blk_backend_reap(struct blk_backend *b)
+void blk_backend_unplug(struct blk_backend *b)
 {
 	if (b->has_ring)
-		blk_ring_reap(b);
+		blk_ring_unplug(b);
 }
 
 /* ---- submitting ---- */
@@ -82,7 +82,7 @@ static int check_range(const struct blk_backend *b, const struct blk_io *io)
 	return 0;
 }
 
-int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
+static int submit(struct blk_backend *b, struct blk_io *io, bool now)
 {
 	int ret;
 
@@ -118,12 +118,22 @@ int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
 	blk_inflight_add(b);
 	bool on_ring = b->has_ring && !io->bounced && !__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE) && (io->op == BLK_OP_READ || io->op == BLK_OP_WRITE ||
 				       (io->op == BLK_OP_FLUSH && b->cache != BLK_CACHE_UNSAFE));
-	if (on_ring && blk_ring_submit(b, io) == 0)
+	if (on_ring && blk_ring_submit(b, io, now) == 0)
 		return 0;
 	/* No ring, an operation it does not carry, or the ring refused: the
 	 * pool does it (done() must never run inside submit). */
 	blk_pool_queue(b, io);
 	return 0;
+}
+
+int blk_backend_submit(struct blk_backend *b, struct blk_io *io)
+{
+	return submit(b, io, true);
+}
+
+int blk_backend_queue(struct blk_backend *b, struct blk_io *io)
+{
+	return submit(b, io, false);
 }
 
 static int start_threads(struct blk_backend *b, const struct blk_backend_options *opt, char *err, size_t errlen)
@@ -169,6 +179,7 @@ int blk_backend_open(struct blk_backend **out, const struct blk_backend_options 
 	pthread_mutex_init(&b->cq_lock, NULL);
 	pthread_mutex_init(&b->inflight_lock, NULL);
 	pthread_cond_init(&b->idle, NULL);
+	pthread_cond_init(&b->ring_work, NULL);
 
 	ret = blk_open(b, opt, err, errlen);
 	if (ret == 0)
@@ -203,5 +214,6 @@ void blk_backend_close(struct blk_backend *b)
 	pthread_mutex_destroy(&b->cq_lock);
 	pthread_mutex_destroy(&b->inflight_lock);
 	pthread_cond_destroy(&b->idle);
+	pthread_cond_destroy(&b->ring_work);
 	free(b);
 }

@@ -15,7 +15,7 @@
  * Threads: requests go to io_uring (liburing) when the kernel allows it,
  * else to a pool of worker threads doing preadv/pwritev. io_uring
  * completions are reaped by a thread of the backend, or by the submitter
- * itself through blk_backend_reap(). Discards and
+ * itself through blk_backend_unplug() (below). Discards and
  * write-zeroes (fallocate, BLKDISCARD) always run on the pool: io_uring
  * has no portable form of them and they are rare. done() is never called
  * from inside blk_backend_submit(), so a caller may submit while holding a
@@ -64,13 +64,19 @@ void blk_backend_close(struct blk_backend *b);
  * aligned for cache=none), -ENOMEM. */
 int blk_backend_submit(struct blk_backend *b, struct blk_io *io);
 
-/* Finish on the calling thread what io_uring finished already (a read
- * the page cache serves completes inside the submitting system call):
- * done() for each, then batch_end() once. This spares a wake-up of the
- * reaper thread on the way to the interrupt. Call it after a run of
- * submits, holding no lock that done() or batch_end() take. Does
- * nothing with the thread pool, or while the reaper is reaping. */
-void blk_backend_reap(struct blk_backend *b);
+/* Plugging, for a device that serves a run of requests at once (one
+ * virtqueue kick): blk_backend_queue() accepts a request as
+ * blk_backend_submit() does, but may hold it back. blk_backend_unplug()
+ * then hands every held request to the kernel in one system call,
+ * finishes on the calling thread those the kernel finished inside it (a
+ * read the page cache holds): done() for each, then batch_end() once,
+ * and leaves only the rest to the reaper thread. So a cached read costs
+ * one system call and wakes no other thread on its way to the
+ * interrupt. Every run of blk_backend_queue() must end in
+ * blk_backend_unplug(), called holding no lock that done() or
+ * batch_end() take; until then the held requests do not start. */
+int blk_backend_queue(struct blk_backend *b, struct blk_io *io);
+void blk_backend_unplug(struct blk_backend *b);
 
 /* Facts about the image, fixed while it is open. */
 uint64_t blk_backend_size(const struct blk_backend *b);          /* bytes */

@@ -1,7 +1,12 @@
 /* The block backend's io_uring engine: reads, writes and flushes
- * submitted from the caller's thread, completed on one reaper thread or,
- * when already finished, by the submitter (blk_backend_reap()). The ring
- * itself, restricted to those operations, is made in block-ring.c. */
+ * submitted from the caller's thread. A read the page cache holds is
+ * finished inside the submitting system call; the submitter completes
+ * those itself (blk_backend_unplug()). The rest are completed by one
+ * reaper thread, which waits on the ring only while something is
+ * outstanding: were it always waiting there, every request finished
+ * inside the submit would wake it for nothing, one thread wake-up per
+ * request. The ring itself, restricted to those operations, is made in
+ * block-ring.c. */
 #include "devices/block-engine-uring.h"
 
 #include <errno.h>
@@ -63,15 +68,49 @@ static void ring_count(struct blk_backend *b, int delta)
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
+/* Send the reaper to wait on the ring if it sleeps while requests are
+ * outstanding (or the ring is stopping); inflight_lock held. */
+static void reaper_wake_locked(struct blk_backend *b)
+{
+	if (b->reaper_idle && (b->ring_inflight || b->ring_stopping)) {
+		b->reaper_idle = false;
+		pthread_cond_signal(&b->ring_work);
+	}
+}
+
+/* The reaper: sleep until something is outstanding on the ring, unless
+ * the requests lately went past their submitter: then the next is
+ * likely to as well, and the reaper already waiting on the ring is
+ * woken once per completion instead of twice. */
+static void reaper_await_work(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	while (!b->ring_inflight && !b->ring_stopping && !b->reaper_stays) {
+		b->reaper_idle = true;
+		pthread_cond_wait(&b->ring_work, &b->inflight_lock);
+	}
+	b->reaper_idle = false;
+	pthread_mutex_unlock(&b->inflight_lock);
+}
+
 /* Once prepared, io belongs to the ring: should the kernel refuse the
  * submission for now (-EBUSY, -EAGAIN), the entry stays queued and the
- * reaper submits it after its next batch. */
-int blk_ring_submit(struct blk_backend *b, struct blk_io *io)
+ * reaper submits it after its next batch. With !now the entry waits for
+ * blk_ring_unplug(), and the reaper is not woken for it. */
+int blk_ring_submit(struct blk_backend *b, struct blk_io *io, bool now)
 {
-	ring_count(b, 1); /* before the reaper can see it */
+	/* Counted before the reaper can see it. */
+	pthread_mutex_lock(&b->inflight_lock);
+	b->ring_inflight++;
+	blk_settled_signal(b); /* should the ring fail meanwhile, this one is lost */
+	if (now) {
+		b->reaper_stays = true; /* nobody else will reap it */
+		reaper_wake_locked(b);
+	}
+	pthread_mutex_unlock(&b->inflight_lock);
 	pthread_mutex_lock(&b->sq_lock);
 	int ret = ring_prep(b, io);
-	if (ret == 0)
+	if (ret == 0 && now)
 		io_uring_submit(&b->ring);
 	pthread_mutex_unlock(&b->sq_lock);
 	if (ret < 0)
@@ -120,7 +159,7 @@ static bool ring_complete_rw(struct blk_backend *b, struct blk_io *io, int res, 
 		return true;
 	}
 	io->iovcnt = blk_iov_advance(&io->iov, io->iovcnt, (size_t)res);
-	if (blk_ring_submit(b, io) < 0) {
+	if (blk_ring_submit(b, io, true) < 0) {
 		*result = -EIO; /* no room on the ring: rare enough to fail */
 		return true;
 	}
@@ -157,9 +196,8 @@ static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
 	return finished;
 }
 
-/* The reaper: the thread that waits for completions (blk_backend_reap()
- * takes those that are there at once, without waking it). A NULL
- * user_data is the stop signal from close(). */
+/* The reaper: the thread that waits for completions the submitter did
+ * not find at once. A NULL user_data is the stop signal from close(). */
 static void *ring_reaper(void *arg)
 {
 	struct blk_backend *b = arg;
@@ -167,6 +205,7 @@ static void *ring_reaper(void *arg)
 
 	thread_role_enter(THREAD_ROLE_BLOCK_IO);
 	while (!stop) {
+		reaper_await_work(b);
 		int ret = block_ring_wait(&b->ring);
 		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
 			continue; /* nothing to reap yet: wait again */
@@ -185,17 +224,24 @@ static void *ring_reaper(void *arg)
 	return NULL;
 }
 
-void blk_ring_reap(struct blk_backend *b)
+void blk_ring_unplug(struct blk_backend *b)
 {
 	if (__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE))
 		return;
-	/* The lock before the peek: the reaper moves the queue's head under it. */
-	if (pthread_mutex_trylock(&b->cq_lock) != 0)
-		return; /* the reaper is at it */
-	unsigned finished = io_uring_cq_ready(&b->ring) ? ring_reap_ready(b, NULL) : 0;
-	pthread_mutex_unlock(&b->cq_lock);
-	if (finished)
-		blk_batch_end(b);
+	ring_submit_leftovers(b);
+	/* The lock before the peek: the reaper moves the queue's head under
+	 * it. If the reaper holds it, it is awake and reaps these too. */
+	if (pthread_mutex_trylock(&b->cq_lock) == 0) {
+		unsigned finished = io_uring_cq_ready(&b->ring) ? ring_reap_ready(b, NULL) : 0;
+		pthread_mutex_unlock(&b->cq_lock);
+		if (finished)
+			blk_batch_end(b);
+	}
+	/* What did not finish inside the submit is the reaper's to wait for. */
+	pthread_mutex_lock(&b->inflight_lock);
+	b->reaper_stays = b->ring_inflight > 0;
+	reaper_wake_locked(b);
+	pthread_mutex_unlock(&b->inflight_lock);
 }
 
 int blk_ring_start(struct blk_backend *b, unsigned depth)
@@ -214,6 +260,10 @@ int blk_ring_start(struct blk_backend *b, unsigned depth)
 
 void blk_ring_stop(struct blk_backend *b)
 {
+	pthread_mutex_lock(&b->inflight_lock);
+	b->ring_stopping = true; /* the reaper waits on the ring for the nop */
+	reaper_wake_locked(b);
+	pthread_mutex_unlock(&b->inflight_lock);
 	pthread_mutex_lock(&b->sq_lock);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
 	if (!sqe) {

@@ -44,9 +44,15 @@ struct blk_backend {
 	bool has_ring;
 	struct io_uring ring;
 	pthread_mutex_t sq_lock; /* submitters share the submission queue */
-	pthread_mutex_t cq_lock; /* the reaper and blk_backend_reap() share the completion queue */
+	pthread_mutex_t cq_lock; /* the reaper and blk_backend_unplug() share the completion queue */
 	pthread_t reaper;
 	bool ring_failed;        /* the reaper met an error it cannot wait through and ended (atomic) */
+	/* The reaper sleeps on ring_work while nothing is on the ring
+	 * (reaper_idle), unless reaper_stays: the last requests did not
+	 * finish inside their submit. Guarded by inflight_lock, as is
+	 * ring_stopping. */
+	pthread_cond_t ring_work;
+	bool reaper_idle, reaper_stays, ring_stopping;
 
 	/* In flight, for close(); ring_inflight: of them, prepared on the ring
 	 * and not yet reaped (lost if the ring fails). */

@@ -210,8 +210,8 @@ static void serve(struct virtio_blk *blk, struct blk_request *r)
 					.iov = r->iov, .iovcnt = n < 0 ? 0 : (unsigned)n, .done = io_done,
 					.opaque = r};
 		r->flush_after = plan.op == BLK_OP_WRITE && !blk->writeback;
-		if (n >= 0 && blk_backend_submit(blk->backend, &r->io) == 0)
-			return; /* io_done() and publish_done() finish it */
+		if (n >= 0 && blk_backend_queue(blk->backend, &r->io) == 0)
+			return; /* started by blk_queue_served(); io_done() and publish_done() finish it */
 		plan.status = VIRTIO_BLK_S_IOERR;
 		break;
 	}
@@ -240,12 +240,13 @@ static bool blk_queue_notify(struct virtio_device *dev, unsigned q, unsigned bud
 	return true;
 }
 
-/* Reads the page cache held finished inside the submit: complete them
- * and interrupt from here, without waking the backend's reaper. */
+/* dev->lock released: start the requests just served, in one system
+ * call. Those the kernel finishes inside it (reads the page cache holds)
+ * complete and interrupt from here, without waking the backend's reaper. */
 static void blk_queue_served(struct virtio_device *dev, unsigned q)
 {
 	struct virtio_blk *blk = dev->priv;
-	blk_backend_reap(blk->backend);
+	blk_backend_unplug(blk->backend);
 }
 
 /* ---- config space ---- */

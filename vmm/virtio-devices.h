@@ -16,9 +16,10 @@
  *    (signalled by KVM's ioeventfd or by a vCPU), device timers, and any
  *    fd a device registers (TAP, sockets, the slirp hand-over eventfd).
  *    Each handler gets a budget per wake-up.
- *  - the block backend's reaper thread (devices/block-engine-uring.c): reads
- *    io_uring completions and completes the requests; without io_uring,
- *    its worker threads do the I/O and complete them.
+ *  - the block backend's reaper thread (devices/block-engine-uring.c): waits
+ *    for the io_uring completions the reactor did not find right after
+ *    submitting, and completes those requests; without io_uring, its
+ *    worker threads do the I/O and complete them.
  *  - per-device I/O threads, where a device needs one (blocking file
  *    I/O): created and joined by the device; they finish requests with
  *    virtio_request_complete(). virtio-net's backend=user runs libslirp's
