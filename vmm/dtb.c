@@ -114,7 +114,7 @@ int dtb_build(void *buf, size_t len, const struct dtb_config *cfg)
 		TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
 		TRY(fdt_property_string(fdt, "device_type", "pci"));
 		TRY(dtb_reg(fdt, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE));
-		fdt32_t bus_range[2] = { cpu_to_fdt32(0), cpu_to_fdt32(0) };
+		fdt32_t bus_range[2] = { cpu_to_fdt32(0), cpu_to_fdt32(LAYOUT_PCI_LAST_BUS) };
 		TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
 		TRY(fdt_property_u32(fdt, "#address-cells", 3));
 		TRY(fdt_property_u32(fdt, "#size-cells", 2));

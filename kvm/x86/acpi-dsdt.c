@@ -108,7 +108,7 @@ static void dsdt_pci(struct aml_buf *b, const struct acpi_pci *pci)
 	aml_name(b, "_UID");
 	aml_integer(b, 0);
 	crs_begin(b);
-	aml_word_bus_number(b, 0, 0);
+	aml_word_bus_number(b, 0, LAYOUT_PCI_LAST_BUS);
 	aml_io(b, 0x0cf8, 0x0cf8, 1, 8);    /* config address/data ports */
 	if (pci->io_size)
 		aml_word_io(b, (uint16_t)pci->io_base, (uint16_t)(pci->io_base + pci->io_size - 1));

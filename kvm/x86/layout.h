@@ -31,8 +31,12 @@
 #define LAYOUT_4G             0x100000000ULL
 
 /* Inside the MMIO hole */
-#define LAYOUT_PCI_ECAM       0xe0000000ULL /* 256 MiB: 256 buses */
+#define LAYOUT_PCI_ECAM       0xe0000000ULL /* 256 MiB: room for 256 buses */
 #define LAYOUT_PCI_ECAM_SIZE  0x10000000ULL
+/* The host bridge has no PCI-to-PCI bridges behind it: bus 0 is the only
+ * bus. _CRS, MCFG and the device tree all say so: told of more buses,
+ * Linux probes each of them for devices at boot. */
+#define LAYOUT_PCI_LAST_BUS   0
 #define LAYOUT_PCI_MMIO       0xc0000000ULL /* BAR space: 0xc000_0000..0xcfff_ffff */
 #define LAYOUT_PCI_MMIO_SIZE  0x10000000ULL
 #define LAYOUT_VIRTIO_MMIO    0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
