@@ -60,14 +60,6 @@ static int ring_prep(struct blk_backend *b, struct blk_io *io)
 	return 0;
 }
 
-static void ring_count(struct blk_backend *b, int delta)
-{
-	pthread_mutex_lock(&b->inflight_lock);
-	b->ring_inflight += (unsigned)delta;
-	blk_settled_signal(b); /* a request a failed ring just took is lost too */
-	pthread_mutex_unlock(&b->inflight_lock);
-}
-
 /* Send the reaper to wait on the ring if it sleeps while requests are
  * outstanding (or the ring is stopping); inflight_lock held. */
 static void reaper_wake_locked(struct blk_backend *b)
@@ -76,6 +68,20 @@ static void reaper_wake_locked(struct blk_backend *b)
 		b->reaper_idle = false;
 		pthread_cond_signal(&b->ring_work);
 	}
+}
+
+/* Count requests onto the ring (+1) or off it (-1). A request submitted
+ * at once (wake) is the reaper's to wait for, so it is sent to the ring. */
+static void ring_count(struct blk_backend *b, int delta, bool wake)
+{
+	pthread_mutex_lock(&b->inflight_lock);
+	b->ring_inflight += (unsigned)delta;
+	blk_settled_signal(b); /* past a ring failure, close() waits for the count to match */
+	if (wake) {
+		b->reaper_stays = true; /* nobody else will reap it */
+		reaper_wake_locked(b);
+	}
+	pthread_mutex_unlock(&b->inflight_lock);
 }
 
 /* The reaper: sleep until something is outstanding on the ring, unless
@@ -99,22 +105,14 @@ static void reaper_await_work(struct blk_backend *b)
  * blk_ring_unplug(), and the reaper is not woken for it. */
 int blk_ring_submit(struct blk_backend *b, struct blk_io *io, bool now)
 {
-	/* Counted before the reaper can see it. */
-	pthread_mutex_lock(&b->inflight_lock);
-	b->ring_inflight++;
-	blk_settled_signal(b); /* should the ring fail meanwhile, this one is lost */
-	if (now) {
-		b->reaper_stays = true; /* nobody else will reap it */
-		reaper_wake_locked(b);
-	}
-	pthread_mutex_unlock(&b->inflight_lock);
+	ring_count(b, +1, now); /* counted before the reaper can see it */
 	pthread_mutex_lock(&b->sq_lock);
 	int ret = ring_prep(b, io);
 	if (ret == 0 && now)
 		io_uring_submit(&b->ring);
 	pthread_mutex_unlock(&b->sq_lock);
 	if (ret < 0)
-		ring_count(b, -1);
+		ring_count(b, -1, false);
 	return ret;
 }
 
@@ -186,7 +184,7 @@ static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
 			continue;
 		}
 		tsan_take_over(io);
-		ring_count(b, -1);
+		ring_count(b, -1, false);
 		if (io->op == BLK_OP_FLUSH || ring_complete_rw(b, io, res, &result)) {
 			blk_io_finish(b, io, result);
 			finished++;
