@@ -2,8 +2,8 @@
  * runs their handlers.
  *
  * Any fd fits: eventfds (queue kicks, a backend's hand-over), TAP devices,
- * sockets, timerfds. (io_uring completions are not among them: the block
- * backend reaps those on a thread of its own, devices/block-backend.c.) A handler gets the epoll event mask and decides for
+ * sockets, timerfds, a disk's io_uring (readable while completions wait,
+ * devices/block-engine-uring.c). A handler gets the epoll event mask and decides for
  * itself whether and how to drain its fd (an eventfd is read, a TAP is
  * read until EAGAIN, an EPOLLOUT means "the socket has room again").
  *

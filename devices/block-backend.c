@@ -140,7 +140,7 @@ static int start_threads(struct blk_backend *b, const struct blk_backend_options
 {
 	if (opt->engine != BLK_ENGINE_THREADS && !b->overlay) {
 		unsigned depth = opt->queue_depth ? opt->queue_depth : DEFAULT_QUEUE_DEPTH;
-		int ret = blk_ring_start(b, depth);
+		int ret = blk_ring_start(b, depth, opt->reactor);
 		if (ret == 0) {
 			/* running, or the pool alone if its reaper did not start */
 		} else if (opt->engine == BLK_ENGINE_IO_URING) {
@@ -196,6 +196,8 @@ void blk_backend_close(struct blk_backend *b)
 {
 	if (!b)
 		return;
+	if (b->has_ring)
+		blk_ring_detach(b);
 	/* Every request finishes, but those a failed ring holds never do. */
 	pthread_mutex_lock(&b->inflight_lock);
 	while (!blk_settled(b))

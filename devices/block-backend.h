@@ -14,8 +14,9 @@
  *
  * Threads: requests go to io_uring (liburing) when the kernel allows it,
  * else to a pool of worker threads doing preadv/pwritev. io_uring
- * completions are reaped by a thread of the backend, or by the submitter
- * itself through blk_backend_unplug() (below). Discards and
+ * completions are reaped on opt.reactor (block-io.h) if the caller gives
+ * one, else by a thread of the backend, and by the submitter itself
+ * through blk_backend_unplug() (below). Discards and
  * write-zeroes (fallocate, BLKDISCARD) always run on the pool: io_uring
  * has no portable form of them and they are rare. done() is never called
  * from inside blk_backend_submit(), so a caller may submit while holding a
@@ -55,7 +56,9 @@ struct blk_backend;
  * path and the cause ("... is locked by another process (pid 1234)", "is
  * a directory", ...). */
 int blk_backend_open(struct blk_backend **out, const struct blk_backend_options *opt, char *err, size_t errlen);
-/* Wait for every submitted request to complete, then close (drops the lock). */
+/* Wait for every submitted request to complete, then close (drops the
+ * lock). With a reactor, it need not run any more: close() takes the ring
+ * off it and reaps what is left itself. */
 void blk_backend_close(struct blk_backend *b);
 
 /* Queue one request. 0 = accepted (done() follows, never from inside this
@@ -70,7 +73,7 @@ int blk_backend_submit(struct blk_backend *b, struct blk_io *io);
  * then hands every held request to the kernel in one system call,
  * finishes on the calling thread those the kernel finished inside it (a
  * read the page cache holds): done() for each, then batch_end() once,
- * and leaves only the rest to the reaper thread. So a cached read costs
+ * and leaves only the rest to the reactor or the reaper. So a cached read costs
  * one system call and wakes no other thread on its way to the
  * interrupt. Every run of blk_backend_queue() must end in
  * blk_backend_unplug(), called holding no lock that done() or

@@ -1,11 +1,18 @@
 /* The block backend's io_uring engine: reads, writes and flushes
  * submitted from the caller's thread. A read the page cache holds is
  * finished inside the submitting system call; the submitter completes
- * those itself (blk_backend_unplug()). The rest are completed by one
- * reaper thread, which waits on the ring only while something is
- * outstanding: were it always waiting there, every request finished
- * inside the submit would wake it for nothing, one thread wake-up per
- * request. The ring itself, restricted to those operations, is made in
+ * those itself (blk_backend_unplug()). The rest are completed:
+ * - by the device's reactor, when it gave one (a device in skiff): it
+ *   watches the ring's fd, readable while completions wait, as it
+ *   watches a TAP. A read that missed the page cache then wakes one
+ *   thread, the reactor, which submitted it and already runs the
+ *   kernel's completion work for it; a second thread would be woken
+ *   only to be handed the result;
+ * - else by one reaper thread (benchmarks, tests), which waits on the
+ *   ring only while something is outstanding: were it always waiting
+ *   there, every request finished inside the submit would wake it for
+ *   nothing, one thread wake-up per request.
+ * The ring itself, restricted to those operations, is made in
  * block-ring.c. */
 #include "devices/block-engine-uring.h"
 
@@ -13,10 +20,12 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "devices/block-engine.h"
 #include "devices/block-ring.h"
 #include "base/io-thread.h"
+#include "base/reactor.h"
 #include "base/log.h"
 
 /* ThreadSanitizer cannot see that the kernel orders a request's hand-over
@@ -105,7 +114,8 @@ static void reaper_await_work(struct blk_backend *b)
  * blk_ring_unplug(), and the reaper is not woken for it. */
 int blk_ring_submit(struct blk_backend *b, struct blk_io *io, bool now)
 {
-	ring_count(b, +1, now); /* counted before the reaper can see it */
+	/* Counted before the reaper can see it; a reactor needs no wake-up. */
+	ring_count(b, +1, now && !b->reactor);
 	pthread_mutex_lock(&b->sq_lock);
 	int ret = ring_prep(b, io);
 	if (ret == 0 && now)
@@ -194,6 +204,28 @@ static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
 	return finished;
 }
 
+/* Reap what the completion queue holds now, then submit what the ring
+ * refused before; cq_lock not held. */
+static void ring_reap_now(struct blk_backend *b)
+{
+	pthread_mutex_lock(&b->cq_lock);
+	unsigned finished = ring_reap_ready(b, NULL);
+	pthread_mutex_unlock(&b->cq_lock);
+	if (finished)
+		blk_batch_end(b);
+	ring_submit_leftovers(b);
+}
+
+/* The reactor's handler for the ring's fd, readable while completions
+ * wait (level-triggered: more posted meanwhile wake it again). */
+static enum reactor_result ring_on_reactor(void *opaque, uint32_t events, unsigned budget)
+{
+	(void)events;
+	(void)budget; /* bounded anyway: at most the queue's entries */
+	ring_reap_now(opaque);
+	return REACTOR_DONE;
+}
+
 /* The reaper: the thread that waits for completions the submitter did
  * not find at once. A NULL user_data is the stop signal from close(). */
 static void *ring_reaper(void *arg)
@@ -235,6 +267,8 @@ void blk_ring_unplug(struct blk_backend *b)
 		if (finished)
 			blk_batch_end(b);
 	}
+	if (b->reactor)
+		return; /* the rest make the ring's fd readable for the reactor */
 	/* What did not finish inside the submit is the reaper's to wait for. */
 	pthread_mutex_lock(&b->inflight_lock);
 	b->reaper_stays = b->ring_inflight > 0;
@@ -242,12 +276,18 @@ void blk_ring_unplug(struct blk_backend *b)
 	pthread_mutex_unlock(&b->inflight_lock);
 }
 
-int blk_ring_start(struct blk_backend *b, unsigned depth)
+int blk_ring_start(struct blk_backend *b, unsigned depth, struct reactor *reactor)
 {
 	int ret = block_ring_init(&b->ring, depth);
 
 	if (ret < 0)
 		return ret;
+	b->ring_source = reactor ? reactor_add(reactor, b->ring.ring_fd, EPOLLIN, 0, ring_on_reactor, b, 0) : -1;
+	if (b->ring_source >= 0) {
+		b->reactor = reactor;
+		b->has_ring = true;
+		return 0;
+	}
 	if (io_thread_create(&b->reaper, ring_reaper, b) != 0) {
 		io_uring_queue_exit(&b->ring);
 		return 0; /* no reaper: the pool does everything */
@@ -256,8 +296,33 @@ int blk_ring_start(struct blk_backend *b, unsigned depth)
 	return 0;
 }
 
+void blk_ring_detach(struct blk_backend *b)
+{
+	if (!b->reactor)
+		return;
+	reactor_remove(b->reactor, b->ring_source); /* waits for its handler */
+	for (;;) {
+		ring_submit_leftovers(b);
+		pthread_mutex_lock(&b->inflight_lock);
+		bool left = b->ring_inflight && !__atomic_load_n(&b->ring_failed, __ATOMIC_ACQUIRE);
+		pthread_mutex_unlock(&b->inflight_lock);
+		if (!left)
+			return;
+		int ret = block_ring_wait(&b->ring);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
+			ring_fail(b, ret);
+			return;
+		}
+		ring_reap_now(b);
+	}
+}
+
 void blk_ring_stop(struct blk_backend *b)
 {
+	if (b->ring_source >= 0) { /* no reaper: blk_ring_detach() reaped */
+		io_uring_queue_exit(&b->ring);
+		return;
+	}
 	pthread_mutex_lock(&b->inflight_lock);
 	b->ring_stopping = true; /* the reaper waits on the ring for the nop */
 	reaper_wake_locked(b);

@@ -40,11 +40,15 @@ struct blk_backend {
 	void *bounce_free[POOL_THREADS_ALONE];
 	unsigned nr_bounce_free, nr_bounce;
 
-	/* io_uring (used when has_ring). */
+	/* io_uring (used when has_ring). Completions are reaped by the
+	 * reactor, watching the ring's fd (source ring_source), when the
+	 * device gave one; else by the reaper thread. */
 	bool has_ring;
 	struct io_uring ring;
 	pthread_mutex_t sq_lock; /* submitters share the submission queue */
-	pthread_mutex_t cq_lock; /* the reaper and blk_backend_unplug() share the completion queue */
+	pthread_mutex_t cq_lock; /* the reaper (or reactor) and blk_backend_unplug() share the completion queue */
+	struct reactor *reactor;
+	int ring_source;
 	pthread_t reaper;
 	bool ring_failed;        /* the reaper met an error it cannot wait through and ended (atomic) */
 	/* The reaper sleeps on ring_work while nothing is on the ring

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+struct reactor;
+
 enum blk_cache { BLK_CACHE_WRITEBACK = 0, BLK_CACHE_NONE, BLK_CACHE_UNSAFE };
 
 enum blk_engine {
@@ -28,6 +30,7 @@ struct blk_backend_options {
 	enum blk_cache cache;
 	enum blk_engine engine;
 	unsigned queue_depth; /* io_uring entries (0 = 256) */
+	struct reactor *reactor; /* optional: io_uring completions are reaped on it, no reaper thread */
 	void (*batch_end)(void *opaque); /* optional, see "Batching" above */
 	void *batch_opaque;
 };

@@ -122,7 +122,7 @@ int scsi_disk_open(struct scsi_disk **out, const struct scsi_disk_options *opt, 
 {
 	struct blk_backend_options bo = {.path = opt->path, .readonly = opt->readonly, .snapshot = opt->snapshot,
 					 .cache = opt->cache,
-					 .engine = opt->engine, .batch_end = opt->batch_end,
+					 .engine = opt->engine, .reactor = opt->reactor, .batch_end = opt->batch_end,
 					 .batch_opaque = opt->batch_opaque};
 	struct scsi_disk *d = calloc(1, sizeof(*d));
 	int ret;

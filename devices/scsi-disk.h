@@ -83,6 +83,7 @@ struct scsi_disk_options {
 	bool discard;          /* UNMAP and WRITE SAME(16), thin provisioning */
 	enum blk_cache cache;
 	enum blk_engine engine;
+	struct reactor *reactor; /* optional: reaps the image's io_uring (block-io.h) */
 	unsigned target, lun;  /* for the device identifier (VPD 83h) */
 	void (*batch_end)(void *opaque); /* see block-backend.h "Batching" */
 	void *batch_opaque;

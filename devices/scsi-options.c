@@ -192,10 +192,10 @@ static void scsi_free_config(void *config)
 static struct virtio_device *scsi_create(void *state, const void *config, const char *name,
 				       const struct guest_mem *mem, struct reactor *reactor, char *err, size_t errlen)
 {
-	(void)reactor; /* no fds on the reactor: the device has its own threads */
 	struct virtio_scsi *s = state;
 
-	if (virtio_scsi_init(s, config, name, mem, BLK_ENGINE_AUTO, err, errlen) < 0)
+	/* The reactor serves the queues and reaps the disks' io_uring. */
+	if (virtio_scsi_init(s, config, name, mem, BLK_ENGINE_AUTO, reactor, err, errlen) < 0)
 		return NULL;
 	return &s->vdev;
 }

@@ -350,10 +350,12 @@ static const struct virtio_device_ops blk_ops_template = {
 };
 
 int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts *opts, const char *name,
-		    const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen)
+		    const struct guest_mem *mem, enum blk_engine engine, struct reactor *reactor, char *err,
+		    size_t errlen)
 {
 	struct blk_backend_options bo = {.path = opts->path, .readonly = opts->readonly, .snapshot = opts->snapshot,
-					 .cache = opts->cache, .engine = engine, .batch_end = publish_done, .batch_opaque = blk};
+					 .cache = opts->cache, .engine = engine, .reactor = reactor,
+					 .batch_end = publish_done, .batch_opaque = blk};
 	int ret;
 
 	memset(blk, 0, sizeof(*blk));
@@ -519,12 +521,11 @@ static int blk_check(const void *config, char *err, size_t errlen)
 static struct virtio_device *blk_create(void *state, const void *config, const char *name, const struct guest_mem *mem,
 				      struct reactor *reactor, char *err, size_t errlen)
 {
-	(void)reactor; /* no fds on the reactor: the device has its own threads */
 	struct virtio_blk *blk = state;
-
 	const struct virtio_blk_config_opts *c = config;
 
-	if (virtio_blk_init(blk, c, name, mem, c->engine, err, errlen) < 0)
+	/* The reactor serves the queues and reaps the image's io_uring. */
+	if (virtio_blk_init(blk, c, name, mem, c->engine, reactor, err, errlen) < 0)
 		return NULL;
 	return &blk->vdev;
 }

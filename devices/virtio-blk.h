@@ -82,7 +82,8 @@ extern const struct device_type virtio_blk_type;
 /* Open the image of `opts` and build the device model `name`. 0, or
  * -errno with one line in err (the image cannot be opened or locked). */
 int virtio_blk_init(struct virtio_blk *blk, const struct virtio_blk_config_opts *opts, const char *name,
-		    const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen);
+		    const struct guest_mem *mem, enum blk_engine engine, struct reactor *reactor, char *err,
+		    size_t errlen);
 /* Wait for in-flight I/O, close the image, free the slots. */
 void virtio_blk_destroy(struct virtio_blk *blk);
 

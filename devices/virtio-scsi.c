@@ -513,7 +513,8 @@ static void build_config(struct virtio_scsi *s)
 }
 
 int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts *opts, const char *name,
-		     const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen)
+		     const struct guest_mem *mem, enum blk_engine engine, struct reactor *reactor, char *err,
+		     size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->done_lock, NULL);
@@ -523,6 +524,7 @@ int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts
 		struct scsi_disk_options dopt = {.path = o->path, .serial = o->serial, .readonly = o->readonly,
 						 .snapshot = o->snapshot,
 						 .discard = o->discard, .cache = o->cache, .engine = engine,
+						 .reactor = reactor,
 						 .target = o->target, .lun = o->lun, .batch_end = publish_done,
 						 .batch_opaque = s};
 		char why[256] = "";

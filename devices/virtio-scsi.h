@@ -88,7 +88,8 @@ extern const struct device_type virtio_scsi_type;
 /* Build a controller with the disks in opts: 0, or -errno with one line
  * in err (an image that cannot be opened, two disks at one address). */
 int virtio_scsi_init(struct virtio_scsi *s, const struct virtio_scsi_config_opts *opts, const char *name,
-		     const struct guest_mem *mem, enum blk_engine engine, char *err, size_t errlen);
+		     const struct guest_mem *mem, enum blk_engine engine, struct reactor *reactor, char *err,
+		     size_t errlen);
 void virtio_scsi_destroy(struct virtio_scsi *s);
 /* Tell the driver that the LUNs of target changed (a transport reset
  * event, reason RESCAN or REMOVED). dev->lock held. Only the tests call

@@ -14,12 +14,12 @@
  *    eventfd (virtio_device_kick): device code never runs on a vCPU.
  *  - the reactor thread (base/reactor.c, "reactor"): every kick eventfd
  *    (signalled by KVM's ioeventfd or by a vCPU), device timers, and any
- *    fd a device registers (TAP, sockets, the slirp hand-over eventfd).
+ *    fd a device registers (TAP, sockets, the slirp hand-over eventfd, a
+ *    disk's io_uring: its completions, devices/block-engine-uring.c).
  *    Each handler gets a budget per wake-up.
- *  - the block backend's reaper thread (devices/block-engine-uring.c): waits
- *    for the io_uring completions the reactor did not find right after
- *    submitting, and completes those requests; without io_uring, its
- *    worker threads do the I/O and complete them.
+ *  - the block backend's worker threads (devices/block-engine-pool.c):
+ *    without io_uring they do the I/O and complete the requests; beside
+ *    it, discards and write-zeroes.
  *  - per-device I/O threads, where a device needs one (blocking file
  *    I/O): created and joined by the device; they finish requests with
  *    virtio_request_complete(). virtio-net's backend=user runs libslirp's

@@ -50,7 +50,7 @@ static void setup(void)
 	char err[256];
 
 	scsi = calloc(1, sizeof(*scsi));
-	if (!scsi || virtio_scsi_init(scsi, &o, "virtio-scsi0", &mem, BLK_ENGINE_THREADS, err, sizeof(err)) < 0) {
+	if (!scsi || virtio_scsi_init(scsi, &o, "virtio-scsi0", &mem, BLK_ENGINE_THREADS, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}

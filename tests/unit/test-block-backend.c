@@ -4,7 +4,9 @@
  * queued and started by an unplug), short and unaligned
  * buffers, cache=none bounce buffers, flush, discard freeing host blocks,
  * write-zeroes, range and read-only refusals, the image lock, the bound on
- * bounce memory, and an io_uring that fails under the reaper. */
+ * bounce memory, an io_uring that fails under the reaper, and io_uring
+ * completions reaped on a reactor (as in skiff) instead of a reaper
+ * thread, also when close() comes after the reactor stopped. */
 #include <check.h>
 #include <time.h>
 #include "tests/unit/check-run.h"
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "devices/block-backend.h"
+#include "base/reactor.h"
 #include "tests/unit/alloc-watch.h"
 
 #define IMAGE_SIZE (4u << 20)
@@ -52,10 +55,18 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static unsigned completed, batches, covered; /* covered: completions a batch end came after */
 static int last_result;
+/* With a reactor: done() may run on it or on the test's own thread (a
+ * request finished inside its unplug), nowhere else (no reaper thread). */
+static struct reactor *use_reactor;
+static pthread_t test_thread;
+static unsigned strays;
 
 static void on_done(struct blk_io *io, int result)
 {
 	pthread_mutex_lock(&lock);
+	if (use_reactor && !pthread_equal(pthread_self(), use_reactor->thread) &&
+	    !pthread_equal(pthread_self(), test_thread))
+		strays++;
 	completed++;
 	if (result)
 		last_result = result;
@@ -84,11 +95,11 @@ static void wait_completed(unsigned n)
 static struct blk_backend *open_ok(enum blk_engine engine, enum blk_cache cache, bool readonly)
 {
 	struct blk_backend_options opt = {.path = image, .readonly = readonly, .cache = cache, .engine = engine,
-					  .batch_end = on_batch};
+					  .reactor = use_reactor, .batch_end = on_batch};
 	struct blk_backend *b = NULL;
 	char err[256] = "";
 
-	completed = batches = covered = 0;
+	completed = batches = covered = strays = 0;
 	last_result = 0;
 	ck_assert_msg(blk_backend_open(&b, &opt, err, sizeof(err)) == 0, "open: %s", err);
 	return b;
@@ -584,6 +595,75 @@ static void done_once_close_waits(struct blk_io *io, int result)
 		nanosleep(&ms, NULL);
 }
 
+/* ---- reaped on a reactor ---- */
+
+static struct reactor reactor;
+
+static void reactor_up(void)
+{
+	ck_assert_int_eq(reactor_init(&reactor), 0);
+	ck_assert_int_eq(reactor_start(&reactor), 0);
+	use_reactor = &reactor;
+	test_thread = pthread_self();
+}
+
+static void reactor_down(void)
+{
+	reactor_destroy(&reactor);
+	use_reactor = NULL;
+}
+
+/* Without the reactor's handler on the ring's fd, requests that did not
+ * finish inside their submit would never complete: the waits time out. */
+static void many_on_reactor(enum blk_cache cache, bool plugged)
+{
+	reactor_up();
+	many_in_flight(BLK_ENGINE_IO_URING, cache, plugged);
+	ck_assert_uint_eq(strays, 0);
+	reactor_down();
+}
+
+START_TEST(rw_reactor_io_uring) { many_on_reactor(BLK_CACHE_WRITEBACK, false); }
+END_TEST
+START_TEST(rw_plugged_reactor_io_uring) { many_on_reactor(BLK_CACHE_WRITEBACK, true); }
+END_TEST
+START_TEST(rw_direct_plugged_reactor_io_uring) { many_on_reactor(BLK_CACHE_NONE, true); }
+END_TEST
+
+/* skiff stops its reactor before it closes the disks: close() must then
+ * reap what is still on the ring itself, every done() called, not hang.
+ * The reactor stops before the requests start, so that whatever the
+ * unplug does not finish (O_DIRECT writes rarely finish inside it) is
+ * left for close() alone. */
+START_TEST(close_after_reactor_stopped)
+{
+	static uint8_t bufs[NR_IOS][IO_SIZE] __attribute__((aligned(4096)));
+	static struct iovec iovs[NR_IOS];
+	static struct blk_io ios[NR_IOS];
+	static int results[NR_IOS];
+
+	reactor_up();
+	struct blk_backend *b = open_ok(BLK_ENGINE_IO_URING, BLK_CACHE_NONE, false);
+	ck_assert_str_eq(blk_backend_engine_name(b), "io_uring");
+	for (unsigned i = 0; i < NR_IOS; i++) {
+		memset(bufs[i], (int)(i + 1), IO_SIZE);
+		iovs[i] = (struct iovec){bufs[i], IO_SIZE};
+		ios[i] = (struct blk_io){.op = BLK_OP_WRITE, .offset = (uint64_t)i * IO_SIZE, .iov = &iovs[i],
+					 .iovcnt = 1, .done = on_done, .opaque = &results[i]};
+		results[i] = 1;
+		ck_assert_int_eq(blk_backend_queue(b, &ios[i]), 0);
+	}
+	reactor_stop(&reactor);
+	blk_backend_unplug(b);
+	blk_backend_close(b); /* the test's timeout catches a hang */
+	ck_assert_uint_eq(completed, NR_IOS);
+	for (unsigned i = 0; i < NR_IOS; i++)
+		ck_assert_int_eq(results[i], 0);
+	ck_assert_uint_eq(covered, completed);
+	reactor_down();
+}
+END_TEST
+
 /* The ring fails with a request on it: later requests are still served
  * (by the pool), and close() returns instead of waiting for the lost
  * one. Before the fix the reaper just ended: the next request went to
@@ -656,6 +736,10 @@ static Suite *block_backend_suite(void)
 	tcase_add_test(tc, rw_plugged_io_uring);
 	tcase_add_test(tc, rw_plugged_threads);
 	tcase_add_test(tc, rw_direct_plugged_io_uring);
+	tcase_add_test(tc, rw_reactor_io_uring);
+	tcase_add_test(tc, rw_plugged_reactor_io_uring);
+	tcase_add_test(tc, rw_direct_plugged_reactor_io_uring);
+	tcase_add_test(tc, close_after_reactor_stopped);
 	tcase_add_test(tc, engine_names);
 	tcase_add_test(tc, batch_end_after_every_completion);
 	tcase_add_test(tc, direct_unaligned_memory);

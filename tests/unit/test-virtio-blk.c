@@ -71,7 +71,7 @@ static void start(bool readonly, bool discard, bool event_idx)
 
 	strcpy(o.serial, "skiff-serial-123");
 	blk = calloc(1, sizeof(*blk));
-	ck_assert_msg(virtio_blk_init(blk, &o, "virtio-blk0", &mem, engine, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(virtio_blk_init(blk, &o, "virtio-blk0", &mem, engine, NULL, err, sizeof(err)) == 0, "%s", err);
 	struct virtio_device *dev = &blk->vdev;
 	dev->transport = &transport;
 	dev->offered = dev->ops->features(dev) | VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |

@@ -77,7 +77,7 @@ static void setup(void)
 	struct virtio_scsi_config_opts o = {.queues = 1, .disks = disks, .nr_disks = 2};
 	char err[256] = "";
 	scsi = calloc(1, sizeof(*scsi));
-	ck_assert_msg(virtio_scsi_init(scsi, &o, "virtio-scsi0", &mem, BLK_ENGINE_AUTO, err, sizeof(err)) == 0, "%s",
+	ck_assert_msg(virtio_scsi_init(scsi, &o, "virtio-scsi0", &mem, BLK_ENGINE_AUTO, NULL, err, sizeof(err)) == 0, "%s",
 		      err);
 
 	struct virtio_device *dev = &scsi->vdev;
