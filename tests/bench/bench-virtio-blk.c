@@ -133,6 +133,7 @@ static int device_start(struct virtio_blk *blk, const char *path, enum blk_engin
 	kvm_platform_init(&platform, &(struct kvm_vm_ioctl){0}, true, &reactor, NULL);
 	if (kvm_platform_attach_queues(&platform, &blk->vdev) < 0) {
 		fprintf(stderr, "bench: no kick eventfd\n");
+		kvm_platform_destroy(&platform);
 		virtio_blk_destroy(blk);
 		return -1;
 	}
