@@ -126,11 +126,11 @@ int blk_ring_submit(struct blk_backend *b, struct blk_io *io, bool now)
 	return ret;
 }
 
-/* The reaper cannot wait on the ring any more (an error other than "try
- * again"): it ends, new requests go to the pool, and close() stops
- * waiting for the requests the ring still holds. Those are lost: the
- * kernel may still complete them into their buffers, so they cannot be
- * failed here. */
+/* The reaper (or close(), reaping after the reactor) cannot wait on the
+ * ring any more (an error other than "try again"): it stops waiting, new
+ * requests go to the pool, and close() stops waiting for the requests
+ * the ring still holds. Those are lost: the kernel may still complete
+ * them into their buffers, so they cannot be failed here. */
 static void ring_fail(struct blk_backend *b, int err)
 {
 	pthread_mutex_lock(&b->inflight_lock);

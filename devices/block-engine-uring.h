@@ -24,8 +24,9 @@ void blk_ring_detach(struct blk_backend *b);
  * request), and free the ring. */
 void blk_ring_stop(struct blk_backend *b);
 /* Put a read, write or flush on the ring: 0, or -EAGAIN if it is full.
- * now: submit it at once, and (without a reactor) make sure the reaper waits for it; else it
- * waits for blk_ring_unplug() (see blk_backend_queue()). */
+ * now: submit it at once, and (without a reactor) make sure the reaper
+ * waits for it; else it waits for blk_ring_unplug() (see
+ * blk_backend_queue()). */
 int blk_ring_submit(struct blk_backend *b, struct blk_io *io, bool now);
 /* See blk_backend_unplug(). */
 void blk_ring_unplug(struct blk_backend *b);

@@ -50,7 +50,7 @@ struct blk_backend {
 	struct reactor *reactor;
 	int ring_source;
 	pthread_t reaper;
-	bool ring_failed;        /* the reaper met an error it cannot wait through and ended (atomic) */
+	bool ring_failed;        /* a wait on the ring (the reaper's, or close()'s) met an error it cannot wait through (atomic) */
 	/* The reaper sleeps on ring_work while nothing is on the ring
 	 * (reaper_idle), unless reaper_stays: the last requests did not
 	 * finish inside their submit. Guarded by inflight_lock, as is
