@@ -205,15 +205,24 @@ static unsigned ring_reap_ready(struct blk_backend *b, bool *stop)
 }
 
 /* Reap what the completion queue holds now, then submit what the ring
- * refused before; cq_lock not held. */
-static void ring_reap_now(struct blk_backend *b)
+ * refused before (unless this was the reaper's stop); cq_lock not held.
+ * stop: as for ring_reap_ready(). */
+static void ring_reap_now(struct blk_backend *b, bool *stop)
 {
 	pthread_mutex_lock(&b->cq_lock);
-	unsigned finished = ring_reap_ready(b, NULL);
+	unsigned finished = ring_reap_ready(b, stop);
 	pthread_mutex_unlock(&b->cq_lock);
 	if (finished)
 		blk_batch_end(b);
-	ring_submit_leftovers(b);
+	if (!stop || !*stop)
+		ring_submit_leftovers(b);
+}
+
+/* A wait on the ring that returned nothing to reap yet: wait again. Any
+ * other error means the ring cannot be waited on any more. */
+static bool ring_wait_again(int ret)
+{
+	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME;
 }
 
 /* The reactor's handler for the ring's fd, readable while completions
@@ -222,7 +231,7 @@ static enum reactor_result ring_on_reactor(void *opaque, uint32_t events, unsign
 {
 	(void)events;
 	(void)budget; /* bounded anyway: at most the queue's entries */
-	ring_reap_now(opaque);
+	ring_reap_now(opaque, NULL);
 	return REACTOR_DONE;
 }
 
@@ -237,19 +246,13 @@ static void *ring_reaper(void *arg)
 	while (!stop) {
 		reaper_await_work(b);
 		int ret = block_ring_wait(&b->ring);
-		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
-			continue; /* nothing to reap yet: wait again */
+		if (ring_wait_again(ret))
+			continue;
 		if (ret < 0) {
 			ring_fail(b, ret);
 			break;
 		}
-		pthread_mutex_lock(&b->cq_lock);
-		unsigned finished = ring_reap_ready(b, &stop);
-		pthread_mutex_unlock(&b->cq_lock);
-		if (finished)
-			blk_batch_end(b);
-		if (!stop)
-			ring_submit_leftovers(b);
+		ring_reap_now(b, &stop);
 	}
 	return NULL;
 }
@@ -309,11 +312,11 @@ void blk_ring_detach(struct blk_backend *b)
 		if (!left)
 			return;
 		int ret = block_ring_wait(&b->ring);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
+		if (ret < 0 && !ring_wait_again(ret)) {
 			ring_fail(b, ret);
 			return;
 		}
-		ring_reap_now(b);
+		ring_reap_now(b, NULL);
 	}
 }
 
