@@ -330,7 +330,9 @@ int vqd_add(struct vqd *q, const struct vqd_buf *out, unsigned nout, const struc
 		packed_add(q, out, nout, in, total, token, indirect);
 	else
 		split_add(q, out, nout, in, total, token, indirect);
-	q->num_added += ndesc;
+	/* What avail_event / the device event area count: avail ring
+	 * entries (one per buffer) on a split ring, ring slots on a packed one. */
+	q->num_added += q->packed ? ndesc : 1;
 	return 0;
 }
 

@@ -69,7 +69,7 @@ struct vqd {
 	bool avail_wrap;               /* packed driver wrap counter */
 	uint16_t last_used;            /* split: next used index; packed: next slot */
 	bool used_wrap;                /* packed: wrap counter of last_used */
-	uint32_t num_added;            /* descriptors added since the last kick check */
+	uint32_t num_added;            /* split: buffers, packed: ring slots added since the last kick check */
 	bool cb_enabled;               /* we want used-buffer interrupts */
 };
 

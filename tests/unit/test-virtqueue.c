@@ -791,8 +791,10 @@ START_TEST(packed_driver_waits_wraparound) { driver_waits(true, 5); }
 END_TEST
 
 /* Raw avail_event: the driver kicks exactly when it crosses it, over
- * more than 65536 buffers. */
-START_TEST(split_avail_event_wraparound)
+ * more than 65536 buffers of `parts` descriptors each. avail_event
+ * counts avail ring entries, one per buffer however many descriptors it
+ * takes (a driver that counted descriptors kicked too often). */
+static void avail_event_crossing(unsigned parts)
 {
 	uint32_t old32 = 0;
 	uint16_t *used_avail_event;
@@ -800,14 +802,14 @@ START_TEST(split_avail_event_wraparound)
 	start(false, 8, F_EVENT);
 	used_avail_event = (uint16_t *)q.used + 2 + 4 * 8;
 	while (old32 < 70000) {
-		unsigned k = 1 + rnd() % 8;
+		unsigned k = 1 + rnd() % (8 / parts);
 		int64_t e32 = (int64_t)old32 + (int64_t)(rnd() % (k + 6)) - 3;
 		struct vq_chain c;
 		uint32_t len;
 
 		for (unsigned n = 0; n < k; n++) {
-			struct vqd_buf o = buf(DATA_OFF, 4);
-			ck_assert_int_eq(vqd_add(&q, &o, 1, NULL, 0, token(n), false), 0);
+			struct vqd_buf o = buf(DATA_OFF, 4), in = buf(DATA_OFF + 64, 4);
+			ck_assert_int_eq(vqd_add(&q, &o, 1, &in, parts - 1, token(n), false), 0);
 		}
 		*used_avail_event = (uint16_t)e32;
 		ck_assert(vqd_kick_needed(&q) == (e32 >= old32 && e32 < (int64_t)old32 + k));
@@ -820,6 +822,10 @@ START_TEST(split_avail_event_wraparound)
 		old32 += k;
 	}
 }
+
+START_TEST(split_avail_event_wraparound) { avail_event_crossing(1); }
+END_TEST
+START_TEST(split_avail_event_two_descriptor_buffers) { avail_event_crossing(2); }
 END_TEST
 
 /* Device idle after draining: exactly the first buffer of a batch kicks. */
@@ -1646,6 +1652,7 @@ Suite *virtqueue_suite(void)
 	tcase_add_test(tc, split_driver_waits_wraparound);
 	tcase_add_test(tc, packed_driver_waits_wraparound);
 	tcase_add_test(tc, split_avail_event_wraparound);
+	tcase_add_test(tc, split_avail_event_two_descriptor_buffers);
 	tcase_add_test(tc, split_device_idle_kicks);
 	tcase_add_test(tc, packed_device_idle_kicks);
 	tcase_add_test(tc, packed_used_event_desc_laps);
