@@ -262,9 +262,9 @@ static void split_add(struct vqd *q, const struct vqd_buf *out, unsigned nout, c
 	q->slot[head].ndesc = ndesc;
 
 	store16(&avail_ring(q)[q->avail_idx & (q->size - 1)], head);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	q->avail_idx++;
-	store16(avail_idx(q), q->avail_idx);
+	/* Release: the descriptors and the ring entry before the index. */
+	__atomic_store_n((uint16_t *)avail_idx(q), q->avail_idx, __ATOMIC_RELEASE);
 }
 
 /* "Supplying Buffers to The Device" (packed): write every descriptor, the
