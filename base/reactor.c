@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAKE_TAG UINT64_MAX /* epoll data of the wake-up eventfd */
@@ -69,6 +70,28 @@ int reactor_add(struct reactor *r, int fd, uint32_t events, unsigned flags, reac
 	    .fd = fd, .handler = handler, .opaque = opaque, .budget = budget ? budget : REACTOR_DEFAULT_BUDGET};
 
 	return reactor_add_source(r, &proto, events, flags);
+}
+
+int reactor_set_poll(struct reactor *r, int id, const struct reactor_poll_ops *ops)
+{
+	int ret = -ENOENT;
+
+	if (id < 0 || id >= REACTOR_MAX_SOURCES)
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	if (r->sources[id].in_use && !r->sources[id].timer) {
+		r->sources[id].poll = ops;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void reactor_set_poll_ns(struct reactor *r, uint64_t poll_ns)
+{
+	pthread_mutex_lock(&r->lock);
+	r->poll_ns = poll_ns;
+	pthread_mutex_unlock(&r->lock);
 }
 
 int reactor_add_timer(struct reactor *r, unsigned period_ms, reactor_handler handler, void *opaque)
@@ -141,34 +164,176 @@ int reactor_set_events(struct reactor *r, int id, uint32_t events)
 	return ret;
 }
 
-/* Run source index's handler if it is still the source the event was for. */
-static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
+/* Take source index for its handler if it is still the source the event
+ * (or the poll) was for: busy, so reactor_remove() from another thread
+ * waits for it. False if it was removed (and maybe reused) meanwhile, or
+ * is already running. */
+static bool reactor_claim(struct reactor *r, unsigned index, uint32_t generation, struct reactor_source *copy)
+{
+	struct reactor_source *s = &r->sources[index];
+	bool claimed;
+
+	pthread_mutex_lock(&r->lock);
+	claimed = s->in_use && s->generation == generation && !s->busy;
+	if (claimed) {
+		*copy = *s;
+		s->busy = true;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return claimed;
+}
+
+/* The handler is out (ran: it was called and returned res). */
+static void reactor_release(struct reactor *r, unsigned index, uint32_t generation, bool ran, enum reactor_result res)
 {
 	struct reactor_source *s = &r->sources[index];
 
 	pthread_mutex_lock(&r->lock);
-	if (!s->in_use || s->generation != generation) {
-		pthread_mutex_unlock(&r->lock);
-		return; /* removed (and maybe reused) since epoll queued the event */
-	}
-	struct reactor_source copy = *s;
-	s->busy = true;
-	s->more = false;
+	s->busy = false;
+	if (ran && s->in_use && s->generation == generation)
+		s->more = res == REACTOR_MORE;
+	pthread_cond_broadcast(&r->idle);
 	pthread_mutex_unlock(&r->lock);
+}
 
+/* Run source index's handler if it is still the source the event was for. */
+static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
+{
+	struct reactor_source copy;
+
+	if (!reactor_claim(r, index, generation, &copy))
+		return;
 	if (copy.timer && events) {
 		uint64_t expirations;
 		if (read(copy.fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 			events = 0; /* spurious: nothing expired */
 	}
 	enum reactor_result res = events || !copy.timer ? copy.handler(copy.opaque, events, copy.budget) : REACTOR_DONE;
+	reactor_release(r, index, generation, true, res);
+}
 
+/* Ask source index whether it has work and if so run its handler, as if
+ * its fd had fired. Returns whether it ran. */
+static bool reactor_poll_source(struct reactor *r, unsigned index, uint32_t generation)
+{
+	struct reactor_source copy;
+
+	if (!reactor_claim(r, index, generation, &copy))
+		return false;
+	bool ready = copy.poll->ready(copy.opaque);
+	enum reactor_result res = ready ? copy.handler(copy.opaque, 0, copy.budget) : REACTOR_DONE;
+	reactor_release(r, index, generation, ready, res);
+	return ready;
+}
+
+static bool reactor_pending(struct reactor *r, bool *stopping);
+
+/* Tell a polled source that polling starts or ends; at the end, did
+ * work come while its fd was silent? */
+static bool reactor_tell_source(struct reactor *r, unsigned index, uint32_t generation, bool on)
+{
+	struct reactor_source copy;
+	bool arrived = false;
+
+	if (!reactor_claim(r, index, generation, &copy))
+		return false;
+	if (copy.poll->polling)
+		arrived = copy.poll->polling(copy.opaque, on);
+	reactor_release(r, index, generation, false, REACTOR_DONE);
+	return arrived;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The polled sources as they are now (generations with them, as for
+ * epoll events), the poll time, and whether the reactor is stopping. */
+struct poll_round {
+	unsigned n;
+	unsigned index[REACTOR_MAX_SOURCES];
+	uint32_t generation[REACTOR_MAX_SOURCES];
+	uint64_t poll_ns;
+	bool stopping;
+};
+
+static void reactor_poll_snapshot(struct reactor *r, struct poll_round *round)
+{
 	pthread_mutex_lock(&r->lock);
-	s->busy = false;
-	if (s->in_use && s->generation == generation)
-		s->more = res == REACTOR_MORE;
-	pthread_cond_broadcast(&r->idle);
+	round->n = 0;
+	round->poll_ns = r->poll_ns;
+	round->stopping = r->stopping;
+	for (unsigned i = 0; i < r->nr_slots; i++) {
+		if (r->sources[i].in_use && r->sources[i].poll) {
+			round->index[round->n] = i;
+			round->generation[round->n++] = r->sources[i].generation;
+		}
+	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* Polling ends (the reactor will sleep, or stops): every polled source
+ * makes its fd fire again. Returns whether work came meanwhile. */
+static bool reactor_poll_end(struct reactor *r, const struct poll_round *round)
+{
+	bool arrived = false;
+
+	for (unsigned i = 0; i < round->n; i++)
+		arrived |= reactor_tell_source(r, round->index[i], round->generation[i], false);
+	r->polling = false;
+	return arrived;
+}
+
+/* Nothing is left to do: poll before sleeping (see reactor.h). Returns
+ * true if the reactor must not sleep now: it ran handlers for poll_ns
+ * and owes the fd sources a look, work came as polling ended, or a
+ * handler left work behind. False: sleep in epoll. */
+static bool reactor_poll(struct reactor *r)
+{
+	struct poll_round round;
+	bool stopping;
+
+	reactor_poll_snapshot(r, &round);
+	if (round.poll_ns == 0 || round.n == 0 || round.stopping)
+		return r->polling && reactor_poll_end(r, &round);
+	if (!r->polling) {
+		for (unsigned i = 0; i < round.n; i++)
+			reactor_tell_source(r, round.index[i], round.generation[i], true);
+		r->polling = true;
+	}
+	uint64_t start = monotonic_ns(), idle_since = start;
+	for (;;) {
+		bool ran = false;
+		for (unsigned i = 0; i < round.n; i++)
+			ran |= reactor_poll_source(r, round.index[i], round.generation[i]);
+		uint64_t now = monotonic_ns();
+		if (ran)
+			idle_since = now;
+		if (ran && now - start >= round.poll_ns)
+			return true; /* still polling; epoll's turn */
+		if (!ran && now - idle_since >= round.poll_ns)
+			break;
+		reactor_poll_snapshot(r, &round); /* sources come and go */
+		if (round.n == 0 || round.stopping || round.poll_ns == 0)
+			break;
+	}
+	bool arrived = reactor_poll_end(r, &round);
+	return arrived || reactor_pending(r, &stopping);
+}
+
+/* The thread stops: no source may stay silent. */
+static void reactor_poll_quit(struct reactor *r)
+{
+	struct poll_round round;
+
+	if (!r->polling)
+		return;
+	reactor_poll_snapshot(r, &round);
+	reactor_poll_end(r, &round);
 }
 
 /* Sources that stopped on their budget get another turn, after everyone
@@ -215,6 +380,8 @@ static void *reactor_thread(void *arg)
 		bool more = reactor_pending(r, &stopping);
 		if (stopping)
 			break;
+		if (!more)
+			more = reactor_poll(r);
 		int n = epoll_wait(r->epoll_fd, events, 32, more ? 0 : -1);
 		if (n < 0 && errno != EINTR) {
 			log_error("reactor", "epoll_wait: %s", strerror(errno));
@@ -232,6 +399,7 @@ static void *reactor_thread(void *arg)
 		}
 		reactor_run_leftovers(r, ran);
 	}
+	reactor_poll_quit(r);
 	return NULL;
 }
 

@@ -15,6 +15,22 @@
  * Timers: reactor_add_timer() runs a handler every period_ms from its own
  * timerfd (one per source, not one global tick).
  *
+ * Polling: a source may also tell, without a system call, whether it has
+ * work (reactor_set_poll(): a virtqueue holding requests, an io_uring
+ * holding completions). When nothing is left to do, the reactor spins
+ * asking those sources before it sleeps in epoll, and runs a ready one's
+ * handler at once (events 0). The thread that made the work (a vCPU, the
+ * kernel completing I/O) then wakes no one; on a host where waking a
+ * thread costs microseconds that is most of a request's latency. While
+ * it polls, a source may stop its fd from firing (a virtqueue asks the
+ * driver not to kick: no exit, no eventfd) and must start it again before
+ * the reactor sleeps. The reactor sleeps once poll_ns passed with no
+ * work, and looks at epoll (without waiting) at least every poll_ns while
+ * there is work. The price is a CPU spinning for poll_ns after each burst
+ * of work, so it only pays where another CPU runs the guest: with one CPU
+ * the spin delays the very thread it waits for. 0 (the default) turns
+ * polling off.
+ *
  * Removal is safe while the loop runs: each source has a generation,
  * carried in the epoll data with its slot index. The loop looks the slot
  * up under the lock and ignores an event whose generation is stale (the
@@ -35,6 +51,9 @@
 
 #define REACTOR_MAX_SOURCES    1024 /* every queue's kick eventfd, timers, device fds */
 #define REACTOR_DEFAULT_BUDGET 64
+/* Polling time where it pays (see above): QEMU's IOThreads poll up to
+ * 32 us by default (poll-max-ns). */
+#define REACTOR_POLL_NS 32000
 
 enum reactor_result {
 	REACTOR_DONE, /* nothing left until the fd fires again */
@@ -44,6 +63,17 @@ enum reactor_result {
 /* events: EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP as epoll reported them, or 0
  * when the reactor calls again after REACTOR_MORE. */
 typedef enum reactor_result (*reactor_handler)(void *opaque, uint32_t events, unsigned budget);
+/* A polled source's callbacks (see the top), on the reactor thread,
+ * never while its handler runs. */
+struct reactor_poll_ops {
+	/* Does the source have work now? Called often: cheap, no system
+	 * call, no waiting for a lock. */
+	bool (*ready)(void *opaque);
+	/* Optional: polling starts (on) or ends before the reactor sleeps
+	 * (off). A source that silenced its fd while polled must make it
+	 * fire again at off, and return whether work came meanwhile. */
+	bool (*polling)(void *opaque, bool on);
+};
 
 /* Registration flags. */
 #define REACTOR_EDGE 1u /* EPOLLET: the handler must drain until EAGAIN */
@@ -51,6 +81,7 @@ typedef enum reactor_result (*reactor_handler)(void *opaque, uint32_t events, un
 struct reactor_source {
 	int fd;
 	reactor_handler handler;
+	const struct reactor_poll_ops *poll; /* NULL: not polled */
 	void *opaque;
 	unsigned budget;
 	uint32_t generation; /* bumped on removal: stale events are ignored */
@@ -67,6 +98,8 @@ struct reactor {
 	pthread_t thread;
 	bool running;
 	bool stopping; /* guarded by lock */
+	uint64_t poll_ns; /* guarded by lock; 0: sleep in epoll at once */
+	bool polling;     /* reactor thread only: polled sources were told "on" */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a handler returns */
 	/* One past the highest slot ever used (slots are taken lowest
@@ -86,6 +119,11 @@ __attribute__((warn_unused_result)) int reactor_add(struct reactor *r, int fd, u
  * stops reading its TAP while the guest's ring is full and resumes on
  * the guest's kick. Level-triggered only. 0, or -errno. */
 int reactor_set_events(struct reactor *r, int id, uint32_t events);
+/* Let the reactor poll source id (see the top); ops must outlive it.
+ * 0 or -errno. */
+int reactor_set_poll(struct reactor *r, int id, const struct reactor_poll_ops *ops);
+/* How long to poll the ready() sources before sleeping; 0 = never. */
+void reactor_set_poll_ns(struct reactor *r, uint64_t poll_ns);
 /* Call handler(opaque, EPOLLIN, budget) every period_ms. Returns a source id or -errno. */
 __attribute__((warn_unused_result)) int reactor_add_timer(struct reactor *r, unsigned period_ms,
                                                           reactor_handler handler, void *opaque);

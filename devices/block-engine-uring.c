@@ -235,6 +235,16 @@ static enum reactor_result ring_on_reactor(void *opaque, uint32_t events, unsign
 	return REACTOR_DONE;
 }
 
+/* Polling (base/reactor.h): completions wait on the ring. */
+static bool ring_ready(void *opaque)
+{
+	struct blk_backend *b = opaque;
+
+	return block_ring_has_completions(&b->ring);
+}
+
+static const struct reactor_poll_ops ring_poll = {.ready = ring_ready};
+
 /* The reaper: the thread that waits for completions the submitter did
  * not find at once. A NULL user_data is the stop signal from close(). */
 static void *ring_reaper(void *arg)
@@ -287,6 +297,7 @@ int blk_ring_start(struct blk_backend *b, unsigned depth, struct reactor *reacto
 		return ret;
 	b->ring_source = reactor ? reactor_add(reactor, b->ring.ring_fd, EPOLLIN, 0, ring_on_reactor, b, 0) : -1;
 	if (b->ring_source >= 0) {
+		(void)reactor_set_poll(reactor, b->ring_source, &ring_poll); /* cannot fail: the source is ours */
 		b->reactor = reactor;
 		b->has_ring = true;
 		return 0;

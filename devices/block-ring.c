@@ -41,3 +41,8 @@ int block_ring_wait(struct io_uring *ring)
 {
 	return syscall(__NR_io_uring_enter, ring->ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0 ? -errno : 0;
 }
+
+bool block_ring_has_completions(const struct io_uring *ring)
+{
+	return __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE) != __atomic_load_n(ring->cq.khead, __ATOMIC_RELAXED);
+}

@@ -7,6 +7,7 @@
 #define SKIFF_BLOCK_RING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 
 /* io_uring_queue_init() for the block backend: created disabled, given
  * its restrictions (IORING_REGISTER_RESTRICTIONS: those opcodes, no SQE
@@ -21,5 +22,10 @@ int block_ring_init(struct io_uring *ring, unsigned entries);
  * (the backend's reaper and its submitters) is read only under the
  * readers' lock. */
 int block_ring_wait(struct io_uring *ring);
+
+/* Does the completion queue hold an entry? Reads its two indices only
+ * (atomically: a reader may be advancing the head under its lock), for
+ * a reactor polling the ring: a hint, the reaping is done under the lock. */
+bool block_ring_has_completions(const struct io_uring *ring);
 
 #endif

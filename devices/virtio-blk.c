@@ -249,6 +249,14 @@ static void blk_queue_served(struct virtio_device *dev, unsigned q)
 	blk_backend_unplug(blk->backend);
 }
 
+/* Every queue is a request queue: the reactor may poll them all. */
+static bool blk_queue_polled(const struct virtio_device *dev, unsigned q)
+{
+	(void)dev;
+	(void)q;
+	return true;
+}
+
 /* ---- config space ---- */
 
 static uint64_t blk_features(struct virtio_device *dev)
@@ -346,6 +354,7 @@ static const struct virtio_device_ops blk_ops_template = {
 	.config_write = blk_config_write,
 	.queue_notify = blk_queue_notify,
 	.queue_served = blk_queue_served,
+	.queue_polled = blk_queue_polled,
 	.reset = blk_reset,
 };
 

@@ -484,6 +484,14 @@ static void scsi_reset(struct virtio_device *dev)
 		scsi_disk_reset(s->luns[i].disk);
 }
 
+/* The request queues, not control (answered at once) or event (buffers
+ * the driver leaves there for events that may never come). */
+static bool scsi_queue_polled(const struct virtio_device *dev, unsigned q)
+{
+	(void)dev;
+	return q >= VIRTIO_SCSI_FIRST_REQUEST_QUEUE;
+}
+
 static const struct virtio_device_ops scsi_ops_template = {
 	.type = "scsi",
 	.device_id = VIRTIO_ID_SCSI,
@@ -493,6 +501,7 @@ static const struct virtio_device_ops scsi_ops_template = {
 	.config_read = scsi_config_read,
 	.config_write = scsi_config_write,
 	.queue_notify = scsi_queue_notify,
+	.queue_polled = scsi_queue_polled,
 	.reset = scsi_reset,
 };
 

@@ -28,6 +28,24 @@ static enum reactor_result queue_kicked(void *opaque, uint32_t events, unsigned 
 	return virtio_device_service(k->dev, k->q, budget) ? REACTOR_MORE : REACTOR_DONE;
 }
 
+/* Polling (base/reactor.h): the ring holds requests, kicked or not. */
+static bool queue_has_requests(void *opaque)
+{
+	struct kvm_queue_kick *k = opaque;
+
+	return virtio_device_has_requests(k->dev, k->q);
+}
+
+/* While the reactor polls the ring, the driver need not kick. */
+static bool queue_polled(void *opaque, bool on)
+{
+	struct kvm_queue_kick *k = opaque;
+
+	return virtio_device_set_polled(k->dev, k->q, on);
+}
+
+static const struct reactor_poll_ops queue_poll = {.ready = queue_has_requests, .polling = queue_polled};
+
 int kvm_platform_attach_queues(struct kvm_platform *p, struct virtio_device *dev)
 {
 	for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
@@ -46,6 +64,11 @@ int kvm_platform_attach_queues(struct kvm_platform *p, struct virtio_device *dev
 		}
 		dev->kick_fd[q] = k->fd;
 		p->nr_kicks++;
+		if (dev->ops->queue_polled && dev->ops->queue_polled(dev, q)) {
+			int ret = reactor_set_poll(p->reactor, k->source, &queue_poll);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	return 0;
 }

@@ -437,6 +437,29 @@ void virtio_device_kick(struct virtio_device *dev, unsigned q)
 		;
 }
 
+bool virtio_device_has_requests(struct virtio_device *dev, unsigned q)
+{
+	bool has = false;
+
+	if (pthread_mutex_trylock(&dev->lock) != 0)
+		return false;
+	if (virtio_device_queue_live(dev, q))
+		has = vq_avail_at_least(&dev->vqs[q], 1) > 0;
+	pthread_mutex_unlock(&dev->lock);
+	return has;
+}
+
+bool virtio_device_set_polled(struct virtio_device *dev, unsigned q, bool on)
+{
+	bool arrived = false;
+
+	pthread_mutex_lock(&dev->lock);
+	if (q < dev->ops->nr_queues)
+		arrived = vq_enable_notify(&dev->vqs[q], !on);
+	pthread_mutex_unlock(&dev->lock);
+	return arrived;
+}
+
 bool virtio_device_service(struct virtio_device *dev, unsigned q, unsigned budget)
 {
 	bool more = false;

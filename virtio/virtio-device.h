@@ -79,6 +79,11 @@ struct virtio_device_ops {
 	/* Optional: right after queue_notify, on the same thread, dev->lock
 	 * released: finish what the requests just started finished at once. */
 	void (*queue_served)(struct virtio_device *dev, unsigned q);
+	/* Optional: may the reactor poll queue q's ring (reactor.h,
+	 * "Polling")? Yes for request queues, where every buffer the driver
+	 * makes available is work; not for receive or event queues, where
+	 * buffers wait for data and a full ring is the normal state. */
+	bool (*queue_polled)(const struct virtio_device *dev, unsigned q);
 	/* Device reset by the driver (dev->lock held): forget state and make
 	 * in-flight requests complete soon (finish or cancel them); the
 	 * reset then waits for them with dev->lock released. */
@@ -191,6 +196,14 @@ bool virtio_device_queue_live(const struct virtio_device *dev, unsigned q);
  * signal the queue's kick eventfd, so the device runs on the reactor, not
  * on the vCPU. Without a kick eventfd, serve it here. dev->lock not held. */
 void virtio_device_kick(struct virtio_device *dev, unsigned q);
+/* For the reactor's polling: does live queue q hold buffers the device
+ * has not popped? Reads the ring only. Never waits for dev->lock: false
+ * if another thread holds it (the poll asks again). */
+bool virtio_device_has_requests(struct virtio_device *dev, unsigned q);
+/* The reactor polls queue q's ring (on): the driver is asked not to kick
+ * it; or stops (off): the driver is asked to kick again, and the return
+ * says whether requests came meanwhile. Takes dev->lock. */
+bool virtio_device_set_polled(struct virtio_device *dev, unsigned q, bool on);
 /* Serve queue q with at most budget requests if it is live (the reactor's
  * handler for the kick eventfd). Takes dev->lock. True if work is left. */
 bool virtio_device_service(struct virtio_device *dev, unsigned q, unsigned budget);

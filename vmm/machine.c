@@ -98,6 +98,7 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 		goto fail;
 	}
 	m->reactor_ready = true;
+	reactor_set_poll_ns(&m->reactor, (uint64_t)opts->poll_us * 1000);
 	m->virtio_created = true;
 	if ((ret = virtio_devices_create(&m->virtio, &m->vm, &m->reactor, &m->pio, &m->mmio, opts, err, errlen)) < 0)
 		goto fail;

@@ -41,6 +41,7 @@ enum opt_id {
 	OPT_DUMP_DTB,
 	OPT_API_SOCK,
 	OPT_DEBUG_EXIT_PORT,
+	OPT_POLL,
 	OPT_SECCOMP,
 	OPT_SANDBOX,
 	OPT_USER,
@@ -72,6 +73,7 @@ static const struct opt_def opt_defs[] = {
 	{ "dump-dtb",        0,   "FILE",  false, OPT_DUMP_DTB },
 	{ "api-sock",        0,   "PATH",  false, OPT_API_SOCK },
 	{ "debug-exit-port", 0,   "PORT",  false, OPT_DEBUG_EXIT_PORT },
+	{ "poll",            0,   "USEC",  false, OPT_POLL },
 	{ "seccomp",         0,   "MODE",  false, OPT_SECCOMP },
 	{ "sandbox",         0,   "MODE",  false, OPT_SANDBOX },
 	{ "user",            0,   "USER",  false, OPT_USER },
@@ -240,6 +242,18 @@ static int parse_cpus(struct parser *p, const char *val)
 	return 0;
 }
 
+static int parse_poll(struct parser *p, const char *val)
+{
+	uint64_t n;
+
+	if (!all_digits(val))
+		return PERR(p, "--poll %s: not a number of microseconds", val);
+	if (!digits_to_u64(val, 10, &n) || n > OPTIONS_MAX_POLL_US)
+		return PERR(p, "--poll %s: at most %u microseconds (0 turns polling off)", val, OPTIONS_MAX_POLL_US);
+	p->o->poll_us = (unsigned)n;
+	return 0;
+}
+
 static int parse_console(struct parser *p, const char *val)
 {
 	if (strcmp(val, "serial") == 0)
@@ -376,6 +390,8 @@ static int apply(struct parser *p, const struct opt_def *d, const char *val)
 		return options_disk_parse(p->o->devices, &p->o->nr_devices, val, p->err, p->errlen);
 	case OPT_DEBUG_EXIT_PORT:
 		return parse_debug_exit_port(p, val);
+	case OPT_POLL:
+		return parse_poll(p, val);
 	case OPT_SECCOMP:
 		return parse_on_off(p, "seccomp", val, &o->seccomp);
 	case OPT_SANDBOX:

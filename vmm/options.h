@@ -28,6 +28,7 @@
 #define OPTIONS_MIN_MEM            (64ULL << 20)   /* below this Linux won't boot usefully */
 #define OPTIONS_MAX_CPUS           64              /* skiff's own cap, whatever KVM allows */
 #define OPTIONS_DEFAULT_DEBUG_EXIT 0xf4            /* QEMU's isa-debug-exit port */
+#define OPTIONS_MAX_POLL_US        10000           /* a 10 ms spin after each burst is already a lot */
 
 /* Facts about the host that bound the options. The caller fills them in
  * (tests use made-up values). 0 means "unknown": no limit from it. */
@@ -59,6 +60,7 @@ struct options {
 	char *dump_dtb;         /* --dump-dtb, or NULL */
 	char *api_sock;         /* --api-sock, or NULL */
 	unsigned debug_exit_port; /* default 0xf4; 0 = no debug-exit device */
+	unsigned poll_us;       /* --poll: the device reactor's polling time; default 0 = off */
 	bool seccomp;           /* --seccomp on (default) / off */
 	bool sandbox;           /* --sandbox on (default: seccomp and Landlock) / off (neither) */
 	bool switch_user;       /* --user given: run as user_uid:user_gid once set up */

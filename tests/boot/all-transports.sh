@@ -6,7 +6,10 @@
 #   storage  rng, blk and scsi (a controller with one disk) on each
 #            transport: 16 bytes from every hwrng; an ext4 disk on every
 #            blk and every scsi device, read and written by the guest and
-#            checked by the host (debugfs, e2fsck)
+#            checked by the host (debugfs, e2fsck); with --poll, so the
+#            reactor polls those request queues and every driver runs
+#            with its kicks turned off while it does (small-blk.sh and
+#            small-scsi.sh run the same drivers without)
 #   ports    net (backend=user), console and balloon on each transport: a
 #            DHCP lease from slirp on every NIC, a line through every
 #            console port into its file on the host, every balloon bound
@@ -74,7 +77,7 @@ for t in "${transports[@]}"; do
 	add_device virtio_scsi "$t" "scsi,transport=$t"
 	devices+=(--device "scsi,path=$work/scsi-$t.img,serial=fs-scsi-$t")
 done
-boot storage 3000 --kernel "$kernel" --initrd "$initrd" --cmdline "skiff.test=virtio,rng,blk,scsi:5" \
+boot storage 3000 --poll 50 --kernel "$kernel" --initrd "$initrd" --cmdline "skiff.test=virtio,rng,blk,scsi:5" \
 	--cmdline "$(modules virtio_rng virtio_blk virtio_scsi sd_mod)" "${devices[@]}"
 devices_bound
 expect_checks virtio rng blk scsi

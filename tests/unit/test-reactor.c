@@ -356,6 +356,167 @@ START_TEST(table_full_is_enospc)
 }
 END_TEST
 
+/* Polling: a source whose work shows without its fd firing (as a
+ * virtqueue the driver was asked not to kick). */
+struct polled {
+	int fd;                /* never written: only the poll can find work */
+	atomic_uint magic;
+	atomic_bool work;      /* what ready() reports; the handler takes it */
+	atomic_bool arrive_at_off; /* polling(off) finds work once */
+	atomic_uint calls, ready_calls, on_calls, off_calls;
+	atomic_uint last_events;
+	atomic_bool told_on;   /* between polling(on) and polling(off) */
+};
+
+static bool polled_ready(void *opaque)
+{
+	struct polled *p = opaque;
+
+	ck_assert_uint_eq(atomic_load(&p->magic), SLOW_LIVE);
+	atomic_fetch_add(&p->ready_calls, 1);
+	return atomic_load(&p->work);
+}
+
+static bool polled_polling(void *opaque, bool on)
+{
+	struct polled *p = opaque;
+
+	ck_assert_uint_eq(atomic_load(&p->magic), SLOW_LIVE);
+	atomic_store(&p->told_on, on);
+	atomic_fetch_add(on ? &p->on_calls : &p->off_calls, 1);
+	if (!on && atomic_exchange(&p->arrive_at_off, false)) {
+		atomic_store(&p->work, true);
+		return true;
+	}
+	return false;
+}
+
+static enum reactor_result polled_handler(void *opaque, uint32_t events, unsigned budget)
+{
+	struct polled *p = opaque;
+
+	ck_assert_uint_eq(atomic_load(&p->magic), SLOW_LIVE);
+	atomic_store(&p->last_events, events);
+	atomic_store(&p->work, false);
+	atomic_fetch_add(&p->calls, 1);
+	return REACTOR_DONE;
+}
+
+static const struct reactor_poll_ops polled_ops = {.ready = polled_ready, .polling = polled_polling};
+
+static struct polled *polled_add(int *id)
+{
+	struct polled *p = calloc(1, sizeof(*p));
+
+	p->fd = eventfd(0, EFD_NONBLOCK);
+	atomic_store(&p->magic, SLOW_LIVE);
+	*id = reactor_add(&r, p->fd, EPOLLIN, 0, polled_handler, p, 0);
+	ck_assert_int_ge(*id, 0);
+	ck_assert_int_eq(reactor_set_poll(&r, *id, &polled_ops), 0);
+	return p;
+}
+
+/* Stop the reactor, then drop the source. */
+static void polled_done(struct polled *p, int id)
+{
+	reactor_stop(&r);
+	reactor_remove(&r, id);
+	close(p->fd);
+	free(p);
+}
+
+/* Work that no fd announces is found by the poll and served with events
+ * 0; once poll_ns passes with nothing to do, the source is told to fire
+ * again before the reactor sleeps. */
+START_TEST(poll_finds_work_without_fd)
+{
+	int id;
+	struct polled *p = polled_add(&id);
+
+	reactor_set_poll_ns(&r, 100 * 1000 * 1000); /* 100 ms: still polling below */
+	ck_assert_int_eq(reactor_start(&r), 0);
+	ck_assert(wait_for(&p->on_calls, 1));
+	atomic_store(&p->work, true);
+	ck_assert(wait_for(&p->calls, 1));
+	ck_assert_uint_eq(atomic_load(&p->last_events), 0);
+	ck_assert(wait_for(&p->off_calls, 1)); /* 100 ms idle: polling ends */
+	ck_assert(!atomic_load(&p->told_on));
+	sleep_ms(50);
+	unsigned asked = atomic_load(&p->ready_calls);
+	sleep_ms(50);
+	ck_assert_uint_eq(atomic_load(&p->ready_calls), asked); /* asleep in epoll, not spinning */
+	polled_done(p, id);
+}
+END_TEST
+
+/* Without a poll time nothing is polled: work only an fd could announce
+ * waits. */
+START_TEST(no_poll_time_no_polling)
+{
+	int id;
+	struct polled *p = polled_add(&id);
+
+	ck_assert_int_eq(reactor_start(&r), 0);
+	atomic_store(&p->work, true);
+	sleep_ms(50);
+	ck_assert_uint_eq(atomic_load(&p->calls), 0);
+	ck_assert_uint_eq(atomic_load(&p->ready_calls), 0);
+	ck_assert_uint_eq(atomic_load(&p->on_calls), 0);
+	polled_done(p, id);
+}
+END_TEST
+
+/* Work that came while the source was silent, found as polling ends:
+ * the reactor must not sleep on it. */
+START_TEST(work_arriving_at_poll_end_is_served)
+{
+	int id;
+	struct polled *p = polled_add(&id);
+
+	atomic_store(&p->arrive_at_off, true);
+	reactor_set_poll_ns(&r, 1000 * 1000); /* 1 ms */
+	ck_assert_int_eq(reactor_start(&r), 0);
+	ck_assert(wait_for(&p->calls, 1));
+	ck_assert(wait_for(&p->off_calls, 2)); /* and then it sleeps, told to fire */
+	ck_assert(!atomic_load(&p->told_on));
+	polled_done(p, id);
+}
+END_TEST
+
+/* Removing a polled source from another thread while the reactor spins:
+ * once reactor_remove() returns, nothing of it is called again. */
+START_TEST(remove_while_polled)
+{
+	int id;
+	struct polled *p = polled_add(&id);
+
+	reactor_set_poll_ns(&r, 1000 * 1000 * 1000); /* 1 s */
+	ck_assert_int_eq(reactor_start(&r), 0);
+	ck_assert(wait_for(&p->ready_calls, 100));
+	reactor_remove(&r, id);
+	atomic_store(&p->magic, SLOW_DEAD); /* any later call fails the test */
+	sleep_ms(50);
+	polled_done(p, id); /* removing it again does nothing */
+}
+END_TEST
+
+/* A reactor that stops while polling tells its sources first: none may
+ * stay silent with nobody polling it. */
+START_TEST(stop_ends_polling)
+{
+	int id;
+	struct polled *p = polled_add(&id);
+
+	reactor_set_poll_ns(&r, 1000 * 1000 * 1000);
+	ck_assert_int_eq(reactor_start(&r), 0);
+	ck_assert(wait_for(&p->on_calls, 1));
+	reactor_stop(&r);
+	ck_assert_uint_eq(atomic_load(&p->off_calls), 1);
+	ck_assert(!atomic_load(&p->told_on));
+	polled_done(p, id);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reactor");
@@ -371,6 +532,11 @@ int main(void)
 	tcase_add_test(tc, add_remove_while_running);
 	tcase_add_test(tc, handler_removes_itself);
 	tcase_add_test(tc, table_full_is_enospc);
+	tcase_add_test(tc, poll_finds_work_without_fd);
+	tcase_add_test(tc, no_poll_time_no_polling);
+	tcase_add_test(tc, work_arriving_at_poll_end_is_served);
+	tcase_add_test(tc, remove_while_polled);
+	tcase_add_test(tc, stop_ends_polling);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
 }

@@ -22,7 +22,9 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "base/reactor.h"
 #include "devices/virtio-blk.h"
+#include "virtio/kvm-platform.h"
 #include "virtqueue/driver.h"
 
 #define RAM_SIZE   (4u << 20)
@@ -41,6 +43,7 @@ static struct virtio_blk *blk;
 static struct vqd d;
 static unsigned interrupts;
 static enum blk_engine engine = BLK_ENGINE_AUTO;
+static struct reactor *reactor; /* NULL: kicks served inline, a reaper thread */
 
 static void count_irq(struct virtio_device *dev, unsigned q) { __atomic_add_fetch(&interrupts, 1, __ATOMIC_SEQ_CST); }
 static void no_config(struct virtio_device *dev) {}
@@ -71,7 +74,7 @@ static void start(bool readonly, bool discard, bool event_idx)
 
 	strcpy(o.serial, "skiff-serial-123");
 	blk = calloc(1, sizeof(*blk));
-	ck_assert_msg(virtio_blk_init(blk, &o, "virtio-blk0", &mem, engine, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(virtio_blk_init(blk, &o, "virtio-blk0", &mem, engine, reactor, err, sizeof(err)) == 0, "%s", err);
 	struct virtio_device *dev = &blk->vdev;
 	dev->transport = &transport;
 	dev->offered = dev->ops->features(dev) | VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |
@@ -610,6 +613,71 @@ START_TEST(used_len_of_a_huge_chain)
 }
 END_TEST
 
+/* Is the device asking the driver not to kick queue 0? */
+static bool kicks_off(void)
+{
+	pthread_mutex_lock(&blk->vdev.lock);
+	bool off = !blk->vdev.vqs[0].want_notify;
+	pthread_mutex_unlock(&blk->vdev.lock);
+	return off;
+}
+
+/* A polling reactor (--poll) serves the queue from its ring: once it
+ * polls, the driver's ring code is told not to kick (with EVENT_IDX one
+ * kick may still be due, as the spec allows), and requests it does not
+ * kick for complete all the same. The kick eventfd holds only that one. */
+static void polled_queue_on(bool event_idx)
+{
+	static struct reactor rx;
+	static struct kvm_platform platform;
+	enum { N = 40 };
+	unsigned kicks = 0;
+
+	ck_assert_int_eq(reactor_init(&rx), 0);
+	reactor_set_poll_ns(&rx, 2000ull * 1000 * 1000); /* 2 s: polling throughout */
+	reactor = &rx;
+	engine = BLK_ENGINE_IO_URING;
+	restart(false, true, event_idx);
+	engine = BLK_ENGINE_AUTO;
+	kvm_platform_init(&platform, &(struct kvm_vm_ioctl){0}, true, &rx, NULL);
+	ck_assert_int_eq(kvm_platform_attach_queues(&platform, &blk->vdev), 0);
+	ck_assert_int_eq(reactor_start(&rx), 0);
+	for (int i = 0; i < 2000 && !kicks_off(); i++)
+		sleep_ms(1);
+	ck_assert(kicks_off());
+	for (unsigned i = 0; i < N; i++) {
+		struct virtio_blk_outhdr h = {.type = htole32(VIRTIO_BLK_T_IN), .sector = htole64(i)};
+		memcpy(ram + HDR_GPA, &h, sizeof(h));
+		struct vqd_buf out = {HDR_GPA, 16}, in[2] = {{DATA_GPA, 512}, {STATUS_GPA, 1}};
+		ram[STATUS_GPA] = 0xee;
+		ck_assert_int_eq(vqd_add(&d, &out, 1, in, 2, (void *)1, false), 0);
+		if (vqd_kick_needed(&d)) {
+			kicks++;
+			kick();
+		}
+		uint32_t len;
+		ck_assert_ptr_eq(wait_used(&len), (void *)1);
+		ck_assert_uint_eq(ram[STATUS_GPA], VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(ram[DATA_GPA + 511], i + 1);
+	}
+	ck_assert_uint_le(kicks, (event_idx ? 1 : 0));
+	uint64_t count = 0; /* the eventfd holds those kicks, none other (EAGAIN: none) */
+	ck_assert_int_eq(read(blk->vdev.kick_fd[0], &count, sizeof(count)), kicks ? (int)sizeof(count) : -1);
+	ck_assert_uint_eq(count, kicks);
+	reactor_stop(&rx);
+	ck_assert(!kicks_off()); /* a stopped reactor leaves the driver kicking */
+	kvm_platform_destroy(&platform);
+	restart(false, true, true); /* without the reactor, for teardown */
+	reactor_destroy(&rx);
+	reactor = NULL;
+}
+
+START_TEST(polled_queue_event_idx) { polled_queue_on(true); }
+END_TEST
+
+START_TEST(polled_queue_no_event_idx) { polled_queue_on(false); }
+END_TEST
+
 static Suite *blk_suite(void)
 {
 	Suite *s = suite_create("virtio-blk");
@@ -630,6 +698,8 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, many_in_flight_threads);
 	tcase_add_test(tc, write_through);
 	tcase_add_test(tc, config_space);
+	tcase_add_test(tc, polled_queue_event_idx);
+	tcase_add_test(tc, polled_queue_no_event_idx);
 	tcase_add_test(bad, bad_unknown_type_unsupp);
 	tcase_add_test(bad, bad_read_past_end);
 	tcase_add_test(bad, bad_write_past_end_overflow);
