@@ -89,9 +89,7 @@ int reactor_set_poll(struct reactor *r, int id, const struct reactor_poll_ops *o
 
 void reactor_set_poll_ns(struct reactor *r, uint64_t poll_ns)
 {
-	pthread_mutex_lock(&r->lock);
-	r->poll_ns = poll_ns;
-	pthread_mutex_unlock(&r->lock);
+	__atomic_store_n(&r->poll_ns, poll_ns, __ATOMIC_RELAXED);
 }
 
 int reactor_add_timer(struct reactor *r, unsigned period_ms, reactor_handler handler, void *opaque)
@@ -265,7 +263,7 @@ static void reactor_poll_snapshot(struct reactor *r, struct poll_round *round)
 {
 	pthread_mutex_lock(&r->lock);
 	round->n = 0;
-	round->poll_ns = r->poll_ns;
+	round->poll_ns = __atomic_load_n(&r->poll_ns, __ATOMIC_RELAXED);
 	round->stopping = r->stopping;
 	for (unsigned i = 0; i < r->nr_slots; i++) {
 		if (r->sources[i].in_use && r->sources[i].poll) {
@@ -297,6 +295,9 @@ static bool reactor_poll(struct reactor *r)
 	struct poll_round round;
 	bool stopping;
 
+	/* Polling off: no lock, no scan, as before polling existed. */
+	if (!r->polling && __atomic_load_n(&r->poll_ns, __ATOMIC_RELAXED) == 0)
+		return false;
 	reactor_poll_snapshot(r, &round);
 	if (round.poll_ns == 0 || round.n == 0 || round.stopping)
 		return r->polling && reactor_poll_end(r, &round);

@@ -98,7 +98,7 @@ struct reactor {
 	pthread_t thread;
 	bool running;
 	bool stopping; /* guarded by lock */
-	uint64_t poll_ns; /* guarded by lock; 0: sleep in epoll at once */
+	uint64_t poll_ns; /* atomic; 0: sleep in epoll at once */
 	bool polling;     /* reactor thread only: polled sources were told "on" */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a handler returns */
