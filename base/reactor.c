@@ -1,5 +1,6 @@
 /* The reactor thread. See reactor.h. */
 #include "base/reactor.h"
+#include "base/monotonic.h"
 #include "base/io-thread.h"
 #include "base/thread-role.h"
 #include "base/log.h"
@@ -9,7 +10,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WAKE_TAG UINT64_MAX /* epoll data of the wake-up eventfd */
@@ -239,14 +239,6 @@ static bool reactor_tell_source(struct reactor *r, unsigned index, uint32_t gene
 		arrived = copy.poll->polling(copy.opaque, on);
 	reactor_release(r, index, generation, false, REACTOR_DONE);
 	return arrived;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The polled sources as they are now (generations with them, as for

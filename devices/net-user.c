@@ -16,6 +16,7 @@
  * then this one; this backend never takes the device's lock.
  */
 #include "devices/net-backend.h"
+#include "base/monotonic.h"
 #include "base/io-thread.h"
 #include "base/thread-role.h"
 
@@ -77,14 +78,6 @@ struct net_user {
 
 #define USER(be) ((struct net_user *)(be))
 
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void eventfd_signal(int fd)
 {
 	uint64_t one = 1;
@@ -133,7 +126,7 @@ static void user_guest_error(const char *msg, void *opaque)
 
 static int64_t user_clock_get_ns(void *opaque)
 {
-	return clock_ns();
+	return monotonic_ns();
 }
 
 static void *user_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
@@ -234,7 +227,7 @@ static int user_get_revents(int idx, void *opaque)
 /* Run expired timers; return ms until the next one (or -1). */
 static int user_run_timers(struct net_user *u)
 {
-	int64_t now = clock_ns() / 1000000, next = -1;
+	int64_t now = monotonic_ms(), next = -1;
 
 	for (unsigned i = 0; i < USER_MAX_TIMERS; i++) {
 		struct user_timer *t = &u->timers[i];

@@ -1,6 +1,7 @@
 /* virtio-balloon: give guest pages back to the host on request. See
  * virtio-balloon.h. */
 #include "devices/virtio-balloon.h"
+#include "base/monotonic.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -22,14 +23,6 @@ static const char *const stat_names[] = VIRTIO_BALLOON_S_NAMES;
 const char *virtio_balloon_stat_name(uint16_t tag)
 {
 	return tag < sizeof(stat_names) / sizeof(stat_names[0]) ? stat_names[tag] : NULL;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 enum balloon_queue_role virtio_balloon_queue_role(uint64_t features, unsigned q)

@@ -1,6 +1,7 @@
 /* virtio-rng: fill the driver's buffers with host randomness, optionally
  * rate-limited. See virtio-rng.h. */
 #include "devices/virtio-rng.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,19 +14,11 @@
 
 #define RNG_CHUNK 256 /* bytes per getrandom() call */
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* ---- token bucket ---- */
 
 static void bucket_refill(struct virtio_rng *rng)
 {
-	uint64_t now = rng->clock_ns();
+	int64_t now = rng->clock_ns();
 	double capacity = (double)rng->rate; /* one second's worth */
 
 	if (now > rng->last_refill_ns) {

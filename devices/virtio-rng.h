@@ -34,9 +34,9 @@ struct virtio_rng {
 	uint64_t rate;               /* bytes per second; 0 = unlimited */
 	/* Guarded by vdev.lock: */
 	double tokens;               /* bytes we may hand out now */
-	uint64_t last_refill_ns;
+	int64_t last_refill_ns;
 	bool waiting;                /* a chain was held back: poll serves it */
-	uint64_t (*clock_ns)(void);  /* CLOCK_MONOTONIC; tests substitute their own */
+	int64_t (*clock_ns)(void);   /* monotonic_ns; tests substitute their own */
 };
 
 /* --device rng keys, parsed. */

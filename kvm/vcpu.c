@@ -9,6 +9,7 @@
  * delivers it to the guest. */
 
 #include "kvm/vcpu.h"
+#include "base/monotonic.h"
 #include "base/fd-class.h"
 #include "base/io-thread.h"
 #include "base/thread-role.h"
@@ -281,19 +282,12 @@ static int vcpu_watchdog_start(struct vcpu *v)
 	return vcpu_watchdog_set(v, WATCHDOG_PERIOD_NS);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* With -v, say where the vCPU is every few seconds: the first thing to
  * know about a guest that seems stuck. */
 static void vcpu_sample_rip(struct vcpu *v)
 {
 	struct kvm_regs regs;
-	int64_t now = now_ns();
+	int64_t now = monotonic_ns();
 
 	if (log_threshold < LOG_DEBUG || now - v->last_sample_ns < 1000000000LL)
 		return;
@@ -398,7 +392,7 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(env->stopping)) {
 		int64_t zero = 0;
 		if (v->index == 0)
-			atomic_compare_exchange_strong(env->first_run_ns, &zero, now_ns());
+			atomic_compare_exchange_strong(env->first_run_ns, &zero, monotonic_ns());
 		if (env->pause && atomic_load(&env->pause->requested)) {
 			vcpu_park(v);
 			continue;

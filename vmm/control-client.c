@@ -1,5 +1,6 @@
 /* skiff ctl: the control socket's client. See control-client.h. */
 #include "vmm/control-client.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -41,14 +42,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool parse_number(const char *s, uint64_t *out)
 {
 	char *end;
@@ -71,7 +64,7 @@ static long read_line(int fd, char *buf, size_t cap, int64_t deadline_ms)
 	size_t len = 0;
 
 	while (len < cap) {
-		int64_t left = deadline_ms - now_ms();
+		int64_t left = deadline_ms - monotonic_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -1;
@@ -94,7 +87,7 @@ static bool wait_for_close(int fd, int64_t deadline_ms)
 	char buf[256];
 
 	for (;;) {
-		int64_t left = deadline_ms - now_ms();
+		int64_t left = deadline_ms - monotonic_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return false;
@@ -259,7 +252,7 @@ int control_client_main(int argc, char **argv)
 	free(body);
 
 	char *reply_text = malloc(REPLY_MAX);
-	long n = sent && reply_text ? read_line(fd, reply_text, REPLY_MAX, now_ms() + REPLY_TIMEOUT_MS) : -1;
+	long n = sent && reply_text ? read_line(fd, reply_text, REPLY_MAX, monotonic_ms() + REPLY_TIMEOUT_MS) : -1;
 	if (n < 0) {
 		fprintf(stderr, "skiff ctl: no reply from %s\n", path);
 		free(reply_text);
@@ -287,7 +280,7 @@ int control_client_main(int argc, char **argv)
 	}
 	if (status == EXIT_GUEST_OK && (cmd == CONTROL_SHUTDOWN || cmd == CONTROL_KILL)) {
 		uint64_t wait_s = cmd == CONTROL_KILL ? 10 : (have_arg ? arg : CONTROL_DEFAULT_SHUTDOWN_TIMEOUT) + 10;
-		if (!wait_for_close(fd, now_ms() + (int64_t)wait_s * 1000)) {
+		if (!wait_for_close(fd, monotonic_ms() + (int64_t)wait_s * 1000)) {
 			fprintf(stderr, "skiff ctl: skiff did not exit within %llu s\n", (unsigned long long)wait_s);
 			status = 1;
 		} else if (!raw) {

@@ -1,5 +1,6 @@
 /* The control socket's I/O on the reactor. See control-socket.h. */
 #include "vmm/control-socket.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +16,6 @@
 #include "base/log.h"
 
 #define LOG_NAME "api-sock"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sockaddr_for(struct sockaddr_un *sa, const char *path)
 {
@@ -217,7 +210,7 @@ static enum reactor_result client_ready(void *opaque, uint32_t events, unsigned 
 		return REACTOR_DONE;
 	}
 	c->len += (size_t)n;
-	c->last_active_ms = now_ms();
+	c->last_active_ms = monotonic_ms();
 	if (!client_serve_lines(cs, c))
 		client_close(cs, c);
 	return REACTOR_DONE;
@@ -248,7 +241,7 @@ static enum reactor_result listener_ready(void *opaque, uint32_t events, unsigne
 		c->fd = fd;
 		c->len = 0;
 		c->waiting_for = -1;
-		c->last_active_ms = now_ms();
+		c->last_active_ms = monotonic_ms();
 		c->in_use = true;
 		c->source = reactor_add(cs->reactor, fd, EPOLLIN, 0, client_ready, c, 1);
 		if (c->source < 0) {
@@ -264,7 +257,7 @@ static enum reactor_result listener_ready(void *opaque, uint32_t events, unsigne
 static enum reactor_result sweep_idle(void *opaque, uint32_t events, unsigned budget)
 {
 	struct control_socket *cs = opaque;
-	int64_t now = now_ms();
+	int64_t now = monotonic_ms();
 	(void)events;
 	(void)budget;
 
@@ -302,7 +295,7 @@ void control_socket_finish(struct control_socket *cs, enum control_command cmd, 
 		bool sent = reply && client_send(c, reply);
 		free(reply);
 		c->waiting_for = -1;
-		c->last_active_ms = now_ms();
+		c->last_active_ms = monotonic_ms();
 		if (!sent || reactor_set_events(cs->reactor, c->source, EPOLLIN) < 0 || !client_serve_lines(cs, c))
 			client_close(cs, c);
 	}

@@ -1,5 +1,6 @@
 /* skiff exec: see vmm/exec.h and docs/exec.md. */
 #include "vmm/exec.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,7 +228,7 @@ static void on_deadline(void *ctx, struct machine *m)
 		return;
 	}
 	x->log_len_seen = len;
-	m->watch.deadline_ns = machine_now_ns() + (int64_t)SYSRQ_GRACE_MS * 1000000;
+	m->watch.deadline_ns = monotonic_ns() + (int64_t)SYSRQ_GRACE_MS * 1000000;
 }
 
 /* ---- after: the kernel log ---- */
@@ -418,7 +419,7 @@ static int exec_boot(const struct exec_options *xo, int run_argc, char **run_arg
 	struct exec_run x = {.xo = xo, .m = &machine, .status_fd = status_fd, .log_fd = log_fd};
 	machine.watch = (struct machine_watch){
 		.fd = status_fd, .on_readable = on_status, .on_deadline = on_deadline, .ctx = &x,
-		.deadline_ns = xo->timeout_s ? machine_now_ns() + (int64_t)(xo->timeout_s * 1e9) : 0,
+		.deadline_ns = xo->timeout_s ? monotonic_ns() + (int64_t)(xo->timeout_s * 1e9) : 0,
 	};
 	int machine_status = machine_run(&machine);
 	machine_destroy(&machine);

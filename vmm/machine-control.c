@@ -1,5 +1,6 @@
 /* The control socket's commands on a running machine. See machine-control.h. */
 #include "vmm/machine-control.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <linux/virtio_config.h>
@@ -53,7 +54,7 @@ static int do_status(struct machine *m, json_t *reply)
 						"transport", device_transport_name(s->spec->transport)));
 	}
 	json_object_set_new(reply, "state", json_string(m->paused ? "paused" : m->pausing ? "pausing" : "running"));
-	json_object_set_new(reply, "uptime_s", json_real((machine_now_ns() - m->start_ns) / 1e9));
+	json_object_set_new(reply, "uptime_s", json_real((monotonic_ns() - m->start_ns) / 1e9));
 	json_object_set_new(reply, "vcpus", json_integer(m->nr_vcpus_created));
 	json_object_set_new(reply, "memory_mib", json_integer((json_int_t)(m->opts->mem_bytes >> 20)));
 	json_object_set_new(reply, "devices", devices);

@@ -1,5 +1,6 @@
 /* Running a skiff machine until it stops. See machine-run.h. */
 #include "vmm/machine-run.h"
+#include "base/monotonic.h"
 #include "vmm/exit-status.h"
 #include "vmm/sandbox.h"
 #include "base/log.h"
@@ -13,13 +14,6 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
-
-int64_t machine_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- stopping ---- */
 
@@ -88,7 +82,7 @@ static void machine_console_loop(struct machine *m, int sigfd, bool interactive)
 		/* While the UART's FIFO is full, come back soon to push the rest. */
 		int timeout = pending_len ? 10 : -1;
 		if (m->watch.deadline_ns) {
-			int64_t left_ms = (m->watch.deadline_ns - machine_now_ns()) / 1000000 + 1;
+			int64_t left_ms = (m->watch.deadline_ns - monotonic_ns()) / 1000000 + 1;
 			if (left_ms <= 0) {
 				m->watch.deadline_ns = 0;
 				m->watch.on_deadline(m->watch.ctx, m); /* may set a new deadline */
@@ -183,7 +177,7 @@ int machine_run(struct machine *m)
 	close(sigfd);
 
 	int status = machine_exit_status(m);
-	int64_t end = machine_now_ns();
+	int64_t end = monotonic_ns();
 	int64_t first = atomic_load(&m->first_run_ns);
 	log_info(NULL, "%s after %.2f s (first KVM_RUN %.1f ms after start); exit status %d",
 		 stop_reason_text(m->stop_reason), (end - m->start_ns) / 1e9,

@@ -11,8 +11,6 @@
 /* Ask the machine to stop (any thread; the first request wins). */
 void machine_stop(void *machine, enum stop_reason why, int status);
 
-/* CLOCK_MONOTONIC in ns, the clock of watch.deadline_ns. */
-int64_t machine_now_ns(void);
 
 /* Start the vCPUs, run the console until the guest stops; returns skiff's exit status. */
 int machine_run(struct machine *m);

@@ -5,6 +5,7 @@
  * tables that describe the machine to it (machine-boot.c), and last the
  * vCPUs. Running it is machine-run.c. */
 #include "vmm/machine.h"
+#include "base/monotonic.h"
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/boot-params.h"
 #include "kvm/x86/cpu-boot.h"
@@ -33,7 +34,7 @@ int machine_create(struct machine *m, const struct options *opts, char *err, siz
 	 * all 1.7 MiB (the console buffer, the device tables) and make every
 	 * page of it resident before the guest has run. */
 	m->opts = opts;
-	m->start_ns = machine_now_ns();
+	m->start_ns = monotonic_ns();
 	m->vm.kvm_fd = m->vm.vm_fd = m->stop_eventfd = m->watch.fd = -1;
 	m->shutdown_timer = m->pause_parked_source = m->pause_timer = -1;
 	m->control.listen_fd = -1;

@@ -3,6 +3,7 @@
  * every write into the guest goes through guest_mem_ptr(), which refuses
  * any range that is not wholly RAM. */
 #include "kvm/x86/kernel-load.h"
+#include "base/monotonic.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -232,14 +233,6 @@ void kernel_image_close(struct kernel_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-static uint64_t monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Decompress the payload and check that it is a bootable ELF64 vmlinux.
  * Fills *u (free u->data) and returns 0, or a negative errno with why. */
 static int unpack_payload_elf(const struct bzimage_info *bz, const uint8_t *file, struct unpacked_kernel *u,
@@ -278,7 +271,7 @@ int kernel_image_unpack(struct kernel_image *img)
 	struct unpacked_kernel u;
 	struct elf_kernel_info elf;
 	char why[256];
-	uint64_t t0 = monotonic_us();
+	int64_t t0 = monotonic_ns();
 	int ret;
 
 	if (!img->data || img->format != KERNEL_FORMAT_BZIMAGE)
@@ -289,7 +282,7 @@ int kernel_image_unpack(struct kernel_image *img)
 			 why);
 		return ret;
 	}
-	uint64_t us = monotonic_us() - t0;
+	uint64_t us = (uint64_t)(monotonic_ns() - t0) / 1000;
 	log_info("kernel", "unpacked the bzImage on the host: %s payload, %u -> %zu bytes, ELF vmlinux in %llu.%03llu s",
 		 payload_format_name(u.format), img->bz.payload_length, u.size, (unsigned long long)(us / 1000000),
 		 (unsigned long long)(us % 1000000 / 1000));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "devices/block-backend.h"
+#include "base/monotonic.h"
 #include "tests/bench/bench-common.h"
 
 #define IMAGE_SIZE BENCH_IMAGE_SIZE
@@ -43,9 +44,7 @@ struct job {
 
 static double now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return monotonic_ns() / 1e9;
 }
 
 static void submit(struct job *j, struct slot *s);

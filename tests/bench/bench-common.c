@@ -1,5 +1,6 @@
 /* See bench-common.h. */
 #include "tests/bench/bench-common.h"
+#include "base/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +39,7 @@ uint64_t bench_xorshift(uint64_t *s)
 
 uint64_t bench_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)monotonic_ns();
 }
 
 int bench_cmp_u64(const void *a, const void *b)

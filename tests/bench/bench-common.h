@@ -13,6 +13,7 @@
 int bench_prepare_image(const char *path);
 
 uint64_t bench_xorshift(uint64_t *state);
+/* monotonic_ns() as the benches keep it: unsigned. */
 uint64_t bench_now_ns(void);
 /* qsort comparator for uint64_t. */
 int bench_cmp_u64(const void *a, const void *b);

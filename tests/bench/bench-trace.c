@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/trace.h"
+#include "base/monotonic.h"
 #include "tests/unit/rng-rig.h"
 
 #define RUNS 5
@@ -51,9 +52,7 @@ static uint64_t insn_read(void)
 
 static double now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
+	return (double)monotonic_ns();
 }
 
 struct figure {

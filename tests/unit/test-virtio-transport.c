@@ -269,9 +269,9 @@ struct world {
 };
 
 static struct world *w;
-static uint64_t fake_now_ns;
+static int64_t fake_now_ns;
 
-static uint64_t fake_clock(void)
+static int64_t fake_clock(void)
 {
 	return fake_now_ns;
 }
@@ -1897,7 +1897,7 @@ START_TEST(rng_rate_limit)
 
 	virtio_rng_init(&w->rng, "virtio-rng0", &w->mem, 100); /* 100 bytes/s, bucket starts full */
 	w->rng.clock_ns = fake_clock;
-	fake_now_ns = 1000000000ull;
+	fake_now_ns = 1000000000;
 	w->rng.last_refill_ns = fake_now_ns;
 	mmio_create(&w->rng.vdev, 2);
 	mmio_negotiate(F(VIRTIO_F_VERSION_1), true);
@@ -1921,7 +1921,7 @@ START_TEST(rng_rate_limit)
 	mwr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	ck_assert_ptr_null(vqd_get_used(&d, &len));
 	/* Half a second later: 50 bytes for the waiting request. */
-	fake_now_ns += 500000000ull;
+	fake_now_ns += 500000000;
 	mmio_ack_interrupt();
 	virtio_rng_poll(&w->rng);
 	ck_assert_ptr_eq(vqd_get_used(&d, &len), (void *)3);
@@ -1931,7 +1931,7 @@ START_TEST(rng_rate_limit)
 	virtio_rng_poll(&w->rng);
 	ck_assert_ptr_null(vqd_get_used(&d, &len));
 	/* The bucket holds one second at most. */
-	fake_now_ns += 10000000000ull;
+	fake_now_ns += 10000000000;
 	for (unsigned i = 0; i < 3; i++) {
 		struct vqd_buf in = { BUF_GPA + i * RNG_REQ, RNG_REQ };
 		ck_assert_int_eq(vqd_add(&d, NULL, 0, &in, 1, (void *)(uintptr_t)(i + 1), false), 0);
