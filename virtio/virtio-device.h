@@ -11,6 +11,9 @@
  *      signals the same eventfd (device code never runs on a vCPU thread)
  *   -> the reactor thread (base/reactor.c) wakes and calls
  *      virtio_device_service(dev, q, budget)     [takes dev->lock]
+ *      (with --poll on a request queue the guest need not kick: the
+ *      reactor, polling, sees the ring through virtio_device_has_requests
+ *      and calls the same)
  *   -> ops->queue_notify(dev, q, budget): the device pops at most budget
  *      requests (virtio_request_pop) and serves them, now or later, on
  *      any thread (virtio_request_complete)
