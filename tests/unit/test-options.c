@@ -610,6 +610,31 @@ START_TEST(test_console_bad)
 }
 END_TEST
 
+START_TEST(test_poll)
+{
+	ck_assert_int_eq(parse("run", "--kernel", "k"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.poll_us, 0); /* off unless asked for */
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--poll", "32"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.poll_us, 32);
+	options_free(&o);
+	ck_assert_int_eq(parse("run", "--kernel", "k", "--poll", "10000"), OPTIONS_RUN);
+	ck_assert_uint_eq(o.poll_us, OPTIONS_MAX_POLL_US);
+}
+END_TEST
+
+START_TEST(test_poll_bad)
+{
+	ck_parse_error("skiff: --poll 10001: at most 10000 microseconds (0 turns polling off)",
+		       "run", "--kernel", "k", "--poll", "10001");
+	ck_parse_error("skiff: --poll 99999999999999999999: at most 10000 microseconds (0 turns polling off)",
+		       "run", "--kernel", "k", "--poll", "99999999999999999999");
+	ck_parse_error("skiff: --poll 32us: not a number of microseconds", "run", "--kernel", "k", "--poll", "32us");
+	ck_parse_error("skiff: --poll -1: not a number of microseconds", "run", "--kernel", "k", "--poll", "-1");
+	ck_parse_error("skiff: --poll : not a number of microseconds", "run", "--kernel", "k", "--poll", "");
+}
+END_TEST
+
 START_TEST(test_swkvm_bad)
 {
 	ck_parse_error("skiff: --swkvm yes: must be 'auto', 'on' or 'off'", "run", "--kernel", "k", "--swkvm", "yes");
@@ -1113,6 +1138,7 @@ Suite *options_suite(void)
 	tcase_add_test(good, test_device_32_allowed);
 	tcase_add_test(good, test_device_help);
 	tcase_add_test(good, test_debug_exit_port);
+	tcase_add_test(good, test_poll);
 	tcase_add_test(good, test_verbose_quiet);
 	tcase_add_test(good, test_trace);
 	tcase_add_test(good, test_double_dash_at_end);
@@ -1138,6 +1164,7 @@ Suite *options_suite(void)
 	tcase_add_test(bad, test_swkvm_bad);
 	tcase_add_test(bad, test_on_off_switches);
 	tcase_add_test(bad, test_debug_exit_port_bad);
+	tcase_add_test(bad, test_poll_bad);
 	tcase_add_test(bad, test_empty_file_name);
 	tcase_add_test(bad, test_device_unknown_type);
 	tcase_add_test(bad, test_device_bad_transport);
