@@ -19,11 +19,17 @@
  * ioeventfd does on a doorbell write), skiff's reactor thread serves the
  * queue from it (virtio/kvm-platform.c) and reaps the io_uring
  * completions that did not come back inside the submit; the guest, when
- * the used ring holds nothing new, sleeps on an eventfd that the
- * interrupt callback signals, as a halted vCPU waits for its irqfd.
+ * the used ring holds nothing new, keeps looking for up to 200 us (KVM's
+ * halt polling) and then sleeps on an eventfd that the interrupt callback
+ * signals, as a halted vCPU waits for its irqfd. The raw loop spins on
+ * its completion queue as long. "skiff uring+poll" is the same with the
+ * reactor polling (--poll, base/reactor.h): the guest is then asked not
+ * to kick, and the reactor finds its requests in the ring.
  *
- * Under callgrind (tests/bench/blk-device.sh does this) each case runs a
- * fixed number of requests between CALLGRIND_ZERO_STATS and
+ * Under callgrind (tests/bench/blk-device.sh does this) nothing spins:
+ * valgrind runs one thread at a time, and a spinning one would count
+ * instructions while the others wait. Each case runs a fixed number of
+ * requests between CALLGRIND_ZERO_STATS and
  * CALLGRIND_DUMP_STATS_AT("case"), and prints "callgrind CASE REQUESTS"
  * so that the script can divide instructions by requests. */
 #include <errno.h>
