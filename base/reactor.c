@@ -266,15 +266,16 @@ static void reactor_poll_snapshot(struct reactor *r, struct poll_round *round)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Polling ends (the reactor will sleep, or stops): every polled source
- * makes its fd fire again. Returns whether work came meanwhile. */
-static bool reactor_poll_end(struct reactor *r, const struct poll_round *round)
+/* Polling starts (on) or ends (off: the reactor will sleep, or stops,
+ * and every polled source makes its fd fire again). At the end, did work
+ * come meanwhile? */
+static bool reactor_poll_tell_all(struct reactor *r, const struct poll_round *round, bool on)
 {
 	bool arrived = false;
 
 	for (unsigned i = 0; i < round->n; i++)
-		arrived |= reactor_tell_source(r, round->index[i], round->generation[i], false);
-	r->polling = false;
+		arrived |= reactor_tell_source(r, round->index[i], round->generation[i], on);
+	r->polling = on;
 	return arrived;
 }
 
@@ -292,12 +293,9 @@ static bool reactor_poll(struct reactor *r)
 		return false;
 	reactor_poll_snapshot(r, &round);
 	if (round.poll_ns == 0 || round.n == 0 || round.stopping)
-		return r->polling && reactor_poll_end(r, &round);
-	if (!r->polling) {
-		for (unsigned i = 0; i < round.n; i++)
-			reactor_tell_source(r, round.index[i], round.generation[i], true);
-		r->polling = true;
-	}
+		return r->polling && reactor_poll_tell_all(r, &round, false);
+	if (!r->polling)
+		reactor_poll_tell_all(r, &round, true);
 	uint64_t start = monotonic_ns(), idle_since = start;
 	for (;;) {
 		bool ran = false;
@@ -314,7 +312,7 @@ static bool reactor_poll(struct reactor *r)
 		if (round.n == 0 || round.stopping || round.poll_ns == 0)
 			break;
 	}
-	bool arrived = reactor_poll_end(r, &round);
+	bool arrived = reactor_poll_tell_all(r, &round, false);
 	return arrived || reactor_pending(r, &stopping);
 }
 
@@ -326,7 +324,7 @@ static void reactor_poll_quit(struct reactor *r)
 	if (!r->polling)
 		return;
 	reactor_poll_snapshot(r, &round);
-	reactor_poll_end(r, &round);
+	reactor_poll_tell_all(r, &round, false);
 }
 
 /* Sources that stopped on their budget get another turn, after everyone
