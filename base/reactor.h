@@ -51,10 +51,6 @@
 
 #define REACTOR_MAX_SOURCES    1024 /* every queue's kick eventfd, timers, device fds */
 #define REACTOR_DEFAULT_BUDGET 64
-/* A polling time for a caller with no figure of its own (the blk bench's
- * polled path; skiff's --poll takes the user's): QEMU's IOThreads poll
- * up to 32 us by default (poll-max-ns). */
-#define REACTOR_POLL_NS 32000
 
 enum reactor_result {
 	REACTOR_DONE, /* nothing left until the fd fires again */

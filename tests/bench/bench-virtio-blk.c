@@ -123,6 +123,9 @@ static struct kvm_platform platform; /* the queue's kick eventfd on the reactor 
  * the host for up to halt_poll_ns (x86 default 200 us) before it
  * sleeps. 0 under callgrind. */
 #define GUEST_HALT_POLL_NS 200000
+/* The reactor's polling time on the polled path (skiff's --poll takes
+ * the user's): QEMU's IOThreads poll up to 32 us by default (poll-max-ns). */
+#define REACTOR_POLL_NS 32000
 static uint64_t halt_poll_ns;
 
 static void raise_irq(struct virtio_device *dev, unsigned q)
