@@ -115,7 +115,10 @@ for round in $(seq "$rounds"); do
 	run skiff "$round" timeout 120 "$SKIFF" run --kernel "$work/tg.elf" --console serial \
 		--device "net,backend=tap,ifname=$tap,transport=pci-modern,mac=$mac" --cmdline "net-bench=$ms ring=split"
 	[ -n "$have_qemu" ] || continue
+	# debug-threads=on names QEMU's vCPU thread "CPU 0/KVM" (without it every
+	# thread is "qemu-system-x86"), so that pin_threads can place it.
 	run qemu "$round" timeout 120 qemu-system-x86_64 -machine q35,accel=kvm -bios /usr/share/qemu/qboot.rom -m 256M \
+		-name qemu,debug-threads=on \
 		-nodefaults -nographic -serial stdio -no-reboot -kernel "$work/tg.elf" \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
