@@ -57,18 +57,21 @@ ip -n "$ns" link set "$tap" up
 tests="ping-rtt tx-64 tx-1514 rx-64 rx-1514"
 declare -A R
 
-# pin_threads PID: PID (timeout) runs the VMM; put the VMM's vCPU thread
-# (skiff "vcpu0", QEMU "CPU 0/KVM") on CPU 1 and its other threads on CPU 0
-# with the peer, so that both VMMs get the same placement.
+# pin_threads NAME PID: PID (timeout) runs the VMM; put the VMM's vCPU
+# thread (skiff "vcpu0", QEMU "CPU 0/KVM") on CPU 1 and its other threads
+# on CPU 0 with the peer, so that both VMMs get the same placement. No
+# vCPU thread within 10 s: say so and pin nothing (pinning every thread to
+# CPU 0 would squeeze that VMM onto one CPU).
 pin=${NETBENCH_PIN:-}
 pin_threads() {
-	local vmm= t comm i
-	for i in $(seq 100); do
-		vmm=$(pgrep -P "$1" | head -1)
+	local vmm= t comm end=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$end" ]; do
+		vmm=$(pgrep -P "$2" | head -1)
 		[ -n "$vmm" ] && [ -n "$(grep -l -E '^(vcpu|CPU )' /proc/"$vmm"/task/*/comm 2>/dev/null)" ] && break
+		vmm=
 		sleep 0.01
 	done
-	[ -n "$vmm" ] || return
+	[ -n "$vmm" ] || { echo "net-guest.sh: NETBENCH_PIN: no vCPU thread found in $1 within 10 s: not pinned"; return; }
 	for t in /proc/"$vmm"/task/*; do
 		comm=$(cat "$t/comm" 2>/dev/null) || continue
 		case $comm in vcpu* | "CPU "*) taskset -pc 1 "${t##*/}" ;; *) taskset -pc 0 "${t##*/}" ;; esac >/dev/null
@@ -84,7 +87,7 @@ run() {
 	peer_pid=$!
 	sleep 0.2
 	ip netns exec "$ns" "$@" > "$work/$name.log" 2>&1 </dev/null &
-	[ -n "$pin" ] && pin_threads $!
+	[ -n "$pin" ] && pin_threads "$name #$round" $!
 	wait $!
 	kill "$peer_pid" 2>/dev/null
 	wait "$peer_pid" 2>/dev/null
