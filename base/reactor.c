@@ -6,6 +6,7 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -195,6 +196,44 @@ static void reactor_release(struct reactor *r, unsigned index, uint32_t generati
 }
 
 /* Run source index's handler if it is still the source the event was for. */
+/* ---- streams (see reactor.h) ---- */
+
+void reactor_note_stream(struct reactor *r, bool trickle)
+{
+	r->stream = trickle ? REACTOR_STREAM_TRICKLE : REACTOR_STREAM_FULL;
+}
+
+static void reactor_set_batch(struct reactor *r, bool on)
+{
+	struct sched_param none = {0};
+
+	if (sched_setscheduler(0, on ? SCHED_BATCH : SCHED_OTHER, &none) == 0)
+		r->batch = on;
+	else
+		r->trickle_run = 0; /* not allowed here: try again after another run */
+}
+
+/* After a handler ran: count the stream's trickles, or leave batching. */
+static void reactor_after_handler(struct reactor *r)
+{
+	switch (r->stream) {
+	case REACTOR_STREAM_TRICKLE:
+		if (++r->trickle_run >= REACTOR_TRICKLE_RUN && !r->batch)
+			reactor_set_batch(r, true);
+		break;
+	case REACTOR_STREAM_FULL:
+		if (!r->batch)
+			r->trickle_run = 0;
+		break;
+	case REACTOR_NOT_STREAM:
+		r->trickle_run = 0;
+		if (r->batch)
+			reactor_set_batch(r, false);
+		break;
+	}
+	r->stream = REACTOR_NOT_STREAM;
+}
+
 static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
 {
 	struct reactor_source copy;
@@ -208,6 +247,7 @@ static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generat
 	}
 	enum reactor_result res = events || !copy.timer ? copy.handler(copy.opaque, events, copy.budget) : REACTOR_DONE;
 	reactor_release(r, index, generation, true, res);
+	reactor_after_handler(r);
 }
 
 /* Ask source index whether it has work and if so run its handler, as if
@@ -221,6 +261,8 @@ static bool reactor_poll_source(struct reactor *r, unsigned index, uint32_t gene
 	bool ready = copy.poll->ready(copy.opaque);
 	enum reactor_result res = ready ? copy.handler(copy.opaque, 0, copy.budget) : REACTOR_DONE;
 	reactor_release(r, index, generation, ready, res);
+	if (ready)
+		reactor_after_handler(r);
 	return ready;
 }
 
@@ -366,6 +408,8 @@ static void *reactor_thread(void *arg)
 	bool stopping;
 
 	pthread_setname_np(pthread_self(), "reactor");
+	r->batch = false; /* a new thread: SCHED_OTHER, as its creator */
+	r->trickle_run = 0;
 	thread_role_enter(THREAD_ROLE_REACTOR);
 	for (;;) {
 		bool more = reactor_pending(r, &stopping);

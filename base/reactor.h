@@ -31,6 +31,21 @@
  * the spin delays the very thread it waits for. 0 (the default) turns
  * polling off.
  *
+ * Streams: a handler serving a stream another thread feeds (frames on a
+ * TAP) says so with reactor_note_stream(), and whether this wake-up found
+ * only a trickle (the fd ran dry after a few items). On a CPU shared with
+ * the feeding thread, Linux lets the woken reactor preempt it at every
+ * item once the reactor is a little behind in CPU time, and then it stays
+ * that way: the reactor reads 3 or 4 items a wake-up, and both threads
+ * spend twice the CPU an item on switches (tests/bench/README, "Why
+ * skiff's rx is behind"). So after REACTOR_TRICKLE_RUN trickles in a row
+ * the reactor thread makes itself SCHED_BATCH, whose wake-ups never
+ * preempt: it drains a batch when the feeder's time slice ends instead.
+ * The first dispatch that is not the stream's (a kick, a completion, a
+ * timer) makes it SCHED_OTHER again, so what comes next is served at
+ * once as before; a kick that arrives while it is batch waits at most
+ * for the running thread's slice, and only where a CPU is contended.
+ *
  * Removal is safe while the loop runs: each source has a generation,
  * carried in the epoll data with its slot index. The loop looks the slot
  * up under the lock and ignores an event whose generation is stale (the
@@ -51,6 +66,7 @@
 
 #define REACTOR_MAX_SOURCES    1024 /* every queue's kick eventfd, timers, device fds */
 #define REACTOR_DEFAULT_BUDGET 64
+#define REACTOR_TRICKLE_RUN    32   /* trickles in a row before the reactor batches (see the top) */
 
 enum reactor_result {
 	REACTOR_DONE, /* nothing left until the fd fires again */
@@ -97,6 +113,11 @@ struct reactor {
 	bool stopping; /* guarded by lock */
 	uint64_t poll_ns; /* atomic; 0: sleep in epoll at once */
 	bool polling;     /* reactor thread only: polled sources were told "on" */
+	/* Reactor thread only (see Streams at the top): what the running
+	 * handler noted, trickles in a row, and whether it is SCHED_BATCH. */
+	enum { REACTOR_NOT_STREAM, REACTOR_STREAM_TRICKLE, REACTOR_STREAM_FULL } stream;
+	unsigned trickle_run;
+	bool batch;
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a handler returns */
 	/* One past the highest slot ever used (slots are taken lowest
@@ -121,6 +142,9 @@ int reactor_set_events(struct reactor *r, int id, uint32_t events);
 int reactor_set_poll(struct reactor *r, int id, const struct reactor_poll_ops *ops);
 /* How long to poll the ready() sources before sleeping; 0 = never. */
 void reactor_set_poll_ns(struct reactor *r, uint64_t poll_ns);
+/* From a handler, on the reactor thread: this dispatch served a stream,
+ * and found only a trickle of it or not (see Streams at the top). */
+void reactor_note_stream(struct reactor *r, bool trickle);
 /* Call handler(opaque, EPOLLIN, budget) every period_ms. Returns a source id or -errno. */
 __attribute__((warn_unused_result)) int reactor_add_timer(struct reactor *r, unsigned period_ms,
                                                           reactor_handler handler, void *opaque);

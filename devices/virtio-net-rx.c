@@ -44,6 +44,9 @@
  * tests/bench/bench-virtio-net: 1,280 against 1,509 per 1514-byte frame;
  * 17,144 against 11,371 per 64 KiB one). */
 #define RX_STRAIGHT_OVER 1514
+/* A pump that read the backend dry after this many frames or fewer found
+ * a trickle (what the reactor's Streams, base/reactor.h, count). */
+#define RX_TRICKLE 4
 
 size_t virtio_net_guest_hdr_len(const struct virtio_net *net)
 {
@@ -384,6 +387,7 @@ bool virtio_net_rx_pump(struct virtio_net *net, unsigned pair, unsigned budget)
 	int ret;
 
 	net->rx_src[pair].starved = false;
+	net->rx_src[pair].trickle = false;
 	if (pair >= net->active_pairs || !virtio_device_queue_live(&net->vdev, q)) {
 		virtio_net_rx_watch(net, pair, false); /* activate or the rx kick resumes it */
 		return false;
@@ -394,6 +398,7 @@ bool virtio_net_rx_pump(struct virtio_net *net, unsigned pair, unsigned budget)
 
 			ret = straight ? rx_read_straight(net, pair) : rx_read_whole(net, pair);
 			if (ret == -EAGAIN) {
+				net->rx_src[pair].trickle = done >= 1 && done <= RX_TRICKLE;
 				virtio_net_rx_watch(net, pair, true); /* drained: wait for the fd */
 				return false;
 			}

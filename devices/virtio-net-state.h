@@ -45,6 +45,7 @@ struct virtio_net_rx_source {
 	 * (virtio-net-rx.c: virtio_net_rx_kick). */
 	bool starved;    /* the last pump stopped for want of buffers, frames waiting */
 	bool waiting;    /* a pump is due from wait_fd's handler (armed, or its budget ran out) */
+	bool trickle;    /* the last pump read the backend dry after a few frames (virtio_net_rx_pump) */
 	int wait_fd;     /* timerfd, -1 = none (no reactor: served at once) */
 	int wait_id;     /* its reactor source, -1 = none */
 };

@@ -39,11 +39,16 @@ static unsigned ctrl_queue(const struct virtio_net *net)
 
 bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget)
 {
-	bool more;
+	bool more, trickle;
 
 	pthread_mutex_lock(&net->vdev.lock);
 	more = pair < net->max_pairs && !net->vdev.resetting && virtio_net_rx_pump(net, pair, budget);
+	trickle = pair < net->max_pairs && net->rx_src[pair].trickle;
 	pthread_mutex_unlock(&net->vdev.lock);
+	/* Frames from the backend are a stream the reactor may batch
+	 * (base/reactor.h, Streams). */
+	if (net->reactor)
+		reactor_note_stream(net->reactor, trickle);
 	return more;
 }
 

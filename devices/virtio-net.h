@@ -43,7 +43,9 @@ int virtio_net_init(struct virtio_net *net, const char *name, const struct guest
 		    const struct virtio_net_options *c, struct net_backend *be, struct reactor *reactor);
 void virtio_net_destroy(struct virtio_net *net);
 /* The backend has frames for queue pair `pair` (the reactor handler; unit
- * tests call it directly). Takes dev->lock. True if budget ran out. */
+ * tests call it directly). Takes dev->lock. True if budget ran out. With
+ * a reactor, tells it whether the backend ran dry after a trickle of
+ * frames (base/reactor.h, Streams). */
 bool virtio_net_backend_ready(struct virtio_net *net, unsigned pair, unsigned budget);
 
 /* For the command line and tests: "52:54:00:12:34:56" -> mac. */

@@ -124,6 +124,7 @@ struct role_policy {
 	const char *name;
 	unsigned calls, ioctls; /* BIT(enum call_group), BIT(enum ioctl_group) */
 	bool device_calls;      /* runs device models: gets what devices asked for */
+	bool own_batch;         /* may move itself to SCHED_BATCH and back (base/reactor.c) */
 };
 
 static const struct role_policy roles[THREAD_ROLE_COUNT] = {
@@ -140,7 +141,7 @@ static const struct role_policy roles[THREAD_ROLE_COUNT] = {
 					    BIT(CALLS_SOCKET_SERVE),
 				 BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS | BIT(IOCTLS_CLOCK) | BIT(IOCTLS_TAP) |
 					 BIT(IOCTLS_SOCKET),
-				 true},
+				 true, true},
 	[THREAD_ROLE_BLOCK_IO] = {"block I/O", BIT(CALLS_CORE) | BIT(CALLS_DISK_SUBMIT) | BIT(CALLS_DISK_SYNC),
 				  BIT(IOCTLS_TERMINAL) | IOCTLS_INTERRUPTS | BIT(IOCTLS_DISCARD), false},
 	[THREAD_ROLE_CONSOLE_IO] = {"console I/O", BIT(CALLS_CORE) | BIT(CALLS_ACCEPT),
@@ -227,6 +228,8 @@ static int policy_add_role(struct seccomp_policy *p, const struct role_policy *r
 		for (; extra && *extra && ret == 0; extra++)
 			ret = seccomp_policy_allow(p, *extra, err, errlen);
 	}
+	if (role->own_batch)
+		p->own_batch = true;
 	/* Which files may be opened is Landlock's to say (read-only here). */
 	if (ret == 0 && role->device_calls && device_reads(reads))
 		ret = seccomp_policy_allow(p, "openat", err, errlen);

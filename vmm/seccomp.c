@@ -11,7 +11,8 @@
 #include <sys/mman.h>
 
 /* Calls this file filters by their arguments: a policy cannot name them. */
-static const char *const argument_filtered[] = {"ioctl", "clone", "clone3", "mmap", "mprotect", "open", "openat"};
+static const char *const argument_filtered[] = {"ioctl", "clone",  "clone3", "mmap",
+						"mprotect", "open", "openat", "sched_setscheduler"};
 
 /* The flags that make an open more than a read. */
 static const unsigned long open_write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE};
@@ -207,6 +208,12 @@ static int add_rules(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 				       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	if (ret == 0)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* The calling thread (pid 0), between the two policies that only
+	 * change how it is woken: never a real-time one. */
+	static const int own_policies[] = {SCHED_OTHER, SCHED_BATCH};
+	for (size_t i = 0; p->own_batch && ret == 0 && i < sizeof(own_policies) / sizeof(own_policies[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler), 2, SCMP_A0(SCMP_CMP_EQ, 0),
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)own_policies[i]));
 	if (ret == 0)
 		ret = add_open_rules(ctx, SCMP_SYS(openat), p->read_only_opens);
 	if (ret == 0)

@@ -8,9 +8,11 @@
  * ioctl (only the requests the policy lists, each on the descriptors
  * the policy names for it), clone (threads only; clone3,
  * whose flags a filter cannot read, fails with ENOSYS and the C library
- * falls back to clone), mmap and mprotect (never PROT_EXEC), and open and
+ * falls back to clone), mmap and mprotect (never PROT_EXEC), open and
  * openat (writing always fails quietly with EACCES; reading too, unless
- * the policy allows "openat", which then means read-only opens).
+ * the policy allows "openat", which then means read-only opens), and
+ * sched_setscheduler (only where the policy says, and then only a thread
+ * moving itself between SCHED_OTHER and SCHED_BATCH).
  *
  * Which policy each of skiff's threads gets is vmm/sandbox.c's business. */
 #ifndef SKIFF_SECCOMP_H
@@ -47,6 +49,7 @@ struct seccomp_policy {
 	unsigned nr_ioctls;
 	bool threads;         /* clone with CLONE_THREAD (pthread_create) */
 	bool read_only_opens; /* open/openat for reading */
+	bool own_batch;       /* sched_setscheduler(0, SCHED_OTHER or SCHED_BATCH) */
 };
 
 void seccomp_policy_init(struct seccomp_policy *p);

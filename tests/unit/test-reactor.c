@@ -6,6 +6,7 @@
 #include <check.h>
 #include "tests/unit/check-run.h"
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -70,6 +71,112 @@ static void teardown(void)
 {
 	reactor_destroy(&r);
 }
+
+/* ---- streams: batching a trickle (reactor.h, Streams) ---- */
+
+/* A source that plays a stream (or other work): each dispatch drains its
+ * eventfd, notes what it found, and records the reactor thread's policy
+ * as it ran. */
+#define STREAM_CALLS (3 * REACTOR_TRICKLE_RUN)
+struct streamer {
+	int fd;
+	bool stream, trickle;
+	atomic_uint calls;
+	atomic_int policy[STREAM_CALLS];
+};
+
+static enum reactor_result stream_handler(void *opaque, uint32_t events, unsigned budget)
+{
+	struct streamer *s = opaque;
+	unsigned n = atomic_load(&s->calls);
+	uint64_t count;
+
+	(void)!read(s->fd, &count, sizeof(count));
+	if (n < STREAM_CALLS)
+		atomic_store(&s->policy[n], sched_getscheduler(0));
+	if (s->stream)
+		reactor_note_stream(&r, s->trickle);
+	atomic_fetch_add(&s->calls, 1);
+	return REACTOR_DONE;
+}
+
+static void streamer_add(struct streamer *s, bool stream, bool trickle)
+{
+	s->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(s->fd, 0);
+	s->stream = stream, s->trickle = trickle;
+	ck_assert_int_ge(reactor_add(&r, s->fd, EPOLLIN, 0, stream_handler, s, 0), 0);
+}
+
+/* n dispatches of s, one at a time: each kick waits for its handler. */
+static void dispatch(struct streamer *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned want = atomic_load(&s->calls) + 1;
+		kick(s->fd);
+		ck_assert(wait_for(&s->calls, want));
+	}
+}
+
+/* The policy s's handler saw at its calls [from, to). */
+static void ck_policy(struct streamer *s, unsigned from, unsigned to, int policy)
+{
+	for (unsigned i = from; i < to; i++)
+		ck_assert_msg(atomic_load(&s->policy[i]) == policy, "call %u ran under policy %d, not %d", i,
+			      atomic_load(&s->policy[i]), policy);
+}
+
+START_TEST(trickles_in_a_row_batch_until_other_work)
+{
+	static struct streamer tap, kicks;
+
+	streamer_add(&tap, true, true);
+	streamer_add(&kicks, false, false);
+	ck_assert_int_eq(reactor_start(&r), 0);
+	dispatch(&tap, REACTOR_TRICKLE_RUN + 1);
+	ck_policy(&tap, 0, REACTOR_TRICKLE_RUN, SCHED_OTHER);
+	ck_policy(&tap, REACTOR_TRICKLE_RUN, REACTOR_TRICKLE_RUN + 1, SCHED_BATCH);
+	/* Other work ends it: that dispatch still ran batch, the next not. */
+	dispatch(&kicks, 1);
+	dispatch(&tap, 1);
+	ck_policy(&kicks, 0, 1, SCHED_BATCH);
+	ck_policy(&tap, REACTOR_TRICKLE_RUN + 1, REACTOR_TRICKLE_RUN + 2, SCHED_OTHER);
+}
+END_TEST
+
+START_TEST(other_work_restarts_the_count)
+{
+	static struct streamer tap, kicks;
+
+	streamer_add(&tap, true, true);
+	streamer_add(&kicks, false, false);
+	ck_assert_int_eq(reactor_start(&r), 0);
+	dispatch(&tap, REACTOR_TRICKLE_RUN - 1);
+	dispatch(&kicks, 1);
+	dispatch(&tap, REACTOR_TRICKLE_RUN - 1);
+	ck_policy(&tap, 0, 2 * REACTOR_TRICKLE_RUN - 2, SCHED_OTHER);
+	ck_policy(&kicks, 0, 1, SCHED_OTHER);
+}
+END_TEST
+
+START_TEST(full_wakeups_keep_batching_and_do_not_start_it)
+{
+	static struct streamer trickle, full;
+
+	streamer_add(&trickle, true, true);
+	streamer_add(&full, true, false);
+	ck_assert_int_eq(reactor_start(&r), 0);
+	/* A full wake-up between trickles restarts their count... */
+	dispatch(&trickle, REACTOR_TRICKLE_RUN - 1);
+	dispatch(&full, 1);
+	dispatch(&trickle, 1);
+	ck_policy(&trickle, 0, REACTOR_TRICKLE_RUN, SCHED_OTHER);
+	/* ...but once batching, full wake-ups are the stream flowing. */
+	dispatch(&trickle, REACTOR_TRICKLE_RUN);
+	dispatch(&full, 2);
+	ck_policy(&full, 1, 3, SCHED_BATCH);
+}
+END_TEST
 
 START_TEST(handler_gets_event_mask_and_budget)
 {
@@ -537,6 +644,9 @@ int main(void)
 	tcase_add_test(tc, work_arriving_at_poll_end_is_served);
 	tcase_add_test(tc, remove_while_polled);
 	tcase_add_test(tc, stop_ends_polling);
+	tcase_add_test(tc, trickles_in_a_row_batch_until_other_work);
+	tcase_add_test(tc, other_work_restarts_the_count);
+	tcase_add_test(tc, full_wakeups_keep_batching_and_do_not_start_it);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
 }

@@ -143,6 +143,7 @@ struct role_case {
 };
 
 static char tiocsti_byte = 'x';
+static const struct sched_param no_priority; /* SCHED_OTHER and SCHED_BATCH take priority 0 */
 
 /* Forbidden for every role: no new sockets, no programs, no typing into
  * the terminal. */
@@ -190,6 +191,17 @@ static const struct role_case role_cases[] = {
 	/* slirp's thread polls, and never touches a disk or a vCPU. */
 	{THREAD_ROLE_NET_USER, {SYS_close, {-1, 0, 0}}, EBADF, {SYS_fdatasync, {-1, 0, 0}}},
 	{THREAD_ROLE_NET_USER, {SYS_ioctl, {-1, FIONREAD, 0}}, EBADF, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}},
+	/* The reactor moves itself between SCHED_OTHER and SCHED_BATCH
+	 * (base/reactor.c, Streams): no real-time policy, no other thread. */
+	{THREAD_ROLE_REACTOR, {SYS_sched_setscheduler, {0, SCHED_BATCH, (long)&no_priority}}, -1,
+	 {SYS_sched_setscheduler, {0, SCHED_FIFO, (long)&no_priority}}},
+	{THREAD_ROLE_REACTOR, {SYS_sched_setscheduler, {0, SCHED_OTHER, (long)&no_priority}}, -1,
+	 {SYS_sched_setscheduler, {1, SCHED_BATCH, (long)&no_priority}}},
+	{THREAD_ROLE_REACTOR, {SYS_sched_setscheduler, {0, SCHED_BATCH, (long)&no_priority}}, -1,
+	 {SYS_sched_setscheduler, {0, SCHED_BATCH | SCHED_RESET_ON_FORK, (long)&no_priority}}},
+	/* No other role changes its policy. */
+	{THREAD_ROLE_VCPU, {SYS_ioctl, {FAKE_VCPU, KVM_RUN, 0}}, ENOTTY,
+	 {SYS_sched_setscheduler, {0, SCHED_BATCH, (long)&no_priority}}},
 	/* The main thread removes its sockets at exit, and starts no thread. */
 	{THREAD_ROLE_MAIN, {SYS_unlink, {(long)"/nonexistent/skiff", 0, 0}}, ENOENT, {SYS_pwrite64, {-1, 0, 0}}},
 };
@@ -425,7 +437,7 @@ END_TEST
 
 START_TEST(policy_refuses_argument_filtered_names)
 {
-	static const char *const names[] = {"ioctl", "clone", "clone3", "mmap", "mprotect"};
+	static const char *const names[] = {"ioctl", "clone", "clone3", "mmap", "mprotect", "sched_setscheduler"};
 	struct seccomp_policy p;
 	char err[256];
 
