@@ -195,7 +195,6 @@ static void reactor_release(struct reactor *r, unsigned index, uint32_t generati
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Run source index's handler if it is still the source the event was for. */
 /* ---- streams (see reactor.h) ---- */
 
 void reactor_note_stream(struct reactor *r, bool trickle)
@@ -234,6 +233,7 @@ static void reactor_after_handler(struct reactor *r)
 	r->stream = REACTOR_NOT_STREAM;
 }
 
+/* Run source index's handler if it is still the source the event was for. */
 static void reactor_dispatch(struct reactor *r, unsigned index, uint32_t generation, uint32_t events)
 {
 	struct reactor_source copy;
