@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 /* Calls this file filters by their arguments: a policy cannot name them. */
-static const char *const argument_filtered[] = {"ioctl", "clone",  "clone3", "mmap",
+static const char *const argument_filtered[] = {"ioctl", "clone", "clone3", "mmap",
 						"mprotect", "open", "openat", "sched_setscheduler"};
 
 /* The flags that make an open more than a read. */
